@@ -1,0 +1,244 @@
+//! The `analyze` report: the `eventlens.analysis/v1` JSON document and its readable form.
+
+use crate::model::*;
+use crate::time::format_rfc3339;
+use serde::Serialize;
+
+pub const SCHEMA: &str = "eventlens.analysis/v1";
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub schema: &'static str,
+    pub inputs: Vec<InputReport>,
+    pub summary: Summary,
+    pub topology: TopologyReport,
+    pub findings: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct InputReport {
+    pub path: String,
+    pub format: Option<Format>,
+    pub records: u64,
+    pub skipped: u64,
+    pub errors: Vec<RecordIssue>,
+    pub violation_count: u64,
+    pub violations: Vec<RecordIssue>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Summary {
+    pub events: u64,
+    pub observations: u64,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Observations two inputs both reported, merged into one.
+    pub merged_duplicates: u64,
+    /// Deliveries derived from `causationid` rather than observed.
+    pub inferred_deliveries: u64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct TopologyReport {
+    pub nodes: Vec<NodeReport>,
+    pub edges: Vec<EdgeReport>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct NodeReport {
+    pub id: String,
+    pub kind: NodeKind,
+    pub name: String,
+    pub observations: u64,
+    /// Handlers: processing time (handler end minus start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processing_ms: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub handled: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failures: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cold_starts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize, Debug)]
+pub struct EdgeReport {
+    pub from: String,
+    pub to: String,
+    pub stage: Stage,
+    pub count: u64,
+    pub errors: u64,
+    pub types: Vec<String>,
+    pub latency_ms: Option<LatencySummary>,
+}
+
+impl Report {
+    pub fn build(store: &Store) -> Report {
+        let inputs = store
+            .inputs
+            .iter()
+            .map(|i| InputReport {
+                path: i.path.clone(),
+                format: i.format,
+                records: i.records,
+                skipped: i.skipped,
+                errors: i.errors.clone(),
+                violation_count: i.violation_count,
+                violations: i.violations.clone(),
+            })
+            .collect();
+        let topo = &store.topology;
+        let mut nodes: Vec<NodeReport> = topo
+            .graph
+            .node_weights()
+            .map(|n| NodeReport {
+                id: store.node_key(n.id),
+                kind: n.kind,
+                name: store.str(n.name).to_string(),
+                observations: n.observations,
+                processing_ms: LatencySummary::of(&n.processing),
+                handled: n.handled,
+                failures: n.failures,
+                cold_starts: n.cold_starts,
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut edges: Vec<EdgeReport> = topo
+            .graph
+            .edge_weights()
+            .map(|e| EdgeReport {
+                from: store.node_key(e.from),
+                to: store.node_key(e.to),
+                stage: e.stage,
+                count: e.count,
+                errors: e.errors,
+                types: e
+                    .types
+                    .iter()
+                    .map(|(t, _)| store.str(*t).to_string())
+                    .collect(),
+                latency_ms: e.latency.as_ref().and_then(LatencySummary::of),
+            })
+            .collect();
+        edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        Report {
+            schema: SCHEMA,
+            inputs,
+            summary: Summary {
+                events: store.events.len() as u64,
+                observations: store.observations.len() as u64,
+                first: store.first_time().map(format_rfc3339),
+                last: store.last_time().map(format_rfc3339),
+                merged_duplicates: store.merged_duplicates,
+                inferred_deliveries: store.inferred_deliveries,
+            },
+            topology: TopologyReport { nodes, edges },
+            findings: Vec::new(),
+        }
+    }
+
+    /// The readable summary printed by `analyze` without `--json`. Untrusted names are
+    /// stripped of control characters so they cannot drive the terminal.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for i in &self.inputs {
+            let _ = writeln!(
+                s,
+                "{}: {} ({} records, {} skipped, {} spec violations)",
+                clean(&i.path),
+                i.format.map_or("unknown", Format::as_str),
+                i.records,
+                i.skipped,
+                i.violation_count
+            );
+            for e in i.errors.iter().take(10) {
+                let _ = writeln!(s, "  line {}: error: {}", e.line, clean(&e.message));
+            }
+            if i.skipped > 10 {
+                let _ = writeln!(s, "  ... {} more errors (see --json)", i.skipped - 10);
+            }
+            for v in i.violations.iter().take(10) {
+                let _ = writeln!(s, "  line {}: violation: {}", v.line, clean(&v.message));
+            }
+            if i.violation_count > 10 {
+                let _ = writeln!(
+                    s,
+                    "  ... {} more violations (see --json)",
+                    i.violation_count - 10
+                );
+            }
+        }
+        let sm = &self.summary;
+        let _ = writeln!(
+            s,
+            "\n{} events, {} observations, {} .. {}",
+            sm.events,
+            sm.observations,
+            sm.first.as_deref().unwrap_or("-"),
+            sm.last.as_deref().unwrap_or("-")
+        );
+        let _ = writeln!(s, "\nNodes:");
+        for n in &self.topology.nodes {
+            let _ = write!(
+                s,
+                "  {:<12} {:<32} {:>9} obs",
+                n.kind.as_str_kebab(),
+                clean(&n.name),
+                n.observations
+            );
+            if let Some(p) = &n.processing_ms {
+                let _ = write!(s, "  processing p50 {:.1} ms p99 {:.1} ms", p.p50, p.p99);
+            }
+            if n.cold_starts > 0 {
+                let _ = write!(s, "  {} cold starts", n.cold_starts);
+            }
+            let _ = writeln!(s);
+        }
+        let _ = writeln!(s, "\nEdges:");
+        for e in &self.topology.edges {
+            let _ = write!(
+                s,
+                "  {} -> {}  {} ({} errors)",
+                clean(&e.from),
+                clean(&e.to),
+                e.count,
+                e.errors
+            );
+            if let Some(l) = &e.latency_ms {
+                let _ = write!(
+                    s,
+                    "  latency p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms",
+                    l.p50, l.p95, l.p99, l.max
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  [{}]",
+                e.types
+                    .iter()
+                    .map(|t| clean(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        s
+    }
+}
+
+impl NodeKind {
+    fn as_str_kebab(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// Removes control characters (escape sequences) from untrusted text for a terminal.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}

@@ -1,0 +1,610 @@
+//! CloudEvents 1.0 JSON (single event, batch array, JSON Lines) and eventlens captures
+//! (CloudEvents JSON Lines whose `lens*` extensions and `recordedtime` carry the
+//! observation). Each event is checked against the spec; an event with a `source` or an `id`
+//! to place it by is kept and its violations reported, anything else is an error.
+
+use super::jsonval::{Key, Val, object_shape};
+use crate::model::*;
+use crate::time::{Nanos, parse_rfc3339};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The channel used when a CloudEvent says nothing about where it was published.
+pub const DEFAULT_BUS: &str = "event-bus";
+
+/// Extension names of the eventlens capture format (see README, "Capture format").
+pub mod ext {
+    pub const RECORDED_TIME: &str = "recordedtime";
+    pub const STAGE: &str = "lensstage";
+    pub const CHANNEL: &str = "lenschannel";
+    pub const HANDLER: &str = "lenshandler";
+    pub const STORE: &str = "lensstore";
+    pub const DEAD_LETTER: &str = "lensdeadletter";
+    pub const ATTEMPT: &str = "lensattempt";
+    pub const OUTCOME: &str = "lensoutcome";
+    pub const DURATION_US: &str = "lensdurationus";
+    pub const COLD_START: &str = "lenscoldstart";
+    pub const REASON: &str = "lensreason";
+    pub const BROKER: &str = "lensbroker";
+}
+
+/// A CloudEvent as it appears in JSON, attributes borrowed from the input.
+#[derive(Default, Debug)]
+pub struct RawEvent<'a> {
+    pub specversion: Option<Val<'a>>,
+    pub id: Option<Val<'a>>,
+    pub source: Option<Val<'a>>,
+    pub ty: Option<Val<'a>>,
+    pub subject: Option<Val<'a>>,
+    pub time: Option<Val<'a>>,
+    pub datacontenttype: Option<Val<'a>>,
+    pub dataschema: Option<Val<'a>>,
+    pub data: Option<&'a RawValue>,
+    pub data_base64: Option<Val<'a>>,
+    pub ext: Vec<(Cow<'a, str>, Val<'a>)>,
+}
+
+struct RawEventVisitor;
+
+impl<'de> Visitor<'de> for RawEventVisitor {
+    type Value = RawEvent<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudEvent (a JSON object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
+        let mut ev = RawEvent::default();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            let slot = match &*k {
+                "specversion" => &mut ev.specversion,
+                "id" => &mut ev.id,
+                "source" => &mut ev.source,
+                "type" => &mut ev.ty,
+                "subject" => &mut ev.subject,
+                "time" => &mut ev.time,
+                "datacontenttype" => &mut ev.datacontenttype,
+                "dataschema" => &mut ev.dataschema,
+                "data_base64" => &mut ev.data_base64,
+                "data" => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    ev.data = (raw.get() != "null").then_some(raw);
+                    continue;
+                }
+                _ => {
+                    let v: Val<'de> = map.next_value()?;
+                    ev.ext.push((k, v));
+                    continue;
+                }
+            };
+            let v: Val<'de> = map.next_value()?;
+            *slot = (v != Val::Null).then_some(v);
+        }
+        Ok(ev)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for RawEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RawEventVisitor)
+    }
+}
+
+/// The observation a capture line carries.
+#[derive(Debug, Default)]
+pub struct CaptureObs<'a> {
+    pub recorded: Option<Nanos>,
+    pub stage: Option<Stage>,
+    pub channel: Option<Cow<'a, str>>,
+    pub handler: Option<Cow<'a, str>>,
+    pub store: Option<Cow<'a, str>>,
+    pub dead_letter: Option<Cow<'a, str>>,
+    pub attempt: u16,
+    pub outcome: Outcome,
+    pub duration_us: Option<i64>,
+    pub cold_start: bool,
+    pub reason: Option<Cow<'a, str>>,
+}
+
+/// An event after checking: attributes, violations, and where its payload is in the line.
+#[derive(Debug, Default)]
+pub struct Checked<'a> {
+    pub specversion: Cow<'a, str>,
+    pub id: Option<Cow<'a, str>>,
+    pub source: Option<Cow<'a, str>>,
+    pub ty: Cow<'a, str>,
+    pub subject: Option<Cow<'a, str>>,
+    pub time: Option<Nanos>,
+    pub datacontenttype: Option<Cow<'a, str>>,
+    pub dataschema: Option<Cow<'a, str>>,
+    pub ext: Vec<(Cow<'a, str>, Val<'a>)>,
+    /// Byte range of `data` (JSON) or the `data_base64` string within the parsed text.
+    pub payload: Option<(usize, usize, bool)>,
+    pub shape: Option<String>,
+    pub capture: Option<CaptureObs<'a>>,
+    pub violations: Vec<String>,
+}
+
+fn valid_attr_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// RFC 2046 `type/subtype` with token characters, parameters allowed.
+fn valid_media_type(s: &str) -> bool {
+    let essence = s.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((t, st)) => token(t) && token(st),
+        None => false,
+    }
+}
+
+fn string_attr<'a>(
+    name: &str,
+    v: Option<Val<'a>>,
+    required: bool,
+    violations: &mut Vec<String>,
+) -> Option<Cow<'a, str>> {
+    match v {
+        None if required => {
+            violations.push(format!(
+                "{name}: required attribute is missing (CloudEvents 1.0: REQUIRED attribute)"
+            ));
+            None
+        }
+        None => None,
+        Some(Val::Str(s)) if s.is_empty() => {
+            let rule = if required {
+                "REQUIRED attributes must be non-empty strings"
+            } else {
+                "if present, MUST be a non-empty string"
+            };
+            violations.push(format!(
+                "{name}: is an empty string (CloudEvents 1.0: {rule})"
+            ));
+            None
+        }
+        Some(Val::Str(s)) => Some(s),
+        Some(other) => {
+            violations.push(format!(
+                "{name}: must be a String, got {} (CloudEvents 1.0: attribute type String)",
+                other.kind()
+            ));
+            match other {
+                Val::Int(i) => Some(Cow::Owned(i.to_string())),
+                Val::Bool(b) => Some(Cow::Owned(b.to_string())),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Checks a parsed event against the CloudEvents 1.0 spec and splits off capture fields.
+/// `base` is the text the event was parsed from (payload offsets are relative to it).
+pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String> {
+    let mut v = Vec::new();
+    let specversion = match raw.specversion {
+        None => {
+            v.push(
+                "specversion: required attribute is missing (CloudEvents 1.0: REQUIRED attribute)"
+                    .to_string(),
+            );
+            Cow::Borrowed("")
+        }
+        Some(Val::Str(s)) if s == "1.0" => s,
+        Some(Val::Str(s)) if s.is_empty() => {
+            v.push("specversion: is an empty string (CloudEvents 1.0: REQUIRED attributes must be non-empty strings)".into());
+            s
+        }
+        Some(Val::Str(s)) => {
+            v.push(format!("specversion: \"{}\" is not supported (CloudEvents 1.0: specversion MUST be \"1.0\")", escape_msg(&s)));
+            s
+        }
+        Some(o) => {
+            v.push(format!(
+                "specversion: must be a String, got {} (CloudEvents 1.0: attribute type String)",
+                o.kind()
+            ));
+            Cow::Borrowed("")
+        }
+    };
+    let id = string_attr("id", raw.id, true, &mut v);
+    let source = string_attr("source", raw.source, true, &mut v);
+    let ty = string_attr("type", raw.ty, true, &mut v).unwrap_or(Cow::Borrowed(""));
+    let subject = string_attr("subject", raw.subject, false, &mut v);
+    let dataschema = string_attr("dataschema", raw.dataschema, false, &mut v);
+    let datacontenttype = string_attr("datacontenttype", raw.datacontenttype, false, &mut v);
+    if let Some(ct) = &datacontenttype
+        && !valid_media_type(ct)
+    {
+        v.push(format!(
+            "datacontenttype: \"{}\" is not an RFC 2046 media type (CloudEvents 1.0: datacontenttype MUST adhere to RFC 2046, type/subtype)",
+            escape_msg(ct)
+        ));
+    }
+    let time = match string_attr("time", raw.time, false, &mut v) {
+        Some(t) => match parse_rfc3339(&t) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                v.push(format!(
+                    "time: \"{}\" is {e} (CloudEvents 1.0: time MUST adhere to RFC 3339)",
+                    escape_msg(&t)
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if source.is_none() && id.is_none() {
+        let mut msg = "neither source nor id: nothing to identify the event by".to_string();
+        if let Some(first) = v.first() {
+            msg.push_str("; ");
+            msg.push_str(first);
+        }
+        return Err(msg);
+    }
+    let offset_of = |s: &str| s.as_ptr() as usize - base.as_ptr() as usize;
+    let mut payload = None;
+    let mut shape = None;
+    if let Some(d) = raw.data {
+        let s = d.get();
+        payload = Some((offset_of(s), s.len(), true));
+        if s.starts_with('{') {
+            shape = object_shape(s);
+        }
+    }
+    match raw.data_base64 {
+        None => {}
+        Some(Val::Str(b)) => {
+            if payload.is_some() {
+                v.push("data, data_base64: both present (CloudEvents JSON format: data and data_base64 are mutually exclusive)".into());
+            } else {
+                use base64::Engine;
+                if base64::engine::general_purpose::STANDARD
+                    .decode(b.as_bytes())
+                    .is_err()
+                {
+                    v.push("data_base64: is not valid base64 (CloudEvents JSON format: data_base64 carries Base64-encoded binary data)".into());
+                }
+                if let Cow::Borrowed(bs) = b {
+                    payload = Some((offset_of(bs), bs.len(), false));
+                }
+            }
+        }
+        Some(o) => v.push(format!(
+            "data_base64: must be a String, got {} (CloudEvents JSON format)",
+            o.kind()
+        )),
+    }
+    let mut ext = Vec::with_capacity(raw.ext.len());
+    let mut capture: Option<CaptureObs<'a>> = None;
+    for (name, value) in raw.ext {
+        if !valid_attr_name(&name) {
+            v.push(format!(
+                "extension \"{}\": invalid attribute name (CloudEvents 1.0: names MUST consist of lower-case letters a-z or digits 0-9)",
+                escape_msg(&name)
+            ));
+        }
+        match &value {
+            Val::Null => continue,
+            Val::Float(f) => v.push(format!(
+                "extension \"{}\": {f} is not an Integer (CloudEvents 1.0: extension values are String, Integer or Boolean; Integer is a whole 32-bit number)",
+                escape_msg(&name)
+            )),
+            Val::Int(i) if i32::try_from(*i).is_err() => v.push(format!(
+                "extension \"{}\": {i} is outside the 32-bit Integer range (CloudEvents 1.0: Integer)",
+                escape_msg(&name)
+            )),
+            Val::Object | Val::Array => v.push(format!(
+                "extension \"{}\": a JSON {} is not a valid attribute value (CloudEvents 1.0: String, Integer or Boolean)",
+                escape_msg(&name),
+                value.kind()
+            )),
+            _ => {}
+        }
+        if name == ext::RECORDED_TIME || name.starts_with("lens") {
+            capture_field(
+                capture.get_or_insert_with(CaptureObs::default),
+                &name,
+                value,
+                &mut v,
+            );
+            continue;
+        }
+        ext.push((name, value));
+    }
+    Ok(Checked {
+        specversion,
+        id,
+        source,
+        ty,
+        subject,
+        time,
+        datacontenttype,
+        dataschema,
+        ext,
+        payload,
+        shape,
+        capture,
+        violations: v,
+    })
+}
+
+fn capture_field<'a>(c: &mut CaptureObs<'a>, name: &str, value: Val<'a>, v: &mut Vec<String>) {
+    let as_int = |value: &Val<'a>| match value {
+        Val::Int(i) => Some(*i),
+        Val::Str(s) => s.parse().ok(),
+        _ => None,
+    };
+    match name {
+        ext::RECORDED_TIME => match value.as_str().map(parse_rfc3339) {
+            Some(Ok(t)) => c.recorded = Some(t),
+            Some(Err(e)) => v.push(format!("recordedtime: is {e} (CloudEvents recordedtime extension: RFC 3339 Timestamp)")),
+            None => v.push(format!("recordedtime: must be a Timestamp string, got {}", value.kind())),
+        },
+        ext::STAGE => match value.as_str().and_then(Stage::parse) {
+            Some(s) => c.stage = Some(s),
+            None => v.push(format!(
+                "lensstage: \"{}\" is not a stage (eventlens capture: publish, deliver, handle, store or deadletter)",
+                escape_msg(value.as_str().unwrap_or(value.kind()))
+            )),
+        },
+        ext::CHANNEL => c.channel = string_val(value),
+        ext::HANDLER => c.handler = string_val(value),
+        ext::STORE => c.store = string_val(value),
+        ext::DEAD_LETTER => c.dead_letter = string_val(value),
+        ext::REASON => c.reason = string_val(value),
+        ext::ATTEMPT => c.attempt = as_int(&value).unwrap_or(0).clamp(0, u16::MAX as i64) as u16,
+        ext::DURATION_US => c.duration_us = as_int(&value),
+        ext::COLD_START => c.cold_start = matches!(value, Val::Bool(true)) || value.as_str() == Some("true"),
+        ext::OUTCOME => match value.as_str().and_then(Outcome::parse) {
+            Some(o) => c.outcome = o,
+            None => v.push(format!(
+                "lensoutcome: \"{}\" is not an outcome (eventlens capture: ok, error, timeout)",
+                escape_msg(value.as_str().unwrap_or(value.kind()))
+            )),
+        },
+        _ => {}
+    }
+}
+
+fn string_val(v: Val<'_>) -> Option<Cow<'_, str>> {
+    match v {
+        Val::Str(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// Shortens and escapes an untrusted value for an error message (no control characters).
+pub fn escape_msg(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i >= 80 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses one JSON text as a CloudEvent and checks it.
+pub fn parse_and_check(text: &str) -> Result<Checked<'_>, String> {
+    let raw: RawEvent = serde_json::from_str(text).map_err(|e| super::json_error(&e))?;
+    check(raw, text)
+}
+
+/// Adds a checked event and its observation to the store. `payload_base` is the stream
+/// offset of the text the event was parsed from; `text` is that text.
+pub fn add_checked(
+    store: &mut Store,
+    input: u16,
+    line: u64,
+    c: Checked<'_>,
+    text: &str,
+    payload_base: u64,
+    last_time: &mut Nanos,
+) {
+    let loc = RecordLoc {
+        input,
+        line: line.min(u32::MAX as u64) as u32,
+    };
+    {
+        let inp = &mut store.inputs[input as usize];
+        inp.records += 1;
+        for msg in &c.violations {
+            inp.violation(line, msg.clone());
+        }
+    }
+    let payload = c.payload.and_then(|(off, len, json)| {
+        let offset = match &mut store.inputs[input as usize].payloads {
+            PayloadSource::File(_) => payload_base + off as u64,
+            PayloadSource::Arena(arena) => {
+                let at = arena.len() as u64;
+                arena.extend_from_slice(text.as_bytes().get(off..off + len)?);
+                at
+            }
+            PayloadSource::None => return None,
+        };
+        Some(PayloadRef {
+            input,
+            offset,
+            len: len as u32,
+            json,
+        })
+    });
+    let missing_id;
+    let id = match &c.id {
+        Some(id) => id.as_ref(),
+        None => {
+            missing_id = format!("(no id: line {line})");
+            &missing_id
+        }
+    };
+    let source = c.source.as_deref().unwrap_or("(no source)");
+    let extensions: Vec<(&str, NewExt)> = c
+        .ext
+        .iter()
+        .filter_map(|(k, v)| {
+            let e = match v {
+                Val::Str(s) => NewExt::Str(s),
+                Val::Int(i) => NewExt::Int(*i),
+                Val::Bool(b) => NewExt::Bool(*b),
+                _ => return None,
+            };
+            Some((k.as_ref(), e))
+        })
+        .collect();
+    let new = NewEvent {
+        source,
+        id,
+        ty: &c.ty,
+        specversion: &c.specversion,
+        subject: c.subject.as_deref(),
+        time: c.time,
+        datacontenttype: c.datacontenttype.as_deref(),
+        dataschema: c.dataschema.as_deref(),
+        extensions,
+        payload,
+        payload_shape: c.shape.as_deref(),
+        trace: None,
+        loc,
+    };
+    let event = store.add_event(&new);
+    let cap = c.capture.unwrap_or_default();
+    let time = cap.recorded.or(c.time).unwrap_or(*last_time);
+    *last_time = time;
+    let stage = cap.stage.unwrap_or(Stage::Publish);
+    let channel = cap.channel.as_deref();
+    let handler = cap.handler.as_deref();
+    let (from, to) = match stage {
+        Stage::Publish => (
+            store.node(NodeClass::Service, source),
+            store.channel_or_dead_letter(channel.unwrap_or(DEFAULT_BUS)),
+        ),
+        Stage::Deliver | Stage::Handle => {
+            let Some(h) = handler else {
+                store.inputs[input as usize].violation(
+                    line,
+                    format!(
+                        "lenshandler: missing on a {} observation (eventlens capture)",
+                        stage.as_str()
+                    ),
+                );
+                return;
+            };
+            let from = match channel {
+                Some(ch) => store.channel_or_dead_letter(ch),
+                None if stage == Stage::Deliver => store.node(NodeClass::Channel, DEFAULT_BUS),
+                None => NodeId::NONE,
+            };
+            (from, store.node(NodeClass::Service, h))
+        }
+        Stage::Store => {
+            let (Some(h), Some(s)) = (handler, cap.store.as_deref()) else {
+                store.inputs[input as usize].violation(line, "lenshandler, lensstore: both required on a store observation (eventlens capture)");
+                return;
+            };
+            (
+                store.node(NodeClass::Service, h),
+                store.node(NodeClass::Store, s),
+            )
+        }
+        Stage::DeadLetter => {
+            let from = match (channel, handler) {
+                (Some(ch), _) => store.node(NodeClass::Channel, ch),
+                (None, Some(h)) => store.node(NodeClass::Service, h),
+                (None, None) => store.node(NodeClass::Channel, DEFAULT_BUS),
+            };
+            let dlq = match (&cap.dead_letter, channel) {
+                (Some(d), _) => d.to_string(),
+                (None, Some(ch)) => format!("{ch}.dlq"),
+                (None, None) => format!("{DEFAULT_BUS}.dlq"),
+            };
+            (from, store.node(NodeClass::DeadLetter, &dlq))
+        }
+    };
+    let mut obs = Observation::new(stage, time, event, from, to);
+    obs.attempt = cap.attempt;
+    obs.outcome = cap.outcome;
+    obs.duration = cap.duration_us.map_or(-1, |us| us.saturating_mul(1000));
+    obs.cold_start = cap.cold_start;
+    obs.reason = cap.reason.as_deref().map_or(Sym::NONE, |r| store.intern(r));
+    obs.loc = loc;
+    store.add_observation(obs);
+}
+
+/// A single event in a whole document.
+pub fn load_single(store: &mut Store, input: u16, bytes: &[u8]) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            store.inputs[input as usize]
+                .error(1, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+            return;
+        }
+    };
+    let mut last = 0;
+    match parse_and_check(text) {
+        Ok(c) => add_checked(store, input, 1, c, text, 0, &mut last),
+        Err(e) => store.inputs[input as usize].error(1, e),
+    }
+}
+
+/// A JSON array of CloudEvents (`application/cloudevents-batch+json`); `line` is the
+/// element's 1-based position in the array.
+pub fn load_array(store: &mut Store, input: u16, bytes: &[u8]) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            store.inputs[input as usize].error(
+                1,
+                format!(
+                    "invalid UTF-8 at byte {}: the batch cannot be read",
+                    e.valid_up_to()
+                ),
+            );
+            return;
+        }
+    };
+    let elements: Vec<&RawValue> = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            store.inputs[input as usize].error(
+                e.line() as u64,
+                format!("the batch array cannot be read: {}", super::json_error(&e)),
+            );
+            return;
+        }
+    };
+    let mut last = 0;
+    for (i, el) in elements.iter().enumerate() {
+        let pos = i as u64 + 1;
+        let s = el.get();
+        if !s.starts_with('{') {
+            let kind = serde_json::from_str::<Val>(s)
+                .map(|v| v.kind())
+                .unwrap_or("value");
+            store.inputs[input as usize].error(
+                pos,
+                format!("batch element {pos} is a {kind}, not a CloudEvent object"),
+            );
+            continue;
+        }
+        let base = s.as_ptr() as usize - text.as_ptr() as usize;
+        match parse_and_check(s) {
+            Ok(c) => add_checked(store, input, pos, c, s, base as u64, &mut last),
+            Err(e) => store.inputs[input as usize].error(pos, e),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Reading captures into the [`Store`]: gzip/zstd decompression, format sniffing by content
+//! (never by file extension), and one module per format. Every reader loads every record it
+//! can, reports each bad one with its line and the reason, and never panics.
+
+pub mod cloudevents;
+pub mod jsonval;
+pub mod lines;
+
+use crate::model::{Format, PayloadSource, Store};
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+/// Why an input could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}: {message}")]
+    Unrecognised { path: String, message: String },
+    #[error("{path}: nothing readable: {message}")]
+    NothingReadable { path: String, message: String },
+    #[error("{path}: loading cancelled")]
+    Cancelled { path: String },
+}
+
+/// How the bytes are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Whole documents vs one record per line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Lines,
+    Document,
+}
+
+/// Progress and cancellation shared with whoever started a load (the GUI's progress bar).
+#[derive(Default, Debug)]
+pub struct LoadProgress {
+    pub bytes_read: std::sync::atomic::AtomicU64,
+    pub cancelled: std::sync::atomic::AtomicBool,
+}
+
+impl LoadProgress {
+    pub fn add(&self, n: u64) {
+        self.bytes_read
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What a record's keys say it is.
+pub fn classify_record(keys: &[&str]) -> Option<Format> {
+    let has = |k: &str| keys.contains(&k);
+    if has("resourceSpans") {
+        Some(Format::Otlp)
+    } else if has("topic") && (has("offset") || has("partition")) {
+        Some(Format::Kcat)
+    } else if has("traceID") && has("spans") || has("data") && !has("specversion") && !has("id") {
+        Some(Format::Jaeger)
+    } else if has("traceId") && (has("localEndpoint") || has("kind") || has("timestamp")) {
+        Some(Format::Zipkin)
+    } else if has("specversion")
+        || has("id") && (has("source") || has("type"))
+        || has("source") && has("type")
+    {
+        if has("recordedtime") || keys.iter().any(|k| k.starts_with("lens")) {
+            Some(Format::Capture)
+        } else {
+            Some(Format::Cloudevents)
+        }
+    } else {
+        None
+    }
+}
+
+fn object_keys(bytes: &[u8]) -> Option<Vec<String>> {
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+    Some(v.keys().cloned().collect())
+}
+
+fn classify_bytes(bytes: &[u8]) -> Option<Format> {
+    let keys = object_keys(bytes)?;
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    classify_record(&refs)
+}
+
+/// Decides the format and layout from the first bytes (decompressed).
+pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    // One record per line: the first lines that parse as a complete object say what it is.
+    for line in text.split(|&b| b == b'\n').take(64) {
+        let t = line.trim_ascii();
+        if t.first() != Some(&b'{') {
+            continue;
+        }
+        if let Some(f) = classify_bytes(t) {
+            let f = match f {
+                Format::Cloudevents => Format::CloudeventsJsonl,
+                f => f,
+            };
+            return Some((f, Layout::Lines));
+        }
+    }
+    let first = *text.iter().find(|b| !b.is_ascii_whitespace())?;
+    match first {
+        b'[' => Some((Format::CloudeventsBatch, Layout::Document)),
+        b'{' => Some((Format::Cloudevents, Layout::Document)),
+        _ => None,
+    }
+}
+
+const HEAD: usize = 256 * 1024;
+
+fn open_decoded(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 4];
+    let n = read_up_to(&mut f, &mut magic)?;
+    let compression = Compression::sniff(&magic[..n]);
+    let raw = io::Cursor::new(magic[..n].to_vec()).chain(f);
+    let reader: Box<dyn Read + Send> = match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
+    };
+    Ok((reader, compression))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Loads one file into the store (call [`Store::finalize`] after the last one).
+/// Returns the input's index; per-record problems are in `store.inputs[i]`.
+pub fn load_path(
+    store: &mut Store,
+    path: &Path,
+    progress: &LoadProgress,
+) -> Result<u16, LoadError> {
+    let shown = path.display().to_string();
+    let io_err = |source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let (mut reader, compression) = open_decoded(path).map_err(io_err)?;
+    let mut head = vec![0u8; HEAD];
+    let n = read_up_to(&mut reader, &mut head).map_err(|e| LoadError::Io {
+        path: shown.clone(),
+        source: io::Error::new(e.kind(), format!("reading {compression:?} data: {e}")),
+    })?;
+    head.truncate(n);
+    let Some((format, layout)) = sniff(&head) else {
+        let message = if head.iter().all(u8::is_ascii_whitespace) {
+            "the file is empty".to_string()
+        } else {
+            "not a recognised format: no JSON record (CloudEvents, OTLP, Jaeger, Zipkin or kcat) in the first 256 KiB".to_string()
+        };
+        return Err(LoadError::Unrecognised {
+            path: shown,
+            message,
+        });
+    };
+    let input = store.add_input(shown.clone(), Some(format));
+    // Plain line files are read back by offset; anything else keeps its payloads in an arena.
+    store.inputs[input as usize].payloads = match (compression, layout) {
+        (Compression::None, Layout::Lines) => PayloadSource::File(path.to_path_buf()),
+        _ => PayloadSource::Arena(Vec::new()),
+    };
+    let reader = io::Cursor::new(head).chain(reader);
+    match layout {
+        Layout::Lines => {
+            lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
+        }
+        Layout::Document => {
+            let mut bytes = Vec::new();
+            let mut reader = reader;
+            reader.read_to_end(&mut bytes).map_err(io_err)?;
+            progress.add(bytes.len() as u64);
+            load_document(store, input, &bytes);
+        }
+    }
+    if progress.is_cancelled() {
+        return Err(LoadError::Cancelled { path: shown });
+    }
+    let inp = &store.inputs[input as usize];
+    if inp.records == 0 && inp.skipped > 0 {
+        let first = inp
+            .errors
+            .first()
+            .map(|e| format!(" (line {}: {})", e.line, e.message))
+            .unwrap_or_default();
+        return Err(LoadError::NothingReadable {
+            path: shown,
+            message: format!("none of its {} records could be read{first}", inp.skipped),
+        });
+    }
+    Ok(input)
+}
+
+/// A whole JSON document: a single CloudEvent, a batch, OTLP, Jaeger or Zipkin.
+fn load_document(store: &mut Store, input: u16, bytes: &[u8]) {
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let format = store.inputs[input as usize].format;
+    let trimmed = text.trim_ascii_start();
+    if trimmed.first() == Some(&b'[') {
+        cloudevents::load_array(store, input, text);
+        return;
+    }
+    match classify_bytes(text) {
+        Some(Format::Cloudevents | Format::Capture) | None
+            if format == Some(Format::Cloudevents) =>
+        {
+            cloudevents::load_single(store, input, text);
+        }
+        Some(f) => {
+            store.inputs[input as usize].format = Some(f);
+            cloudevents::load_single(store, input, text);
+        }
+        None => cloudevents::load_single(store, input, text),
+    }
+}
+
+/// Human-readable reason for a serde_json error, with the line/column it points at.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "unexpected JSON value",
+        serde_json::error::Category::Io => "read error",
+    };
+    let msg = e.to_string();
+    let detail = msg.split(" at line ").next().unwrap_or(&msg);
+    format!("{what}: {detail} (column {})", e.column())
+}

@@ -1,0 +1,9 @@
+//! eventlens: a debugger for event-driven and serverless systems. The library is the
+//! engine (formats, model, analysis, replay, export, simulator); `src/ui` is the only module
+//! that knows egui.
+
+pub mod analysis;
+pub mod ingest;
+pub mod model;
+
+pub mod time;

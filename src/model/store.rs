@@ -1,0 +1,553 @@
+//! The [`Store`]: events, observations sorted by time, interned strings, and the indexes
+//! that make "the state at time t" a binary search rather than a rescan.
+
+use super::*;
+use crate::time::Nanos;
+use rustc_hash::FxHashMap;
+use std::path::PathBuf;
+
+/// The formats eventlens reads, as named in `analyze --json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Cloudevents,
+    CloudeventsBatch,
+    CloudeventsJsonl,
+    Capture,
+    Otlp,
+    Jaeger,
+    Zipkin,
+    Kcat,
+    /// A live source (broker, webhook, the built-in demo).
+    Live,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Cloudevents => "cloudevents",
+            Format::CloudeventsBatch => "cloudevents-batch",
+            Format::CloudeventsJsonl => "cloudevents-jsonl",
+            Format::Capture => "capture",
+            Format::Otlp => "otlp",
+            Format::Jaeger => "jaeger",
+            Format::Zipkin => "zipkin",
+            Format::Kcat => "kcat",
+            Format::Live => "live",
+        }
+    }
+}
+
+/// A problem with one record: where (line or array position, 1-based) and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecordIssue {
+    pub line: u64,
+    pub message: String,
+}
+
+/// At most this many errors and violations are kept per input; all are counted.
+pub const MAX_ISSUES: usize = 100;
+
+/// What reading one input produced.
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub path: String,
+    pub format: Option<Format>,
+    /// Records loaded (events, spans or messages).
+    pub records: u64,
+    /// Records that could not be read (every one, not only the listed ones).
+    pub skipped: u64,
+    pub errors: Vec<RecordIssue>,
+    /// Records loaded but breaking the CloudEvents spec.
+    pub violation_count: u64,
+    pub violations: Vec<RecordIssue>,
+    pub payloads: PayloadSource,
+}
+
+impl Input {
+    pub fn error(&mut self, line: u64, message: impl Into<String>) {
+        self.skipped += 1;
+        if self.errors.len() < MAX_ISSUES {
+            self.errors.push(RecordIssue {
+                line,
+                message: message.into(),
+            });
+        }
+    }
+    pub fn violation(&mut self, line: u64, message: impl Into<String>) {
+        self.violation_count += 1;
+        if self.violations.len() < MAX_ISSUES {
+            self.violations.push(RecordIssue {
+                line,
+                message: message.into(),
+            });
+        }
+    }
+}
+
+/// Where the payload bytes of an input's events can be read back.
+#[derive(Clone, Debug, Default)]
+pub enum PayloadSource {
+    #[default]
+    None,
+    /// An uncompressed file: payloads are byte ranges of it, read back on demand.
+    File(PathBuf),
+    /// Compressed or live input: payload bytes kept in one arena for the whole input.
+    Arena(Vec<u8>),
+}
+
+/// A new event as a reader sees it, before interning.
+#[derive(Clone, Debug, Default)]
+pub struct NewEvent<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub ty: &'a str,
+    pub specversion: &'a str,
+    pub subject: Option<&'a str>,
+    pub time: Option<Nanos>,
+    pub datacontenttype: Option<&'a str>,
+    pub dataschema: Option<&'a str>,
+    pub extensions: Vec<(&'a str, NewExt<'a>)>,
+    pub payload: Option<PayloadRef>,
+    pub payload_shape: Option<&'a str>,
+    /// Trace id from the transport (span), when `traceparent` does not carry it.
+    pub trace: Option<&'a str>,
+    pub loc: RecordLoc,
+}
+
+/// An extension value before interning.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NewExt<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Everything loaded: inputs, events, observations, nodes, topology and indexes.
+#[derive(Default)]
+pub struct Store {
+    pub strings: Interner,
+    pub inputs: Vec<Input>,
+    pub events: Vec<Event>,
+    pub extensions: Vec<(Sym, ExtValue)>,
+    /// Sorted by time after [`Store::finalize`].
+    pub observations: Vec<Observation>,
+    pub nodes: Vec<Node>,
+    node_keys: FxHashMap<(NodeClass, Sym), NodeId>,
+    event_keys: FxHashMap<(Sym, Sym), EventIdx>,
+    pub topology: Topology,
+    /// Observation indices per event (CSR layout: `event_obs_start[e]..event_obs_start[e+1]`).
+    event_obs_start: Vec<u32>,
+    event_obs: Vec<u32>,
+    /// Observation indices per trace id, in time order.
+    pub by_trace: FxHashMap<Sym, Vec<u32>>,
+    /// Observations that were reported by two inputs (e.g. a capture and an OTLP export of
+    /// the same run) and merged into one.
+    pub merged_duplicates: u64,
+    /// Deliveries inferred from `causationid` links.
+    pub inferred_deliveries: u64,
+    finalized_len: usize,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_input(&mut self, path: impl Into<String>, format: Option<Format>) -> u16 {
+        self.inputs.push(Input {
+            path: path.into(),
+            format,
+            records: 0,
+            skipped: 0,
+            errors: Vec::new(),
+            violation_count: 0,
+            violations: Vec::new(),
+            payloads: PayloadSource::None,
+        });
+        (self.inputs.len() - 1) as u16
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        self.strings.intern(s)
+    }
+
+    pub fn str(&self, s: Sym) -> &str {
+        self.strings.resolve(s)
+    }
+
+    /// The node of a class and name, created on first use.
+    pub fn node(&mut self, class: NodeClass, name: &str) -> NodeId {
+        let name = self.strings.intern(name);
+        self.node_sym(class, name)
+    }
+
+    pub fn node_sym(&mut self, class: NodeClass, name: Sym) -> NodeId {
+        if let Some(id) = self.node_keys.get(&(class, name)) {
+            return *id;
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        let kind = match class {
+            NodeClass::Service => NodeKind::Producer,
+            NodeClass::Channel => NodeKind::Channel,
+            NodeClass::Store => NodeKind::Store,
+            NodeClass::DeadLetter => NodeKind::DeadLetter,
+        };
+        self.nodes.push(Node { class, kind, name });
+        self.node_keys.insert((class, name), id);
+        id
+    }
+
+    /// A channel node, or a dead-letter node if its name says it is one.
+    pub fn channel_or_dead_letter(&mut self, name: &str) -> NodeId {
+        if is_dead_letter_name(name) {
+            self.node(NodeClass::DeadLetter, name)
+        } else {
+            self.node(NodeClass::Channel, name)
+        }
+    }
+
+    pub fn find_node(&self, class: NodeClass, name: &str) -> Option<NodeId> {
+        let sym = self.strings.get(name)?;
+        self.node_keys.get(&(class, sym)).copied()
+    }
+
+    /// A stable id for a node, used in JSON and exports: `class:name`.
+    pub fn node_key(&self, id: NodeId) -> String {
+        match self.nodes.get(id.0 as usize) {
+            Some(n) => format!("{}:{}", n.class.as_str(), self.str(n.name)),
+            None => String::new(),
+        }
+    }
+
+    pub fn node_name(&self, id: NodeId) -> &str {
+        self.nodes
+            .get(id.0 as usize)
+            .map_or("", |n| self.str(n.name))
+    }
+
+    pub fn find_event(&self, source: &str, id: &str) -> Option<EventIdx> {
+        let s = self.strings.get(source)?;
+        let i = self.strings.get(id)?;
+        self.event_keys.get(&(s, i)).copied()
+    }
+
+    /// Adds an event, or returns the existing one with the same `source` + `id` (filling in
+    /// attributes the first sighting lacked).
+    pub fn add_event(&mut self, e: &NewEvent<'_>) -> EventIdx {
+        let source = self.strings.intern(e.source);
+        let id = self.strings.intern(e.id);
+        if let Some(&idx) = self.event_keys.get(&(source, id)) {
+            let ev = &mut self.events[idx.0 as usize];
+            if ev.payload.is_none() && e.payload.is_some() {
+                ev.payload = e.payload;
+                ev.payload_shape = self.strings.intern_opt(e.payload_shape);
+            }
+            if ev.time.is_none() {
+                ev.time = e.time;
+            }
+            if ev.trace.is_none()
+                && let Some(t) = e.trace
+            {
+                ev.trace = self.strings.intern(t);
+            }
+            return idx;
+        }
+        let ext_start = self.extensions.len() as u32;
+        let mut trace = self.strings.intern_opt(e.trace);
+        let (mut causation, mut correlation, mut partition_key) = (Sym::NONE, Sym::NONE, Sym::NONE);
+        let mut sequence = None;
+        for (name, value) in &e.extensions {
+            let v = match *value {
+                NewExt::Str(s) => {
+                    match *name {
+                        "traceparent" => {
+                            if let Some(t) = trace_id_of_traceparent(s) {
+                                trace = self.strings.intern(t);
+                            }
+                        }
+                        "causationid" => causation = self.strings.intern(s),
+                        "correlationid" => correlation = self.strings.intern(s),
+                        "partitionkey" => partition_key = self.strings.intern(s),
+                        "sequence" => sequence = s.parse().ok(),
+                        _ => {}
+                    }
+                    ExtValue::Str(self.strings.intern(s))
+                }
+                NewExt::Int(i) => {
+                    if *name == "sequence" {
+                        sequence = Some(i);
+                    }
+                    ExtValue::Int(i)
+                }
+                NewExt::Bool(b) => ExtValue::Bool(b),
+            };
+            let n = self.strings.intern(name);
+            self.extensions.push((n, v));
+        }
+        let idx = EventIdx(self.events.len() as u32);
+        let ev = Event {
+            source,
+            id,
+            ty: self.strings.intern(e.ty),
+            specversion: self.strings.intern(e.specversion),
+            subject: self.strings.intern_opt(e.subject),
+            time: e.time,
+            datacontenttype: self.strings.intern_opt(e.datacontenttype),
+            dataschema: self.strings.intern_opt(e.dataschema),
+            ext_start,
+            ext_len: (self.extensions.len() as u32 - ext_start).min(u16::MAX as u32) as u16,
+            payload: e.payload,
+            payload_shape: self.strings.intern_opt(e.payload_shape),
+            trace,
+            causation,
+            correlation,
+            partition_key,
+            sequence,
+            loc: e.loc,
+        };
+        self.events.push(ev);
+        self.event_keys.insert((source, id), idx);
+        idx
+    }
+
+    pub fn event(&self, idx: EventIdx) -> &Event {
+        &self.events[idx.0 as usize]
+    }
+
+    pub fn event_extensions(&self, e: &Event) -> &[(Sym, ExtValue)] {
+        let s = e.ext_start as usize;
+        &self.extensions[s..s + e.ext_len as usize]
+    }
+
+    pub fn add_observation(&mut self, mut obs: Observation) {
+        if obs.trace.is_none() {
+            obs.trace = self.events[obs.event.0 as usize].trace;
+        }
+        self.observations.push(obs);
+    }
+
+    /// Observation indices of one event, in time order (after [`Store::finalize`]).
+    pub fn observations_of(&self, e: EventIdx) -> &[u32] {
+        let i = e.0 as usize;
+        match (self.event_obs_start.get(i), self.event_obs_start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.event_obs[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    pub fn first_time(&self) -> Option<Nanos> {
+        self.observations.first().map(|o| o.time)
+    }
+
+    pub fn last_time(&self) -> Option<Nanos> {
+        self.observations.last().map(|o| o.time)
+    }
+
+    /// Number of observations at or before `t`: the replay cursor's position.
+    pub fn observations_until(&self, t: Nanos) -> usize {
+        self.observations.partition_point(|o| o.time <= t)
+    }
+
+    /// Reads an event's payload back from its input.
+    pub fn payload(&self, e: &Event) -> Option<Vec<u8>> {
+        let p = e.payload?;
+        match &self.inputs.get(p.input as usize)?.payloads {
+            PayloadSource::None => None,
+            PayloadSource::Arena(bytes) => bytes
+                .get(p.offset as usize..p.offset as usize + p.len as usize)
+                .map(<[u8]>::to_vec),
+            PayloadSource::File(path) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut f = std::fs::File::open(path).ok()?;
+                f.seek(SeekFrom::Start(p.offset)).ok()?;
+                let mut buf = vec![0; p.len as usize];
+                f.read_exact(&mut buf).ok()?;
+                Some(buf)
+            }
+        }
+    }
+
+    /// Sorts observations, merges what two inputs both reported, derives node kinds,
+    /// latencies, the topology and the indexes. Call after every batch of additions; it is
+    /// cheap when little was added (the live path calls it per batch).
+    pub fn finalize(&mut self) {
+        let old_len = self.finalized_len;
+        let appended_in_order = old_len > 0
+            && old_len <= self.observations.len()
+            && self.observations[old_len..]
+                .windows(2)
+                .all(|w| w[0].time <= w[1].time)
+            && self.observations[old_len..]
+                .first()
+                .is_none_or(|o| o.time >= self.observations[old_len - 1].time);
+        if !appended_in_order {
+            self.observations
+                .sort_by_key(|o| (o.time, o.stage, o.event));
+        }
+        if self.inputs.len() > 1 {
+            self.merge_cross_input_duplicates();
+        }
+        self.infer_causation_deliveries();
+        self.derive_node_kinds();
+        self.compute_latencies();
+        self.build_indexes();
+        self.topology = Topology::build(self);
+        self.finalized_len = self.observations.len();
+    }
+
+    /// Two inputs reporting the same observation (same event, stage, place and attempt
+    /// within a millisecond) describe one thing: keep the first.
+    fn merge_cross_input_duplicates(&mut self) {
+        type Key = (EventIdx, Stage, NodeId, NodeId, u16);
+        let mut seen: FxHashMap<Key, (Nanos, u16)> = FxHashMap::default();
+        let before = self.observations.len();
+        self.observations.retain(|o| {
+            let key = (o.event, o.stage, o.from, o.to, o.attempt);
+            match seen.get(&key) {
+                Some(&(t, input)) if input != o.loc.input && (o.time - t).abs() <= 1_000_000 => {
+                    false
+                }
+                _ => {
+                    seen.insert(key, (o.time, o.loc.input));
+                    true
+                }
+            }
+        });
+        self.merged_duplicates += (before - self.observations.len()) as u64;
+    }
+
+    /// An event whose `causationid` names another event shows that its producer handled the
+    /// cause: add a delivery from the cause's channel unless one was observed.
+    fn infer_causation_deliveries(&mut self) {
+        if self.events.iter().all(|e| e.causation.is_none()) {
+            return;
+        }
+        let mut by_id: FxHashMap<Sym, EventIdx> = FxHashMap::default();
+        for (i, e) in self.events.iter().enumerate() {
+            by_id.entry(e.id).or_insert(EventIdx(i as u32));
+        }
+        let mut publish_channel: FxHashMap<EventIdx, (NodeId, Nanos)> = FxHashMap::default();
+        let mut publisher: FxHashMap<EventIdx, (NodeId, Nanos)> = FxHashMap::default();
+        let mut delivered: rustc_hash::FxHashSet<(EventIdx, NodeId)> = Default::default();
+        for o in &self.observations {
+            match o.stage {
+                Stage::Publish => {
+                    publish_channel.entry(o.event).or_insert((o.to, o.time));
+                    publisher.entry(o.event).or_insert((o.from, o.time));
+                }
+                Stage::Deliver | Stage::Handle => {
+                    delivered.insert((o.event, o.to));
+                }
+                _ => {}
+            }
+        }
+        let mut added = Vec::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let Some(&cause) = by_id.get(&e.causation) else {
+                continue;
+            };
+            let effect = EventIdx(i as u32);
+            let (Some(&(channel, _)), Some(&(producer, t))) =
+                (publish_channel.get(&cause), publisher.get(&effect))
+            else {
+                continue;
+            };
+            if self.nodes[producer.0 as usize].class != NodeClass::Service
+                || delivered.contains(&(cause, producer))
+            {
+                continue;
+            }
+            delivered.insert((cause, producer));
+            let mut o = Observation::new(Stage::Deliver, t, cause, channel, producer);
+            o.inferred = true;
+            o.trace = self.events[cause.0 as usize].trace;
+            o.loc = e.loc;
+            added.push(o);
+        }
+        if !added.is_empty() {
+            self.inferred_deliveries += added.len() as u64;
+            self.observations.extend(added);
+            self.observations
+                .sort_by_key(|o| (o.time, o.stage, o.event));
+        }
+    }
+
+    fn derive_node_kinds(&mut self) {
+        for o in &self.observations {
+            if matches!(o.stage, Stage::Deliver | Stage::Handle | Stage::Store)
+                && let Some(n) = self.nodes.get_mut(
+                    if o.stage == Stage::Store {
+                        o.from
+                    } else {
+                        o.to
+                    }
+                    .0 as usize,
+                )
+                && n.class == NodeClass::Service
+            {
+                n.kind = NodeKind::Handler;
+            }
+        }
+    }
+
+    fn compute_latencies(&mut self) {
+        let mut published: FxHashMap<(EventIdx, NodeId), Nanos> = FxHashMap::default();
+        let mut first_publish: FxHashMap<EventIdx, Nanos> = FxHashMap::default();
+        for o in &self.observations {
+            if o.stage == Stage::Publish {
+                published.entry((o.event, o.to)).or_insert(o.time);
+                first_publish.entry(o.event).or_insert(o.time);
+            }
+        }
+        for o in &mut self.observations {
+            o.latency = match o.stage {
+                Stage::Deliver if !o.inferred => published
+                    .get(&(o.event, o.from))
+                    .or_else(|| first_publish.get(&o.event))
+                    .copied()
+                    .or(self.events[o.event.0 as usize].time)
+                    .map_or(-1, |p| (o.time - p).max(0)),
+                Stage::DeadLetter => first_publish
+                    .get(&o.event)
+                    .copied()
+                    .or(self.events[o.event.0 as usize].time)
+                    .map_or(-1, |p| (o.time - p).max(0)),
+                Stage::Handle | Stage::Store => o.duration,
+                _ => -1,
+            };
+        }
+    }
+
+    fn build_indexes(&mut self) {
+        let n = self.events.len();
+        let mut counts = vec![0u32; n + 1];
+        for o in &self.observations {
+            counts[o.event.0 as usize + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut event_obs = vec![0u32; self.observations.len()];
+        for (i, o) in self.observations.iter().enumerate() {
+            let slot = &mut fill[o.event.0 as usize];
+            event_obs[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        self.event_obs_start = counts;
+        self.event_obs = event_obs;
+        self.by_trace.clear();
+        for (i, o) in self.observations.iter().enumerate() {
+            if !o.trace.is_none() {
+                self.by_trace.entry(o.trace).or_default().push(i as u32);
+            }
+        }
+    }
+}
+
+/// The trace id of a W3C `traceparent` (`00-<trace-id>-<parent-id>-<flags>`).
+pub fn trace_id_of_traceparent(tp: &str) -> Option<&str> {
+    let t = tp.get(3..35)?;
+    (tp.as_bytes().get(2) == Some(&b'-') && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
+}
