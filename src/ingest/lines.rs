@@ -191,3 +191,30 @@ fn cloudevent_lines(store: &mut Store, input: u16, chunk: &Chunk, last_time: &mu
         }
     }
 }
+
+/// Adds CloudEvents or capture JSON lines that arrived from a live source (a broker, a
+/// webhook, the demo). Payloads are copied into the input's arena, since the message
+/// buffers do not outlive the call. `next_line` numbers the records for error reports.
+pub fn add_live_lines<S: AsRef<str>>(
+    store: &mut Store,
+    input: u16,
+    lines: &[S],
+    next_line: &mut u64,
+    last_time: &mut i64,
+) {
+    if !matches!(
+        store.inputs[input as usize].payloads,
+        crate::model::PayloadSource::Arena(_)
+    ) {
+        store.inputs[input as usize].payloads = crate::model::PayloadSource::Arena(Vec::new());
+    }
+    for line in lines {
+        let text = line.as_ref();
+        let n = *next_line;
+        *next_line += 1;
+        match cloudevents::parse_and_check(text) {
+            Ok(checked) => cloudevents::add_checked(store, input, n, checked, text, 0, last_time),
+            Err(message) => store.inputs[input as usize].error(n, message),
+        }
+    }
+}
