@@ -6,4 +6,8 @@ pub mod analysis;
 pub mod ingest;
 pub mod model;
 
+pub mod export;
+pub mod live;
+pub mod replay;
 pub mod time;
+pub mod ui;

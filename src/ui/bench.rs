@@ -1,0 +1,127 @@
+//! The frame-time benchmark (`eventlens bench-ui`): the real app driven headless
+//! (`egui::Context::run_ui` + tessellation, no window) over simulated records, playing and
+//! scrubbing, against an empty-frame baseline measured in the same run.
+
+use super::{Command, EventLensApp, StartOptions};
+use crate::live::LiveInput;
+use crate::live::demo::DemoScenario;
+use crate::model::Store;
+use crate::replay::TimeCommand;
+use std::time::Instant;
+
+/// Frame times in milliseconds.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub records: usize,
+    pub observations: usize,
+    pub load_secs: f64,
+    pub playing: (f64, f64),
+    pub scrubbing: (f64, f64),
+    pub baseline: (f64, f64),
+}
+
+fn p50_p95(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (q(0.5), q(0.95))
+}
+
+/// A store of `records` simulated capture records.
+pub fn simulated_store(records: usize) -> Store {
+    let mut store = Store::new();
+    let mut input = LiveInput::new(&mut store, "bench (simulator)");
+    let start = 1_780_000_000_000_000_000;
+    let mut sim = DemoScenario::new(7, start, u64::MAX, 200.0);
+    let mut t = start;
+    let mut n = 0;
+    while n < records {
+        t += 1_000_000_000;
+        let mut lines = sim.until(t);
+        lines.truncate(records - n);
+        n += lines.len();
+        input.add(&mut store, &lines);
+    }
+    store.finalize();
+    store
+}
+
+fn raw_input(t: f64) -> egui::RawInput {
+    egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 1000.0),
+        )),
+        time: Some(t),
+        predicted_dt: 1.0 / 60.0,
+        ..Default::default()
+    }
+}
+
+fn timed(ctx: &egui::Context, t: f64, mut f: impl FnMut(&mut egui::Ui)) -> f64 {
+    let start = Instant::now();
+    let out = ctx.run_ui(raw_input(t), |ui| f(ui));
+    let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+pub fn run(records: usize, frames: usize) -> BenchReport {
+    let load = Instant::now();
+    let store = simulated_store(records);
+    let load_secs = load.elapsed().as_secs_f64();
+    let observations = store.observations.len();
+    let (first, last) = (
+        store.first_time().unwrap_or(0),
+        store.last_time().unwrap_or(0),
+    );
+    let ctx = egui::Context::default();
+    let mut app = EventLensApp::from_store(&ctx, store, "bench", StartOptions::default());
+    let mut clock = 0.0;
+    for _ in 0..30 {
+        clock += 1.0 / 60.0;
+        timed(&ctx, clock, |ui| app.frame(ui));
+    }
+    app.command(Command::Time(TimeCommand::SetSpeed(10.0)));
+    app.command(Command::Time(TimeCommand::Play));
+    let mut playing = Vec::with_capacity(frames);
+    for _ in 0..frames {
+        clock += 1.0 / 60.0;
+        playing.push(timed(&ctx, clock, |ui| app.frame(ui)));
+    }
+    app.command(Command::Time(TimeCommand::Pause));
+    let mut scrubbing = Vec::with_capacity(frames);
+    let mut x: u64 = 12345;
+    for _ in 0..frames {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let t = first + ((x >> 11) as f64 / (1u64 << 53) as f64 * (last - first) as f64) as i64;
+        app.command(Command::Time(TimeCommand::SetTime(t)));
+        clock += 1.0 / 60.0;
+        scrubbing.push(timed(&ctx, clock, |ui| app.frame(ui)));
+    }
+    let base_ctx = egui::Context::default();
+    let mut baseline = Vec::with_capacity(frames);
+    for i in 0..frames + 30 {
+        clock += 1.0 / 60.0;
+        let ms = timed(&base_ctx, clock, |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.label("baseline");
+            });
+        });
+        if i >= 30 {
+            baseline.push(ms);
+        }
+    }
+    BenchReport {
+        records,
+        observations,
+        load_secs,
+        playing: p50_p95(playing),
+        scrubbing: p50_p95(scrubbing),
+        baseline: p50_p95(baseline),
+    }
+}
