@@ -1,8 +1,9 @@
 //! The real app in egui_kittest: open a capture, select a node, step the replay, filter the
 //! table, click a finding.
 
+use egui::Key;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{Key, Queryable};
+use egui_kittest::kittest::Queryable;
 use eventlens::live::demo::DemoScenario;
 use eventlens::model::NodeId;
 use eventlens::replay::TimeCommand;
@@ -60,7 +61,8 @@ fn opening_a_capture_draws_the_reference_flow() {
         "handler-b",
         "read-model",
     ] {
-        h.get_by_label(name);
+        // Graph nodes are buttons named after the node.
+        h.get_by_role_and_label(egui::accesskit::Role::Button, name);
     }
 }
 
@@ -68,7 +70,8 @@ fn opening_a_capture_draws_the_reference_flow() {
 fn clicking_a_node_selects_it_and_the_inspector_shows_it() {
     let (path, _keep) = capture();
     let mut h = open(path);
-    h.get_by_label("handler-a").click();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "handler-a")
+        .click();
     h.run_steps(3);
     let id = node_named(h.state(), "handler-a");
     assert_eq!(h.state().selection(), Selection::Node(id));
@@ -120,6 +123,8 @@ fn filtering_the_table_keeps_only_matching_events() {
     h.state_mut().command(Command::Time(TimeCommand::End));
     h.run_steps(2);
     let all = h.state().table_rows();
+    h.get_by_role(egui::accesskit::Role::TextInput).focus();
+    h.run_steps(1);
     h.get_by_role(egui::accesskit::Role::TextInput)
         .type_text("outcome:error");
     h.run_steps(3);

@@ -65,7 +65,7 @@ pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         }
         ui.separator();
         let mut speed = tc.speed;
-        egui::ComboBox::from_id_salt("speed")
+        egui::ComboBox::new("speed", "speed")
             .selected_text(format!("{}x", speed))
             .width(64.0)
             .show_ui(ui, |ui| {
