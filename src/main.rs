@@ -87,7 +87,17 @@ fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         eprintln!("eventlens: {f}");
     }
     if store.inputs.iter().all(|i| i.records == 0) {
-        anyhow::bail!("no events could be read from {} input(s)", files.len());
+        if failures.is_empty() {
+            eprintln!(
+                "eventlens: no events in {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(ExitCode::from(1));
     }
     store.finalize();
     let report = Report::build(&store);
