@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod ingest;
 pub mod model;
+pub mod sim;
 
 pub mod export;
 pub mod live;

@@ -67,12 +67,34 @@ enum Command {
         records: usize,
         #[arg(long, default_value_t = 300)]
         frames: usize,
-        /// Instead of benchmarking, write a demo capture of this many orders to --out.
-        #[arg(long)]
-        write_capture: Option<u64>,
-        #[arg(long)]
-        out: Option<PathBuf>,
     },
+    /// Run the built-in simulator of the reference scenario and write what it produces.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Write one run to this file (see --format, --records, --orders).
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Format of --write: capture (eventlens capture, JSON Lines), otlp, jaeger.
+    #[arg(long, default_value = "capture")]
+    format: String,
+    /// For a capture: stop after this many lines (records), running the simulation as long
+    /// as needed (for benchmark files; constant memory).
+    #[arg(long)]
+    records: Option<u64>,
+    /// Orders in the run (default: the reference run's 600).
+    #[arg(long)]
+    orders: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No injected defects.
+    #[arg(long)]
+    clean: bool,
+    /// Write the sample traces, per-defect runs and their ground truth into this folder.
+    #[arg(long, value_name = "DIR")]
+    samples: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -89,26 +111,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Analyze { files, json }) => analyze(&files, json),
-        Some(Command::BenchUi {
-            write_capture: Some(orders),
-            out,
-            ..
-        }) => {
-            let out = out.context("--write-capture needs --out PATH")?;
-            let lines = eventlens::live::demo::DemoScenario::new(
-                42,
-                1_780_000_000_000_000_000,
-                orders,
-                20.0,
-            )
-            .all();
-            std::fs::write(&out, lines.join("\n") + "\n")
-                .with_context(|| format!("writing {}", out.display()))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::BenchUi {
-            records, frames, ..
-        }) => {
+        Some(Command::BenchUi { records, frames }) => {
             let r = eventlens::ui::bench::run(records, frames);
             println!(
                 "bench-ui: {} records, {} observations (loaded in {:.1} s), 1600x1000, {} frames each",
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Demo(args)) => demo(args),
         None => gui(cli.gui),
     }
 }
@@ -236,7 +240,17 @@ fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         eprintln!("eventlens: {f}");
     }
     if store.inputs.iter().all(|i| i.records == 0) {
-        anyhow::bail!("no events could be read from {} input(s)", files.len());
+        if failures.is_empty() {
+            eprintln!(
+                "eventlens: no events in {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(ExitCode::from(1));
     }
     store.finalize();
     let report = Report::build(&store);
@@ -246,5 +260,49 @@ fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", report.to_text());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    use eventlens::sim::{SimConfig, Simulator, write};
+    use std::io::{BufWriter, Write};
+    if let Some(dir) = &args.samples {
+        eventlens::sim::samples::write_samples(dir)
+            .with_context(|| format!("writing samples to {}", dir.display()))?;
+        eprintln!("wrote sample traces to {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = &args.write else {
+        anyhow::bail!(
+            "nothing to do: give --write FILE or --samples DIR (the live demo is the GUI: run eventlens without arguments)"
+        );
+    };
+    let mut cfg = if args.clean {
+        SimConfig::clean()
+    } else {
+        SimConfig::reference()
+    };
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(o) = args.orders {
+        cfg.orders = o;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    match (args.format.as_str(), args.records) {
+        ("capture", Some(n)) => {
+            cfg.orders = usize::MAX;
+            for rec in Simulator::new(cfg).take(n as usize) {
+                writeln!(w, "{}", rec.line)?;
+            }
+        }
+        ("capture", None) => write::write_capture(&Simulator::new(cfg).run(), &mut w)?,
+        ("otlp", _) => write::write_otlp(&Simulator::new(cfg).run(), &mut w)?,
+        ("jaeger", _) => write::write_jaeger(&Simulator::new(cfg).run(), &mut w)?,
+        (other, _) => anyhow::bail!("unknown --format {other:?}: use capture, otlp or jaeger"),
+    }
+    w.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,27 +4,14 @@
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use eventlens::live::demo::DemoScenario;
 use eventlens::model::NodeId;
 use eventlens::replay::TimeCommand;
 use eventlens::ui::{Command, EventLensApp, Selection, StartOptions};
-use std::io::Write;
 use std::path::PathBuf;
 
-/// The reference scenario's sample capture, or a generated one when it is absent.
-fn capture() -> (PathBuf, Option<tempfile::NamedTempFile>) {
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-traces/capture.jsonl");
-    if sample.exists() {
-        return (sample, None);
-    }
-    let mut f = tempfile::Builder::new()
-        .suffix(".jsonl")
-        .tempfile()
-        .expect("temp file");
-    for line in DemoScenario::new(42, 1_780_000_000_000_000_000, 150, 20.0).all() {
-        writeln!(f, "{line}").expect("write");
-    }
-    (f.path().to_path_buf(), Some(f))
+/// The reference scenario's sample capture.
+fn capture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-traces/capture.jsonl")
 }
 
 fn open(path: PathBuf) -> Harness<'static, EventLensApp> {
@@ -50,13 +37,13 @@ fn node_named(app: &EventLensApp, name: &str) -> NodeId {
 
 #[test]
 fn opening_a_capture_draws_the_reference_flow() {
-    let (path, _keep) = capture();
+    let path = capture();
     let h = open(path);
     assert!(h.state().store().observations.len() > 100);
     assert!(h.state().load_failures().is_empty());
     for name in [
-        "order-service",
-        "event-bus",
+        "producer-service",
+        "orders",
         "handler-a",
         "handler-b",
         "read-model",
@@ -68,7 +55,7 @@ fn opening_a_capture_draws_the_reference_flow() {
 
 #[test]
 fn clicking_a_node_selects_it_and_the_inspector_shows_it() {
-    let (path, _keep) = capture();
+    let path = capture();
     let mut h = open(path);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "handler-a")
         .click();
@@ -80,7 +67,7 @@ fn clicking_a_node_selects_it_and_the_inspector_shows_it() {
 
 #[test]
 fn stepping_the_replay_changes_the_counts() {
-    let (path, _keep) = capture();
+    let path = capture();
     let mut h = open(path);
     h.state_mut().command(Command::Time(TimeCommand::Home));
     h.run_steps(2);
@@ -104,7 +91,7 @@ fn stepping_the_replay_changes_the_counts() {
 
 #[test]
 fn playing_moves_the_cursor() {
-    let (path, _keep) = capture();
+    let path = capture();
     let mut h = open(path);
     let before = h.state().cursor();
     h.get_by_label("▶ Play").click();
@@ -118,7 +105,7 @@ fn playing_moves_the_cursor() {
 
 #[test]
 fn filtering_the_table_keeps_only_matching_events() {
-    let (path, _keep) = capture();
+    let path = capture();
     let mut h = open(path);
     h.state_mut().command(Command::Time(TimeCommand::End));
     h.run_steps(2);
@@ -142,7 +129,7 @@ fn filtering_the_table_keeps_only_matching_events() {
 
 #[test]
 fn clicking_a_finding_selects_its_events_and_time() {
-    let (path, _keep) = capture();
+    let path = capture();
     let mut h = open(path);
     let (i, title, first) = {
         let f = h.state().findings();

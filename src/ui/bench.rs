@@ -4,7 +4,7 @@
 
 use super::{Command, EventLensApp, StartOptions};
 use crate::live::LiveInput;
-use crate::live::demo::DemoScenario;
+use crate::sim::{SimConfig, Simulator};
 use crate::model::Store;
 use crate::replay::TimeCommand;
 use std::time::Instant;
@@ -34,15 +34,14 @@ fn p50_p95(mut v: Vec<f64>) -> (f64, f64) {
 pub fn simulated_store(records: usize) -> Store {
     let mut store = Store::new();
     let mut input = LiveInput::new(&mut store, "bench (simulator)");
-    let start = 1_780_000_000_000_000_000;
-    let mut sim = DemoScenario::new(7, start, u64::MAX, 200.0);
-    let mut t = start;
-    let mut n = 0;
-    while n < records {
-        t += 1_000_000_000;
-        let mut lines = sim.until(t);
-        lines.truncate(records - n);
-        n += lines.len();
+    let mut cfg = SimConfig::reference();
+    cfg.orders = usize::MAX;
+    let mut sim = Simulator::new(cfg).take(records);
+    loop {
+        let lines: Vec<String> = sim.by_ref().take(50_000).map(|r| r.line).collect();
+        if lines.is_empty() {
+            break;
+        }
         input.add(&mut store, &lines);
     }
     store.finalize();
