@@ -93,7 +93,11 @@ fn stepping_the_replay_changes_the_counts() {
 fn playing_moves_the_cursor() {
     let path = capture();
     let mut h = open(path);
+    // A file opens at its end; Home rewinds, Play replays.
+    h.key_press(Key::Home);
+    h.run_steps(2);
     let before = h.state().cursor();
+    assert_eq!(before, h.state().store().first_time());
     h.get_by_label("▶ Play").click();
     h.run_steps(20);
     assert!(h.state().time_control().is_playing());

@@ -31,7 +31,8 @@ pub fn spawn_demo() -> LiveFeed {
                 if tx.is_stopped() {
                     break;
                 }
-                let lines: Vec<String> = sim.until(now_nanos()).into_iter().map(|r| r.line).collect();
+                let lines: Vec<String> =
+                    sim.until(now_nanos()).into_iter().map(|r| r.line).collect();
                 if !lines.is_empty() && !tx.send(LiveBatch { lines }) {
                     break;
                 }

@@ -321,10 +321,12 @@ impl EventLensApp {
 
     /// Shows a new store: resets the cursor and selection, applies pending start options.
     fn install(&mut self, store: Store, label: String) {
+        let store_end = store.last_time();
         self.store = store;
         self.generation += 1;
         self.source_label = label;
-        self.time.time = None;
+        // A file opens at its end (the whole picture); Home or Play replays it.
+        self.time.time = store_end;
         self.time.loop_range = None;
         self.time.state = PlayState::Paused;
         self.selection = Selection::None;

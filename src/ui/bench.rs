@@ -4,9 +4,9 @@
 
 use super::{Command, EventLensApp, StartOptions};
 use crate::live::LiveInput;
-use crate::sim::{SimConfig, Simulator};
 use crate::model::Store;
 use crate::replay::TimeCommand;
+use crate::sim::{SimConfig, Simulator};
 use std::time::Instant;
 
 /// Frame times in milliseconds.

@@ -288,7 +288,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
                 .types
                 .iter()
                 .take(2)
-                .map(|(s, _)| cx.store.str(*s))
+                .map(|(s, _)| short_type(cx.store.str(*s)))
                 .collect();
             let mut line1 = types.join(", ");
             if e.types.len() > 2 {
@@ -467,6 +467,13 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
             None => cmds.push(Command::Select(Selection::None)),
         }
     }
+}
+
+/// Reverse-DNS types (`com.example.shop.OrderPlaced`) by their last segment.
+fn short_type(t: &str) -> &str {
+    t.rsplit(['.', '/', ':'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(t)
 }
 
 fn elide(s: &str, n: usize) -> String {

@@ -152,7 +152,8 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         Selection::Event(e) => Some(e),
         _ => None,
     };
-    let follow = time_sorted && !view.descending && cx.time_ctl.is_playing() && n != view.last_len;
+    // Keep the cursor's row in view whenever the cursor moves.
+    let follow = time_sorted && !view.descending && n != view.last_len;
     view.last_len = n;
     let mut clicked_sort = None;
     let mut table = TableBuilder::new(ui)
