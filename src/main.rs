@@ -126,11 +126,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.scrubbing.0, r.scrubbing.1
             );
             println!(
-                "  empty frame : p50 {:.2} ms  p95 {:.2} ms",
+                "  no data     : p50 {:.2} ms  p95 {:.2} ms",
                 r.baseline.0, r.baseline.1
             );
             println!(
-                "  ratio to empty frame (p95): playing {:.1}x, scrubbing {:.1}x",
+                "  ratio to the same frame with no data (p95): playing {:.1}x, scrubbing {:.1}x",
                 r.playing.1 / r.baseline.1.max(1e-6),
                 r.scrubbing.1 / r.baseline.1.max(1e-6)
             );
@@ -219,6 +219,21 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
             .context("screenshot has an unexpected size")?;
         buf.save(&path)
             .with_context(|| format!("writing {}", path.display()))?;
+        // A blank window (nothing drawn, or a GL failure) is an error, not a screenshot.
+        let mut colours = std::collections::HashSet::new();
+        for p in buf.pixels().step_by(7) {
+            colours.insert(p.0);
+            if colours.len() > 64 {
+                break;
+            }
+        }
+        if colours.len() <= 64 {
+            anyhow::bail!(
+                "{}: the screenshot is blank ({} colours)",
+                path.display(),
+                colours.len()
+            );
+        }
         eprintln!(
             "eventlens: screenshot saved to {} ({iw}x{ih})",
             path.display()

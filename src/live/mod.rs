@@ -179,3 +179,43 @@ impl LiveInput {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_channel_drops_and_counts_instead_of_blocking() {
+        let (tx, feed) = channel("test", 2);
+        let woken = Arc::new(AtomicU64::new(0));
+        let w = woken.clone();
+        feed.set_waker(Arc::new(move || {
+            w.fetch_add(1, Ordering::Relaxed);
+        }));
+        for _ in 0..5 {
+            assert!(tx.send(LiveBatch {
+                lines: vec!["{}".into(); 3],
+            }));
+        }
+        assert_eq!(feed.pending(), 2);
+        assert_eq!(feed.dropped(), 9);
+        assert_eq!(woken.load(Ordering::Relaxed), 5);
+        assert!(feed.try_recv().is_some());
+    }
+
+    #[test]
+    fn dropping_the_feed_stops_the_source() {
+        let (tx, feed) = channel("test", 2);
+        assert!(feed.is_connected());
+        drop(feed);
+        assert!(!tx.send(LiveBatch::default()));
+    }
+
+    #[test]
+    fn the_feed_notices_when_its_source_ends() {
+        let (tx, feed) = channel("test", 2);
+        drop(tx);
+        assert!(feed.try_recv().is_none());
+        assert!(!feed.is_connected());
+    }
+}

@@ -80,6 +80,9 @@ struct Live {
     input: LiveInput,
     dirty: bool,
     last_finalize: Instant,
+    /// How long the last finalize took: the next one waits at least ten times that, so
+    /// re-indexing a long session never takes more than a tenth of the UI thread.
+    finalize_cost: Duration,
     waker_installed: bool,
 }
 
@@ -314,6 +317,7 @@ impl EventLensApp {
             input,
             dirty: false,
             last_finalize: Instant::now(),
+            finalize_cost: Duration::ZERO,
             waker_installed: false,
         });
         self.time.state = PlayState::Following;
@@ -443,13 +447,16 @@ impl EventLensApp {
                 self.ctx.request_repaint();
             }
             if live.dirty {
-                if live.last_finalize.elapsed() >= LIVE_FINALIZE_EVERY {
+                let every = LIVE_FINALIZE_EVERY.max(live.finalize_cost * 10);
+                if live.last_finalize.elapsed() >= every {
+                    let t0 = Instant::now();
                     self.store.finalize();
+                    live.finalize_cost = t0.elapsed();
                     live.dirty = false;
                     live.last_finalize = Instant::now();
                     finalized = true;
                 } else {
-                    self.ctx.request_repaint_after(LIVE_FINALIZE_EVERY);
+                    self.ctx.request_repaint_after(every);
                 }
             }
         }

@@ -7,6 +7,7 @@
 use super::theme::{CORNER, NODE_H, NODE_W, Theme};
 use super::{ColorBy, Command, Selection, ViewCtx, fmt_count, fmt_duration};
 use crate::model::{LatencySummary, NodeId, NodeKind, Stage, TopoEdge};
+use crate::replay::PlayState;
 use crate::time::{NANOS_PER_SEC, Nanos};
 use egui::epaint::{CubicBezierShape, PathShape, PathStroke};
 use egui::{
@@ -257,12 +258,19 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
             CubicBezierShape::from_points_stroke(g.pts, false, Color32::TRANSPARENT, Stroke::NONE);
         // Dots: events arriving at the target within the next `dot_window`.
         let times = cx.derived.edge_times(cx.store, e.from, e.to);
-        let lo = times.partition_point(|&x| x <= t);
-        let hi = times.partition_point(|&x| x <= t + dot_window);
+        // Following a live source the cursor is the newest event, so dots show the last
+        // window instead of the next one.
+        let dot_t = if cx.time_ctl.state == PlayState::Following {
+            t - dot_window
+        } else {
+            t
+        };
+        let lo = times.partition_point(|&x| x <= dot_t);
+        let hi = times.partition_point(|&x| x <= dot_t + dot_window);
         if cx.time_ctl.is_playing() || cx.live {
             let step = ((hi - lo) / MAX_DOTS).max(1);
             for &ti in times[lo..hi].iter().step_by(step) {
-                let frac = 1.0 - (ti - t) as f32 / dot_window as f32;
+                let frac = 1.0 - (ti - dot_t) as f32 / dot_window as f32;
                 let p = bez.sample(frac.clamp(0.0, 1.0));
                 let c = if e.stage == Stage::DeadLetter {
                     theme.error
