@@ -180,6 +180,10 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         screenshot: slot.clone(),
     };
     let screenshot_mode = args.screenshot.is_some();
+    // A screenshot run must not read or write the user's saved state: give it a scratch
+    // directory of its own, removed afterwards.
+    let scratch = screenshot_mode
+        .then(|| std::env::temp_dir().join(format!("eventlens-screenshot-{}", std::process::id())));
     let mut viewport = egui::ViewportBuilder::default()
         .with_inner_size([w, h])
         .with_min_inner_size([800.0, 500.0])
@@ -193,8 +197,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         viewport,
         // A screenshot run must not read or write the user's saved layout.
         persist_window: !screenshot_mode,
-        persistence_path: screenshot_mode
-            .then(|| std::env::temp_dir().join("eventlens-screenshot-state")),
+        persistence_path: scratch.clone(),
         ..Default::default()
     };
     eframe::run_native(
@@ -203,6 +206,9 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         Box::new(move |cc| Ok(Box::new(EventLensApp::new(cc, opts)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    if let Some(dir) = &scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     if let (Some(path), Some(slot)) = (args.screenshot, slot) {
         let img = slot
             .lock()

@@ -127,8 +127,10 @@ fn waker_for(ctx: &egui::Context) -> Waker {
 impl EventLensApp {
     /// The app as eframe creates it: settings from storage, then the start options.
     pub fn new(cc: &eframe::CreationContext<'_>, opts: StartOptions) -> Self {
+        // A screenshot shows the defaults plus the command line, never a saved layout.
         let settings: Settings = cc
             .storage
+            .filter(|_| opts.screenshot.is_none())
             .and_then(|s| eframe::get_value(s, STORAGE_KEY))
             .unwrap_or_default();
         Self::with_settings(&cc.egui_ctx, settings, opts)
@@ -561,6 +563,7 @@ impl EventLensApp {
             .show(ui, |ui| {
                 super::timeline::controls(ui, &cx, &mut cmds);
                 super::timeline::plot(ui, &cx, &mut cmds);
+                ui.allocate_space(ui.available_size());
             });
         egui::Panel::bottom("tabs")
             .resizable(true)
@@ -599,6 +602,8 @@ impl EventLensApp {
                     BottomTab::Latency => super::latency::show(ui, &cx, &mut self.latency),
                     BottomTab::Inputs => inputs_panel(ui, &cx, &self.load_failures),
                 }
+                // A panel keeps the size of its content: fill it so it keeps its own.
+                ui.allocate_space(ui.available_size());
             });
         if self.settings.show_findings {
             egui::Panel::left("findings")
@@ -885,7 +890,14 @@ impl eframe::App for EventLensApp {
         self.frame(ui);
     }
 
+    fn persist_egui_memory(&self) -> bool {
+        self.screenshot.is_none()
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.screenshot.is_some() {
+            return;
+        }
         self.settings.time.speed = self.time.speed;
         eframe::set_value(storage, STORAGE_KEY, &self.settings);
     }

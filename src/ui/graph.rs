@@ -21,6 +21,10 @@ pub struct GraphView {
     pub zoom: f32,
     pub fit_pending: bool,
     fitted_for: usize,
+    /// Canvas size at the last fit; the view refits when it changes, until the user pans
+    /// or zooms.
+    fitted_size: Vec2,
+    user_moved: bool,
 }
 
 impl Default for GraphView {
@@ -30,6 +34,8 @@ impl Default for GraphView {
             zoom: 1.0,
             fit_pending: true,
             fitted_for: 0,
+            fitted_size: Vec2::ZERO,
+            user_moved: false,
         }
     }
 }
@@ -87,16 +93,24 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
     let (bx0, by0, bx1, by1) = layout.bounds;
     let bounds_w = bx1 - bx0 + NODE_W + 40.0;
     let bounds_h = by1 - by0 + NODE_H + 60.0;
-    if view.fit_pending || view.fitted_for != layout.nodes.len() || response.double_clicked() {
+    let resized = !view.user_moved && (rect.size() - view.fitted_size).length() > 1.0;
+    if view.fit_pending
+        || view.fitted_for != layout.nodes.len()
+        || response.double_clicked()
+        || resized
+    {
         view.zoom = (rect.width() / bounds_w)
             .min(rect.height() / bounds_h)
             .clamp(0.35, 1.5);
         view.pan = Vec2::ZERO;
         view.fit_pending = false;
         view.fitted_for = layout.nodes.len();
+        view.fitted_size = rect.size();
+        view.user_moved = false;
     }
     if response.dragged() {
         view.pan += response.drag_delta();
+        view.user_moved = true;
     }
     if response.hovered() {
         let (scroll, zoom_delta, pointer) = ui.input(|i| {
@@ -115,6 +129,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
                 view.pan += (p - c) * (1.0 - new_zoom / view.zoom);
             }
             view.zoom = new_zoom;
+            view.user_moved = true;
         }
     }
     let zoom = view.zoom;

@@ -111,6 +111,12 @@ pub fn event_json(store: &Store, e: EventIdx) -> String {
     serde_json::to_string_pretty(&serde_json::Value::Object(m)).unwrap_or_default()
 }
 
+/// Width of a value column: the panel minus the key column, so long values wrap instead of
+/// widening the panel.
+fn value_width(ui: &egui::Ui) -> f32 {
+    (ui.available_width() - 120.0).max(120.0)
+}
+
 fn kv(ui: &mut egui::Ui, k: &str, v: impl Into<String>) {
     ui.label(RichText::new(k).strong());
     ui.add(egui::Label::new(v.into()).wrap());
@@ -146,6 +152,7 @@ fn summary(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
     egui::Grid::new("summary")
         .num_columns(2)
         .striped(true)
+        .max_col_width(value_width(ui))
         .show(ui, |ui| {
             kv(ui, "events", fmt_count(cx.store.events.len() as u64));
             kv(
@@ -181,6 +188,7 @@ fn node(ui: &mut egui::Ui, cx: &ViewCtx<'_>, n: NodeId, cmds: &mut Vec<Command>)
     egui::Grid::new("node")
         .num_columns(2)
         .striped(true)
+        .max_col_width(value_width(ui))
         .show(ui, |ui| {
             kv(ui, "kind", node.kind.as_str());
             kv(ui, "id", cx.store.node_key(n));
@@ -233,6 +241,7 @@ fn edge(ui: &mut egui::Ui, cx: &ViewCtx<'_>, a: NodeId, b: NodeId) {
     egui::Grid::new("edge")
         .num_columns(2)
         .striped(true)
+        .max_col_width(value_width(ui))
         .show(ui, |ui| {
             kv(ui, "stage", e.stage.as_str());
             kv(ui, "at cursor", fmt_count(e.count_until(cx.time)));
@@ -314,6 +323,7 @@ fn event(
             egui::Grid::new("attrs")
                 .num_columns(2)
                 .striped(true)
+                .max_col_width(value_width(ui))
                 .show(ui, |ui| {
                     kv(ui, "id", store.str(ev.id));
                     kv(ui, "source", store.str(ev.source));
@@ -393,11 +403,20 @@ fn event(
                         } else {
                             String::new()
                         });
-                        let mut out = o.outcome.as_str().to_string();
-                        if o.duration >= 0 {
-                            out.push_str(&format!(" · {}", fmt_duration(o.duration)));
-                        } else if o.latency >= 0 {
-                            out.push_str(&format!(" · {}", fmt_duration(o.latency)));
+                        let mut out = match o.outcome {
+                            crate::model::Outcome::Unknown => String::new(),
+                            oc => oc.as_str().to_string(),
+                        };
+                        let took = if o.duration >= 0 {
+                            o.duration
+                        } else {
+                            o.latency
+                        };
+                        if took >= 0 {
+                            if !out.is_empty() {
+                                out.push_str(" · ");
+                            }
+                            out.push_str(&fmt_duration(took));
                         }
                         if o.cold_start {
                             out.push_str(" · cold");

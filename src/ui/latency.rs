@@ -188,56 +188,62 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut LatencyView) {
         ui.label("No latency samples.");
         return;
     }
-    let h = ui.available_height();
+    let h = ui.available_height().max(80.0);
     let w = ui.available_width();
-    ui.horizontal(|ui| {
-        ui.vertical(|ui| {
-            ui.set_width(w * 0.45);
-            Plot::new("latency-hist")
-                .height(h - 6.0)
-                .legend(Legend::default().position(Corner::RightTop))
-                .x_axis_formatter(|m, _| format!("{:.0} ms", m.value))
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    let bars = |v: &[[f64; 2]]| {
-                        v.iter()
-                            .map(|p| Bar::new(p[0], p[1]).width(d.bin_width * 0.9))
-                            .collect::<Vec<_>>()
-                    };
-                    plot.bar_chart(
-                        BarChart::new("warm", bars(&d.warm_bars)).color(cx.theme.accent),
-                    );
-                    if d.cold_bars.iter().any(|b| b[1] > 0.0) {
+    ui.allocate_ui_with_layout(
+        egui::vec2(w, h),
+        egui::Layout::left_to_right(egui::Align::Min),
+        |ui| {
+            ui.vertical(|ui| {
+                ui.set_width(w * 0.45);
+                Plot::new("latency-hist")
+                    .height(h - 6.0)
+                    .legend(Legend::default().position(Corner::RightTop))
+                    .x_axis_formatter(|m, _| format!("{:.0} ms", m.value))
+                    .allow_drag(false)
+                    .allow_zoom(false)
+                    .allow_scroll(false)
+                    .show(ui, |plot| {
+                        let bars = |v: &[[f64; 2]]| {
+                            v.iter()
+                                .map(|p| Bar::new(p[0], p[1]).width(d.bin_width * 0.9))
+                                .collect::<Vec<_>>()
+                        };
                         plot.bar_chart(
-                            BarChart::new("cold start", bars(&d.cold_bars))
-                                .color(cx.theme.warn)
-                                .stack_on(&[&BarChart::new("warm", bars(&d.warm_bars))]),
+                            BarChart::new("warm", bars(&d.warm_bars)).color(cx.theme.accent),
                         );
-                    }
-                });
-        });
-        ui.vertical(|ui| {
-            Plot::new("latency-time")
-                .height(h - 6.0)
-                .legend(Legend::default().position(Corner::LeftTop))
-                .x_axis_formatter(|m, _| format!("{:.0} s", m.value))
-                .y_axis_formatter(|m, _| format!("{:.0} ms", m.value))
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .include_y(0.0)
-                .show(ui, |plot| {
-                    plot.line(Line::new("p50", PlotPoints::from(d.p50.clone())).color(cx.theme.ok));
-                    plot.line(
-                        Line::new("p95", PlotPoints::from(d.p95.clone())).color(cx.theme.warn),
-                    );
-                    plot.line(
-                        Line::new("p99", PlotPoints::from(d.p99.clone())).color(cx.theme.error),
-                    );
-                    plot.vline(VLine::new("cursor", cx.secs(cx.time)).color(cx.theme.cursor));
-                });
-        });
-    });
+                        if d.cold_bars.iter().any(|b| b[1] > 0.0) {
+                            plot.bar_chart(
+                                BarChart::new("cold start", bars(&d.cold_bars))
+                                    .color(cx.theme.warn)
+                                    .stack_on(&[&BarChart::new("warm", bars(&d.warm_bars))]),
+                            );
+                        }
+                    });
+            });
+            ui.vertical(|ui| {
+                Plot::new("latency-time")
+                    .height(h - 6.0)
+                    .legend(Legend::default().position(Corner::LeftTop))
+                    .x_axis_formatter(|m, _| format!("{:.0} s", m.value))
+                    .y_axis_formatter(|m, _| format!("{:.0} ms", m.value))
+                    .allow_drag(false)
+                    .allow_zoom(false)
+                    .allow_scroll(false)
+                    .include_y(0.0)
+                    .show(ui, |plot| {
+                        plot.line(
+                            Line::new("p50", PlotPoints::from(d.p50.clone())).color(cx.theme.ok),
+                        );
+                        plot.line(
+                            Line::new("p95", PlotPoints::from(d.p95.clone())).color(cx.theme.warn),
+                        );
+                        plot.line(
+                            Line::new("p99", PlotPoints::from(d.p99.clone())).color(cx.theme.error),
+                        );
+                        plot.vline(VLine::new("", cx.secs(cx.time)).color(cx.theme.cursor));
+                    });
+            });
+        },
+    );
 }
