@@ -91,9 +91,7 @@ impl GraphLayout {
         }
         for &(a, b) in &key.edges {
             for n in [a, b] {
-                if !idx.contains_key(&n) {
-                    idx.insert(n, g.add_node(n));
-                }
+                idx.entry(n).or_insert_with(|| g.add_node(n));
             }
             if a != b {
                 g.add_edge(idx[&a], idx[&b], ());
@@ -135,15 +133,6 @@ impl GraphLayout {
                 if indeg[w] == 0 {
                     queue.push(w);
                 }
-            }
-        }
-        // Producers that only publish sit in the first layer; pull sinks (stores, DLQs)
-        // with a single feeder right next to it so short chains do not stretch.
-        for v in 0..n {
-            if succ[v].is_empty()
-                && let Some(m) = pred[v].iter().map(|&p| layer[p] + 1).max()
-            {
-                layer[v] = m;
             }
         }
         let layers = layer.iter().copied().max().unwrap_or(0) + 1;
