@@ -200,6 +200,12 @@ impl Store {
 
     /// A channel node, or a dead-letter node if its name says it is one.
     pub fn channel_or_dead_letter(&mut self, name: &str) -> NodeId {
+        let sym = self.strings.intern(name);
+        for class in [NodeClass::Channel, NodeClass::DeadLetter] {
+            if let Some(id) = self.node_keys.get(&(class, sym)) {
+                return *id;
+            }
+        }
         if is_dead_letter_name(name) {
             self.node(NodeClass::DeadLetter, name)
         } else {
@@ -227,6 +233,13 @@ impl Store {
     }
 
     pub fn find_event(&self, source: &str, id: &str) -> Option<EventIdx> {
+        let s = self.strings.get(source)?;
+        let i = self.strings.get(id)?;
+        self.event_keys.get(&(s, i)).copied()
+    }
+
+    /// The event with this `source` + `id`, if already added.
+    pub fn existing_event(&mut self, source: &str, id: &str) -> Option<EventIdx> {
         let s = self.strings.get(source)?;
         let i = self.strings.get(id)?;
         self.event_keys.get(&(s, i)).copied()
