@@ -4,7 +4,7 @@
 //! at a few chunks whatever the file size.
 
 use super::LoadProgress;
-use super::cloudevents;
+use super::{cloudevents, jaeger, kcat, otlp, spans, zipkin};
 use crate::model::{Format, Store};
 use rayon::prelude::*;
 use std::io::{self, Read};
@@ -129,6 +129,9 @@ pub fn load_lines(
 ) -> io::Result<()> {
     let mut chunks = LineChunks::new(reader);
     let mut last_time = 0;
+    // Span formats are mapped once all spans are in: a consumer span may come before the
+    // producer span it links to.
+    let mut parsed_spans = spans::Parsed::default();
     while let Some(chunk) = chunks.next_chunk()? {
         if progress.is_cancelled() {
             break;
@@ -138,20 +141,49 @@ pub fn load_lines(
             Format::Capture | Format::CloudeventsJsonl | Format::Cloudevents => {
                 cloudevent_lines(store, input, &chunk, &mut last_time)
             }
+            Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut last_time),
+            Format::Otlp => parsed_spans.extend(span_lines(&chunk, otlp::parse_line)),
+            Format::Jaeger => parsed_spans.extend(span_lines(&chunk, jaeger::parse_line)),
+            Format::Zipkin => parsed_spans.extend(span_lines(&chunk, zipkin::parse_line)),
             other => {
                 for (line, _, _) in chunk.lines() {
                     store.inputs[input as usize].error(
                         line,
-                        format!(
-                            "{} records in JSON Lines are not supported yet",
-                            other.as_str()
-                        ),
+                        format!("{} records in JSON Lines are not supported", other.as_str()),
                     );
                 }
             }
         }
     }
+    if matches!(format, Format::Otlp | Format::Jaeger | Format::Zipkin) {
+        super::add_parsed_spans(store, input, parsed_spans);
+    }
     Ok(())
+}
+
+/// Parses the lines of a chunk of a span format in parallel.
+fn span_lines(chunk: &Chunk, parse: fn(&str, u64) -> spans::Parsed) -> spans::Parsed {
+    let lines = chunk.lines();
+    let parts: Vec<spans::Parsed> = lines
+        .par_iter()
+        .map(|(line_no, _, line)| {
+            if line.trim_ascii().is_empty() {
+                return spans::Parsed::default();
+            }
+            match utf8_line(line) {
+                Ok(text) => parse(text, *line_no),
+                Err(e) => spans::Parsed {
+                    spans: Vec::new(),
+                    errors: vec![(*line_no, e)],
+                },
+            }
+        })
+        .collect();
+    let mut out = spans::Parsed::default();
+    for p in parts {
+        out.extend(p);
+    }
+    out
 }
 
 fn utf8_line(line: &[u8]) -> Result<&str, String> {
