@@ -147,15 +147,15 @@ fn parse_span(
             links.push((rt, rs));
         }
     }
-    let start = match s.start_time {
-        None | Some(Flex64(0)) => return Err("startTime is missing or zero".into()),
-        Some(Flex64(us)) => {
+    let start = match Flex64::of(s.start_time, "startTime")? {
+        None | Some(0) => return Err("startTime is missing or zero".into()),
+        Some(us) => {
             nanos_of(us, 1000).ok_or_else(|| format!("startTime {us} µs is out of range"))?
         }
     };
-    let end = match s.duration {
+    let end = match Flex64::of(s.duration, "duration")? {
         None => None,
-        Some(Flex64(us)) => Some(
+        Some(us) => Some(
             nanos_of(us, 1000)
                 .and_then(|d| start.checked_add(d))
                 .ok_or_else(|| format!("duration {us} µs is out of range"))?,

@@ -237,15 +237,15 @@ fn parse_span(
             )
         })?,
     };
-    let start = match s.start {
-        None | Some(Flex64(0)) => return Err("startTimeUnixNano is missing or zero".into()),
-        Some(Flex64(n)) => {
+    let start = match Flex64::of(s.start, "startTimeUnixNano")? {
+        None | Some(0) => return Err("startTimeUnixNano is missing or zero".into()),
+        Some(n) => {
             nanos_of(n, 1).ok_or_else(|| format!("startTimeUnixNano {n} is out of range"))?
         }
     };
-    let end = match s.end {
-        None | Some(Flex64(0)) => None,
-        Some(Flex64(n)) => {
+    let end = match Flex64::of(s.end, "endTimeUnixNano")? {
+        None | Some(0) => None,
+        Some(n) => {
             let e = nanos_of(n, 1).ok_or_else(|| format!("endTimeUnixNano {n} is out of range"))?;
             if e < start {
                 return Err(format!(

@@ -339,16 +339,17 @@ const DESTINATION_KEYS: &[&str] = &[
 
 const OPERATION_KEYS: &[&str] = &["messaging.operation.type", "messaging.operation"];
 
+/// The destination the span's attributes name.
 fn destination<'s>(s: &'s Span) -> Option<Cow<'s, str>> {
-    DESTINATION_KEYS
-        .iter()
-        .find_map(|k| s.attr_str(k))
-        .or_else(|| {
-            s.remote_service
-                .as_deref()
-                .filter(|r| !r.is_empty())
-                .map(Cow::Borrowed)
-        })
+    DESTINATION_KEYS.iter().find_map(|k| s.attr_str(k))
+}
+
+/// Zipkin's last resort: the remote service (the broker) names the channel.
+fn remote<'s>(s: &'s Span) -> Option<Cow<'s, str>> {
+    s.remote_service
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(Cow::Borrowed)
 }
 
 fn role(s: &Span) -> Role<'_> {
@@ -363,7 +364,7 @@ fn role(s: &Span) -> Role<'_> {
         .is_some_and(|t| t.eq_ignore_ascii_case("pubsub"))
         && matches!(s.kind, SpanKind::Server | SpanKind::Consumer);
     if s.kind == SpanKind::Producer || (publish_op && s.kind != SpanKind::Consumer) {
-        return Role::Publish(destination(s));
+        return Role::Publish(destination(s).or_else(|| remote(s)));
     }
     if s.kind == SpanKind::Consumer || consume_op || faas_pubsub {
         return Role::Consume(destination(s));
@@ -643,7 +644,8 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         let producer = producer_of(i);
         let dest: Option<Cow<str>> = own_dest
             .clone()
-            .or_else(|| producer.and_then(|p| publish_dest[p].clone()));
+            .or_else(|| producer.and_then(|p| publish_dest[p].clone()))
+            .or_else(|| remote(s));
         let Some(dest) = dest else {
             unplaced += 1;
             store.inputs[input as usize].error(
@@ -811,43 +813,38 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
 }
 
 /// A 64-bit unsigned number written as a JSON number or a decimal string (proto3 JSON
-/// writes 64-bit integers as strings).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Flex64(pub u64);
+/// writes 64-bit integers as strings). A value of another kind is kept as the reason it is
+/// not a number, so the reader can name the field in its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flex64(pub Result<u64, String>);
+
+impl Flex64 {
+    /// The number of an optional field, or `field: why it is not one`.
+    pub fn of(v: Option<Flex64>, field: &str) -> Result<Option<u64>, String> {
+        v.map(|f| f.0.map_err(|e| format!("{field}: {e}")))
+            .transpose()
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Flex64 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Flex64;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a non-negative integer (number or decimal string)")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Flex64, E> {
-                Ok(Flex64(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Flex64, E> {
-                u64::try_from(v)
-                    .map(Flex64)
-                    .map_err(|_| E::custom(format!("{v} is negative")))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Flex64, E> {
-                if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 {
-                    Ok(Flex64(v as u64))
-                } else {
-                    Err(E::custom(format!("{v} is not a non-negative integer")))
-                }
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Flex64, E> {
-                v.trim().parse().map(Flex64).map_err(|_| {
-                    E::custom(format!(
-                        "\"{}\" is not a non-negative integer",
-                        super::cloudevents::escape_msg(v)
-                    ))
-                })
-            }
-        }
-        d.deserialize_any(V)
+        let v: serde_json::Value = serde::Deserialize::deserialize(d)?;
+        let bad = |v: &serde_json::Value| {
+            let t = v.to_string();
+            Err(format!(
+                "{} is not a non-negative integer",
+                super::cloudevents::escape_msg(&t)
+            ))
+        };
+        Ok(Flex64(match &v {
+            serde_json::Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                (Some(u), _) => Ok(u),
+                (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => Ok(f as u64),
+                _ => bad(&v),
+            },
+            serde_json::Value::String(s) => s.trim().parse().or_else(|_| bad(&v)),
+            _ => bad(&v),
+        }))
     }
 }
 
