@@ -181,6 +181,10 @@ pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
         // One record per line: the first lines that parse as a complete object say what it is.
         for line in text.split(|&b| b == b'\n').take(64) {
             let t = line.trim_ascii();
+            if t.first() == Some(&b'[') && first_element_keys(t).iter().any(|k| k == "traceId") {
+                // Zipkin span arrays, one per line.
+                return Some((Format::Zipkin, Layout::Lines));
+            }
             if t.first() != Some(&b'{') {
                 continue;
             }
@@ -382,4 +386,80 @@ pub fn json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     let detail = msg.split(" at line ").next().unwrap_or(&msg);
     format!("{what}: {detail} (column {})", e.column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniffed(text: &str) -> Option<(Format, Layout)> {
+        sniff(text.as_bytes())
+    }
+
+    #[test]
+    fn span_formats_by_content() {
+        use Format::*;
+        use Layout::*;
+        let otlp_line = r#"{"resourceSpans":[{"scopeSpans":[]}]}"#;
+        assert_eq!(
+            sniffed(&format!("{otlp_line}\n{otlp_line}\n")),
+            Some((Otlp, Lines))
+        );
+        assert_eq!(
+            sniffed("{\n  \"resourceSpans\": [\n    {\"scopeSpans\": []}\n  ]\n}\n"),
+            Some((Otlp, Document))
+        );
+        // Pretty-printed Jaeger whose nested lines are complete objects of other shapes.
+        let jaeger = "{\n  \"data\": [\n    {\n      \"traceID\": \"ab\",\n      \"spans\": [\n        {\"key\": \"span.kind\", \"type\": \"string\", \"value\": \"producer\"}\n      ]\n    }\n  ]\n}";
+        assert_eq!(sniffed(jaeger), Some((Jaeger, Document)));
+        // Cut off by the sniffing window: the leading keys still say what it is.
+        assert_eq!(
+            sniffed("{\n \"data\": [{\"traceID\": \"ab\", \"spans\": ["),
+            Some((Jaeger, Document))
+        );
+        assert_eq!(
+            sniffed("{\"traceID\": \"ab\",\n \"spans\": [],\n \"processes\": {}}"),
+            Some((Jaeger, Document))
+        );
+        assert_eq!(
+            sniffed("[\n  {\"traceId\": \"ab\", \"id\": \"cd\", \"kind\": \"PRODUCER\"}\n]"),
+            Some((Zipkin, Document))
+        );
+        assert_eq!(
+            sniffed(
+                "[{\"traceId\": \"ab\", \"id\": \"cd\"}]\n[{\"traceId\": \"ab\", \"id\": \"ce\"}]\n"
+            ),
+            Some((Zipkin, Lines))
+        );
+        assert_eq!(
+            sniffed("junk\n{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"payload\":null}\n"),
+            Some((Kcat, Lines))
+        );
+    }
+
+    #[test]
+    fn cloudevents_layouts_unchanged() {
+        use Format::*;
+        use Layout::*;
+        let ce = r#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#;
+        assert_eq!(
+            sniffed(&format!("{ce}\n{ce}\n")),
+            Some((CloudeventsJsonl, Lines))
+        );
+        assert_eq!(
+            sniffed(&format!("[{ce},{ce}]")),
+            Some((CloudeventsBatch, Document))
+        );
+        // A pretty batch with one event per line is a batch, not JSON Lines.
+        assert_eq!(
+            sniffed(&format!("[\n  {ce},\n  {ce}\n]\n")),
+            Some((CloudeventsBatch, Document))
+        );
+        assert_eq!(
+            sniffed("{\n  \"specversion\": \"1.0\",\n  \"id\": \"1\",\n  \"data\": {\"a\": 1}\n}"),
+            Some((Cloudevents, Document))
+        );
+        assert_eq!(sniffed("   \n"), None);
+        assert_eq!(sniffed("hello"), None);
+    }
 }

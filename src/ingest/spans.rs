@@ -399,8 +399,19 @@ fn is_faas(s: &Span) -> bool {
             .any(|k| s.attr(k).is_some())
 }
 
+/// What a consumer span's message is known from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// The producer span that published it.
+    Producer(usize),
+    /// The consumer span of the same delivery this one is nested in.
+    Enclosing(usize),
+}
+
 /// Event identity and attributes of a span that carries one.
 struct Identity<'s> {
+    /// The id is the messaging message id (not a CloudEvents id).
+    from_message_id: bool,
     source: Cow<'s, str>,
     id: Cow<'s, str>,
     ty: Option<Cow<'s, str>>,
@@ -413,6 +424,7 @@ fn ce_identity(s: &Span) -> Option<Identity<'_>> {
     let id = s.attr_str("cloudevents.event_id")?;
     let source = s.attr_str("cloudevents.event_source")?;
     Some(Identity {
+        from_message_id: false,
         source,
         id,
         ty: s.attr_str("cloudevents.event_type"),
@@ -434,9 +446,11 @@ fn publish_identity<'s>(s: &'s Span) -> Identity<'s> {
     if let Some(i) = ce_identity(s) {
         return i;
     }
-    let id = message_id(s)
-        .unwrap_or_else(|| Cow::Owned(format!("{}-{}", hex(&s.trace_id), hex(&s.span_id))));
+    let msg = message_id(s);
+    let from_message_id = msg.is_some();
+    let id = msg.unwrap_or_else(|| Cow::Owned(format!("{}-{}", hex(&s.trace_id), hex(&s.span_id))));
     Identity {
+        from_message_id,
         source: Cow::Borrowed(&s.service),
         id,
         ty: None,
@@ -529,7 +543,17 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
 
     // Producers first, so consumers can find their events whatever the order of the input.
     let mut publish_dest: Vec<Option<Cow<str>>> = vec![None; spans.len()];
-    for (i, s) in spans.iter().enumerate() {
+    // Messages by channel and message id, for consumers in traces not linked to the producer.
+    let mut by_message_id: FxHashMap<(String, String), EventIdx> = FxHashMap::default();
+    // A message id names one message wherever it is published (a dead-letter queue keeps
+    // it): its first publisher is the event's source.
+    let mut source_of_message: FxHashMap<String, Arc<str>> = FxHashMap::default();
+    let mut publish_order: Vec<usize> = (0..spans.len())
+        .filter(|&i| matches!(roles[i], Role::Publish(_)))
+        .collect();
+    publish_order.sort_by_key(|&i| spans[i].start);
+    for i in publish_order {
+        let s = &spans[i];
         let Role::Publish(dest) = &roles[i] else {
             continue;
         };
@@ -547,7 +571,15 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             );
             continue;
         };
-        let ident = publish_identity(s);
+        let mut ident = publish_identity(s);
+        if ident.from_message_id
+            && let Some(m) = message_id(s)
+        {
+            let first = source_of_message
+                .entry(m.into_owned())
+                .or_insert_with(|| s.service.clone());
+            ident.source = Cow::Owned(first.to_string());
+        }
         let trace_hex = hex(&s.trace_id);
         let ty = event_type(ident.ty, s, &dest);
         let mut extensions = Vec::new();
@@ -567,6 +599,11 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             ..Default::default()
         });
         span_event[i] = Some(event);
+        if let Some(m) = message_id(s) {
+            by_message_id
+                .entry((dest.to_string(), m.into_owned()))
+                .or_insert(event);
+        }
         let from = store.node(NodeClass::Service, &s.service);
         let to = store.channel_or_dead_letter(&dest);
         let stage = if store.nodes[to.0 as usize].class == NodeClass::DeadLetter {
@@ -587,28 +624,39 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         publish_dest[i] = Some(dest);
     }
 
-    // The producer span a consumer span refers to: a link, else its parent chain (through
-    // spans that are neither consumers nor producers of something else).
-    let producer_of = |i: usize| -> Option<usize> {
+    // What a consumer span refers to: the producer span it links to, else the producer span
+    // up its parent chain (through spans that are neither consumers nor producers), else
+    // the consumer span of the same service and channel it is nested in (receive ->
+    // process), which handles the same message.
+    let origin_of = |i: usize| -> Option<Origin> {
         let s = &spans[i];
         for l in &s.links {
             if let Some(&p) = index.get(l)
                 && matches!(roles[p], Role::Publish(_))
             {
-                return Some(p);
+                return Some(Origin::Producer(p));
             }
         }
+        let own_dest = match &roles[i] {
+            Role::Consume(d) => d.as_ref(),
+            _ => None,
+        };
         let mut cur = i;
         for _ in 0..64 {
             let p = parent_of(cur)?;
-            match roles[p] {
-                Role::Publish(_) => return Some(p),
-                Role::Consume(_) => return None,
+            match &roles[p] {
+                Role::Publish(_) => return Some(Origin::Producer(p)),
+                Role::Consume(d) => {
+                    let same_channel = own_dest.is_none() || d.is_none() || d.as_ref() == own_dest;
+                    return (spans[p].service == s.service && same_channel)
+                        .then_some(Origin::Enclosing(p));
+                }
                 _ => cur = p,
             }
         }
         None
     };
+    let mut consume_dest: Vec<Option<Cow<str>>> = vec![None; spans.len()];
     let consumer_order: Vec<usize> = {
         let mut v: Vec<usize> = (0..spans.len())
             .filter(|&i| matches!(roles[i], Role::Consume(_)))
@@ -641,10 +689,14 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         let Role::Consume(own_dest) = &roles[i] else {
             continue;
         };
-        let producer = producer_of(i);
+        let origin = origin_of(i);
         let dest: Option<Cow<str>> = own_dest
             .clone()
-            .or_else(|| producer.and_then(|p| publish_dest[p].clone()))
+            .or_else(|| match origin {
+                Some(Origin::Producer(p)) => publish_dest[p].clone(),
+                Some(Origin::Enclosing(p)) => consume_dest[p].clone(),
+                None => None,
+            })
             .or_else(|| remote(s));
         let Some(dest) = dest else {
             unplaced += 1;
@@ -660,7 +712,11 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             );
             continue;
         };
-        let event = match (ce_identity(s), producer.and_then(|p| span_event[p])) {
+        let known = match origin {
+            Some(Origin::Producer(p) | Origin::Enclosing(p)) => span_event[p],
+            None => None,
+        };
+        let event = match (ce_identity(s), known) {
             (Some(ident), _) => {
                 let trace_hex = hex(&s.trace_id);
                 let ty = event_type(ident.ty, s, &dest);
@@ -676,6 +732,12 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
                 })
             }
             (None, Some(e)) => e,
+            (None, None)
+                if let Some(&e) = message_id(s)
+                    .and_then(|m| by_message_id.get(&(dest.to_string(), m.into_owned()))) =>
+            {
+                e
+            }
             (None, None) => {
                 // No producer span in this input: identify the message as well as we can.
                 let (source, id, trace) = match (message_id(s), s.links.first()) {
@@ -704,6 +766,7 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         };
         span_event[i] = Some(event);
         let channel = store.channel_or_dead_letter(&dest);
+        consume_dest[i] = Some(dest);
         let handler = store.node(NodeClass::Service, &s.service);
         let attempt = attempt(s);
         // A consumer span nested in another consumer span of the same service for the same
@@ -942,6 +1005,164 @@ mod tests {
         assert_eq!(SpanKind::parse("consumer"), Some(SpanKind::Consumer));
         assert_eq!(SpanKind::from_otlp(3), Some(SpanKind::Client));
         assert_eq!(SpanKind::from_otlp(9), None);
+    }
+
+    fn span(
+        trace: u8,
+        id: u8,
+        service: &str,
+        kind: SpanKind,
+        start_ms: i64,
+        attrs: &[(&str, &str)],
+    ) -> Span {
+        Span {
+            trace_id: [trace; 16],
+            span_id: [id; 8],
+            parent: None,
+            links: Vec::new(),
+            service: Arc::from(service),
+            kind,
+            name: String::new(),
+            start: start_ms * 1_000_000,
+            end: Some((start_ms + 5) * 1_000_000),
+            error: false,
+            status_message: None,
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), AttrValue::Str(v.to_string())))
+                .collect(),
+            resource: Arc::default(),
+            remote_service: None,
+            line: id as u64,
+            path: SpanPath::Zipkin { index: id as u32 },
+        }
+    }
+
+    fn mapped(spans: &[Span]) -> Store {
+        let mut store = Store::new();
+        let input = store.add_input("test", Some(Format::Otlp));
+        add_spans(&mut store, input, spans);
+        store.finalize();
+        store
+    }
+
+    fn count(store: &Store, stage: Stage) -> usize {
+        store
+            .observations
+            .iter()
+            .filter(|o| o.stage == stage)
+            .count()
+    }
+
+    #[test]
+    fn nested_receive_and_process_are_one_delivery() {
+        let dest = ("messaging.destination.name", "orders");
+        let p = span(1, 1, "producer-service", SpanKind::Producer, 0, &[dest]);
+        let mut receive = span(2, 2, "handler-a", SpanKind::Consumer, 10, &[dest]);
+        receive.links.push(([1; 16], [1; 8]));
+        let mut process = span(
+            2,
+            3,
+            "handler-a",
+            SpanKind::Internal,
+            11,
+            &[("messaging.operation.type", "process")],
+        );
+        process.parent = Some([2; 8]);
+        let store = mapped(&[process, receive, p]);
+        assert_eq!(store.events.len(), 1);
+        assert_eq!(count(&store, Stage::Deliver), 1);
+        assert_eq!(count(&store, Stage::Handle), 1);
+        assert!(store.inputs[0].errors.is_empty());
+    }
+
+    #[test]
+    fn message_ids_dead_letters_attempts_and_unplaced_spans() {
+        let p = span(
+            1,
+            1,
+            "producer-service",
+            SpanKind::Producer,
+            0,
+            &[
+                ("messaging.destination", "orders"),
+                ("messaging.message_id", "m-1"),
+            ],
+        );
+        // Another trace, no link: the message id finds the event.
+        let c = span(
+            2,
+            2,
+            "handler-a",
+            SpanKind::Consumer,
+            10,
+            &[
+                ("messaging.destination.name", "orders"),
+                ("messaging.message.id", "m-1"),
+                ("messaging.servicebus.message.delivery_count", "3"),
+            ],
+        );
+        // The handler gives up: it publishes the message to the dead-letter queue.
+        let mut dl = span(
+            2,
+            3,
+            "handler-a",
+            SpanKind::Producer,
+            12,
+            &[
+                ("messaging.destination.name", "orders.DLQ"),
+                ("messaging.message.id", "m-1"),
+            ],
+        );
+        dl.parent = Some([2; 8]);
+        let orphan = span(3, 4, "lost", SpanKind::Producer, 1, &[]);
+        let store = mapped(&[p, c, dl, orphan]);
+        let e = store
+            .find_event("producer-service", "m-1")
+            .expect("event by message id");
+        let obs: Vec<(Stage, u16)> = store
+            .observations_of(e)
+            .iter()
+            .map(|&i| {
+                (
+                    store.observations[i as usize].stage,
+                    store.observations[i as usize].attempt,
+                )
+            })
+            .collect();
+        assert!(obs.contains(&(Stage::Deliver, 3)), "{obs:?}");
+        assert!(obs.contains(&(Stage::DeadLetter, 0)), "{obs:?}");
+        assert_eq!(store.events.len(), 1);
+        assert!(
+            store
+                .find_node(NodeClass::DeadLetter, "orders.DLQ")
+                .is_some()
+        );
+        let errs = &store.inputs[0].errors;
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].line, 4);
+        assert!(errs[0].message.contains("names no destination"), "{errs:?}");
+        assert_eq!(store.inputs[0].records, 3);
+    }
+
+    #[test]
+    fn faas_functions_are_handlers() {
+        let f = span(
+            1,
+            1,
+            "fn-producer",
+            SpanKind::Producer,
+            0,
+            &[
+                ("messaging.destination.name", "orders"),
+                ("faas.trigger", "http"),
+            ],
+        );
+        let store = mapped(&[f]);
+        let n = store
+            .find_node(NodeClass::Service, "fn-producer")
+            .expect("node");
+        assert_eq!(store.nodes[n.0 as usize].kind, NodeKind::Handler);
     }
 
     #[test]
