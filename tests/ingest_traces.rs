@@ -567,3 +567,53 @@ fn binary_analyze_json_for_each_format() {
         }
     }
 }
+
+/// Truncations and byte flips of every fixture: each loads or fails with a reason, and
+/// nothing panics.
+#[test]
+fn mangled_inputs_never_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let progress = LoadProgress::default();
+    for rel in [
+        "otlp/collector-file-exporter.jsonl",
+        "otlp/export-request-base64.json",
+        "jaeger/ui-download.json",
+        "zipkin/brave-kafka.json",
+        "kcat/orders.jsonl",
+    ] {
+        let bytes = std::fs::read(fixture(rel)).expect("fixture");
+        for round in 0..60 {
+            let mut b = bytes.clone();
+            match round % 3 {
+                0 => b.truncate((next() as usize) % b.len()),
+                1 => {
+                    for _ in 0..1 + next() % 8 {
+                        let i = (next() as usize) % b.len();
+                        b[i] = b"{}[]\",:0123456789-eE.ntfa\n\\ \x00\xff"[(next() % 30) as usize];
+                    }
+                }
+                _ => {
+                    // Swap two slices: values land in the wrong fields.
+                    let a = (next() as usize) % b.len();
+                    let c = (next() as usize) % b.len();
+                    let (lo, hi) = (a.min(c), a.max(c));
+                    b[lo..hi].reverse();
+                }
+            }
+            let p = dir.path().join(format!("m{round}"));
+            std::fs::write(&p, &b).expect("write");
+            let mut store = Store::new();
+            if load_path(&mut store, &p, &progress).is_ok() {
+                store.finalize();
+                let _ = Report::build(&store).to_text();
+            }
+        }
+    }
+}
