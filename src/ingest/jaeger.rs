@@ -316,3 +316,44 @@ pub fn parse_document(text: &str) -> Parsed {
 pub fn parse_line(text: &str, line: u64) -> Parsed {
     parse_text(text, &|_| line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_trace_with_short_ids_and_string_tags() {
+        let text = r#"{"traceID": "f2a3", "spans": [
+            {"traceID": "f2a3", "spanID": "1", "operationName": "send", "references": [],
+             "startTime": "1700000000000000", "duration": 5, "processID": "p1",
+             "tags": [{"key": "span.kind", "type": "string", "value": "producer"},
+                      {"key": "error", "type": "string", "value": "true"}]},
+            {"traceID": "f2a3", "spanID": "2", "operationName": "recv", "processID": "p1",
+             "references": [{"refType": "CHILD_OF", "traceID": "f2a3", "spanID": "1"},
+                            {"refType": "FOLLOWS_FROM", "traceID": "ab", "spanID": "9"}],
+             "startTime": 1700000000000010, "duration": 5}
+          ], "processes": {"p1": {"serviceName": "svc", "tags": [{"key": "faas.name", "type": "string", "value": "f"}]}}}"#;
+        let p = parse_document(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(p.spans.len(), 2);
+        let (a, b) = (&p.spans[0], &p.spans[1]);
+        assert_eq!(a.kind, SpanKind::Producer);
+        assert!(a.error);
+        assert_eq!(a.end, Some(1_700_000_000_000_005_000));
+        assert_eq!(
+            super::super::spans::hex(&a.trace_id),
+            "0000000000000000000000000000f2a3"
+        );
+        assert_eq!(b.parent, Some(a.span_id));
+        assert_eq!(b.links.len(), 1);
+        assert_eq!(b.attr("faas.name"), Some(&AttrValue::Str("f".into())));
+        assert!(matches!(
+            b.path,
+            SpanPath::Jaeger {
+                trace: None,
+                span: 1
+            }
+        ));
+        assert_eq!(b.line, 6);
+    }
+}

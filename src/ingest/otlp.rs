@@ -94,10 +94,10 @@ impl AnyValue {
             return Ok(AttrValue::Bool(b));
         }
         if let Some(v) = self.int_value {
+            if let Some(i) = v.as_i64() {
+                return Ok(AttrValue::Int(i));
+            }
             return match &v {
-                serde_json::Value::Number(n) if n.as_i64().is_some() => {
-                    Ok(AttrValue::Int(n.as_i64().unwrap_or_default()))
-                }
                 serde_json::Value::String(s) => s
                     .trim()
                     .parse()
@@ -366,4 +366,68 @@ pub fn parse_document(text: &str) -> Parsed {
 /// One line of the collector file exporter's output; `line` is its 1-based number.
 pub fn parse_line(text: &str, line: u64) -> Parsed {
     parse_traces_data(text, &|_| line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_names_enum_names_and_any_values() {
+        let text = r#"{"resource_spans": [{
+          "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+          "instrumentationLibrarySpans": [{"spans": [{
+            "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+            "parentSpanId": "AAAAAAAAAAA=", "name": "send", "kind": "SPAN_KIND_PRODUCER",
+            "startTimeUnixNano": 1700000000000000000, "endTimeUnixNano": "1700000000002000000",
+            "attributes": [
+              {"key": "n", "value": {"intValue": 3}},
+              {"key": "s", "value": {"intValue": "-4"}},
+              {"key": "d", "value": {"doubleValue": "1.5"}},
+              {"key": "a", "value": {"arrayValue": {"values": [{"stringValue": "x"}, {"boolValue": true}]}}},
+              {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"intValue": "1"}}]}}},
+              {"key": "empty"}
+            ],
+            "status": {"code": "STATUS_CODE_ERROR", "message": "boom"}
+          }]}]
+        }]}"#;
+        let p = parse_document(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let s = &p.spans[0];
+        assert_eq!(&*s.service, "svc");
+        assert_eq!(s.kind, SpanKind::Producer);
+        assert_eq!(s.parent, None);
+        assert_eq!(s.end, Some(1_700_000_000_002_000_000));
+        assert!(s.error);
+        assert_eq!(s.status_message.as_deref(), Some("boom"));
+        assert_eq!(s.attr("n"), Some(&AttrValue::Int(3)));
+        assert_eq!(s.attr("s"), Some(&AttrValue::Int(-4)));
+        assert_eq!(s.attr("d"), Some(&AttrValue::Float(1.5)));
+        assert_eq!(s.attr("a"), Some(&AttrValue::Str("[x,true]".into())));
+        assert_eq!(s.attr("m"), Some(&AttrValue::Str("{k=1}".into())));
+        assert_eq!(s.line, 3);
+        assert!(matches!(
+            s.path,
+            SpanPath::Otlp {
+                old_scope_name: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_bad_attribute_names_itself() {
+        let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1","attributes":[{"key":"n","value":{"intValue":"lots"}}]}]}]}]}"#;
+        let p = parse_line(text, 7);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].0, 7);
+        assert!(
+            p.errors[0]
+                .1
+                .starts_with("resourceSpans[0].scopeSpans[0].spans[0]: attribute \"n\""),
+            "{:?}",
+            p.errors
+        );
+        assert_eq!(&*parse_line(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1"}]}]}]}"#, 1).spans[0].service, "unknown_service");
+    }
 }

@@ -30,12 +30,18 @@ pub type SpanId = [u8; 8];
 /// The role a span plays in its trace, as OpenTelemetry, Jaeger and Zipkin name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SpanKind {
+    /// No kind given.
     #[default]
     Unspecified,
+    /// Work inside a service.
     Internal,
+    /// Handling a synchronous request (also a FaaS invocation).
     Server,
+    /// A synchronous outgoing call (a database write).
     Client,
+    /// Sending a message to a broker.
     Producer,
+    /// Receiving or processing a message from a broker.
     Consumer,
 }
 
@@ -71,9 +77,13 @@ impl SpanKind {
 /// An attribute (tag) value. Arrays and maps are kept as their JSON text.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
+    /// Text (also arrays and maps, as their text).
     Str(String),
+    /// A whole number.
     Int(i64),
+    /// A floating-point number.
     Float(f64),
+    /// A boolean.
     Bool(bool),
 }
 
@@ -117,15 +127,27 @@ pub type Attrs = Vec<(String, AttrValue)>;
 pub enum SpanPath {
     /// `resourceSpans[r].scopeSpans[s].spans[k]` (or `instrumentationLibrarySpans`).
     Otlp {
+        /// Index in `resourceSpans`.
         resource: u32,
+        /// Index in `scopeSpans` (or `instrumentationLibrarySpans`).
         scope: u32,
+        /// Index in `spans`.
         span: u32,
+        /// The pre-1.0 name `instrumentationLibrarySpans` was used.
         old_scope_name: bool,
     },
     /// `data[t].spans[k]` (`t` is `None` for a bare trace object).
-    Jaeger { trace: Option<u32>, span: u32 },
+    Jaeger {
+        /// Index in `data`.
+        trace: Option<u32>,
+        /// Index in the trace's `spans`.
+        span: u32,
+    },
     /// Position in a Zipkin v2 array (0-based).
-    Zipkin { index: u32 },
+    Zipkin {
+        /// 0-based position.
+        index: u32,
+    },
 }
 
 impl fmt::Display for SpanPath {
@@ -160,7 +182,9 @@ impl fmt::Display for SpanPath {
 /// One span in the common model.
 #[derive(Clone, Debug)]
 pub struct Span {
+    /// The trace the span belongs to (64-bit ids left-padded with zeros).
     pub trace_id: TraceId,
+    /// The span's own id.
     pub span_id: SpanId,
     /// The parent span in the same trace.
     pub parent: Option<SpanId>,
@@ -168,14 +192,19 @@ pub struct Span {
     pub links: Vec<(TraceId, SpanId)>,
     /// `service.name`, the Jaeger process `serviceName`, the Zipkin local endpoint.
     pub service: Arc<str>,
+    /// PRODUCER, CONSUMER, CLIENT, SERVER or INTERNAL.
     pub kind: SpanKind,
+    /// Span name (Jaeger `operationName`).
     pub name: String,
+    /// Start, nanoseconds since the epoch.
     pub start: Nanos,
     /// `None` when the format did not say how long the span took.
     pub end: Option<Nanos>,
+    /// The span failed (OTLP status ERROR, Jaeger `error=true`, Zipkin `error` tag).
     pub error: bool,
     /// Status message or error description.
     pub status_message: Option<String>,
+    /// Span attributes (Jaeger tags, Zipkin tags).
     pub attrs: Attrs,
     /// Resource attributes (OTLP) or process tags (Jaeger), shared by many spans.
     pub resource: Arc<Attrs>,
@@ -183,6 +212,7 @@ pub struct Span {
     pub remote_service: Option<String>,
     /// 1-based line of the span in its input.
     pub line: u64,
+    /// Where in the input the span is, for messages.
     pub path: SpanPath,
 }
 
@@ -303,6 +333,7 @@ impl LineIndex {
 /// Spans parsed from (part of) an input, and the records that could not be read.
 #[derive(Default, Debug)]
 pub struct Parsed {
+    /// The spans read.
     pub spans: Vec<Span>,
     /// `(line, message)`; the message starts with the span's path.
     pub errors: Vec<(u64, String)>,
@@ -914,7 +945,9 @@ impl<'de> serde::Deserialize<'de> for Flex64 {
 /// An enum written as its number or its name (`4` or `"SPAN_KIND_PRODUCER"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EnumVal {
+    /// The enum's number.
     Num(u64),
+    /// The enum's name.
     Name(String),
 }
 
