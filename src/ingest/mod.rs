@@ -79,7 +79,12 @@ pub fn classify_record(keys: &[&str]) -> Option<Format> {
         Some(Format::Otlp)
     } else if has("topic") && (has("offset") || has("partition")) {
         Some(Format::Kcat)
-    } else if has("traceID") && has("spans") || has("data") && !has("specversion") && !has("id") {
+    } else if has("traceID") && has("spans")
+        || has("data")
+            && !["specversion", "id", "source", "type"]
+                .iter()
+                .any(|k| has(k))
+    {
         Some(Format::Jaeger)
     } else if has("traceId") && (has("localEndpoint") || has("kind") || has("timestamp")) {
         Some(Format::Zipkin)
@@ -458,6 +463,11 @@ mod tests {
         assert_eq!(
             sniffed("{\n  \"specversion\": \"1.0\",\n  \"id\": \"1\",\n  \"data\": {\"a\": 1}\n}"),
             Some((Cloudevents, Document))
+        );
+        // A CloudEvent missing its id and specversion is still a CloudEvent, not Jaeger.
+        assert_eq!(
+            sniffed("{\"source\":\"s\",\"type\":\"t\",\"data\":{}}\n"),
+            Some((CloudeventsJsonl, Lines))
         );
         assert_eq!(sniffed("   \n"), None);
         assert_eq!(sniffed("hello"), None);

@@ -715,6 +715,21 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             cur = p;
         }
     }
+    // Brave finishes a consumer span when it hands the record over; the handling goes on
+    // in child spans of the same service, so the handling ends with the last of them.
+    let mut handling_end: Vec<Option<Nanos>> = spans.iter().map(|s| s.end).collect();
+    for (i, s) in spans.iter().enumerate() {
+        if roles[i] != Role::Other {
+            continue;
+        }
+        if let (Some(p), Some(end)) = (parent_of(i), s.end)
+            && matches!(roles[p], Role::Consume(_))
+            && spans[p].service == s.service
+            && handling_end[p].is_none_or(|e| e < end)
+        {
+            handling_end[p] = Some(end);
+        }
+    }
     for i in consumer_order {
         let s = &spans[i];
         let Role::Consume(own_dest) = &roles[i] else {
@@ -844,7 +859,7 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         let mut h = Observation::new(Stage::Handle, s.start, event, channel, handler);
         h.trace = trace_syms[i];
         h.attempt = attempt;
-        h.duration = s.duration();
+        h.duration = handling_end[i].map_or(-1, |e| (e - s.start).max(0));
         h.outcome = if failed_below.contains(&i) {
             Outcome::Error
         } else {
