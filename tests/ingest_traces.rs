@@ -617,3 +617,36 @@ fn mangled_inputs_never_panic() {
         }
     }
 }
+
+/// The sniffing changes keep CloudEvents inputs on their reader.
+#[test]
+fn cloudevents_inputs_still_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ce = |id: &str| {
+        format!(
+            r#"{{"specversion":"1.0","id":"{id}","source":"producer-service","type":"com.example.OrderPlaced","time":"2023-11-14T22:13:20Z","data":{{"orderId":"o-1"}}}}"#
+        )
+    };
+    let cases = [
+        ("lines", format!("{}\n{}\n", ce("1"), ce("2")), Format::CloudeventsJsonl, 2),
+        ("batch", format!("[\n  {},\n  {}\n]\n", ce("1"), ce("2")), Format::CloudeventsBatch, 2),
+        ("compact-batch", format!("[{},{}]", ce("1"), ce("2")), Format::CloudeventsBatch, 2),
+        (
+            "single",
+            "{\n  \"specversion\": \"1.0\",\n  \"id\": \"1\",\n  \"source\": \"s\",\n  \"type\": \"t\",\n  \"data\": {\"a\": 1}\n}\n".to_string(),
+            Format::Cloudevents,
+            1,
+        ),
+    ];
+    for (name, text, format, records) in cases {
+        let (store, r) = load(&[&write(dir.path(), name, &text)]);
+        assert_eq!(r.inputs[0].format, Some(format), "{name}");
+        assert_eq!(r.inputs[0].records, records, "{name}");
+        assert!(
+            r.inputs[0].errors.is_empty(),
+            "{name}: {:?}",
+            r.inputs[0].errors
+        );
+        assert!(store.events.iter().all(|e| e.payload.is_some()), "{name}");
+    }
+}

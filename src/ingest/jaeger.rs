@@ -19,12 +19,9 @@ use std::sync::Arc;
 struct Doc<'a> {
     #[serde(default, borrow)]
     data: Option<Vec<&'a RawValue>>,
-    #[serde(rename = "traceID", default)]
-    trace_id: Option<String>,
+    /// Present in a bare trace object (its own fields are read by [`Trace`]).
     #[serde(default, borrow)]
     spans: Option<Vec<&'a RawValue>>,
-    #[serde(default)]
-    processes: Option<FxHashMap<String, Process>>,
 }
 
 #[derive(Deserialize)]
@@ -292,7 +289,6 @@ fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
         }
         (None, Some(_)) => {
             // A bare trace: parse the whole object as one.
-            let _ = (doc.trace_id, doc.processes);
             match serde_json::from_str::<&RawValue>(text) {
                 Ok(raw) => parse_trace(raw, None, base, line_of, &mut out),
                 Err(e) => out.errors.push((line_of(0), super::json_error(&e))),
