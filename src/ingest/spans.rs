@@ -498,17 +498,16 @@ fn event_type<'s>(ty: Option<Cow<'s, str>>, s: &'s Span, dest: &str) -> Cow<'s, 
         return t;
     }
     let name = s.name.trim();
+    // OpenTelemetry names messaging spans `{operation} {destination}` (older ones the other
+    // way round), Brave `send`/`poll`/`on-message`: none of that is an event type.
     let generic = name.is_empty()
-        || name == dest
-        || name.contains(dest) && !dest.is_empty()
-        || matches!(
-            name.split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase()
-                .as_str(),
-            "publish" | "send" | "create" | "receive" | "process" | "deliver" | "poll"
-        )
+        || !dest.is_empty() && name.contains(dest)
+        || name.split_whitespace().any(|w| {
+            matches!(
+                w.to_ascii_lowercase().as_str(),
+                "publish" | "send" | "create" | "receive" | "process" | "deliver" | "poll"
+            )
+        })
         || matches!(
             name.to_ascii_lowercase().as_str(),
             "on-message" | "on_message" | "onmessage"
@@ -1191,6 +1190,34 @@ mod tests {
         assert_eq!(errs[0].line, 4);
         assert!(errs[0].message.contains("names no destination"), "{errs:?}");
         assert_eq!(store.inputs[0].records, 3);
+    }
+
+    #[test]
+    fn event_types_from_span_names() {
+        let s = |name: &str| {
+            let mut s = span(1, 1, "svc", SpanKind::Producer, 0, &[]);
+            s.name = name.to_string();
+            s
+        };
+        for generic in [
+            "publish orders",
+            "orders publish",
+            "send",
+            "poll",
+            "orders",
+            "",
+        ] {
+            assert_eq!(
+                event_type(None, &s(generic), "orders"),
+                "orders",
+                "{generic}"
+            );
+        }
+        assert_eq!(event_type(None, &s("OrderPlaced"), "orders"), "OrderPlaced");
+        assert_eq!(
+            event_type(Some(Cow::Borrowed("com.example.X")), &s("send"), "orders"),
+            "com.example.X"
+        );
     }
 
     #[test]
