@@ -814,25 +814,37 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
         consume_dest[i] = Some(dest);
         let handler = store.node(NodeClass::Service, &s.service);
         let attempt = attempt(s);
+        // A batch receive links to every message it got: one delivery each.
+        let mut events = vec![event];
+        if ce_identity(s).is_none() {
+            for l in &s.links {
+                if let Some(&p) = index.get(l)
+                    && matches!(roles[p], Role::Publish(_))
+                    && let Some(e) = span_event[p]
+                    && !events.contains(&e)
+                {
+                    events.push(e);
+                }
+            }
+        }
         // A consumer span nested in another consumer span of the same service for the same
         // message (receive -> process) is one delivery, not two: the outermost one counts.
-        let mut nested = false;
-        let mut cur = i;
-        for _ in 0..64 {
-            let Some(p) = parent_of(cur) else { break };
-            if spans[p].service != s.service {
-                break;
+        let nested = |event: EventIdx| {
+            let mut cur = i;
+            for _ in 0..64 {
+                let Some(p) = parent_of(cur) else { break };
+                if spans[p].service != s.service {
+                    break;
+                }
+                if matches!(roles[p], Role::Consume(_)) && span_event[p] == Some(event) {
+                    return true;
+                }
+                cur = p;
             }
-            if matches!(roles[p], Role::Consume(_)) && span_event[p] == Some(event) {
-                nested = true;
-                break;
-            }
-            cur = p;
-        }
-        if nested {
-            continue;
-        }
-        let cold_start = {
+            false
+        };
+        events.retain(|e| !nested(*e));
+        let mut cold_start = {
             let mut cold = s.attr("faas.coldstart").is_some_and(AttrValue::as_bool);
             let mut cur = i;
             for _ in 0..64 {
@@ -850,26 +862,30 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             }
             cold
         };
-        let mut d = Observation::new(Stage::Deliver, s.start, event, channel, handler);
-        d.trace = trace_syms[i];
-        d.attempt = attempt;
-        d.loc = loc(s);
-        store.add_observation(d);
-        let mut h = Observation::new(Stage::Handle, s.start, event, channel, handler);
-        h.trace = trace_syms[i];
-        h.attempt = attempt;
-        h.duration = handling_end[i].map_or(-1, |e| (e - s.start).max(0));
-        h.outcome = if failed_below.contains(&i) {
-            Outcome::Error
-        } else {
-            outcome(s)
-        };
-        h.cold_start = cold_start;
-        if let Some(m) = &s.status_message {
-            h.reason = store.intern(m);
+        let reason = s.status_message.as_deref().map(|m| store.intern(m));
+        for event in events {
+            let mut d = Observation::new(Stage::Deliver, s.start, event, channel, handler);
+            d.trace = trace_syms[i];
+            d.attempt = attempt;
+            d.loc = loc(s);
+            store.add_observation(d);
+            let mut h = Observation::new(Stage::Handle, s.start, event, channel, handler);
+            h.trace = trace_syms[i];
+            h.attempt = attempt;
+            h.duration = handling_end[i].map_or(-1, |e| (e - s.start).max(0));
+            h.outcome = if failed_below.contains(&i) {
+                Outcome::Error
+            } else {
+                outcome(s)
+            };
+            // One invocation, one cold start, however many messages it got.
+            h.cold_start = std::mem::take(&mut cold_start);
+            if let Some(r) = reason {
+                h.reason = r;
+            }
+            h.loc = loc(s);
+            store.add_observation(h);
         }
-        h.loc = loc(s);
-        store.add_observation(h);
     }
 
     // Writes to stores, attributed to the event the enclosing consumer span handles.
@@ -1218,6 +1234,40 @@ mod tests {
             event_type(Some(Cow::Borrowed("com.example.X")), &s("send"), "orders"),
             "com.example.X"
         );
+    }
+
+    #[test]
+    fn a_batch_receive_delivers_every_linked_message() {
+        let dest = ("messaging.destination.name", "orders");
+        let p1 = span(1, 1, "producer-service", SpanKind::Producer, 0, &[dest]);
+        let p2 = span(2, 2, "producer-service", SpanKind::Producer, 3, &[dest]);
+        let mut batch = span(
+            3,
+            3,
+            "handler-a",
+            SpanKind::Consumer,
+            10,
+            &[dest, ("faas.coldstart", "true")],
+        );
+        batch.links = vec![([1; 16], [1; 8]), ([2; 16], [2; 8])];
+        let store = mapped(&[p1, p2, batch]);
+        assert_eq!(store.events.len(), 2);
+        assert_eq!(count(&store, Stage::Deliver), 2);
+        let handles: Vec<_> = store
+            .observations
+            .iter()
+            .filter(|o| o.stage == Stage::Handle)
+            .collect();
+        assert_eq!(handles.len(), 2);
+        assert_eq!(handles.iter().filter(|o| o.cold_start).count(), 1);
+        let mut lat: Vec<i64> = store
+            .observations
+            .iter()
+            .filter(|o| o.stage == Stage::Deliver)
+            .map(|o| o.latency)
+            .collect();
+        lat.sort();
+        assert_eq!(lat, vec![7_000_000, 10_000_000]);
     }
 
     #[test]
