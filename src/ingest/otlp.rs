@@ -175,6 +175,17 @@ struct OtlpSpan {
     links: Vec<Link>,
     #[serde(default)]
     status: Option<Status>,
+    #[serde(default)]
+    events: Vec<SpanEvent>,
+}
+
+/// A span event; only `exception` events are read (their message explains a failure).
+#[derive(Deserialize)]
+struct SpanEvent {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
 }
 
 #[derive(Deserialize)]
@@ -263,13 +274,23 @@ fn parse_span(
             .map_err(|e| format!("links[{i}].spanId {e}"))?;
         links.push((t, sp));
     }
-    let (error, status_message) = match s.status {
+    let (error, mut status_message) = match s.status {
         Some(st) => (
             st.code.as_ref().is_some_and(is_error_status),
             st.message.filter(|m| !m.is_empty()),
         ),
         None => (false, None),
     };
+    if error && status_message.is_none() {
+        status_message = s
+            .events
+            .into_iter()
+            .filter(|e| e.name.as_deref() == Some("exception"))
+            .flat_map(|e| e.attributes)
+            .find(|kv| kv.key == "exception.message")
+            .and_then(|kv| kv.value?.string_value)
+            .filter(|m| !m.is_empty());
+    }
     Ok(Span {
         trace_id,
         span_id,
@@ -388,7 +409,10 @@ mod tests {
               {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"intValue": "1"}}]}}},
               {"key": "empty"}
             ],
-            "status": {"code": "STATUS_CODE_ERROR", "message": "boom"}
+            "status": {"code": "STATUS_CODE_ERROR"},
+            "events": [{"timeUnixNano": "1700000000001000000", "name": "exception", "attributes": [
+              {"key": "exception.type", "value": {"stringValue": "E"}},
+              {"key": "exception.message", "value": {"stringValue": "boom"}}]}]
           }]}]
         }]}"#;
         let p = parse_document(text);
