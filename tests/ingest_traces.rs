@@ -177,9 +177,10 @@ fn kcat_binary_structured_and_plain_messages() {
     // no known producer, so it is on the channel but on no edge.
     let p = edge(&r, "service:producer-service", "channel:orders");
     assert_eq!((p.stage, p.count), (Stage::Publish, 3));
-    assert_eq!(node(&r, "channel:orders").observations, 4);
-    // evt-2 reached the dead-letter topic 100 ms after it was published.
-    let d = edge(&r, "service:producer-service", "dead-letter:orders.dlq");
+    // Four messages on orders, and evt-2 leaving it for the dead-letter topic.
+    assert_eq!(node(&r, "channel:orders").observations, 5);
+    // evt-2 reached the dead-letter topic 100 ms after it was published on orders.
+    let d = edge(&r, "channel:orders", "dead-letter:orders.dlq");
     assert_eq!((d.stage, d.count), (Stage::DeadLetter, 1));
     assert_eq!(d.latency_ms.map(|l| ms(l.max)), Some(100.0));
     assert_eq!(r.summary.events, 4);

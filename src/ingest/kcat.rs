@@ -9,6 +9,9 @@
 //! - anything else still becomes an event: id `topic/partition/offset`, source
 //!   `kafka://topic`, type the topic, producer unknown.
 //!
+//! A message on a dead-letter topic (`orders.dlq`) is a dead-letter observation from the
+//! topic the same event was published on, if this input saw it.
+//!
 //! CloudEvents are checked by [`cloudevents::check`], the same rules as every other
 //! CloudEvents input. The offset becomes the event's `sequence` and `topic/partition` its
 //! partition key when the event has none. Payloads are JSON-escaped inside the line, so
@@ -295,8 +298,18 @@ fn fill_checked(m: &mut Message, c: &cloudevents::Checked<'_>) {
     m.violations = c.violations.clone();
 }
 
+/// What reading one kcat input remembers from chunk to chunk.
+#[derive(Default, Debug)]
+pub struct KcatState {
+    /// Time of the previous message (for messages without a timestamp).
+    pub last_time: Nanos,
+    /// The topic each event was first published on, so a copy on a dead-letter topic is
+    /// drawn from there.
+    published_on: rustc_hash::FxHashMap<EventIdx, NodeId>,
+}
+
 /// Loads one chunk of kcat `-J` lines.
-pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, last_time: &mut Nanos) {
+pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut KcatState) {
     {
         // Payloads are JSON-escaped in the file: keep the decoded bytes instead.
         let p = &mut store.inputs[input as usize].payloads;
@@ -324,13 +337,13 @@ pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, last_time: &mut 
     for ((line, _, _), result) in lines.iter().zip(parsed) {
         match result {
             None => {}
-            Some(Ok(m)) => add_message(store, input, *line, m, last_time),
+            Some(Ok(m)) => add_message(store, input, *line, m, state),
             Some(Err(e)) => store.inputs[input as usize].error(*line, e),
         }
     }
 }
 
-fn add_message(store: &mut Store, input: u16, line: u64, m: Message, last_time: &mut Nanos) {
+fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut KcatState) {
     let loc = RecordLoc {
         input,
         line: line.min(u32::MAX as u64) as u32,
@@ -395,16 +408,27 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, last_time: 
             ev.partition_key = pk;
         }
     }
-    let time = m.ts.or(m.time).unwrap_or(*last_time);
-    *last_time = time;
-    let from = if m.cloudevent {
+    let time = m.ts.or(m.time).unwrap_or(state.last_time);
+    state.last_time = time;
+    let to = store.channel_or_dead_letter(&m.topic);
+    let dead_letter = store.nodes[to.0 as usize].class == NodeClass::DeadLetter;
+    let from = if dead_letter {
+        // A copy on a dead-letter topic came from the topic the event was published on.
+        state
+            .published_on
+            .get(&event)
+            .copied()
+            .unwrap_or(NodeId::NONE)
+    } else if m.cloudevent {
         store.node(NodeClass::Service, &m.source)
     } else {
         // A plain Kafka message does not say who produced it.
         NodeId::NONE
     };
-    let to = store.channel_or_dead_letter(&m.topic);
-    let stage = if store.nodes[to.0 as usize].class == NodeClass::DeadLetter {
+    if !dead_letter {
+        state.published_on.entry(event).or_insert(to);
+    }
+    let stage = if dead_letter {
         Stage::DeadLetter
     } else {
         Stage::Publish

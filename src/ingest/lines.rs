@@ -129,6 +129,7 @@ pub fn load_lines(
 ) -> io::Result<()> {
     let mut chunks = LineChunks::new(reader);
     let mut last_time = 0;
+    let mut kcat_state = kcat::KcatState::default();
     // Span formats are mapped once all spans are in: a consumer span may come before the
     // producer span it links to.
     let mut parsed_spans = spans::Parsed::default();
@@ -141,7 +142,7 @@ pub fn load_lines(
             Format::Capture | Format::CloudeventsJsonl | Format::Cloudevents => {
                 cloudevent_lines(store, input, &chunk, &mut last_time)
             }
-            Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut last_time),
+            Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut kcat_state),
             Format::Otlp => parsed_spans.extend(span_lines(&chunk, otlp::parse_line)),
             Format::Jaeger => parsed_spans.extend(span_lines(&chunk, jaeger::parse_line)),
             Format::Zipkin => parsed_spans.extend(span_lines(&chunk, zipkin::parse_line)),
