@@ -69,6 +69,15 @@ struct JSpan {
     process_id: Option<String>,
     #[serde(default)]
     process: Option<Process>,
+    #[serde(default)]
+    logs: Option<Vec<Log>>,
+}
+
+/// A span log; an `event=error` log's message explains a failure (OpenTracing).
+#[derive(Deserialize)]
+struct Log {
+    #[serde(default)]
+    fields: Vec<Tag>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +195,7 @@ fn parse_span(
             .or_else(|| tag("error.message"))
             .map(|m| m.as_str().into_owned())
             .filter(|m| !m.is_empty())
+            .or_else(|| error_log_message(s.logs.unwrap_or_default()))
     } else {
         None
     };
@@ -207,6 +217,25 @@ fn parse_span(
         line,
         path,
     })
+}
+
+fn error_log_message(logs: Vec<Log>) -> Option<String> {
+    logs.into_iter()
+        .map(|l| tags(l.fields))
+        .filter(|f| {
+            f.iter()
+                .any(|(k, v)| k == "event" && v.as_str().eq_ignore_ascii_case("error"))
+        })
+        .find_map(|f| {
+            ["message", "error.object", "exception.message", "error.kind"]
+                .iter()
+                .find_map(|want| {
+                    f.iter()
+                        .find(|(k, _)| k == want)
+                        .map(|(_, v)| v.as_str().into_owned())
+                })
+        })
+        .filter(|m| !m.is_empty())
 }
 
 fn parse_trace(
@@ -323,7 +352,10 @@ mod tests {
             {"traceID": "f2a3", "spanID": "1", "operationName": "send", "references": [],
              "startTime": "1700000000000000", "duration": 5, "processID": "p1",
              "tags": [{"key": "span.kind", "type": "string", "value": "producer"},
-                      {"key": "error", "type": "string", "value": "true"}]},
+                      {"key": "error", "type": "string", "value": "true"}],
+             "logs": [{"timestamp": 1700000000000001, "fields": [
+                      {"key": "event", "type": "string", "value": "error"},
+                      {"key": "message", "type": "string", "value": "broker unavailable"}]}]},
             {"traceID": "f2a3", "spanID": "2", "operationName": "recv", "processID": "p1",
              "references": [{"refType": "CHILD_OF", "traceID": "f2a3", "spanID": "1"},
                             {"refType": "FOLLOWS_FROM", "traceID": "ab", "spanID": "9"}],
@@ -335,6 +367,7 @@ mod tests {
         let (a, b) = (&p.spans[0], &p.spans[1]);
         assert_eq!(a.kind, SpanKind::Producer);
         assert!(a.error);
+        assert_eq!(a.status_message.as_deref(), Some("broker unavailable"));
         assert_eq!(a.end, Some(1_700_000_000_000_005_000));
         assert_eq!(
             super::super::spans::hex(&a.trace_id),
@@ -350,6 +383,6 @@ mod tests {
                 span: 1
             }
         ));
-        assert_eq!(b.line, 6);
+        assert_eq!(b.line, 9);
     }
 }
