@@ -4,7 +4,7 @@
 //! at a few chunks whatever the file size.
 
 use super::LoadProgress;
-use super::cloudevents;
+use super::{cloudevents, jaeger, kcat, otlp, spans, zipkin};
 use crate::model::{Format, Store};
 use rayon::prelude::*;
 use std::io::{self, Read};
@@ -203,17 +203,32 @@ pub fn load_lines(
         format,
         Format::Capture | Format::CloudeventsJsonl | Format::Cloudevents
     ) {
+        let mut kcat_state = kcat::KcatState::default();
+        // Span formats are mapped once all spans are in: a consumer span may come before the
+        // producer span it links to.
+        let mut parsed_spans = spans::Parsed::default();
         while let Some(chunk) = chunks.next_chunk()? {
-            progress.add(chunk.data.len() as u64);
-            for (line, _, _) in chunk.lines() {
-                store.inputs[input as usize].error(
-                    line,
-                    format!(
-                        "{} records in JSON Lines are not supported yet",
-                        format.as_str()
-                    ),
-                );
+            if progress.is_cancelled() {
+                break;
             }
+            progress.add(chunk.data.len() as u64);
+            match format {
+                Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut kcat_state),
+                Format::Otlp => parsed_spans.extend(span_lines(&chunk, otlp::parse_line)),
+                Format::Jaeger => parsed_spans.extend(span_lines(&chunk, jaeger::parse_line)),
+                Format::Zipkin => parsed_spans.extend(span_lines(&chunk, zipkin::parse_line)),
+                other => {
+                    for (line, _, _) in chunk.lines() {
+                        store.inputs[input as usize].error(
+                            line,
+                            format!("{} records in JSON Lines are not supported", other.as_str()),
+                        );
+                    }
+                }
+            }
+        }
+        if matches!(format, Format::Otlp | Format::Jaeger | Format::Zipkin) {
+            super::add_parsed_spans(store, input, parsed_spans);
         }
         return Ok(());
     }
@@ -245,6 +260,31 @@ pub fn load_lines(
         }
     }
     Ok(())
+}
+
+/// Parses the lines of a chunk of a span format in parallel.
+fn span_lines(chunk: &Chunk, parse: fn(&str, u64) -> spans::Parsed) -> spans::Parsed {
+    let lines = chunk.lines();
+    let parts: Vec<spans::Parsed> = lines
+        .par_iter()
+        .map(|(line_no, _, line)| {
+            if line.trim_ascii().is_empty() {
+                return spans::Parsed::default();
+            }
+            match utf8_line(line) {
+                Ok(text) => parse(text, *line_no),
+                Err(e) => spans::Parsed {
+                    spans: Vec::new(),
+                    errors: vec![(*line_no, e)],
+                },
+            }
+        })
+        .collect();
+    let mut out = spans::Parsed::default();
+    for p in parts {
+        out.extend(p);
+    }
+    out
 }
 
 fn utf8_line(line: &[u8]) -> Result<&str, String> {
