@@ -29,6 +29,9 @@ pub struct TableView {
     sorted: Vec<u32>,
     sorted_key: Option<(u64, String, SortBy, bool)>,
     last_len: usize,
+    /// Frames left to keep the cursor's row scrolled into view (a scroll request made
+    /// while the panel is still being laid out can land short).
+    follow_frames: u8,
 }
 
 fn time_rows<'a>(cx: &'a ViewCtx<'a>) -> RowsRef<'a> {
@@ -153,8 +156,12 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         _ => None,
     };
     // Keep the cursor's row in view whenever the cursor moves.
-    let follow = time_sorted && !view.descending && n != view.last_len;
+    if n != view.last_len {
+        view.follow_frames = 3;
+    }
     view.last_len = n;
+    let follow = time_sorted && !view.descending && view.follow_frames > 0;
+    view.follow_frames = view.follow_frames.saturating_sub(1);
     let mut clicked_sort = None;
     let mut table = TableBuilder::new(ui)
         .striped(true)
@@ -171,6 +178,8 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         .column(Column::exact(78.0))
         .column(Column::remainder().clip(true))
         .auto_shrink([false, false])
+        // Jump, not glide: the cursor's row must be in view in the frame it moved.
+        .animate_scrolling(false)
         .min_scrolled_height(0.0)
         .max_scroll_height(f32::INFINITY);
     if follow && n > 0 {
