@@ -563,7 +563,6 @@ impl EventLensApp {
             .show(ui, |ui| {
                 super::timeline::controls(ui, &cx, &mut cmds);
                 super::timeline::plot(ui, &cx, &mut cmds);
-                ui.allocate_space(ui.available_size());
             });
         egui::Panel::bottom("tabs")
             .resizable(true)
@@ -602,8 +601,10 @@ impl EventLensApp {
                     BottomTab::Latency => super::latency::show(ui, &cx, &mut self.latency),
                     BottomTab::Inputs => inputs_panel(ui, &cx, &self.load_failures),
                 }
-                // A panel keeps the size of its content: fill it so it keeps its own.
-                ui.allocate_space(ui.available_size());
+                // A panel keeps the size of its content: claim exactly the panel (no item
+                // spacing, which would grow it a little every frame) so it keeps its own.
+                let full = ui.max_rect();
+                ui.expand_to_include_rect(full);
             });
         if self.settings.show_findings {
             egui::Panel::left("findings")

@@ -134,7 +134,8 @@ fn rate_series(store: &Store, filter: Option<&FilterResult>) -> Vec<RateSeries> 
             let count = upto - prev;
             prev = upto;
             let mid = (b as f64 + 0.5) * width / 1e9;
-            points.push([mid, count as f64 / (width / 1e9)]);
+            // A trace shorter than a bin is a burst, not an infinite rate.
+            points.push([mid, count as f64 / (width / 1e9).max(0.2)]);
         }
         out.push(RateSeries {
             channel: ch,

@@ -154,7 +154,17 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         .include_y(0.0)
         .y_axis_min_width(36.0)
         .legend(Legend::default().position(Corner::LeftTop))
-        .x_axis_formatter(|m, _| format!("{:.1} s", m.value))
+        .x_axis_formatter(|m, range| {
+            let span = range.end() - range.start();
+            let decimals = if span < 0.05 {
+                4
+            } else if span < 2.0 {
+                2
+            } else {
+                1
+            };
+            format!("{:.*} s", decimals, m.value)
+        })
         .label_formatter(|h| {
             let p = match h {
                 HoverPosition::NearDataPoint { position, .. } => position,
