@@ -610,6 +610,7 @@ impl EventLensApp {
             egui::Panel::left("findings")
                 .resizable(true)
                 .default_size(theme::PANEL_LEFT_W)
+                .max_size(theme::PANEL_LEFT_W * 1.6)
                 .frame(panel_frame)
                 .show(ui, |ui| findings::show(ui, &cx, &mut cmds));
         }
@@ -617,6 +618,7 @@ impl EventLensApp {
             egui::Panel::right("inspector")
                 .resizable(true)
                 .default_size(theme::PANEL_RIGHT_W)
+                .max_size(theme::PANEL_RIGHT_W * 1.6)
                 .frame(panel_frame)
                 .show(ui, |ui| {
                     super::inspector::show(ui, &cx, &mut self.inspector, &mut cmds)

@@ -217,6 +217,8 @@ fn short_path(p: &str) -> &str {
 
 /// The panel.
 pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
+    let width = ui.available_width();
+    ui.set_max_width(width);
     ui.horizontal(|ui| {
         ui.heading("Findings");
         ui.label(RichText::new(format!("{}", cx.findings.len())).color(cx.theme.text_weak));

@@ -129,6 +129,9 @@ pub fn show(
     view: &mut InspectorView,
     cmds: &mut Vec<Command>,
 ) {
+    // Content never widens the panel (a long id or URL wraps instead).
+    let width = ui.available_width();
+    ui.set_max_width(width);
     ui.heading("Inspector");
     ui.separator();
     egui::ScrollArea::vertical()
@@ -367,72 +370,62 @@ fn event(
     egui::CollapsingHeader::new("Delivery history")
         .default_open(true)
         .show(ui, |ui| {
-            egui::Grid::new("history")
-                .num_columns(5)
-                .striped(true)
-                .show(ui, |ui| {
-                    for h in ["t (s)", "stage", "route", "attempt", "outcome"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for &oi in store.observations_of(e) {
-                        let Some(o) = store.observations.get(oi as usize) else {
-                            continue;
-                        };
-                        let past = (oi as usize) < cx.cursor_n;
-                        let c = if past {
-                            cx.theme.text
+            // One wrapped line per observation: a grid would widen the panel.
+            for &oi in store.observations_of(e) {
+                let Some(o) = store.observations.get(oi as usize) else {
+                    continue;
+                };
+                let past = (oi as usize) < cx.cursor_n;
+                let c = if past {
+                    cx.theme.text
+                } else {
+                    cx.theme.text_weak
+                };
+                let from = store.node_name(o.from);
+                let route = if from.is_empty() {
+                    store.node_name(o.to).to_string()
+                } else {
+                    format!("{from} → {}", store.node_name(o.to))
+                };
+                let mut detail = Vec::new();
+                if o.attempt > 0 {
+                    detail.push(format!("attempt {}", o.attempt));
+                }
+                if o.outcome != crate::model::Outcome::Unknown {
+                    detail.push(o.outcome.as_str().to_string());
+                }
+                let took = if o.duration >= 0 {
+                    o.duration
+                } else {
+                    o.latency
+                };
+                if took >= 0 {
+                    detail.push(fmt_duration(took));
+                }
+                if o.cold_start {
+                    detail.push("cold start".into());
+                }
+                if let Some(r) = store.strings.resolve_opt(o.reason) {
+                    detail.push(r.to_string());
+                }
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        RichText::new(format!("{:.3}", cx.secs(o.time)))
+                            .monospace()
+                            .color(c),
+                    );
+                    ui.label(RichText::new(o.stage.as_str()).strong().color(c));
+                    ui.label(RichText::new(route).color(c));
+                    if !detail.is_empty() {
+                        let dc = if o.outcome.is_failure() {
+                            cx.theme.error
                         } else {
                             cx.theme.text_weak
                         };
-                        ui.label(
-                            RichText::new(format!("{:.3}", cx.secs(o.time)))
-                                .monospace()
-                                .color(c),
-                        );
-                        ui.label(RichText::new(o.stage.as_str()).color(c));
-                        let from = store.node_name(o.from);
-                        let route = if from.is_empty() {
-                            store.node_name(o.to).to_string()
-                        } else {
-                            format!("{from} → {}", store.node_name(o.to))
-                        };
-                        ui.label(RichText::new(route).color(c));
-                        ui.label(if o.attempt > 0 {
-                            o.attempt.to_string()
-                        } else {
-                            String::new()
-                        });
-                        let mut out = match o.outcome {
-                            crate::model::Outcome::Unknown => String::new(),
-                            oc => oc.as_str().to_string(),
-                        };
-                        let took = if o.duration >= 0 {
-                            o.duration
-                        } else {
-                            o.latency
-                        };
-                        if took >= 0 {
-                            if !out.is_empty() {
-                                out.push_str(" · ");
-                            }
-                            out.push_str(&fmt_duration(took));
-                        }
-                        if o.cold_start {
-                            out.push_str(" · cold");
-                        }
-                        if let Some(r) = store.strings.resolve_opt(o.reason) {
-                            out.push_str(&format!(" · {r}"));
-                        }
-                        let oc = if o.outcome.is_failure() {
-                            cx.theme.error
-                        } else {
-                            c
-                        };
-                        ui.label(RichText::new(out).color(oc));
-                        ui.end_row();
+                        ui.label(RichText::new(detail.join(" · ")).color(dc));
                     }
                 });
+            }
         });
     egui::CollapsingHeader::new("Causal chain")
         .default_open(true)

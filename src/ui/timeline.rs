@@ -195,7 +195,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
                 let selected = cx.selected_finding == Some(i);
                 if selected && let Some(last) = f.last.filter(|&l| l > first) {
                     plot.span(
-                        Span::new("finding", cx.secs(first)..=cx.secs(last))
+                        Span::new("", cx.secs(first)..=cx.secs(last))
                             .fill(color.gamma_multiply(0.15)),
                     );
                 }
@@ -207,8 +207,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
             }
             if let Some((a, b)) = cx.time_ctl.loop_range {
                 plot.span(
-                    Span::new("loop", cx.secs(a)..=cx.secs(b))
-                        .fill(theme.accent.gamma_multiply(0.12)),
+                    Span::new("", cx.secs(a)..=cx.secs(b)).fill(theme.accent.gamma_multiply(0.12)),
                 );
             }
             plot.vline(
