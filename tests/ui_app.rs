@@ -149,3 +149,35 @@ fn clicking_a_finding_selects_its_events_and_time() {
     assert!(matches!(h.state().selection(), Selection::Event(_)));
     assert_eq!(h.state().cursor(), first);
 }
+
+#[test]
+fn clicking_an_edge_selects_it_and_the_latency_tab_shows_it() {
+    let mut h = open(capture());
+    h.get_by_label("edge orders → handler-b").click();
+    h.run_steps(3);
+    let (a, b) = (
+        node_named(h.state(), "orders"),
+        node_named(h.state(), "handler-b"),
+    );
+    assert_eq!(h.state().selection(), Selection::Edge(a, b));
+    // The tab comes before the table's "Latency" column header.
+    h.get_all_by_label("Latency")
+        .next()
+        .expect("the Latency tab")
+        .click();
+    h.run_steps(3);
+    h.get_by_label_contains("delivery latency");
+}
+
+#[test]
+fn next_finding_moves_the_cursor_to_it() {
+    let mut h = open(capture());
+    h.key_press(Key::Home);
+    h.run_steps(2);
+    h.get_by_label("Finding ▶").click();
+    h.run_steps(3);
+    let app = h.state();
+    let i = app.selected_finding().expect("a finding is selected");
+    assert_eq!(app.cursor(), app.findings()[i].first);
+    assert!(app.cursor() > app.store().first_time());
+}

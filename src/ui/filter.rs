@@ -155,6 +155,9 @@ impl Filter {
                 }) && contains(store.node_name(n), needle)
             })
         };
+        // A handling is drawn on its delivery edge when its delivery did not match too
+        // (`outcome:error` matches handlings only), never twice.
+        let mut delivered: FxHashSet<(EventIdx, NodeId, NodeId, u16)> = FxHashSet::default();
         for (i, o) in store.observations.iter().enumerate() {
             if !self.matches(store, o, first, &node_is, &contains, &mut text_cache) {
                 continue;
@@ -165,7 +168,21 @@ impl Filter {
                     out.nodes.insert(n);
                 }
             }
-            if o.stage != Stage::Handle && o.from.some().is_some() && o.to.some().is_some() {
+            if o.from.some().is_none() || o.to.some().is_none() {
+                continue;
+            }
+            let on_edge = match o.stage {
+                Stage::Deliver => {
+                    delivered.insert((o.event, o.from, o.to, o.attempt));
+                    true
+                }
+                Stage::Handle => {
+                    !delivered.contains(&(o.event, o.from, o.to, o.attempt))
+                        && store.topology.edge_between(o.from, o.to).is_some()
+                }
+                _ => true,
+            };
+            if on_edge {
                 out.edge_times
                     .entry((o.from, o.to))
                     .or_default()
