@@ -122,21 +122,7 @@ fn rate_series(store: &Store, filter: Option<&FilterResult>) -> Vec<RateSeries> 
                 None => e.times.as_slice(),
             })
             .collect();
-        let mut points = Vec::with_capacity(bins + 1);
-        let mut prev = 0usize;
-        for b in 0..bins {
-            let end = if b + 1 == bins {
-                last + 1
-            } else {
-                first + ((b + 1) as f64 * width) as Nanos
-            };
-            let upto: usize = edges.iter().map(|t| t.partition_point(|&x| x < end)).sum();
-            let count = upto - prev;
-            prev = upto;
-            let mid = (b as f64 + 0.5) * width / 1e9;
-            // A trace shorter than a bin is a burst, not an infinite rate.
-            points.push([mid, count as f64 / (width / 1e9).max(0.2)]);
-        }
+        let points = binned(first, last, bins, width, &edges);
         out.push(RateSeries {
             channel: ch,
             name: store.node_name(ch).to_string(),
@@ -144,5 +130,41 @@ fn rate_series(store: &Store, filter: Option<&FilterResult>) -> Vec<RateSeries> 
             points,
         });
     }
+    if let Some(f) = filter {
+        // Everything the filter keeps (handlings and writes included), so an outcome or
+        // latency filter still has a curve.
+        let times: Vec<Nanos> = f
+            .observations
+            .iter()
+            .filter_map(|&i| store.observations.get(i as usize))
+            .map(|o| o.time)
+            .collect();
+        out.push(RateSeries {
+            channel: NodeId::NONE,
+            name: "filter matches".into(),
+            dead_letter: false,
+            points: binned(first, last, bins, width, &[times.as_slice()]),
+        });
+    }
     out
+}
+
+/// Events per second in `bins` bins of `width` ns from `first`, over sorted time lists.
+fn binned(first: Nanos, last: Nanos, bins: usize, width: f64, lists: &[&[Nanos]]) -> Vec<[f64; 2]> {
+    let mut points = Vec::with_capacity(bins);
+    let mut prev = 0usize;
+    for b in 0..bins {
+        let end = if b + 1 == bins {
+            last + 1
+        } else {
+            first + ((b + 1) as f64 * width) as Nanos
+        };
+        let upto: usize = lists.iter().map(|t| t.partition_point(|&x| x < end)).sum();
+        let count = upto.saturating_sub(prev);
+        prev = upto;
+        let mid = (b as f64 + 0.5) * width / 1e9;
+        // A trace shorter than a bin is a burst, not an infinite rate.
+        points.push([mid, count as f64 / (width / 1e9).max(0.2)]);
+    }
+    points
 }

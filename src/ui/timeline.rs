@@ -174,7 +174,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         })
         .show(ui, |plot| {
             for (i, r) in cx.derived.rates.iter().enumerate() {
-                let color = if r.dead_letter {
+                let color = if r.channel.is_none() {
+                    theme.highlight
+                } else if r.dead_letter {
                     theme.error
                 } else {
                     theme.series(i)
