@@ -5,5 +5,6 @@
 pub mod analysis;
 pub mod ingest;
 pub mod model;
+pub mod sim;
 
 pub mod time;

@@ -35,6 +35,33 @@ enum Command {
         #[command(flatten)]
         thresholds: eventlens::analysis::config::AnalysisFlags,
     },
+    /// Run the built-in simulator of the reference scenario and write what it produces.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Write one run to this file (see --format, --records, --orders).
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Format of --write: capture (eventlens capture, JSON Lines), otlp, jaeger.
+    #[arg(long, default_value = "capture")]
+    format: String,
+    /// For a capture: stop after this many lines (records), running the simulation as long
+    /// as needed (for benchmark files; constant memory).
+    #[arg(long)]
+    records: Option<u64>,
+    /// Orders in the run (default: the reference run's 600).
+    #[arg(long)]
+    orders: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No injected defects.
+    #[arg(long)]
+    clean: bool,
+    /// Write the sample traces, per-defect runs and their ground truth into this folder.
+    #[arg(long, value_name = "DIR")]
+    samples: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (cfg, _) = thresholds.resolve(files.first().map(PathBuf::as_path))?;
             analyze(&files, json, &cfg, !no_findings, fail_on.as_ref())
         }
+        Some(Command::Demo(args)) => demo(args),
         None => anyhow::bail!("the GUI is not built yet; use `eventlens analyze FILE`"),
     }
 }
@@ -88,7 +116,17 @@ fn analyze(
         eprintln!("eventlens: {f}");
     }
     if store.inputs.iter().all(|i| i.records == 0) {
-        anyhow::bail!("no events could be read from {} input(s)", files.len());
+        if failures.is_empty() {
+            eprintln!(
+                "eventlens: no events in {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(ExitCode::from(1));
     }
     store.finalize();
     let report = Report::build_with(&store, cfg, analysis);
@@ -105,5 +143,49 @@ fn analyze(
             return Ok(ExitCode::from(3));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    use eventlens::sim::{SimConfig, Simulator, write};
+    use std::io::{BufWriter, Write};
+    if let Some(dir) = &args.samples {
+        eventlens::sim::samples::write_samples(dir)
+            .with_context(|| format!("writing samples to {}", dir.display()))?;
+        eprintln!("wrote sample traces to {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = &args.write else {
+        anyhow::bail!(
+            "nothing to do: give --write FILE or --samples DIR (the live demo is the GUI: run eventlens without arguments)"
+        );
+    };
+    let mut cfg = if args.clean {
+        SimConfig::clean()
+    } else {
+        SimConfig::reference()
+    };
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(o) = args.orders {
+        cfg.orders = o;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    match (args.format.as_str(), args.records) {
+        ("capture", Some(n)) => {
+            cfg.orders = usize::MAX;
+            for rec in Simulator::new(cfg).take(n as usize) {
+                writeln!(w, "{}", rec.line)?;
+            }
+        }
+        ("capture", None) => write::write_capture(&Simulator::new(cfg).run(), &mut w)?,
+        ("otlp", _) => write::write_otlp(&Simulator::new(cfg).run(), &mut w)?,
+        ("jaeger", _) => write::write_jaeger(&Simulator::new(cfg).run(), &mut w)?,
+        (other, _) => anyhow::bail!("unknown --format {other:?}: use capture, otlp or jaeger"),
+    }
+    w.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -137,7 +137,14 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 .find(|f| !f.is_none())
                 .unwrap_or(NodeId::NONE);
             let attempts = failures.max(max_attempt);
-            if attempts >= u64::from(cfg.poison_attempts) {
+            // A later success means the failures were transient (an outage), not the event.
+            let last_fail = group.iter().rposition(|a| !a.deliver && a.failed);
+            let recovered = last_fail.is_some_and(|lf| {
+                group[lf..]
+                    .iter()
+                    .any(|a| !a.deliver && !a.failed)
+            });
+            if attempts >= u64::from(cfg.poison_attempts) && !recovered {
                 let g = poison.entry((channel, h)).or_default();
                 g.max_attempts = g.max_attempts.max(attempts);
                 let first_fail = group.iter().find(|a| a.failed).map_or(0, |a| a.time);
@@ -191,8 +198,8 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 name(store, h)
             ),
             format!(
-                "Each of these events failed at least {} attempts (up to {}): retrying will \
-                 not help. Look at the handler's error for the examples, route such events \
+                "Each of these events failed at least {} attempts (up to {}) and never \
+                 succeeded: retrying will not help. Look at the handler's error for the examples, route such events \
                  to a dead-letter queue after a bounded number of attempts, and make sure \
                  they do not block the events behind them.",
                 cfg.poison_attempts, g.max_attempts

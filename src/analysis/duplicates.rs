@@ -1,6 +1,6 @@
 //! Duplicates: `duplicate-publish` (one (source, id) published twice), `redelivery` (one
-//! event delivered twice to one handler, not as a retry after a failure and not explained
-//! by a second publish) and `duplicate-processing` (a handler succeeded twice on one event).
+//! event delivered twice to one handler, for whatever reason: the finding says how many
+//! were retries and how many followed a second publish) and `duplicate-processing` (a handler succeeded twice on one event).
 //!
 //! One pass over the events, each walking its own observations in time order through the
 //! store's per-event index: O(observations).
@@ -30,6 +30,10 @@ struct HandlerState {
 struct Group {
     acc: Acc,
     extra: u64,
+    /// Redeliveries that retried a failed attempt.
+    after_failure: u64,
+    /// Redeliveries explained by a second publish of the event.
+    after_publish: u64,
 }
 
 fn group(map: &mut FxHashMap<(NodeId, NodeId), Group>, from: NodeId, to: NodeId) -> &mut Group {
@@ -120,9 +124,14 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                     let h = &mut handlers[idx];
                     let is_arrival = o.stage == Stage::Deliver || !h.has_deliveries;
                     if is_arrival {
-                        if h.arrivals > 0 && !h.failed_since && published <= h.publishes_at_last {
+                        if h.arrivals > 0 {
                             let g = group(&mut redeliveries, o.from, o.to);
                             g.extra += 1;
+                            if h.failed_since {
+                                g.after_failure += 1;
+                            } else if published > h.publishes_at_last {
+                                g.after_publish += 1;
+                            }
                             if !counted.contains(&(1, o.from, o.to)) {
                                 counted.push((1, o.from, o.to));
                                 g.acc.add(ev, o.time, max);
@@ -184,24 +193,35 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     }
     for ((from, to), g) in redeliveries {
         let n = g.acc.count;
+        let plain = g.extra - g.after_failure - g.after_publish;
+        let mut detail = format!(
+            "{}: {} retried a failed attempt, {} followed a second publish of the same event, \
+             {} came with no failure and no new publish (at-least-once delivery: an ack lost \
+             or late, an ack deadline shorter than the processing time).",
+            plural(g.extra, "extra delivery", "extra deliveries"),
+            g.after_failure,
+            g.after_publish,
+            plain
+        );
+        detail.push_str(
+            " Every handler must be idempotent: record processed (source, id) pairs (inbox \
+             pattern) and skip repeats.",
+        );
         out.push(g.acc.finish(
             store,
             Kind::Redelivery,
-            Severity::Warning,
+            if plain > 0 {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
             format!(
                 "{} delivered more than once from {} to {}",
                 plural(n, "event", "events"),
                 name(store, from),
                 name(store, to)
             ),
-            format!(
-                "{} that followed no failed attempt and no second publish: at-least-once \
-                 delivery at work (an acknowledgement lost or late, a visibility or ack \
-                 timeout shorter than the processing time). The handler must be idempotent: \
-                 record processed (source, id) pairs (inbox pattern) and skip repeats; check \
-                 the ack deadline against the processing time.",
-                plural(g.extra, "extra delivery", "extra deliveries")
-            ),
+            detail,
             Evidence {
                 extra: Some(g.extra),
                 ..Evidence::default()

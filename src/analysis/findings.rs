@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 pub enum Kind {
     /// The same (source, id) published more than once.
     DuplicatePublish,
-    /// The same event delivered to the same handler more than once, not as a retry.
+    /// The same event delivered to the same handler more than once.
     Redelivery,
     /// A handler processed the same event successfully more than once.
     DuplicateProcessing,

@@ -28,8 +28,10 @@ pub struct Burst {
     /// Baseline events per window when the burst began.
     pub baseline: f64,
     pub z: f64,
-    /// Events in all the burst's windows.
+    /// Events in the burst.
     pub events: u64,
+    /// Events above what the baseline rate would have given over the burst's duration.
+    pub excess: u64,
 }
 
 /// Finds bursts in a sorted series of times: counts per window against an EWMA baseline
@@ -79,6 +81,7 @@ pub fn bursts(times: &[Nanos], cfg: &StormConfig) -> Vec<Burst> {
                             baseline: mean,
                             z,
                             events: c,
+                            excess: 0,
                         })
                     }
                 }
@@ -119,7 +122,65 @@ pub fn bursts(times: &[Nanos], cfg: &StormConfig) -> Vec<Burst> {
     if let Some(b) = current {
         out.push(b);
     }
+    for b in &mut out {
+        refine(times, b, w, cfg);
+    }
     out
+}
+
+/// Narrows a burst found on whole windows to the events that make it: sub-windows of a
+/// tenth of the window, grown from the busiest one while they stay `min_ratio` above the
+/// baseline. Then `start`/`end` are the first and last event of the burst, `peak` the most
+/// events in any sliding window, and `excess` the events above the baseline rate.
+fn refine(times: &[Nanos], b: &mut Burst, w: i64, cfg: &StormConfig) {
+    let sub = (w / 10).max(1);
+    let lo = b.start - w;
+    let n_sub = ((b.end + w - lo) / sub).max(1) as usize;
+    let base_index = times.partition_point(|&t| t < lo);
+    let mut counts = vec![0u64; n_sub];
+    for &t in &times[base_index..] {
+        let k = ((t - lo) / sub) as usize;
+        if k >= n_sub {
+            break;
+        }
+        counts[k] += 1;
+    }
+    let threshold = (b.baseline / 10.0 * cfg.min_ratio).max(2.0);
+    // The busiest sub-window inside the coarse burst.
+    let first_in = ((b.start - lo) / sub) as usize;
+    let last_in = (((b.end - lo) / sub) as usize).min(n_sub);
+    let Some(peak) = (first_in..last_in).max_by_key(|&k| (counts[k], std::cmp::Reverse(k))) else {
+        return;
+    };
+    let (mut l, mut r) = (peak, peak);
+    while l > 0 && counts[l - 1] as f64 >= threshold {
+        l -= 1;
+    }
+    while r + 1 < n_sub && counts[r + 1] as f64 >= threshold {
+        r += 1;
+    }
+    let from = lo + l as i64 * sub;
+    let to = lo + (r as i64 + 1) * sub;
+    let a = times.partition_point(|&t| t < from);
+    let z = times.partition_point(|&t| t < to);
+    if z <= a {
+        return;
+    }
+    let span = &times[a..z];
+    b.start = span[0];
+    b.end = span[span.len() - 1];
+    b.events = span.len() as u64;
+    // Most events in any window-wide sliding window.
+    let (mut j, mut best) = (0usize, 0usize);
+    for i in 0..span.len() {
+        while span[i] - span[j] >= w {
+            j += 1;
+        }
+        best = best.max(i - j + 1);
+    }
+    b.peak = b.peak.max(best as u64);
+    let expected = b.baseline * (b.end - b.start) as f64 / w as f64;
+    b.excess = (b.events as f64 - expected).round().max(0.0) as u64;
 }
 
 /// One time series the storm detector watches.
@@ -153,7 +214,7 @@ fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut channel_bursts: Vec<(NodeId, Burst)> = Vec::new();
     let examples = |acc: &mut Acc, points: &[(Nanos, EventIdx)], b: &Burst| {
         let from = points.partition_point(|p| p.0 < b.start);
-        let to = points.partition_point(|p| p.0 < b.end);
+        let to = points.partition_point(|p| p.0 <= b.end);
         for p in &points[from..to] {
             acc.add(p.1, p.0, cfg.max_examples);
         }
@@ -177,7 +238,7 @@ fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                     let w = e.weight();
                     if w.stage == Stage::Publish {
                         let a = w.times.partition_point(|&t| t < b.start);
-                        let z = w.times.partition_point(|&t| t < b.end);
+                        let z = w.times.partition_point(|&t| t <= b.end);
                         if z > a {
                             acc.edge(w.from, w.to);
                         }
@@ -240,7 +301,7 @@ fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             }
             let mut acc = Acc::default();
             let a = e.times.partition_point(|&t| t < b.start);
-            let z = e.times.partition_point(|&t| t < b.end);
+            let z = e.times.partition_point(|&t| t <= b.end);
             for &oi in &e.observations[a..z] {
                 let o = &store.observations[oi as usize];
                 acc.add(o.event, o.time, cfg.max_examples);
@@ -279,7 +340,7 @@ fn storm_finding(
     let base = rate(b.baseline);
     let secs = (b.end - b.start) as f64 / 1e9;
     let mut acc = acc;
-    acc.count = b.events;
+    acc.count = b.excess;
     acc.first = Some(b.start);
     acc.last = Some(b.end);
     acc.finish(
@@ -288,12 +349,13 @@ fn storm_finding(
         Severity::Warning,
         format!("Storm of {what}: {peak}/s against a baseline of {base}/s"),
         format!(
-            "{} events in {secs:.1} s, peaking at {peak} events/s, {:.0}x the usual {base}/s \
-             (z = {:.1}). Find what released them (a batch job, a replay, retries without \
+            "{} events in {secs:.2} s ({} above the baseline), peaking at {peak} events/s, \
+             {:.0}x the usual {base}/s (z = {:.1}). Find what released them (a batch job, a replay, retries without \
              backoff, a feedback loop) and protect consumers with rate limits, concurrency \
              caps and backoff.",
             b.events,
-            b.peak as f64 / b.baseline.max(1e-9).max(b.baseline),
+            b.excess,
+            b.peak as f64 / b.baseline.max(1.0),
             b.z
         ),
         Evidence {

@@ -396,14 +396,15 @@ impl Store {
         self.finalized_len = self.observations.len();
     }
 
-    /// Two inputs reporting the same observation (same event, stage, place and attempt
-    /// within a millisecond) describe one thing: keep the first.
+    /// Two inputs reporting the same observation (same event, stage and place within a
+    /// millisecond) describe one thing: keep the first. The attempt number is not part of
+    /// the key because traces rarely carry it; retries are further apart than that.
     fn merge_cross_input_duplicates(&mut self) {
-        type Key = (EventIdx, Stage, NodeId, NodeId, u16);
+        type Key = (EventIdx, Stage, NodeId, NodeId);
         let mut seen: FxHashMap<Key, (Nanos, u16)> = FxHashMap::default();
         let before = self.observations.len();
         self.observations.retain(|o| {
-            let key = (o.event, o.stage, o.from, o.to, o.attempt);
+            let key = (o.event, o.stage, o.from, o.to);
             match seen.get(&key) {
                 Some(&(t, input)) if input != o.loc.input && (o.time - t).abs() <= 1_000_000 => {
                     false
