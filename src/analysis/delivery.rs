@@ -80,6 +80,8 @@ struct RetryGroup {
     acc: Acc,
     max_attempts: u64,
     intervals: Vec<f64>,
+    /// The longest first retry interval of the events judged without backoff.
+    max_first: i64,
 }
 
 fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
@@ -88,6 +90,9 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut no_backoff: FxHashMap<(NodeId, NodeId), RetryGroup> = FxHashMap::default();
     let mut arrivals: Vec<Arrival> = Vec::new();
     let mut times: Vec<Nanos> = Vec::new();
+    // Events retried once: one interval says nothing on its own; they join a finding whose
+    // retries on the same edge came as fast.
+    let mut single: Vec<((NodeId, NodeId), EventIdx, Nanos, Nanos)> = Vec::new();
     for e in 0..store.events.len() {
         let ev = EventIdx(e as u32);
         let obs = store.observations_of(ev);
@@ -167,6 +172,10 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                     .filter(|a| a.deliver == has_deliveries)
                     .map(|a| a.time),
             );
+            if times.len() == 2 {
+                single.push(((channel, h), ev, times[0], times[1]));
+                continue;
+            }
             if times.len() < 3 {
                 continue;
             }
@@ -179,10 +188,19 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 g.acc.time(times[times.len() - 1]);
                 g.acc.edge(channel, h);
                 g.acc.node(h);
+                g.max_first = g.max_first.max(first);
                 if g.intervals.is_empty() {
                     g.intervals = times.windows(2).map(|w| ms(w[1] - w[0])).collect();
                 }
             }
+        }
+    }
+    for (key, ev, t0, t1) in single {
+        if let Some(g) = no_backoff.get_mut(&key)
+            && (t1 - t0) as f64 <= g.max_first as f64 * cfg.retry.min_growth
+        {
+            g.acc.add(ev, t0, max);
+            g.acc.time(t1);
         }
     }
     for ((_, h), g) in poison {

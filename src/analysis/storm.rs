@@ -130,7 +130,8 @@ pub fn bursts(times: &[Nanos], cfg: &StormConfig) -> Vec<Burst> {
 
 /// Narrows a burst found on whole windows to the events that make it: sub-windows of a
 /// tenth of the window, grown from the busiest one while they stay `min_ratio` above the
-/// baseline. Then `start`/`end` are the first and last event of the burst, `peak` the most
+/// baseline, then event by event while arrivals keep the pace. Then `start`/`end` are the
+/// first and last event of the burst, `peak` the most
 /// events in any sliding window, and `excess` the events above the baseline rate.
 fn refine(times: &[Nanos], b: &mut Burst, w: i64, cfg: &StormConfig) {
     let sub = (w / 10).max(1);
@@ -161,10 +162,19 @@ fn refine(times: &[Nanos], b: &mut Burst, w: i64, cfg: &StormConfig) {
     }
     let from = lo + l as i64 * sub;
     let to = lo + (r as i64 + 1) * sub;
-    let a = times.partition_point(|&t| t < from);
-    let z = times.partition_point(|&t| t < to);
+    let mut a = times.partition_point(|&t| t < from);
+    let mut z = times.partition_point(|&t| t < to);
     if z <= a {
         return;
+    }
+    // Sub-windows cut the burst's edges: extend event by event while the arrivals keep
+    // the burst's pace (at most the gap the threshold rate allows).
+    let gap = (sub as f64 / threshold) as i64;
+    while a > 0 && times[a] - times[a - 1] <= gap {
+        a -= 1;
+    }
+    while z < times.len() && times[z] - times[z - 1] <= gap {
+        z += 1;
     }
     let span = &times[a..z];
     b.start = span[0];
@@ -340,7 +350,7 @@ fn storm_finding(
     let base = rate(b.baseline);
     let secs = (b.end - b.start) as f64 / 1e9;
     let mut acc = acc;
-    acc.count = b.excess;
+    acc.count = b.events;
     acc.first = Some(b.start);
     acc.last = Some(b.end);
     acc.finish(
