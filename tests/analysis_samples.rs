@@ -49,7 +49,11 @@ fn ids(f: &Finding) -> Vec<String> {
 fn strs(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -101,7 +105,11 @@ fn assert_duplicates_match(findings: &[Finding], truth: &Value, what: &str) {
             let events = strs(&events);
             assert_eq!(f.count, events.len() as u64, "{what}: {key} {handler}");
             // Up to 20 examples, in time order (the simulator's ids grow with time).
-            assert_eq!(ids(f), events[..events.len().min(20)], "{what}: {key} {handler}");
+            assert_eq!(
+                ids(f),
+                events[..events.len().min(20)],
+                "{what}: {key} {handler}"
+            );
             assert!(on_edge(f, "channel:orders", &node), "{what}: {:?}", f.edges);
         }
     }
@@ -181,14 +189,25 @@ fn retry_storm_is_found_as_retries_without_backoff_and_a_storm() {
     assert_eq!(r[0].first, Some(first));
     assert!(r[0].last.unwrap() >= last, "{:?} {last}", r[0].last);
     // The intervals are the 100 ms of the simulated retry policy.
-    assert!(r[0].evidence.intervals_ms.iter().all(|i| (*i - 100.0).abs() < 1.0));
+    assert!(
+        r[0].evidence
+            .intervals_ms
+            .iter()
+            .all(|i| (*i - 100.0).abs() < 1.0)
+    );
     let s = of(&f, Kind::Storm);
     assert_eq!(s.len(), 1, "{s:#?}");
     assert!(on_edge(s[0], "channel:orders", "service:handler-b"));
     let (sf, sl) = (s[0].first.unwrap(), s[0].last.unwrap());
-    assert!(sf <= last && sl >= first, "storm {sf}..{sl} vs {first}..{last}");
+    assert!(
+        sf <= last && sl >= first,
+        "storm {sf}..{sl} vs {first}..{last}"
+    );
     // The rate turns anomalous once enough retries pile up: within a second of the outage.
-    assert!((sf - first).abs() < 1_000_000_000, "storm starts at {sf}, truth {first}");
+    assert!(
+        (sf - first).abs() < 1_000_000_000,
+        "storm starts at {sf}, truth {first}"
+    );
     // A transient outage is not a poison message.
     assert!(of(&f, Kind::PoisonMessage).is_empty());
 }
@@ -218,7 +237,10 @@ fn publish_burst_is_one_storm_on_orders_with_its_window() {
     let base = s.evidence.baseline_rate.unwrap();
     assert!(peak >= 190.0 && base < 40.0, "peak {peak} base {base}");
     assert_clean(
-        &f.iter().filter(|f| f.kind != Kind::Storm).cloned().collect::<Vec<_>>(),
+        &f.iter()
+            .filter(|f| f.kind != Kind::Storm)
+            .cloned()
+            .collect::<Vec<_>>(),
         "publish-burst",
     );
 }
@@ -285,7 +307,13 @@ fn schema_change_is_a_breaking_change_from_the_first_v2_event() {
     assert_eq!(b.severity, Severity::Error);
     assert_eq!(b.count, truth["schema_v2_events"].as_u64().unwrap());
     assert_eq!(b.first, Some(t(&truth["schema_v2_first"])));
-    assert!(b.evidence.fields.contains(&"total: number -> string".to_string()), "{:?}", b.evidence.fields);
+    assert!(
+        b.evidence
+            .fields
+            .contains(&"total: number -> string".to_string()),
+        "{:?}",
+        b.evidence.fields
+    );
     assert!(b.evidence.fields.contains(&"currency: removed".to_string()));
     assert!(b.nodes.contains(&"service:producer-service".to_string()));
     let d = of(&f, Kind::SchemaDrift);
@@ -303,24 +331,40 @@ fn reference_capture_with_every_defect_matches_the_ground_truth() {
     assert_eq!(of(&f, Kind::BreakingChange)[0].count, 240);
     assert_eq!(of(&f, Kind::RetryWithoutBackoff)[0].count, 14);
     let storms = of(&f, Kind::Storm);
-    assert!(storms
-        .iter()
-        .any(|s| on_edge(s, "service:producer-service", "channel:orders")));
-    assert!(storms
-        .iter()
-        .any(|s| on_edge(s, "channel:orders", "service:handler-b")));
+    assert!(
+        storms
+            .iter()
+            .any(|s| on_edge(s, "service:producer-service", "channel:orders"))
+    );
+    assert!(
+        storms
+            .iter()
+            .any(|s| on_edge(s, "channel:orders", "service:handler-b"))
+    );
     // Sorted by severity, then time.
-    assert!(f.windows(2).all(|w| (w[0].severity, w[0].first.unwrap_or(i64::MAX))
-        <= (w[1].severity, w[1].first.unwrap_or(i64::MAX))));
+    assert!(
+        f.windows(2)
+            .all(|w| (w[0].severity, w[0].first.unwrap_or(i64::MAX))
+                <= (w[1].severity, w[1].first.unwrap_or(i64::MAX)))
+    );
     // Latency: one chain per order (trace), delivery series per edge.
     let lat = eventlens::analysis::latency(&store, &AnalysisConfig::default());
     assert_eq!(lat.chains, truth["events"].as_u64().unwrap());
     let a = lat
         .series
         .iter()
-        .find(|s| s.to.as_deref() == Some("service:handler-a") && s.from.as_deref() == Some("channel:orders"))
+        .find(|s| {
+            s.to.as_deref() == Some("service:handler-a")
+                && s.from.as_deref() == Some("channel:orders")
+        })
         .expect("delivery series");
     let p50 = a.overall.unwrap().p50;
-    assert!((p50 - truth["edges"]["channel:orders -> service:handler-a"]["latency_ms"]["p50"].as_f64().unwrap()).abs() < 0.1);
+    assert!(
+        (p50 - truth["edges"]["channel:orders -> service:handler-a"]["latency_ms"]["p50"]
+            .as_f64()
+            .unwrap())
+        .abs()
+            < 0.1
+    );
     assert!(a.points.len() > 10 && a.points.len() <= 101);
 }

@@ -144,11 +144,8 @@ fn retries(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             let attempts = failures.max(max_attempt);
             // A later success means the failures were transient (an outage), not the event.
             let last_fail = group.iter().rposition(|a| !a.deliver && a.failed);
-            let recovered = last_fail.is_some_and(|lf| {
-                group[lf..]
-                    .iter()
-                    .any(|a| !a.deliver && !a.failed)
-            });
+            let recovered =
+                last_fail.is_some_and(|lf| group[lf..].iter().any(|a| !a.deliver && !a.failed));
             if attempts >= u64::from(cfg.poison_attempts) && !recovered {
                 let g = poison.entry((channel, h)).or_default();
                 g.max_attempts = g.max_attempts.max(attempts);
@@ -351,9 +348,7 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         let h = st.handler;
         let hname = store.node_name(h);
         // Timeout risk.
-        let limit_ms = cfg
-            .timeout_limit_ms(hname)
-            .or(st.timeout_at.map(|t| ms(t)));
+        let limit_ms = cfg.timeout_limit_ms(hname).or(st.timeout_at.map(|t| ms(t)));
         if let Some(limit) = limit_ms
             && !st.all.is_empty()
         {
@@ -478,7 +473,11 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut start = 0;
     while start < seq.len() {
         let key = (seq[start].0, seq[start].1);
-        let end = start + seq[start..].iter().take_while(|x| (x.0, x.1) == key).count();
+        let end = start
+            + seq[start..]
+                .iter()
+                .take_while(|x| (x.0, x.1) == key)
+                .count();
         let group = &seq[start..end];
         start = end;
         let mut acc = Acc::default();
@@ -492,26 +491,28 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         if acc.count > 0 {
             acc.node(producer(key.0));
             let n = acc.count;
-            out.push(acc.finish(
-                store,
-                Kind::OutOfOrder,
-                Severity::Warning,
-                format!(
-                    "{} from {} out of sequence order{}",
-                    plural(n, "event", "events"),
-                    crate::analysis::report::clean(store.str(key.0)),
-                    partition_suffix(store, key.1)
-                ),
-                "These events were published after an event with a higher `sequence`. \
+            out.push(
+                acc.finish(
+                    store,
+                    Kind::OutOfOrder,
+                    Severity::Warning,
+                    format!(
+                        "{} from {} out of sequence order{}",
+                        plural(n, "event", "events"),
+                        crate::analysis::report::clean(store.str(key.0)),
+                        partition_suffix(store, key.1)
+                    ),
+                    "These events were published after an event with a higher `sequence`. \
                  Consumers that apply them in arrival order see stale state: order by \
                  `sequence` on the consumer side, or keep one partition key per ordered \
                  stream with a single writer."
-                    .to_string(),
-                Evidence {
-                    partition_key: key.1.some().map(|k| store.str(k).to_string()),
-                    ..Evidence::default()
-                },
-            ));
+                        .to_string(),
+                    Evidence {
+                        partition_key: key.1.some().map(|k| store.str(k).to_string()),
+                        ..Evidence::default()
+                    },
+                ),
+            );
         }
     }
     // Gaps: holes in the sorted set of sequence numbers of each stream.
@@ -519,7 +520,11 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut start = 0;
     while start < seq.len() {
         let key = (seq[start].0, seq[start].1);
-        let end = start + seq[start..].iter().take_while(|x| (x.0, x.1) == key).count();
+        let end = start
+            + seq[start..]
+                .iter()
+                .take_while(|x| (x.0, x.1) == key)
+                .count();
         let group = &seq[start..end];
         start = end;
         let mut acc = Acc::default();
@@ -535,27 +540,29 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         if missing > 0 {
             acc.count = missing;
             acc.node(producer(key.0));
-            out.push(acc.finish(
-                store,
-                Kind::SequenceGap,
-                Severity::Warning,
-                format!(
-                    "{} missing from {}{}",
-                    plural(missing, "sequence number", "sequence numbers"),
-                    crate::analysis::report::clean(store.str(key.0)),
-                    partition_suffix(store, key.1)
-                ),
-                "Events between the listed ones (each example follows a gap) were never \
+            out.push(
+                acc.finish(
+                    store,
+                    Kind::SequenceGap,
+                    Severity::Warning,
+                    format!(
+                        "{} missing from {}{}",
+                        plural(missing, "sequence number", "sequence numbers"),
+                        crate::analysis::report::clean(store.str(key.0)),
+                        partition_suffix(store, key.1)
+                    ),
+                    "Events between the listed ones (each example follows a gap) were never \
                  seen: lost in transit, filtered, or not captured. Check the producer's \
                  publish errors and the broker's retention; consumers relying on \
                  `sequence` should detect and fetch the missing range."
-                    .to_string(),
-                Evidence {
-                    missing: Some(missing),
-                    partition_key: key.1.some().map(|k| store.str(k).to_string()),
-                    ..Evidence::default()
-                },
-            ));
+                        .to_string(),
+                    Evidence {
+                        missing: Some(missing),
+                        partition_key: key.1.some().map(|k| store.str(k).to_string()),
+                        ..Evidence::default()
+                    },
+                ),
+            );
         }
     }
 }

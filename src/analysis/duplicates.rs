@@ -89,22 +89,20 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                 continue;
             }
             match o.stage {
-                Stage::Publish => {
-                    match pubs.iter_mut().find(|p| p.1 == o.to) {
-                        Some(p) => {
-                            p.2 += 1;
-                            let g = group(&mut publishes, o.from, o.to);
-                            g.extra += 1;
-                            if !counted.contains(&(0, o.from, o.to)) {
-                                counted.push((0, o.from, o.to));
-                                g.acc.add(ev, o.time, max);
-                            } else {
-                                g.acc.time(o.time);
-                            }
+                Stage::Publish => match pubs.iter_mut().find(|p| p.1 == o.to) {
+                    Some(p) => {
+                        p.2 += 1;
+                        let g = group(&mut publishes, o.from, o.to);
+                        g.extra += 1;
+                        if !counted.contains(&(0, o.from, o.to)) {
+                            counted.push((0, o.from, o.to));
+                            g.acc.add(ev, o.time, max);
+                        } else {
+                            g.acc.time(o.time);
                         }
-                        None => pubs.push((o.from, o.to, 1)),
                     }
-                }
+                    None => pubs.push((o.from, o.to, 1)),
+                },
                 Stage::Deliver | Stage::Handle => {
                     let published = pubs.iter().find(|p| p.1 == o.from).map_or(0, |p| p.2);
                     let idx = match handlers.iter().position(|h| h.handler == o.to) {

@@ -309,7 +309,9 @@ impl FailOn {
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if let Some(k) = Kind::parse(item) {
                 f.kinds.push(k);
-            } else if let Some(s) = Severity::parse(item).or((item == "any").then_some(Severity::Info)) {
+            } else if let Some(s) =
+                Severity::parse(item).or((item == "any").then_some(Severity::Info))
+            {
                 f.min_severity = Some(f.min_severity.map_or(s, |m| m.max(s)));
             } else {
                 return Err(format!(

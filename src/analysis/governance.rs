@@ -190,7 +190,9 @@ fn dual_writes(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             let Some(write) = obs
                 .iter()
                 .map(|&i| &store.observations[i as usize])
-                .find(|o| o.stage == Stage::Store && o.from == h.to && o.time >= start && o.time <= end)
+                .find(|o| {
+                    o.stage == Stage::Store && o.from == h.to && o.time >= start && o.time <= end
+                })
             else {
                 continue;
             };

@@ -134,7 +134,13 @@ impl Windowed {
         record_nanos(&mut self.hist, latency);
         record_nanos(&mut self.overall, latency);
     }
-    fn finish(mut self, kind: LatencyKind, store: &Store, from: NodeId, to: NodeId) -> LatencySeries {
+    fn finish(
+        mut self,
+        kind: LatencyKind,
+        store: &Store,
+        from: NodeId,
+        to: NodeId,
+    ) -> LatencySeries {
         self.flush();
         let key = |n: NodeId| n.some().map(|n| store.node_key(n));
         LatencySeries {

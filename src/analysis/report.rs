@@ -275,7 +275,11 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "          at {}",
-                    f.nodes.iter().map(|n| clean(n)).collect::<Vec<_>>().join(", ")
+                    f.nodes
+                        .iter()
+                        .map(|n| clean(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             let _ = writeln!(s, "          {}", clean(&f.detail));

@@ -123,24 +123,26 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
             let n = st.missing_schema.count;
             let all = n == st.events;
             let acc = std::mem::take(&mut st.missing_schema);
-            out.push(acc.finish(
-                store,
-                Kind::MissingSchema,
-                Severity::Info,
-                if all {
-                    format!("{ty_s}: no dataschema on any of its {} events", n)
-                } else {
-                    format!("{ty_s}: {} of {} events carry no dataschema", n, st.events)
-                },
-                "Without `dataschema` consumers cannot tell which contract an event follows, \
+            out.push(
+                acc.finish(
+                    store,
+                    Kind::MissingSchema,
+                    Severity::Info,
+                    if all {
+                        format!("{ty_s}: no dataschema on any of its {} events", n)
+                    } else {
+                        format!("{ty_s}: {} of {} events carry no dataschema", n, st.events)
+                    },
+                    "Without `dataschema` consumers cannot tell which contract an event follows, \
                  and schema changes go unnoticed until something breaks. Register the schema \
                  (a registry or a versioned URI) and set `dataschema` on every event."
-                    .to_string(),
-                Evidence {
-                    event_type: Some(ty_s.clone()),
-                    ..Evidence::default()
-                },
-            ));
+                        .to_string(),
+                    Evidence {
+                        event_type: Some(ty_s.clone()),
+                        ..Evidence::default()
+                    },
+                ),
+            );
         }
         event_style(store, &ty_s, st, &mut out);
     }
@@ -193,31 +195,31 @@ fn drift(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
         (true, false) => format!("{} dataschema values", schemas.len()),
         _ => format!("{} payload shapes", shapes.len()),
     };
-    out.push(acc.finish(
-        store,
-        Kind::SchemaDrift,
-        severity,
-        format!("{ty_s}: {what}"),
-        "One event type is published in several versions (the evidence lists them, oldest \
+    out.push(
+        acc.finish(
+            store,
+            Kind::SchemaDrift,
+            severity,
+            format!("{ty_s}: {what}"),
+            "One event type is published in several versions (the evidence lists them, oldest \
          first). Consumers must accept all of them; version the type or the dataschema \
          explicitly and retire old versions deliberately."
-            .to_string(),
-        Evidence {
-            event_type: Some(ty_s.to_string()),
-            schemas,
-            shapes,
-            ..Evidence::default()
-        },
-    ));
+                .to_string(),
+            Evidence {
+                event_type: Some(ty_s.to_string()),
+                schemas,
+                shapes,
+                ..Evidence::default()
+            },
+        ),
+    );
 }
 
 fn parse_shape(s: &str) -> Vec<(&str, &str)> {
     if s.is_empty() {
         return Vec::new();
     }
-    s.split(',')
-        .filter_map(|f| f.rsplit_once(':'))
-        .collect()
+    s.split(',').filter_map(|f| f.rsplit_once(':')).collect()
 }
 
 fn breaking(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
@@ -292,28 +294,30 @@ fn breaking(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
         .map(|v| clean(store.str(v.value)))
         .collect();
     let fields: Vec<String> = fields.iter().map(|f| clean(f)).collect();
-    out.push(acc.finish(
-        store,
-        Kind::BreakingChange,
-        Severity::Error,
-        format!(
-            "{ty_s}: breaking payload change in {} ({})",
-            plural(n, "event", "events"),
-            fields.join(", ")
-        ),
-        "A later version of this event type removes or retypes a field that every earlier \
+    out.push(
+        acc.finish(
+            store,
+            Kind::BreakingChange,
+            Severity::Error,
+            format!(
+                "{ty_s}: breaking payload change in {} ({})",
+                plural(n, "event", "events"),
+                fields.join(", ")
+            ),
+            "A later version of this event type removes or retypes a field that every earlier \
          version had; consumers written against the old shape will fail or silently \
          misread it. Restore the field (add new fields instead of changing old ones) or \
          publish the new shape as a new type or dataschema version and migrate consumers \
          first."
-            .to_string(),
-        Evidence {
-            event_type: Some(ty_s.to_string()),
-            shapes,
-            fields,
-            ..Evidence::default()
-        },
-    ));
+                .to_string(),
+            Evidence {
+                event_type: Some(ty_s.to_string()),
+                shapes,
+                fields,
+                ..Evidence::default()
+            },
+        ),
+    );
 }
 
 fn event_style(store: &Store, ty_s: &str, st: TypeStats, out: &mut Vec<Finding>) {
@@ -451,7 +455,10 @@ fn nonconformant(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             store,
             Kind::NonconformantEvent,
             Severity::Warning,
-            format!("{}: {rule}", plural(n, "nonconformant event", "nonconformant events")),
+            format!(
+                "{}: {rule}",
+                plural(n, "nonconformant event", "nonconformant events")
+            ),
             detail,
             Evidence {
                 reason: Some(rule),

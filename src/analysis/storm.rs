@@ -321,7 +321,11 @@ fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 store,
                 acc,
                 &b,
-                format!("deliveries from {} to {}", name(store, e.from), name(store, e.to)),
+                format!(
+                    "deliveries from {} to {}",
+                    name(store, e.from),
+                    name(store, e.to)
+                ),
                 None,
                 rate,
             ));
