@@ -126,7 +126,7 @@ fn payments() -> Gen {
     let ty = "com.acme.PaymentCaptured";
     let data = |i: usize| json!({"paymentId": format!("p-{i}"), "amount": 10 + i % 7, "currency": "EUR", "card": "visa", "status": "captured"});
     let mut n = 0;
-    let mut one = |g: &mut Gen, at: f64, n: &mut usize| {
+    let one = |g: &mut Gen, at: f64, n: &mut usize| {
         let id = format!("pay-{:05}", *n);
         g.publish(&id, "checkout", ty, "payments", at, data(*n));
         g.handle(

@@ -348,7 +348,7 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         let h = st.handler;
         let hname = store.node_name(h);
         // Timeout risk.
-        let limit_ms = cfg.timeout_limit_ms(hname).or(st.timeout_at.map(|t| ms(t)));
+        let limit_ms = cfg.timeout_limit_ms(hname).or(st.timeout_at.map(ms));
         if let Some(limit) = limit_ms
             && !st.all.is_empty()
         {
@@ -433,7 +433,7 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                  end-to-end latency. Keep instances warm (provisioned concurrency, minimum \
                  instances), trim start-up work and package size, or accept it where latency \
                  does not matter.",
-                plural(n, "invocation was", "invocations were").replacen(' ', " ", 1)
+                plural(n, "invocation was", "invocations were")
             ),
             Evidence {
                 cold_p50_ms: cold,
