@@ -580,3 +580,32 @@ fn fail_on_exits_with_3_when_a_finding_matches() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["findings"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn cold_starts_are_inferred_from_idle_gaps_when_not_marked() {
+    let mut g = Gen::new();
+    let mut at = 0.0;
+    for i in 0..100 {
+        if i == 50 {
+            at += 600_000.0; // ten idle minutes
+        }
+        let id = format!("img-{i}");
+        let slow = i == 0 || i == 50;
+        g.publish(&id, "uploads", "com.acme.Uploaded", "uploads", at, json!({"i": i}));
+        let dur = if slow { 400_000 } else { 10_000 + (i % 5) * 1000 };
+        g.handle(&id, "uploads", "com.acme.Uploaded", "uploads", "thumb", at + 3.0, 1, "ok", dur);
+        at += 100.0;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = g.write(dir.path(), "thumbs.jsonl");
+    let f = run(&path, &AnalysisConfig::default());
+    let c = of(&f, Kind::ColdStart);
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert_eq!(c[0].count, 2);
+    assert_eq!(c[0].evidence.inferred, Some(true));
+    let ids: Vec<&str> = c[0].examples.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["img-0", "img-50"]);
+    assert_eq!(c[0].severity, Severity::Warning);
+    assert!(c[0].evidence.cold_p50_ms.unwrap() > 300.0);
+    assert!(c[0].evidence.warm_p50_ms.unwrap() < 20.0);
+}

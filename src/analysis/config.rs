@@ -73,7 +73,9 @@ pub struct StormConfig {
     pub window_ms: u64,
     /// Weight of the newest window in the EWMA baseline (0..1).
     pub alpha: f64,
+    /// Minimum standard score of a window over the baseline.
     pub z_score: f64,
+    /// Minimum ratio of a window's count to the baseline.
     pub min_ratio: f64,
     /// Windows with fewer events are never a storm.
     pub min_events: u64,
@@ -122,7 +124,9 @@ impl Default for TimeoutConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ColdStartConfig {
+    /// Idle time before an invocation that may make it cold.
     pub idle_gap_ms: u64,
+    /// How many times slower than the median a cold invocation is.
     pub slower_than: f64,
 }
 
@@ -139,6 +143,7 @@ impl Default for ColdStartConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
+    /// Minimum growth factor from the first to the last retry interval.
     pub min_growth: f64,
 }
 
@@ -153,7 +158,9 @@ impl Default for RetryConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventStyleConfig {
+    /// Largest payload of a notification, in bytes.
     pub thin_bytes: u32,
+    /// Most top-level fields of a notification.
     pub thin_fields: u32,
 }
 
@@ -170,7 +177,9 @@ impl Default for EventStyleConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LatencyConfig {
+    /// Window width; 0 for automatic.
     pub window_ms: u64,
+    /// Points aimed at by the automatic window.
     pub points: u32,
 }
 

@@ -123,6 +123,7 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The name used in JSON and by `--fail-on`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
@@ -130,6 +131,7 @@ impl Severity {
             Severity::Info => "info",
         }
     }
+    /// The severity of a name (`warn` too).
     pub fn parse(s: &str) -> Option<Severity> {
         Some(match s {
             "error" => Severity::Error,
@@ -147,14 +149,18 @@ impl Severity {
 /// An edge of the topology, by the stable node ids of `analyze --json`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct EdgeRef {
+    /// Origin node id.
     pub from: String,
+    /// Destination node id.
     pub to: String,
 }
 
 /// An event by its CloudEvents identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EventRef {
+    /// CloudEvents `source`.
     pub source: String,
+    /// CloudEvents `id`.
     pub id: String,
 }
 
@@ -167,6 +173,7 @@ pub struct Evidence {
         serialize_with = "ser_opt_time"
     )]
     pub window_start: Option<Nanos>,
+    /// Storm: end of the burst window.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "ser_opt_time"
@@ -247,7 +254,9 @@ impl Evidence {
 /// One finding: a defect or a fact worth a look, with the evidence for it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
+    /// What was found.
     pub kind: Kind,
+    /// How bad it is.
     pub severity: Severity,
     /// One line.
     pub title: String,
@@ -262,6 +271,7 @@ pub struct Finding {
     pub last: Option<Nanos>,
     /// Node ids (`service:handler-a`, `channel:orders`).
     pub nodes: Vec<String>,
+    /// Edges involved.
     pub edges: Vec<EdgeRef>,
     /// Up to `max_examples` events.
     pub examples: Vec<EventRef>,
@@ -298,7 +308,9 @@ impl Finding {
 /// What `--fail-on` selects: kinds by name and/or a minimum severity.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FailOn {
+    /// Kinds named in the list.
     pub kinds: Vec<Kind>,
+    /// The least severe severity named (`warning` selects errors and warnings).
     pub min_severity: Option<Severity>,
 }
 
@@ -330,10 +342,14 @@ impl FailOn {
 /// Collects the events, times, nodes and edges of one finding while a detector scans.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Acc {
+    /// Events counted.
     pub count: u64,
+    /// Time range seen.
     pub first: Option<Nanos>,
     pub last: Option<Nanos>,
+    /// Example events (at most the configured number).
     pub events: Vec<EventIdx>,
+    /// Nodes and edges involved.
     pub nodes: Vec<NodeId>,
     pub edges: Vec<(NodeId, NodeId)>,
 }
@@ -354,12 +370,14 @@ impl Acc {
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
     }
 
+    /// Adds a node (once).
     pub fn node(&mut self, n: NodeId) {
         if !n.is_none() && !self.nodes.contains(&n) {
             self.nodes.push(n);
         }
     }
 
+    /// Adds an edge and its nodes (once).
     pub fn edge(&mut self, from: NodeId, to: NodeId) {
         if from.is_none() || to.is_none() {
             return;

@@ -30,7 +30,9 @@ pub struct LatencyPoint {
     /// Start of the window.
     #[serde(serialize_with = "ser_time")]
     pub start: Nanos,
+    /// Measurements in the window.
     pub count: u64,
+    /// Percentiles and maximum in milliseconds.
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
@@ -44,6 +46,7 @@ fn ser_time<S: serde::Serializer>(t: &Nanos, s: S) -> Result<S::Ok, S::Error> {
 /// A latency time series for one edge, one handler, or all end-to-end chains.
 #[derive(Clone, Debug, Serialize)]
 pub struct LatencySeries {
+    /// What is measured.
     pub kind: LatencyKind,
     /// Edge origin (node id), for edge series.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +60,7 @@ pub struct LatencySeries {
     pub to_id: NodeId,
     /// Overall figures of the series.
     pub overall: Option<LatencySummary>,
+    /// One point per window with measurements, in time order.
     pub points: Vec<LatencyPoint>,
 }
 
@@ -69,6 +73,7 @@ pub struct LatencyReport {
     pub chains: u64,
     /// Width of the series windows.
     pub window_ms: u64,
+    /// Delivery and write edges, handlers, then end to end.
     pub series: Vec<LatencySeries>,
 }
 

@@ -21,12 +21,14 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
 /// A run of windows whose counts are far above the baseline before them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Burst {
+    /// First and last event of the burst.
     pub start: Nanos,
     pub end: Nanos,
     /// Events in the busiest window.
     pub peak: u64,
     /// Baseline events per window when the burst began.
     pub baseline: f64,
+    /// Standard score of the busiest window.
     pub z: f64,
     /// Events in the burst.
     pub events: u64,
