@@ -131,14 +131,40 @@ fn valid_attr_name(n: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+/// RFC 2045 token characters: visible ASCII except tspecials.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(
+            b as u8,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b'@'
+                | b','
+                | b';'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'='
+        );
+        b += 1;
+    }
+    t
+};
+
 /// RFC 2046 `type/subtype` with token characters, parameters allowed.
 fn valid_media_type(s: &str) -> bool {
+    if s == "application/json" {
+        return true;
+    }
     let essence = s.split(';').next().unwrap_or("").trim();
-    let token = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
-    };
+    let token = |t: &str| !t.is_empty() && t.bytes().all(|b| TOKEN[b as usize]);
     match essence.split_once('/') {
         Some((t, st)) => token(t) && token(st),
         None => false,
@@ -255,9 +281,6 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
     if let Some(d) = raw.data {
         let s = d.get();
         payload = Some((offset_of(s), s.len(), true));
-        if s.starts_with('{') {
-            shape = object_shape(s);
-        }
     }
     match raw.data_base64 {
         None => {}
@@ -318,6 +341,17 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
             continue;
         }
         ext.push((name, value));
+    }
+    // The shape is kept from an event's first sighting, which is its publish: skip the work
+    // on the other observations of a capture.
+    let first_sighting = capture
+        .as_ref()
+        .is_none_or(|c| matches!(c.stage, None | Some(Stage::Publish)));
+    if first_sighting
+        && let Some(d) = raw.data
+        && d.get().starts_with('{')
+    {
+        shape = object_shape(d.get());
     }
     Ok(Checked {
         specversion,
@@ -452,35 +486,47 @@ pub fn add_checked(
         }
     };
     let source = c.source.as_deref().unwrap_or("(no source)");
-    let extensions: Vec<(&str, NewExt)> = c
-        .ext
-        .iter()
-        .filter_map(|(k, v)| {
-            let e = match v {
-                Val::Str(s) => NewExt::Str(s),
-                Val::Int(i) => NewExt::Int(*i),
-                Val::Bool(b) => NewExt::Bool(*b),
-                _ => return None,
-            };
-            Some((k.as_ref(), e))
-        })
-        .collect();
-    let new = NewEvent {
-        source,
-        id,
-        ty: &c.ty,
-        specversion: &c.specversion,
-        subject: c.subject.as_deref(),
-        time: c.time,
-        datacontenttype: c.datacontenttype.as_deref(),
-        dataschema: c.dataschema.as_deref(),
-        extensions,
-        payload,
-        payload_shape: c.shape.as_deref(),
-        trace: None,
-        loc,
+    // Most lines of a capture are later sightings of a known event: skip building it again.
+    let event = match store.existing_event(source, id) {
+        Some(e) => {
+            let ev = &mut store.events[e.0 as usize];
+            if ev.payload.is_none() && payload.is_some() {
+                ev.payload = payload;
+                ev.payload_shape = store.strings.intern_opt(c.shape.as_deref());
+            }
+            e
+        }
+        None => {
+            let extensions: Vec<(&str, NewExt)> = c
+                .ext
+                .iter()
+                .filter_map(|(k, v)| {
+                    let e = match v {
+                        Val::Str(s) => NewExt::Str(s),
+                        Val::Int(i) => NewExt::Int(*i),
+                        Val::Bool(b) => NewExt::Bool(*b),
+                        _ => return None,
+                    };
+                    Some((k.as_ref(), e))
+                })
+                .collect();
+            store.add_event(&NewEvent {
+                source,
+                id,
+                ty: &c.ty,
+                specversion: &c.specversion,
+                subject: c.subject.as_deref(),
+                time: c.time,
+                datacontenttype: c.datacontenttype.as_deref(),
+                dataschema: c.dataschema.as_deref(),
+                extensions,
+                payload,
+                payload_shape: c.shape.as_deref(),
+                trace: None,
+                loc,
+            })
+        }
     };
-    let event = store.add_event(&new);
     let cap = c.capture.unwrap_or_default();
     let time = cap.recorded.or(c.time).unwrap_or(*last_time);
     *last_time = time;

@@ -3,8 +3,13 @@
 //! can, reports each bad one with its line and the reason, and never panics.
 
 pub mod cloudevents;
+pub mod jaeger;
 pub mod jsonval;
+pub mod kcat;
 pub mod lines;
+pub mod otlp;
+pub mod spans;
+pub mod zipkin;
 
 use crate::model::{Format, PayloadSource, Store};
 use std::io::{self, BufReader, Read};
@@ -74,7 +79,12 @@ pub fn classify_record(keys: &[&str]) -> Option<Format> {
         Some(Format::Otlp)
     } else if has("topic") && (has("offset") || has("partition")) {
         Some(Format::Kcat)
-    } else if has("traceID") && has("spans") || has("data") && !has("specversion") && !has("id") {
+    } else if has("traceID") && has("spans")
+        || has("data")
+            && !["specversion", "id", "source", "type"]
+                .iter()
+                .any(|k| has(k))
+    {
         Some(Format::Jaeger)
     } else if has("traceId") && (has("localEndpoint") || has("kind") || has("timestamp")) {
         Some(Format::Zipkin)
@@ -103,27 +113,110 @@ fn classify_bytes(bytes: &[u8]) -> Option<Format> {
     classify_record(&refs)
 }
 
-/// Decides the format and layout from the first bytes (decompressed).
-pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
-    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    // One record per line: the first lines that parse as a complete object say what it is.
-    for line in text.split(|&b| b == b'\n').take(64) {
-        let t = line.trim_ascii();
-        if t.first() != Some(&b'{') {
-            continue;
+/// The keys of a top-level JSON object, as far as `text` goes: a document cut off by the
+/// sniffing window still names the keys before the cut.
+fn leading_keys(text: &[u8]) -> Vec<String> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    struct Keys<'k>(&'k mut Vec<String>);
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
         }
-        if let Some(f) = classify_bytes(t) {
-            let f = match f {
-                Format::Cloudevents => Format::CloudeventsJsonl,
-                f => f,
-            };
-            return Some((f, Layout::Lines));
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(k) = map.next_key::<String>()? {
+                self.0.push(k);
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
         }
     }
-    let first = *text.iter().find(|b| !b.is_ascii_whitespace())?;
+    impl<'de> DeserializeSeed<'de> for Keys<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let mut keys = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let _ = Keys(&mut keys).deserialize(&mut de);
+    keys
+}
+
+/// The keys of the first element of a JSON array, as far as `text` goes.
+fn first_element_keys(text: &[u8]) -> Vec<String> {
+    let Some(open) = text.iter().position(|&b| b == b'[') else {
+        return Vec::new();
+    };
+    let rest = &text[open + 1..];
+    match rest.iter().position(|b| !b.is_ascii_whitespace()) {
+        Some(i) if rest[i] == b'{' => leading_keys(&rest[i..]),
+        _ => Vec::new(),
+    }
+}
+
+fn classify_keys(keys: &[String]) -> Option<Format> {
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    classify_record(&refs)
+}
+
+/// Decides the format and layout from the first bytes (decompressed).
+///
+/// A first JSON value that ends on its first line means one record per line (a leading
+/// garbage line is skipped over: the first lines that parse as complete objects decide);
+/// a value spanning lines, or cut off by the window, is a whole document, classified by its
+/// top-level keys (a `[` array by its first element: `traceId` is Zipkin, anything else a
+/// CloudEvents batch).
+pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    let text = &text[start..];
+    let first = text[0];
+    let mut stream =
+        serde_json::Deserializer::from_slice(text).into_iter::<serde::de::IgnoredAny>();
+    let first_value = stream.next();
+    let end = stream.byte_offset();
+    let one_line_value = matches!(first_value, Some(Ok(_))) && !text[..end].contains(&b'\n');
+    let whole_document = match first_value {
+        Some(Ok(_)) => !one_line_value,
+        Some(Err(e)) => e.is_eof(),
+        None => false,
+    };
+    if !whole_document {
+        // One record per line: the first lines that parse as a complete object say what it is.
+        for line in text.split(|&b| b == b'\n').take(64) {
+            let t = line.trim_ascii();
+            if t.first() == Some(&b'[') && first_element_keys(t).iter().any(|k| k == "traceId") {
+                // Zipkin span arrays, one per line.
+                return Some((Format::Zipkin, Layout::Lines));
+            }
+            if t.first() != Some(&b'{') {
+                continue;
+            }
+            if let Some(f) = classify_bytes(t) {
+                let f = match f {
+                    Format::Cloudevents => Format::CloudeventsJsonl,
+                    f => f,
+                };
+                return Some((f, Layout::Lines));
+            }
+        }
+    }
     match first {
-        b'[' => Some((Format::CloudeventsBatch, Layout::Document)),
-        b'{' => Some((Format::Cloudevents, Layout::Document)),
+        b'[' => {
+            let keys = first_element_keys(text);
+            if keys.iter().any(|k| k == "traceId") {
+                Some((Format::Zipkin, Layout::Document))
+            } else {
+                Some((Format::CloudeventsBatch, Layout::Document))
+            }
+        }
+        b'{' => match classify_keys(&leading_keys(text)) {
+            Some(f @ (Format::Otlp | Format::Jaeger | Format::Zipkin)) => {
+                Some((f, Layout::Document))
+            }
+            _ => Some((Format::Cloudevents, Layout::Document)),
+        },
         _ => None,
     }
 }
@@ -228,6 +321,25 @@ pub fn load_path(
 fn load_document(store: &mut Store, input: u16, bytes: &[u8]) {
     let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let format = store.inputs[input as usize].format;
+    if let Some(parse) = span_document_parser(format) {
+        let text = match std::str::from_utf8(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let line = spans::LineIndex::new(text).line(e.valid_up_to());
+                store.inputs[input as usize].error(
+                    line,
+                    format!(
+                        "invalid UTF-8 at byte {}: the document cannot be read",
+                        e.valid_up_to()
+                    ),
+                );
+                return;
+            }
+        };
+        let parsed = parse(text);
+        add_parsed_spans(store, input, parsed);
+        return;
+    }
     let trimmed = text.trim_ascii_start();
     if trimmed.first() == Some(&b'[') {
         cloudevents::load_array(store, input, text);
@@ -247,6 +359,27 @@ fn load_document(store: &mut Store, input: u16, bytes: &[u8]) {
     }
 }
 
+type DocumentParser = fn(&str) -> spans::Parsed;
+
+fn span_document_parser(format: Option<Format>) -> Option<DocumentParser> {
+    match format? {
+        Format::Otlp => Some(otlp::parse_document),
+        Format::Jaeger => Some(jaeger::parse_document),
+        Format::Zipkin => Some(zipkin::parse_document),
+        _ => None,
+    }
+}
+
+/// Reports the records that could not be read, then maps the spans.
+pub(crate) fn add_parsed_spans(store: &mut Store, input: u16, parsed: spans::Parsed) {
+    let mut errors = parsed.errors;
+    errors.sort_by_key(|(line, _)| *line);
+    for (line, message) in errors {
+        store.inputs[input as usize].error(line, message);
+    }
+    spans::add_spans(store, input, &parsed.spans);
+}
+
 /// Human-readable reason for a serde_json error, with the line/column it points at.
 pub fn json_error(e: &serde_json::Error) -> String {
     let what = match e.classify() {
@@ -258,4 +391,85 @@ pub fn json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     let detail = msg.split(" at line ").next().unwrap_or(&msg);
     format!("{what}: {detail} (column {})", e.column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniffed(text: &str) -> Option<(Format, Layout)> {
+        sniff(text.as_bytes())
+    }
+
+    #[test]
+    fn span_formats_by_content() {
+        use Format::*;
+        use Layout::*;
+        let otlp_line = r#"{"resourceSpans":[{"scopeSpans":[]}]}"#;
+        assert_eq!(
+            sniffed(&format!("{otlp_line}\n{otlp_line}\n")),
+            Some((Otlp, Lines))
+        );
+        assert_eq!(
+            sniffed("{\n  \"resourceSpans\": [\n    {\"scopeSpans\": []}\n  ]\n}\n"),
+            Some((Otlp, Document))
+        );
+        // Pretty-printed Jaeger whose nested lines are complete objects of other shapes.
+        let jaeger = "{\n  \"data\": [\n    {\n      \"traceID\": \"ab\",\n      \"spans\": [\n        {\"key\": \"span.kind\", \"type\": \"string\", \"value\": \"producer\"}\n      ]\n    }\n  ]\n}";
+        assert_eq!(sniffed(jaeger), Some((Jaeger, Document)));
+        // Cut off by the sniffing window: the leading keys still say what it is.
+        assert_eq!(
+            sniffed("{\n \"data\": [{\"traceID\": \"ab\", \"spans\": ["),
+            Some((Jaeger, Document))
+        );
+        assert_eq!(
+            sniffed("{\"traceID\": \"ab\",\n \"spans\": [],\n \"processes\": {}}"),
+            Some((Jaeger, Document))
+        );
+        assert_eq!(
+            sniffed("[\n  {\"traceId\": \"ab\", \"id\": \"cd\", \"kind\": \"PRODUCER\"}\n]"),
+            Some((Zipkin, Document))
+        );
+        assert_eq!(
+            sniffed(
+                "[{\"traceId\": \"ab\", \"id\": \"cd\"}]\n[{\"traceId\": \"ab\", \"id\": \"ce\"}]\n"
+            ),
+            Some((Zipkin, Lines))
+        );
+        assert_eq!(
+            sniffed("junk\n{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"payload\":null}\n"),
+            Some((Kcat, Lines))
+        );
+    }
+
+    #[test]
+    fn cloudevents_layouts_unchanged() {
+        use Format::*;
+        use Layout::*;
+        let ce = r#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#;
+        assert_eq!(
+            sniffed(&format!("{ce}\n{ce}\n")),
+            Some((CloudeventsJsonl, Lines))
+        );
+        assert_eq!(
+            sniffed(&format!("[{ce},{ce}]")),
+            Some((CloudeventsBatch, Document))
+        );
+        // A pretty batch with one event per line is a batch, not JSON Lines.
+        assert_eq!(
+            sniffed(&format!("[\n  {ce},\n  {ce}\n]\n")),
+            Some((CloudeventsBatch, Document))
+        );
+        assert_eq!(
+            sniffed("{\n  \"specversion\": \"1.0\",\n  \"id\": \"1\",\n  \"data\": {\"a\": 1}\n}"),
+            Some((Cloudevents, Document))
+        );
+        // A CloudEvent missing its id and specversion is still a CloudEvent, not Jaeger.
+        assert_eq!(
+            sniffed("{\"source\":\"s\",\"type\":\"t\",\"data\":{}}\n"),
+            Some((CloudeventsJsonl, Lines))
+        );
+        assert_eq!(sniffed("   \n"), None);
+        assert_eq!(sniffed("hello"), None);
+    }
 }

@@ -147,6 +147,10 @@ pub struct Store {
     /// Deliveries inferred from `causationid` links.
     pub inferred_deliveries: u64,
     finalized_len: usize,
+    finalized_events: usize,
+    /// Earliest publish per (event, channel) and per event, kept between finalize calls.
+    published: FxHashMap<(EventIdx, NodeId), Nanos>,
+    first_publish: FxHashMap<EventIdx, Nanos>,
 }
 
 impl Store {
@@ -200,6 +204,12 @@ impl Store {
 
     /// A channel node, or a dead-letter node if its name says it is one.
     pub fn channel_or_dead_letter(&mut self, name: &str) -> NodeId {
+        let sym = self.strings.intern(name);
+        for class in [NodeClass::Channel, NodeClass::DeadLetter] {
+            if let Some(id) = self.node_keys.get(&(class, sym)) {
+                return *id;
+            }
+        }
         if is_dead_letter_name(name) {
             self.node(NodeClass::DeadLetter, name)
         } else {
@@ -227,6 +237,13 @@ impl Store {
     }
 
     pub fn find_event(&self, source: &str, id: &str) -> Option<EventIdx> {
+        let s = self.strings.get(source)?;
+        let i = self.strings.get(id)?;
+        self.event_keys.get(&(s, i)).copied()
+    }
+
+    /// The event with this `source` + `id`, if already added.
+    pub fn existing_event(&mut self, source: &str, id: &str) -> Option<EventIdx> {
         let s = self.strings.get(source)?;
         let i = self.strings.get(id)?;
         self.event_keys.get(&(s, i)).copied()
@@ -381,19 +398,33 @@ impl Store {
             && self.observations[old_len..]
                 .first()
                 .is_none_or(|o| o.time >= self.observations[old_len - 1].time);
-        if !appended_in_order {
+        let new_causation = self.events[self.finalized_events..]
+            .iter()
+            .any(|e| !e.causation.is_none());
+        if appended_in_order && self.inputs.len() == 1 && !new_causation {
+            // The live path: process only what arrived since the last call.
+            self.derive_node_kinds(old_len);
+            self.compute_latencies(old_len);
+            self.build_indexes(old_len);
+            let mut topology = std::mem::take(&mut self.topology);
+            topology.extend(self, old_len);
+            self.topology = topology;
+        } else {
             self.observations
                 .sort_by_key(|o| (o.time, o.stage, o.event));
+            if self.inputs.len() > 1 {
+                self.merge_cross_input_duplicates();
+            }
+            self.infer_causation_deliveries();
+            self.published.clear();
+            self.first_publish.clear();
+            self.derive_node_kinds(0);
+            self.compute_latencies(0);
+            self.build_indexes(0);
+            self.topology = Topology::build(self);
         }
-        if self.inputs.len() > 1 {
-            self.merge_cross_input_duplicates();
-        }
-        self.infer_causation_deliveries();
-        self.derive_node_kinds();
-        self.compute_latencies();
-        self.build_indexes();
-        self.topology = Topology::build(self);
         self.finalized_len = self.observations.len();
+        self.finalized_events = self.events.len();
     }
 
     /// Two inputs reporting the same observation (same event, stage and place within a
@@ -474,8 +505,8 @@ impl Store {
         }
     }
 
-    fn derive_node_kinds(&mut self) {
-        for o in &self.observations {
+    fn derive_node_kinds(&mut self, from: usize) {
+        for o in &self.observations[from..] {
             if matches!(o.stage, Stage::Deliver | Stage::Handle | Stage::Store)
                 && let Some(n) = self.nodes.get_mut(
                     if o.stage == Stage::Store {
@@ -492,27 +523,25 @@ impl Store {
         }
     }
 
-    fn compute_latencies(&mut self) {
-        let mut published: FxHashMap<(EventIdx, NodeId), Nanos> = FxHashMap::default();
-        let mut first_publish: FxHashMap<EventIdx, Nanos> = FxHashMap::default();
-        for o in &self.observations {
+    fn compute_latencies(&mut self, from: usize) {
+        let (published, first_publish) = (&mut self.published, &mut self.first_publish);
+        for o in &mut self.observations[from..] {
             if o.stage == Stage::Publish {
                 published.entry((o.event, o.to)).or_insert(o.time);
                 first_publish.entry(o.event).or_insert(o.time);
             }
-        }
-        for o in &mut self.observations {
+            let event_time = self.events[o.event.0 as usize].time;
             o.latency = match o.stage {
                 Stage::Deliver if !o.inferred => published
                     .get(&(o.event, o.from))
                     .or_else(|| first_publish.get(&o.event))
                     .copied()
-                    .or(self.events[o.event.0 as usize].time)
+                    .or(event_time)
                     .map_or(-1, |p| (o.time - p).max(0)),
                 Stage::DeadLetter => first_publish
                     .get(&o.event)
                     .copied()
-                    .or(self.events[o.event.0 as usize].time)
+                    .or(event_time)
                     .map_or(-1, |p| (o.time - p).max(0)),
                 Stage::Handle | Stage::Store => o.duration,
                 _ => -1,
@@ -520,7 +549,7 @@ impl Store {
         }
     }
 
-    fn build_indexes(&mut self) {
+    fn build_indexes(&mut self, from: usize) {
         let n = self.events.len();
         let mut counts = vec![0u32; n + 1];
         for o in &self.observations {
@@ -538,8 +567,11 @@ impl Store {
         }
         self.event_obs_start = counts;
         self.event_obs = event_obs;
-        self.by_trace.clear();
-        for (i, o) in self.observations.iter().enumerate() {
+        // Appended in order, trace lists only grow: index just the new observations.
+        if from == 0 {
+            self.by_trace.clear();
+        }
+        for (i, o) in self.observations.iter().enumerate().skip(from) {
             if !o.trace.is_none() {
                 self.by_trace.entry(o.trace).or_default().push(i as u32);
             }
@@ -551,4 +583,76 @@ impl Store {
 pub fn trace_id_of_traceparent(tp: &str) -> Option<&str> {
     let t = tp.get(3..35)?;
     (tp.as_bytes().get(2) == Some(&b'-') && t.bytes().all(|b| b.is_ascii_hexdigit())).then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(store: &mut Store, id: &str, t: Nanos) {
+        let e = store.add_event(&NewEvent {
+            source: "p",
+            id,
+            ty: "T",
+            specversion: "1.0",
+            ..Default::default()
+        });
+        let (p, c) = (
+            store.node(NodeClass::Service, "p"),
+            store.node(NodeClass::Channel, "c"),
+        );
+        store.add_observation(Observation::new(Stage::Publish, t, e, p, c));
+    }
+
+    fn deliver(store: &mut Store, id: &str, t: Nanos) {
+        let e = store.find_event("p", id).expect("published first");
+        let (c, h) = (
+            store.node(NodeClass::Channel, "c"),
+            store.node(NodeClass::Service, "h"),
+        );
+        store.add_observation(Observation::new(Stage::Deliver, t, e, c, h));
+    }
+
+    /// The live path finalizes after every batch; the result must equal one full finalize.
+    #[test]
+    fn incremental_finalize_equals_a_full_rebuild() {
+        let mut live = Store::new();
+        live.add_input("live", Some(Format::Live));
+        let mut full = Store::new();
+        full.add_input("file", Some(Format::Capture));
+        for batch in 0..5i64 {
+            for k in 0..10i64 {
+                let id = format!("e{batch}-{k}");
+                let t = (batch * 10 + k) * 1_000_000;
+                for s in [&mut live, &mut full] {
+                    publish(s, &id, t);
+                    deliver(s, &id, t + 3_000_000 + k * 100_000);
+                }
+            }
+            live.finalize();
+        }
+        full.finalize();
+        let edge = |s: &Store| {
+            let (c, h) = (
+                s.find_node(NodeClass::Channel, "c").unwrap(),
+                s.find_node(NodeClass::Service, "h").unwrap(),
+            );
+            let e = s.topology.edge_between(c, h).unwrap();
+            (
+                e.count,
+                e.times.clone(),
+                LatencySummary::of(e.latency.as_ref().unwrap()),
+            )
+        };
+        assert_eq!(edge(&live), edge(&full));
+        assert_eq!(live.observations.len(), 100);
+        let h = live.find_node(NodeClass::Service, "h").unwrap();
+        assert_eq!(live.topology.node(h).unwrap().kind, NodeKind::Handler);
+        let e = live.find_event("p", "e4-9").unwrap();
+        assert_eq!(live.observations_of(e).len(), 2);
+        assert_eq!(
+            live.observations[live.observations_of(e)[1] as usize].latency,
+            3_900_000
+        );
+    }
 }

@@ -82,40 +82,47 @@ pub struct Topology {
 
 impl Topology {
     pub fn build(store: &Store) -> Topology {
-        let mut graph = StableDiGraph::with_capacity(store.nodes.len(), store.nodes.len() * 2);
-        let mut index = Vec::with_capacity(store.nodes.len());
+        let mut topo = Topology::default();
+        topo.extend(store, 0);
+        topo
+    }
+
+    /// Brings the topology up to date with nodes added since the last call and observations
+    /// from index `from` on (the live path: only what arrived is processed).
+    pub fn extend(&mut self, store: &Store, from: usize) {
         for (i, n) in store.nodes.iter().enumerate() {
-            index.push(graph.add_node(TopoNode {
-                id: NodeId(i as u32),
-                kind: n.kind,
-                name: n.name,
-                observations: 0,
-                processing: new_histogram(),
-                handled: 0,
-                failures: 0,
-                cold_starts: 0,
-            }));
+            match self.index.get(i) {
+                Some(&ix) => self.graph[ix].kind = n.kind,
+                None => {
+                    let ix = self.graph.add_node(TopoNode {
+                        id: NodeId(i as u32),
+                        kind: n.kind,
+                        name: n.name,
+                        observations: 0,
+                        processing: new_histogram(),
+                        handled: 0,
+                        failures: 0,
+                        cold_starts: 0,
+                    });
+                    self.index.push(ix);
+                }
+            }
         }
-        let mut topo = Topology {
-            graph,
-            index,
-            edge_keys: FxHashMap::default(),
-        };
-        let mut types: FxHashMap<EdgeIndex, FxHashMap<Sym, u64>> = FxHashMap::default();
-        for (i, o) in store.observations.iter().enumerate() {
-            if let Some(n) = o.to.some().and_then(|n| topo.index.get(n.0 as usize)) {
-                topo.graph[*n].observations += 1;
+        let mut touched_types = Vec::new();
+        for (i, o) in store.observations.iter().enumerate().skip(from) {
+            if let Some(n) = o.to.some().and_then(|n| self.index.get(n.0 as usize)) {
+                self.graph[*n].observations += 1;
             }
             if o.stage != Stage::Handle
-                && let Some(n) = o.from.some().and_then(|n| topo.index.get(n.0 as usize))
+                && let Some(n) = o.from.some().and_then(|n| self.index.get(n.0 as usize))
             {
-                topo.graph[*n].observations += 1;
+                self.graph[*n].observations += 1;
             }
             if o.stage == Stage::Handle {
-                let Some(&h) = topo.index.get(o.to.0 as usize) else {
+                let Some(&h) = self.index.get(o.to.0 as usize) else {
                     continue;
                 };
-                let node = &mut topo.graph[h];
+                let node = &mut self.graph[h];
                 node.handled += 1;
                 if o.duration >= 0 {
                     record_nanos(&mut node.processing, o.duration);
@@ -126,8 +133,8 @@ impl Topology {
                 if o.outcome.is_failure() {
                     node.failures += 1;
                     if o.from.some().is_some() {
-                        let e = topo.edge_mut(o.from, o.to, Stage::Deliver);
-                        let edge = &mut topo.graph[e];
+                        let e = self.edge_mut(o.from, o.to, Stage::Deliver);
+                        let edge = &mut self.graph[e];
                         edge.errors += 1;
                         edge.error_times.push(o.time);
                     }
@@ -137,8 +144,8 @@ impl Topology {
             if o.from.is_none() || o.to.is_none() {
                 continue;
             }
-            let e = topo.edge_mut(o.from, o.to, o.stage);
-            let edge = &mut topo.graph[e];
+            let e = self.edge_mut(o.from, o.to, o.stage);
+            let edge = &mut self.graph[e];
             edge.count += 1;
             edge.observations.push(i as u32);
             edge.times.push(o.time);
@@ -149,18 +156,21 @@ impl Topology {
             if o.latency >= 0 && o.stage != Stage::Publish {
                 record_nanos(edge.latency.get_or_insert_with(new_histogram), o.latency);
             }
-            *types
-                .entry(e)
-                .or_default()
-                .entry(store.events[o.event.0 as usize].ty)
-                .or_default() += 1;
+            let ty = store.events[o.event.0 as usize].ty;
+            // Few types per edge: a linear scan beats a map.
+            match edge.types.iter_mut().find(|(t, _)| *t == ty) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    edge.types.push((ty, 1));
+                    touched_types.push(e);
+                }
+            }
         }
-        for (e, t) in types {
-            let mut v: Vec<(Sym, u64)> = t.into_iter().collect();
-            v.sort_by(|a, b| store.str(a.0).cmp(store.str(b.0)));
-            topo.graph[e].types = v;
+        for e in touched_types {
+            self.graph[e]
+                .types
+                .sort_by(|a, b| store.str(a.0).cmp(store.str(b.0)));
         }
-        topo
     }
 
     fn edge_mut(&mut self, from: NodeId, to: NodeId, stage: Stage) -> EdgeIndex {

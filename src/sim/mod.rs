@@ -332,7 +332,7 @@ impl Simulator {
             if self.burst_emitted == 1 {
                 self.truth.burst_started(t0);
             }
-            if self.burst_emitted % BURST_ORDERS == 0 {
+            if self.burst_emitted.is_multiple_of(BURST_ORDERS) {
                 self.truth.burst_ended(t0);
             }
         } else {

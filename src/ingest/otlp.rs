@@ -1,0 +1,457 @@
+//! OTLP JSON traces: a `TracesData` / `ExportTraceServiceRequest` document, or the
+//! collector file exporter's JSON Lines (one `TracesData` per line). Accepts what real
+//! writers emit: `scopeSpans` and the older `instrumentationLibrarySpans`, camelCase or
+//! proto field names, ids as hex (the OTLP/JSON spec) or base64 (protobuf JSON mappers),
+//! enums as numbers or names, 64-bit numbers as strings or numbers. Every span is parsed on
+//! its own, so one malformed span is reported (with its `resourceSpans[i]...` path) and
+//! skipped while the rest loads. The spans then go through [`super::spans::add_spans`].
+
+use super::spans::{
+    AttrValue, Attrs, EnumVal, Flex64, LineIndex, Parsed, Span, SpanKind, SpanPath, nanos_of,
+    parse_otlp_id,
+};
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+struct TracesData<'a> {
+    #[serde(rename = "resourceSpans", alias = "resource_spans", default, borrow)]
+    resource_spans: Vec<ResourceSpans<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceSpans<'a> {
+    #[serde(default)]
+    resource: Option<Resource>,
+    #[serde(rename = "scopeSpans", alias = "scope_spans", default, borrow)]
+    scope_spans: Vec<ScopeSpans<'a>>,
+    #[serde(
+        rename = "instrumentationLibrarySpans",
+        alias = "instrumentation_library_spans",
+        default,
+        borrow
+    )]
+    library_spans: Vec<ScopeSpans<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Resource {
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Deserialize)]
+struct ScopeSpans<'a> {
+    #[serde(default, borrow)]
+    spans: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct KeyValue {
+    key: String,
+    #[serde(default)]
+    value: Option<AnyValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct AnyValue {
+    #[serde(rename = "stringValue", alias = "string_value")]
+    string_value: Option<String>,
+    #[serde(rename = "boolValue", alias = "bool_value")]
+    bool_value: Option<bool>,
+    #[serde(rename = "intValue", alias = "int_value")]
+    int_value: Option<serde_json::Value>,
+    #[serde(rename = "doubleValue", alias = "double_value")]
+    double_value: Option<serde_json::Value>,
+    #[serde(rename = "arrayValue", alias = "array_value")]
+    array_value: Option<ArrayValue>,
+    #[serde(rename = "kvlistValue", alias = "kvlist_value")]
+    kvlist_value: Option<KvList>,
+    #[serde(rename = "bytesValue", alias = "bytes_value")]
+    bytes_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ArrayValue {
+    #[serde(default)]
+    values: Vec<AnyValue>,
+}
+
+#[derive(Deserialize)]
+struct KvList {
+    #[serde(default)]
+    values: Vec<KeyValue>,
+}
+
+impl AnyValue {
+    fn into_attr(self) -> Result<AttrValue, String> {
+        if let Some(s) = self.string_value {
+            return Ok(AttrValue::Str(s));
+        }
+        if let Some(b) = self.bool_value {
+            return Ok(AttrValue::Bool(b));
+        }
+        if let Some(v) = self.int_value {
+            if let Some(i) = v.as_i64() {
+                return Ok(AttrValue::Int(i));
+            }
+            return match &v {
+                serde_json::Value::String(s) => s
+                    .trim()
+                    .parse()
+                    .map(AttrValue::Int)
+                    .map_err(|_| format!("intValue {v} is not a 64-bit integer")),
+                _ => Err(format!("intValue {v} is not a 64-bit integer")),
+            };
+        }
+        if let Some(v) = self.double_value {
+            return match &v {
+                serde_json::Value::Number(n) => Ok(AttrValue::Float(n.as_f64().unwrap_or(0.0))),
+                serde_json::Value::String(s) => s
+                    .trim()
+                    .parse()
+                    .map(AttrValue::Float)
+                    .map_err(|_| format!("doubleValue {v} is not a number")),
+                _ => Err(format!("doubleValue {v} is not a number")),
+            };
+        }
+        if let Some(a) = self.array_value {
+            let items: Result<Vec<String>, String> = a
+                .values
+                .into_iter()
+                .map(|v| v.into_attr().map(|a| a.as_str().into_owned()))
+                .collect();
+            return Ok(AttrValue::Str(format!("[{}]", items?.join(","))));
+        }
+        if let Some(kv) = self.kvlist_value {
+            let mut parts = Vec::with_capacity(kv.values.len());
+            for e in kv.values {
+                let v = e.value.unwrap_or_default().into_attr()?;
+                parts.push(format!("{}={}", e.key, v.as_str()));
+            }
+            return Ok(AttrValue::Str(format!("{{{}}}", parts.join(","))));
+        }
+        if let Some(b) = self.bytes_value {
+            return Ok(AttrValue::Str(b));
+        }
+        Ok(AttrValue::Str(String::new()))
+    }
+}
+
+fn attrs(kvs: Vec<KeyValue>) -> Result<Attrs, String> {
+    kvs.into_iter()
+        .map(|kv| {
+            let v = kv
+                .value
+                .unwrap_or_default()
+                .into_attr()
+                .map_err(|e| format!("attribute \"{}\": {e}", kv.key))?;
+            Ok((kv.key, v))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct OtlpSpan {
+    #[serde(rename = "traceId", alias = "trace_id", default)]
+    trace_id: Option<String>,
+    #[serde(rename = "spanId", alias = "span_id", default)]
+    span_id: Option<String>,
+    #[serde(rename = "parentSpanId", alias = "parent_span_id", default)]
+    parent_span_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    kind: Option<EnumVal>,
+    #[serde(rename = "startTimeUnixNano", alias = "start_time_unix_nano", default)]
+    start: Option<Flex64>,
+    #[serde(rename = "endTimeUnixNano", alias = "end_time_unix_nano", default)]
+    end: Option<Flex64>,
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
+    #[serde(default)]
+    links: Vec<Link>,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    events: Vec<SpanEvent>,
+}
+
+/// A span event; only `exception` events are read (their message explains a failure).
+#[derive(Deserialize)]
+struct SpanEvent {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    attributes: Vec<KeyValue>,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    #[serde(rename = "traceId", alias = "trace_id", default)]
+    trace_id: Option<String>,
+    #[serde(rename = "spanId", alias = "span_id", default)]
+    span_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    #[serde(default)]
+    code: Option<EnumVal>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn is_error_status(code: &EnumVal) -> bool {
+    match code {
+        EnumVal::Num(n) => *n == 2,
+        EnumVal::Name(s) => s.eq_ignore_ascii_case("STATUS_CODE_ERROR") || s == "ERROR",
+    }
+}
+
+/// One span from its JSON text.
+fn parse_span(
+    raw: &RawValue,
+    service: &Arc<str>,
+    resource: &Arc<Attrs>,
+    path: SpanPath,
+    line: u64,
+) -> Result<Span, String> {
+    let s: OtlpSpan = serde_json::from_str(raw.get()).map_err(|e| super::json_error(&e))?;
+    let trace_id = match s.trace_id.as_deref() {
+        None => return Err("traceId is missing".into()),
+        Some(t) => parse_otlp_id::<16>(t).map_err(|e| format!("traceId {e}"))?,
+    };
+    let span_id = match s.span_id.as_deref() {
+        None => return Err("spanId is missing".into()),
+        Some(t) => parse_otlp_id::<8>(t).map_err(|e| format!("spanId {e}"))?,
+    };
+    let parent = match s.parent_span_id.as_deref() {
+        None | Some("") => None,
+        Some(p) => match parse_otlp_id::<8>(p) {
+            Ok(id) => Some(id),
+            Err(e) if e.starts_with("is all zeros") => None,
+            Err(e) => return Err(format!("parentSpanId {e}")),
+        },
+    };
+    let kind = match &s.kind {
+        None => SpanKind::Unspecified,
+        Some(EnumVal::Num(n)) => {
+            SpanKind::from_otlp(*n).ok_or_else(|| format!("kind {n} is not a SpanKind (0-5)"))?
+        }
+        Some(EnumVal::Name(n)) => SpanKind::parse(n).ok_or_else(|| {
+            format!(
+                "kind \"{}\" is not a SpanKind",
+                super::cloudevents::escape_msg(n)
+            )
+        })?,
+    };
+    let start = match Flex64::of(s.start, "startTimeUnixNano")? {
+        None | Some(0) => return Err("startTimeUnixNano is missing or zero".into()),
+        Some(n) => {
+            nanos_of(n, 1).ok_or_else(|| format!("startTimeUnixNano {n} is out of range"))?
+        }
+    };
+    let end = match Flex64::of(s.end, "endTimeUnixNano")? {
+        None | Some(0) => None,
+        Some(n) => {
+            let e = nanos_of(n, 1).ok_or_else(|| format!("endTimeUnixNano {n} is out of range"))?;
+            if e < start {
+                return Err(format!(
+                    "endTimeUnixNano {n} is before startTimeUnixNano {start}"
+                ));
+            }
+            Some(e)
+        }
+    };
+    let mut links = Vec::with_capacity(s.links.len());
+    for (i, l) in s.links.iter().enumerate() {
+        let t = parse_otlp_id::<16>(l.trace_id.as_deref().unwrap_or(""))
+            .map_err(|e| format!("links[{i}].traceId {e}"))?;
+        let sp = parse_otlp_id::<8>(l.span_id.as_deref().unwrap_or(""))
+            .map_err(|e| format!("links[{i}].spanId {e}"))?;
+        links.push((t, sp));
+    }
+    let (error, mut status_message) = match s.status {
+        Some(st) => (
+            st.code.as_ref().is_some_and(is_error_status),
+            st.message.filter(|m| !m.is_empty()),
+        ),
+        None => (false, None),
+    };
+    if error && status_message.is_none() {
+        status_message = s
+            .events
+            .into_iter()
+            .filter(|e| e.name.as_deref() == Some("exception"))
+            .flat_map(|e| e.attributes)
+            .find(|kv| kv.key == "exception.message")
+            .and_then(|kv| kv.value?.string_value)
+            .filter(|m| !m.is_empty());
+    }
+    Ok(Span {
+        trace_id,
+        span_id,
+        parent,
+        links,
+        service: service.clone(),
+        kind,
+        name: s.name.unwrap_or_default(),
+        start,
+        end,
+        error,
+        status_message,
+        attrs: attrs(s.attributes)?,
+        resource: resource.clone(),
+        remote_service: None,
+        line,
+        path,
+    })
+}
+
+/// Parses one `TracesData` text. `line_of` maps a byte offset in `text` to its line.
+fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
+    let mut out = Parsed::default();
+    let data: TracesData = match serde_json::from_str(text) {
+        Ok(d) => d,
+        Err(e) => {
+            out.errors.push((
+                line_of(0) + e.line().saturating_sub(1) as u64,
+                format!("not an OTLP TracesData object: {}", super::json_error(&e)),
+            ));
+            return out;
+        }
+    };
+    let mut work = Vec::new();
+    for (r, rs) in data.resource_spans.into_iter().enumerate() {
+        let resource = match rs.resource.map(|r| attrs(r.attributes)).transpose() {
+            Ok(a) => a.unwrap_or_default(),
+            Err(e) => {
+                out.errors
+                    .push((line_of(0), format!("resourceSpans[{r}].resource: {e}")));
+                Vec::new()
+            }
+        };
+        let service: Arc<str> = resource
+            .iter()
+            .find(|(k, _)| k == "service.name")
+            .map(|(_, v)| v.as_str().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown_service".to_string())
+            .into();
+        let resource = Arc::new(resource);
+        let scopes = rs
+            .scope_spans
+            .into_iter()
+            .map(|s| (s, false))
+            .chain(rs.library_spans.into_iter().map(|s| (s, true)));
+        for (sc, (scope, old_scope_name)) in scopes.enumerate() {
+            for (k, raw) in scope.spans.into_iter().enumerate() {
+                let path = SpanPath::Otlp {
+                    resource: r as u32,
+                    scope: sc as u32,
+                    span: k as u32,
+                    old_scope_name,
+                };
+                work.push((raw, service.clone(), resource.clone(), path));
+            }
+        }
+    }
+    let base = text.as_ptr() as usize;
+    let results: Vec<Result<Span, (u64, String)>> = work
+        .par_iter()
+        .with_min_len(64)
+        .map(|(raw, service, resource, path)| {
+            let line = line_of(raw.get().as_ptr() as usize - base);
+            parse_span(raw, service, resource, path.clone(), line)
+                .map_err(|e| (line, format!("{path}: {e}")))
+        })
+        .collect();
+    for r in results {
+        match r {
+            Ok(s) => out.spans.push(s),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+/// A whole OTLP JSON document (TracesData or ExportTraceServiceRequest).
+pub fn parse_document(text: &str) -> Parsed {
+    let index = LineIndex::new(text.as_bytes());
+    parse_traces_data(text, &|off| index.line(off))
+}
+
+/// One line of the collector file exporter's output; `line` is its 1-based number.
+pub fn parse_line(text: &str, line: u64) -> Parsed {
+    parse_traces_data(text, &|_| line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_names_enum_names_and_any_values() {
+        let text = r#"{"resource_spans": [{
+          "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+          "instrumentationLibrarySpans": [{"spans": [{
+            "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+            "parentSpanId": "AAAAAAAAAAA=", "name": "send", "kind": "SPAN_KIND_PRODUCER",
+            "startTimeUnixNano": 1700000000000000000, "endTimeUnixNano": "1700000000002000000",
+            "attributes": [
+              {"key": "n", "value": {"intValue": 3}},
+              {"key": "s", "value": {"intValue": "-4"}},
+              {"key": "d", "value": {"doubleValue": "1.5"}},
+              {"key": "a", "value": {"arrayValue": {"values": [{"stringValue": "x"}, {"boolValue": true}]}}},
+              {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"intValue": "1"}}]}}},
+              {"key": "empty"}
+            ],
+            "status": {"code": "STATUS_CODE_ERROR"},
+            "events": [{"timeUnixNano": "1700000000001000000", "name": "exception", "attributes": [
+              {"key": "exception.type", "value": {"stringValue": "E"}},
+              {"key": "exception.message", "value": {"stringValue": "boom"}}]}]
+          }]}]
+        }]}"#;
+        let p = parse_document(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let s = &p.spans[0];
+        assert_eq!(&*s.service, "svc");
+        assert_eq!(s.kind, SpanKind::Producer);
+        assert_eq!(s.parent, None);
+        assert_eq!(s.end, Some(1_700_000_000_002_000_000));
+        assert!(s.error);
+        assert_eq!(s.status_message.as_deref(), Some("boom"));
+        assert_eq!(s.attr("n"), Some(&AttrValue::Int(3)));
+        assert_eq!(s.attr("s"), Some(&AttrValue::Int(-4)));
+        assert_eq!(s.attr("d"), Some(&AttrValue::Float(1.5)));
+        assert_eq!(s.attr("a"), Some(&AttrValue::Str("[x,true]".into())));
+        assert_eq!(s.attr("m"), Some(&AttrValue::Str("{k=1}".into())));
+        assert_eq!(s.line, 3);
+        assert!(matches!(
+            s.path,
+            SpanPath::Otlp {
+                old_scope_name: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_bad_attribute_names_itself() {
+        let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1","attributes":[{"key":"n","value":{"intValue":"lots"}}]}]}]}]}"#;
+        let p = parse_line(text, 7);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].0, 7);
+        assert!(
+            p.errors[0]
+                .1
+                .starts_with("resourceSpans[0].scopeSpans[0].spans[0]: attribute \"n\""),
+            "{:?}",
+            p.errors
+        );
+        assert_eq!(&*parse_line(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1"}]}]}]}"#, 1).spans[0].service, "unknown_service");
+    }
+}
