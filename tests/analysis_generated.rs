@@ -591,9 +591,30 @@ fn cold_starts_are_inferred_from_idle_gaps_when_not_marked() {
         }
         let id = format!("img-{i}");
         let slow = i == 0 || i == 50;
-        g.publish(&id, "uploads", "com.acme.Uploaded", "uploads", at, json!({"i": i}));
-        let dur = if slow { 400_000 } else { 10_000 + (i % 5) * 1000 };
-        g.handle(&id, "uploads", "com.acme.Uploaded", "uploads", "thumb", at + 3.0, 1, "ok", dur);
+        g.publish(
+            &id,
+            "uploads",
+            "com.acme.Uploaded",
+            "uploads",
+            at,
+            json!({"i": i}),
+        );
+        let dur = if slow {
+            400_000
+        } else {
+            10_000 + (i % 5) * 1000
+        };
+        g.handle(
+            &id,
+            "uploads",
+            "com.acme.Uploaded",
+            "uploads",
+            "thumb",
+            at + 3.0,
+            1,
+            "ok",
+            dur,
+        );
         at += 100.0;
     }
     let dir = tempfile::tempdir().unwrap();

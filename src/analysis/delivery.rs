@@ -458,7 +458,17 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             .find(|o| o.stage == Stage::Publish)
             .or_else(|| obs.first().map(|&o| &store.observations[o as usize]));
         let Some(o) = first_publish else { continue };
-        seq.push((e.source, e.partition_key, o.time, s, ev));
+        // Kafka offsets (kcat) count per partition, whoever produced the message.
+        let kafka = store
+            .inputs
+            .get(e.loc.input as usize)
+            .is_some_and(|i| i.format == Some(Format::Kcat));
+        let source = if kafka && !e.partition_key.is_none() {
+            Sym::NONE
+        } else {
+            e.source
+        };
+        seq.push((source, e.partition_key, o.time, s, ev));
     }
     if seq.len() < 2 {
         return;
@@ -564,6 +574,13 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 ),
             );
         }
+    }
+}
+
+fn stream_name(store: &Store, source: Sym) -> String {
+    match source.some() {
+        Some(s) => crate::analysis::report::clean(store.str(s)),
+        None => "the partition".to_string(),
     }
 }
 
