@@ -368,3 +368,165 @@ fn reference_capture_with_every_defect_matches_the_ground_truth() {
     );
     assert!(a.points.len() > 10 && a.points.len() <= 101);
 }
+
+/// Everything a ground truth says, checked against the findings: duplicates per handler,
+/// the poison message, the publish burst, the retry storm, cold starts and the schema
+/// change; and no defect finding the truth does not call for.
+fn check_against_truth(f: &[Finding], truth: &Value, what: &str, exact_cold_starts: bool) {
+    assert_duplicates_match(f, truth, what);
+    let defects = &truth["defects"];
+    let poison = of(f, Kind::PoisonMessage);
+    match truth["poison"].as_array() {
+        Some(p) => {
+            assert_eq!(poison.len(), 1, "{what}");
+            assert_eq!(
+                ids(poison[0]),
+                vec![p[0].as_str().unwrap().to_string()],
+                "{what}"
+            );
+            assert_eq!(poison[0].evidence.max_attempts, p[1].as_u64(), "{what}");
+            let d = of(f, Kind::DeadLetter);
+            assert_eq!(d.len(), 1, "{what}");
+            assert_eq!(ids(d[0]), ids(poison[0]), "{what}");
+        }
+        None => assert!(poison.is_empty(), "{what}: {poison:#?}"),
+    }
+    let storms = of(f, Kind::Storm);
+    let burst = storms
+        .iter()
+        .filter(|s| on_edge(s, "service:producer-service", "channel:orders"))
+        .count();
+    let retry = storms
+        .iter()
+        .filter(|s| on_edge(s, "channel:orders", "service:handler-b"))
+        .count();
+    assert_eq!(
+        burst,
+        usize::from(defects["publish_burst"] == true),
+        "{what}: {storms:#?}"
+    );
+    assert_eq!(
+        retry,
+        usize::from(defects["retry_storm"] == true),
+        "{what}: {storms:#?}"
+    );
+    assert_eq!(storms.len(), burst + retry, "{what}: {storms:#?}");
+    if let Some(w) = truth["burst_window"].as_object() {
+        let s = storms
+            .iter()
+            .find(|s| on_edge(s, "service:producer-service", "channel:orders"))
+            .unwrap();
+        assert!(
+            (s.first.unwrap() - t(&w["first"])).abs() <= 100_000_000,
+            "{what}"
+        );
+        assert!(
+            (s.last.unwrap() - t(&w["last"])).abs() <= 100_000_000,
+            "{what}"
+        );
+        let n = truth["burst_orders"].as_u64().unwrap();
+        assert!(s.count.abs_diff(n) <= n / 10, "{what}: {} vs {n}", s.count);
+    }
+    let r = of(f, Kind::RetryWithoutBackoff);
+    if let Some(w) = truth["storm_window"].as_object() {
+        assert_eq!(r.len(), 1, "{what}");
+        assert_eq!(
+            r[0].count,
+            truth["storm_events"].as_u64().unwrap(),
+            "{what}"
+        );
+        assert_eq!(r[0].first, Some(t(&w["first"])), "{what}");
+        assert!(
+            on_edge(r[0], "channel:orders", "service:handler-b"),
+            "{what}"
+        );
+    } else if truth["poison"].is_null() {
+        assert!(r.is_empty(), "{what}: {r:#?}");
+    }
+    let cold = of(f, Kind::ColdStart);
+    for (handler, times) in truth["cold_starts"].as_object().unwrap() {
+        let node = format!("service:{handler}");
+        let c = cold
+            .iter()
+            .find(|c| c.nodes.contains(&node))
+            .unwrap_or_else(|| panic!("{what}: no cold start for {handler}"));
+        let times: Vec<i64> = times.as_array().unwrap().iter().map(t).collect();
+        if exact_cold_starts {
+            assert_eq!(c.count, times.len() as u64, "{what} {handler}");
+            assert_eq!(
+                (c.first, c.last),
+                (times.first().copied(), times.last().copied())
+            );
+        }
+    }
+    let b = of(f, Kind::BreakingChange);
+    if defects["schema_change"] == true {
+        assert_eq!(b.len(), 1, "{what}");
+        assert_eq!(
+            b[0].count,
+            truth["schema_v2_events"].as_u64().unwrap(),
+            "{what}"
+        );
+        assert_eq!(b[0].first, Some(t(&truth["schema_v2_first"])), "{what}");
+    } else {
+        assert!(b.is_empty(), "{what}: {b:#?}");
+    }
+    assert!(of(f, Kind::FeedbackLoop).is_empty(), "{what}");
+}
+
+#[test]
+fn every_sample_trace_matches_its_ground_truth() {
+    let dir = samples().join("defects");
+    let mut names = vec!["clean"];
+    names.extend(Defects::each().iter().map(|(n, _)| *n));
+    for name in names {
+        let (_, f) = load(&dir.join(format!("{name}.jsonl")));
+        let truth = truth(&dir.join(format!("{name}.truth.json")));
+        check_against_truth(&f, &truth, name, true);
+    }
+    let (_, f) = load(&samples().join("capture.jsonl"));
+    check_against_truth(
+        &f,
+        &truth(&samples().join("ground-truth.json")),
+        "reference",
+        true,
+    );
+}
+
+#[test]
+fn every_defect_is_found_on_its_own_with_other_seeds_and_formats() {
+    use eventlens::sim::write;
+    let dir = tempfile::tempdir().unwrap();
+    for seed in [3, 11] {
+        let mut variants = vec![("clean", Defects::none())];
+        variants.extend(Defects::each());
+        variants.push(("all", Defects::all()));
+        for (name, defects) in variants {
+            let run = Simulator::new(SimConfig {
+                seed,
+                defects,
+                ..SimConfig::reference()
+            })
+            .run();
+            let truth = serde_json::to_value(&run.truth).unwrap();
+            let path = dir.path().join(format!("{name}-{seed}.jsonl"));
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            write::write_capture(&run, &mut w).unwrap();
+            drop(w);
+            let (_, f) = load(&path);
+            check_against_truth(&f, &truth, &format!("{name} seed {seed}"), true);
+            if name == "all" {
+                // The same run read from OTLP JSON: the same defects (OTLP carries no
+                // dataschema or payload, so the schema change is not visible there).
+                let otlp = dir.path().join(format!("{name}-{seed}.otlp.json"));
+                let mut w = std::io::BufWriter::new(std::fs::File::create(&otlp).unwrap());
+                write::write_otlp(&run, &mut w).unwrap();
+                drop(w);
+                let (_, f) = load(&otlp);
+                let mut truth = truth.clone();
+                truth["defects"]["schema_change"] = Value::Bool(false);
+                check_against_truth(&f, &truth, &format!("otlp seed {seed}"), true);
+            }
+        }
+    }
+}
