@@ -344,54 +344,70 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             }
         }
     }
-    for st in stats {
-        let h = st.handler;
-        let hname = store.node_name(h);
-        // Timeout risk.
-        let limit_ms = cfg.timeout_limit_ms(hname).or(st.timeout_at.map(ms));
-        if let Some(limit) = limit_ms
-            && !st.all.is_empty()
-        {
-            let p99 = st.all.value_at_quantile(0.99) as f64 / 1000.0;
-            let risk_from = limit * (1.0 - cfg.timeouts.margin);
-            if p99 >= risk_from {
-                let mut acc = Acc::default();
-                let from_ns = (risk_from * 1_000_000.0) as i64;
-                for o in &store.observations {
-                    if o.stage == Stage::Handle && o.to == h && o.duration >= from_ns {
-                        acc.add(o.event, o.time, cfg.max_examples);
-                        acc.edge(o.from, o.to);
-                    }
-                }
-                acc.node(h);
-                let source = if cfg.timeout_limit_ms(hname).is_some() {
-                    "configured"
-                } else {
-                    "observed in its timeouts"
-                };
-                out.push(acc.finish(
-                    store,
-                    Kind::TimeoutRisk,
-                    Severity::Warning,
-                    format!(
-                        "{}: processing p99 {p99:.1} ms is within {:.0}% of its {limit:.0} ms limit",
-                        name(store, h),
-                        cfg.timeouts.margin * 100.0
-                    ),
-                    format!(
-                        "The limit ({source}) leaves no headroom: a slower dependency or a cold \
-                         start pushes invocations over it, they time out and get retried. Raise \
-                         the limit, make the work smaller (batch less, move slow calls out of the \
-                         handler) or find what makes the slow tail slow."
-                    ),
-                    Evidence {
-                        p99_ms: Some(p99),
-                        limit_ms: Some(limit),
-                        ..Evidence::default()
-                    },
-                ));
+    // Timeout risk: handlers whose p99 is within the margin of their limit, then one pass
+    // for the invocations at risk of all of them.
+    let mut risky: Vec<(NodeId, f64, f64, i64, bool)> = Vec::new();
+    for st in &stats {
+        let hname = store.node_name(st.handler);
+        let configured = cfg.timeout_limit_ms(hname);
+        let Some(limit) = configured.or(st.timeout_at.map(ms)) else {
+            continue;
+        };
+        if st.all.is_empty() {
+            continue;
+        }
+        let p99 = st.all.value_at_quantile(0.99) as f64 / 1000.0;
+        let risk_from = limit * (1.0 - cfg.timeouts.margin);
+        if p99 >= risk_from {
+            let from_ns = (risk_from * 1_000_000.0) as i64;
+            risky.push((st.handler, p99, limit, from_ns, configured.is_some()));
+        }
+    }
+    if !risky.is_empty() {
+        let mut accs: Vec<Acc> = vec![Acc::default(); risky.len()];
+        for o in &store.observations {
+            if o.stage != Stage::Handle {
+                continue;
+            }
+            if let Some(i) = risky.iter().position(|r| r.0 == o.to)
+                && o.duration >= risky[i].3
+            {
+                accs[i].add(o.event, o.time, max);
+                accs[i].edge(o.from, o.to);
             }
         }
+        for ((h, p99, limit, _, configured), mut acc) in risky.into_iter().zip(accs) {
+            acc.node(h);
+            let source = if configured {
+                "configured"
+            } else {
+                "observed in its timeouts"
+            };
+            out.push(acc.finish(
+                store,
+                Kind::TimeoutRisk,
+                Severity::Warning,
+                format!(
+                    "{}: processing p99 {p99:.1} ms is within {:.0}% of its {limit:.0} ms limit",
+                    name(store, h),
+                    cfg.timeouts.margin * 100.0
+                ),
+                format!(
+                    "The limit ({source}) leaves no headroom: a slower dependency or a cold \
+                     start pushes invocations over it, they time out and get retried. Raise \
+                     the limit, make the work smaller (batch less, move slow calls out of the \
+                     handler) or find what makes the slow tail slow."
+                ),
+                Evidence {
+                    p99_ms: Some(p99),
+                    limit_ms: Some(limit),
+                    ..Evidence::default()
+                },
+            ));
+        }
+    }
+    for st in stats {
+        let h = st.handler;
         // Cold starts.
         if st.cold_acc.count == 0 {
             continue;
@@ -509,7 +525,7 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                     format!(
                         "{} from {} out of sequence order{}",
                         plural(n, "event", "events"),
-                        crate::analysis::report::clean(store.str(key.0)),
+                        stream_name(store, key.0),
                         partition_suffix(store, key.1)
                     ),
                     "These events were published after an event with a higher `sequence`. \
@@ -558,7 +574,7 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                     format!(
                         "{} missing from {}{}",
                         plural(missing, "sequence number", "sequence numbers"),
-                        crate::analysis::report::clean(store.str(key.0)),
+                        stream_name(store, key.0),
                         partition_suffix(store, key.1)
                     ),
                     "Events between the listed ones (each example follows a gap) were never \
