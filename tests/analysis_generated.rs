@@ -630,3 +630,36 @@ fn cold_starts_are_inferred_from_idle_gaps_when_not_marked() {
     assert!(c[0].evidence.cold_p50_ms.unwrap() > 300.0);
     assert!(c[0].evidence.warm_p50_ms.unwrap() < 20.0);
 }
+
+#[test]
+fn kafka_partition_offsets_give_gaps_per_partition_whoever_produced() {
+    // Two producers share partition 0 of `orders`; offsets 3 and 4 are missing; partition 1
+    // is complete.
+    let mut lines = Vec::new();
+    for (i, (partition, offset, source)) in [
+        (0, 0, "svc-a"),
+        (0, 1, "svc-b"),
+        (0, 2, "svc-a"),
+        (0, 5, "svc-b"),
+        (0, 6, "svc-a"),
+        (1, 0, "svc-a"),
+        (1, 1, "svc-a"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lines.push(format!(
+            r#"{{"topic":"orders","partition":{partition},"offset":{offset},"tstype":"create","ts":{},"broker":1,"headers":["ce_specversion","1.0","ce_id","m-{i}","ce_source","{source}","ce_type","com.acme.Order","content-type","application/json"],"key":null,"payload":"{{}}"}}"#,
+            1_767_225_600_000i64 + i as i64
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kcat.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let f = run(&path, &AnalysisConfig::default());
+    let gaps = of(&f, Kind::SequenceGap);
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    assert_eq!(gaps[0].evidence.missing, Some(2));
+    assert_eq!(gaps[0].evidence.partition_key.as_deref(), Some("orders/0"));
+    assert!(of(&f, Kind::OutOfOrder).is_empty());
+}
