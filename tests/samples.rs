@@ -117,6 +117,38 @@ fn the_reference_capture_matches_its_ground_truth() {
 }
 
 #[test]
+fn the_otlp_and_jaeger_versions_of_the_run_match_the_same_ground_truth() {
+    let dir = samples();
+    let truth = read_json(&dir.join("ground-truth.json"));
+    for (file, format) in [("otlp.json", "otlp"), ("jaeger.json", "jaeger")] {
+        let report = analyze(&[&dir.join(file)]);
+        assert_eq!(report["inputs"][0]["format"], format);
+        assert_eq!(report["inputs"][0]["skipped"], 0, "{file}");
+        check(&report, &truth, file);
+        assert_eq!(
+            report["summary"]["observations"], truth["observations"],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_capture_and_an_otlp_export_of_the_same_run_merge_into_one_graph() {
+    let dir = samples();
+    let truth = read_json(&dir.join("ground-truth.json"));
+    let report = analyze(&[&dir.join("capture.jsonl"), &dir.join("otlp.json")]);
+    check(&report, &truth, "capture + otlp");
+    assert_eq!(
+        report["summary"]["observations"], truth["observations"],
+        "each observation counted once"
+    );
+    assert_eq!(
+        report["summary"]["merged_duplicates"], truth["observations"],
+        "every OTLP observation merged into the capture's"
+    );
+}
+
+#[test]
 fn every_per_defect_run_matches_its_ground_truth() {
     let dir = samples().join("defects");
     let mut n = 0;

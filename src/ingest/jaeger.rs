@@ -6,7 +6,7 @@
 //! its own: a malformed one is reported with its `data[t].spans[k]` path and line.
 
 use super::spans::{
-    AttrValue, Attrs, Flex64, LineIndex, Parsed, Scalar, Span, SpanKind, SpanPath, nanos_of,
+    AttrValue, Attrs, Flex64, LineIndex, Parsed, Scalar, Span, SpanKind, SpanPath, micros_span,
     parse_hex_id,
 };
 use rayon::prelude::*;
@@ -153,20 +153,7 @@ fn parse_span(
             links.push((rt, rs));
         }
     }
-    let start = match Flex64::of(s.start_time, "startTime")? {
-        None | Some(0) => return Err("startTime is missing or zero".into()),
-        Some(us) => {
-            nanos_of(us, 1000).ok_or_else(|| format!("startTime {us} µs is out of range"))?
-        }
-    };
-    let end = match Flex64::of(s.duration, "duration")? {
-        None => None,
-        Some(us) => Some(
-            nanos_of(us, 1000)
-                .and_then(|d| start.checked_add(d))
-                .ok_or_else(|| format!("duration {us} µs is out of range"))?,
-        ),
-    };
+    let (start, end) = micros_span(s.start_time, s.duration, "startTime")?;
     let (service, resource) = match (&s.process, s.process_id.as_deref()) {
         (Some(p), _) => (
             Arc::from(p.service_name.as_deref().unwrap_or("unknown_service")),
@@ -289,12 +276,7 @@ fn parse_trace(
                 .map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    for r in results {
-        match r {
-            Ok(s) => out.spans.push(s),
-            Err(e) => out.errors.push(e),
-        }
-    }
+    out.push_results(results);
 }
 
 fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {

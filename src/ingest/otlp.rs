@@ -369,12 +369,7 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
                 .map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    for r in results {
-        match r {
-            Ok(s) => out.spans.push(s),
-            Err(e) => out.errors.push(e),
-        }
-    }
+    out.push_results(results);
     out
 }
 

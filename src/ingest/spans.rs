@@ -340,6 +340,16 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// Collects per-span results: spans read, and `(line, message)` for those that were not.
+    pub fn push_results(&mut self, results: Vec<Result<Span, (u64, String)>>) {
+        for r in results {
+            match r {
+                Ok(s) => self.spans.push(s),
+                Err(e) => self.errors.push(e),
+            }
+        }
+    }
+
     /// Appends another part.
     pub fn extend(&mut self, other: Parsed) {
         self.spans.extend(other.spans);
@@ -1030,6 +1040,30 @@ impl<'de> serde::Deserialize<'de> for Scalar {
 }
 
 /// Nanoseconds from a count of `unit_ns`-long units, if it fits.
+/// Start and end of a span given in microseconds as a start time and a duration (Jaeger,
+/// Zipkin); `start_field` names the start field in errors.
+pub fn micros_span(
+    start: Option<Flex64>,
+    duration: Option<Flex64>,
+    start_field: &str,
+) -> Result<(Nanos, Option<Nanos>), String> {
+    let start = match Flex64::of(start, start_field)? {
+        None | Some(0) => return Err(format!("{start_field} is missing or zero")),
+        Some(us) => {
+            nanos_of(us, 1000).ok_or_else(|| format!("{start_field} {us} µs is out of range"))?
+        }
+    };
+    let end = match Flex64::of(duration, "duration")? {
+        None => None,
+        Some(us) => Some(
+            nanos_of(us, 1000)
+                .and_then(|d| start.checked_add(d))
+                .ok_or_else(|| format!("duration {us} µs is out of range"))?,
+        ),
+    };
+    Ok((start, end))
+}
+
 pub fn nanos_of(count: u64, unit_ns: u64) -> Option<Nanos> {
     count
         .checked_mul(unit_ns)

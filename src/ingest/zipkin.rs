@@ -5,7 +5,8 @@
 //! malformed one is reported with its position and line and skipped.
 
 use super::spans::{
-    AttrValue, Flex64, LineIndex, Parsed, Scalar, Span, SpanKind, SpanPath, nanos_of, parse_hex_id,
+    AttrValue, Flex64, LineIndex, Parsed, Scalar, Span, SpanKind, SpanPath, micros_span,
+    parse_hex_id,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -73,20 +74,7 @@ fn parse_span(raw: &RawValue, path: SpanPath, line: u64) -> Result<Span, String>
             )
         })?,
     };
-    let start = match Flex64::of(s.timestamp, "timestamp")? {
-        None | Some(0) => return Err("timestamp is missing or zero".into()),
-        Some(us) => {
-            nanos_of(us, 1000).ok_or_else(|| format!("timestamp {us} µs is out of range"))?
-        }
-    };
-    let end = match Flex64::of(s.duration, "duration")? {
-        None => None,
-        Some(us) => Some(
-            nanos_of(us, 1000)
-                .and_then(|d| start.checked_add(d))
-                .ok_or_else(|| format!("duration {us} µs is out of range"))?,
-        ),
-    };
+    let (start, end) = micros_span(s.timestamp, s.duration, "timestamp")?;
     let attrs: Vec<(String, AttrValue)> = s
         .tags
         .unwrap_or_default()
@@ -177,12 +165,7 @@ fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
             parse_span(raw, path.clone(), line).map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    for r in results {
-        match r {
-            Ok(s) => out.spans.push(s),
-            Err(e) => out.errors.push(e),
-        }
-    }
+    out.push_results(results);
     out
 }
 

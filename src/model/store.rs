@@ -437,7 +437,7 @@ impl Store {
         self.observations.retain(|o| {
             let key = (o.event, o.stage, o.from, o.to);
             match seen.get(&key) {
-                Some(&(t, input)) if input != o.loc.input && (o.time - t).abs() <= 1_000_000 => {
+                Some(&(t, input)) if input != o.loc.input && o.time.abs_diff(t) <= 1_000_000 => {
                     false
                 }
                 _ => {
@@ -485,7 +485,10 @@ impl Store {
             else {
                 continue;
             };
-            if self.nodes[producer.0 as usize].class != NodeClass::Service
+            if self
+                .nodes
+                .get(producer.0 as usize)
+                .is_none_or(|n| n.class != NodeClass::Service)
                 || delivered.contains(&(cause, producer))
             {
                 continue;
@@ -537,12 +540,12 @@ impl Store {
                     .or_else(|| first_publish.get(&o.event))
                     .copied()
                     .or(event_time)
-                    .map_or(-1, |p| (o.time - p).max(0)),
+                    .map_or(-1, |p| o.time.saturating_sub(p).max(0)),
                 Stage::DeadLetter => first_publish
                     .get(&o.event)
                     .copied()
                     .or(event_time)
-                    .map_or(-1, |p| (o.time - p).max(0)),
+                    .map_or(-1, |p| o.time.saturating_sub(p).max(0)),
                 Stage::Handle | Stage::Store => o.duration,
                 _ => -1,
             };
