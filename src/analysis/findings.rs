@@ -465,17 +465,27 @@ pub(crate) fn ms(nanos: i64) -> f64 {
 /// Runs every detector and returns the findings sorted by severity (errors first), then
 /// by time of first occurrence, then by kind.
 pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
-    let detectors: [fn(&Store, &AnalysisConfig) -> Vec<Finding>; 5] = [
-        super::duplicates::detect,
-        super::delivery::detect,
-        super::storm::detect,
-        super::schema::detect,
-        super::governance::detect,
+    type Detector = fn(&Store, &AnalysisConfig) -> Vec<Finding>;
+    let detectors: [(&str, Detector); 5] = [
+        ("duplicates", super::duplicates::detect),
+        ("delivery", super::delivery::detect),
+        ("storm", super::storm::detect),
+        ("schema", super::schema::detect),
+        ("governance", super::governance::detect),
     ];
+    // EVENTLENS_PROFILE=1 prints each detector's time to stderr.
+    let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     use rayon::prelude::*;
     let mut out: Vec<Finding> = detectors
         .par_iter()
-        .flat_map_iter(|d| d(store, cfg))
+        .flat_map_iter(|(name, d)| {
+            let t = std::time::Instant::now();
+            let f = d(store, cfg);
+            if profile {
+                eprintln!("profile: findings/{name} {:?}", t.elapsed());
+            }
+            f
+        })
         .collect();
     sort(&mut out);
     out

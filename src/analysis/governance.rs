@@ -6,7 +6,7 @@ use super::config::AnalysisConfig;
 use super::findings::{Acc, Evidence, Finding, Kind, Severity, name, plural};
 use crate::analysis::report::clean;
 use crate::model::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// Runs the governance detectors.
 pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
@@ -18,18 +18,20 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
 }
 
 fn orphans(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
-    let mut consumed: FxHashSet<NodeId> = FxHashSet::default();
+    let mut consumed: Vec<bool> = vec![false; store.nodes.len()];
     let mut any_consumer = false;
     for o in &store.observations {
         if matches!(o.stage, Stage::Deliver | Stage::Handle) {
             any_consumer = true;
-            consumed.insert(o.from);
+            if let Some(c) = consumed.get_mut(o.from.0 as usize) {
+                *c = true;
+            }
         }
     }
     let g = &store.topology.graph;
     for ix in g.node_indices() {
         let node = &g[ix];
-        if node.kind != NodeKind::Channel || consumed.contains(&node.id) {
+        if node.kind != NodeKind::Channel || consumed.get(node.id.0 as usize) == Some(&true) {
             continue;
         }
         let mut acc = Acc::default();
@@ -163,8 +165,20 @@ struct DualGroup {
 }
 
 fn dual_writes(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
-    let has_store = store.observations.iter().any(|o| o.stage == Stage::Store);
-    if !has_store {
+    // Only handlers that both write a store and publish can dual-write.
+    let mut writes = vec![false; store.nodes.len()];
+    let mut publishes = vec![false; store.nodes.len()];
+    for o in &store.observations {
+        let slot = match o.stage {
+            Stage::Store => writes.get_mut(o.from.0 as usize),
+            Stage::Publish => publishes.get_mut(o.from.0 as usize),
+            _ => None,
+        };
+        if let Some(s) = slot {
+            *s = true;
+        }
+    }
+    if !writes.iter().zip(&publishes).any(|(w, p)| *w && *p) {
         return;
     }
     // Effects by the id of their cause, for causationid links.
@@ -182,7 +196,11 @@ fn dual_writes(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         let obs = store.observations_of(e);
         for &hi in obs {
             let h = &store.observations[hi as usize];
-            if h.stage != Stage::Handle || h.duration < 0 || h.inferred {
+            if h.stage != Stage::Handle
+                || h.duration < 0
+                || h.inferred
+                || !publishes.get(h.to.0 as usize).is_some_and(|p| *p)
+            {
                 continue;
             }
             let (start, end) = (h.time, h.time + h.duration);

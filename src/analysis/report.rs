@@ -140,6 +140,23 @@ impl Report {
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        // Latency and the detectors are independent: run them side by side.
+        let (latency, findings) = if analysis {
+            let (l, f) = rayon::join(
+                || {
+                    let t = std::time::Instant::now();
+                    let l = super::latency::latency(store, cfg);
+                    if std::env::var_os("EVENTLENS_PROFILE").is_some() {
+                        eprintln!("profile: latency {:?}", t.elapsed());
+                    }
+                    l
+                },
+                || super::findings::analyze(store, cfg),
+            );
+            (Some(l), f)
+        } else {
+            (None, Vec::new())
+        };
         Report {
             schema: SCHEMA,
             inputs,
@@ -152,12 +169,8 @@ impl Report {
                 inferred_deliveries: store.inferred_deliveries,
             },
             topology: TopologyReport { nodes, edges },
-            latency: analysis.then(|| super::latency::latency(store, cfg)),
-            findings: if analysis {
-                super::findings::analyze(store, cfg)
-            } else {
-                Vec::new()
-            },
+            latency,
+            findings,
         }
     }
 
