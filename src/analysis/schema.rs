@@ -117,8 +117,8 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         let ty_s = clean(store.str(ty));
         st.schemas.sort_by_key(|v| v.first);
         st.shapes.sort_by_key(|v| v.first);
-        drift(store, &ty_s, &st, &mut out);
-        breaking(store, &ty_s, &st, &mut out);
+        drift(store, &ty_s, &st, max, &mut out);
+        breaking(store, &ty_s, &st, max, &mut out);
         if st.missing_schema.count > 0 {
             let n = st.missing_schema.count;
             let all = n == st.events;
@@ -144,13 +144,13 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                 ),
             );
         }
-        event_style(store, &ty_s, st, &mut out);
+        event_style(store, &ty_s, st, max, &mut out);
     }
     nonconformant(store, cfg, &mut out);
     out
 }
 
-fn drift(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
+fn drift(store: &Store, ty_s: &str, st: &TypeStats, max: usize, out: &mut Vec<Finding>) {
     if st.schemas.len() < 2 && st.shapes.len() < 2 {
         return;
     }
@@ -159,7 +159,7 @@ fn drift(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
     for v in st.schemas.iter().skip(1).chain(st.shapes.iter().skip(1)) {
         acc.count += v.acc.count;
         for &e in &v.acc.events {
-            if acc.events.len() < 20 && !acc.events.contains(&e) {
+            if acc.events.len() < max && !acc.events.contains(&e) {
                 acc.events.push(e);
             }
         }
@@ -222,7 +222,7 @@ fn parse_shape(s: &str) -> Vec<(&str, &str)> {
     s.split(',').filter_map(|f| f.rsplit_once(':')).collect()
 }
 
-fn breaking(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
+fn breaking(store: &Store, ty_s: &str, st: &TypeStats, max: usize, out: &mut Vec<Finding>) {
     if st.shapes.len() < 2 {
         return;
     }
@@ -267,7 +267,7 @@ fn breaking(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
         if broke {
             acc.count += v.acc.count;
             for &e in &v.acc.events {
-                if acc.events.len() < 20 {
+                if acc.events.len() < max {
                     acc.events.push(e);
                 }
             }
@@ -320,7 +320,7 @@ fn breaking(store: &Store, ty_s: &str, st: &TypeStats, out: &mut Vec<Finding>) {
     );
 }
 
-fn event_style(store: &Store, ty_s: &str, st: TypeStats, out: &mut Vec<Finding>) {
+fn event_style(store: &Store, ty_s: &str, st: TypeStats, max: usize, out: &mut Vec<Finding>) {
     let (nn, ns) = (st.notifications.count, st.state.count);
     let total = nn + ns;
     if total == 0 {
@@ -355,7 +355,7 @@ fn event_style(store: &Store, ty_s: &str, st: TypeStats, out: &mut Vec<Finding>)
     let notes = st.notifications;
     acc.count += notes.count;
     for e in notes.events {
-        if acc.events.len() < 20 {
+        if acc.events.len() < max {
             acc.events.push(e);
         }
     }
