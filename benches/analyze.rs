@@ -72,6 +72,16 @@ fn main() {
         time_cmd(Command::new(exe).arg("analyze").arg(&path).arg("--json"))
     });
     let rss_kib = peak_rss_of_children_kib();
+    // The same without latency analysis and findings: what the flow analysis costs.
+    let topology_only = best(runs, || {
+        time_cmd(
+            Command::new(exe)
+                .arg("analyze")
+                .arg(&path)
+                .arg("--json")
+                .arg("--no-findings"),
+        )
+    });
 
     let serde_ignored = best(runs, || {
         let t = Instant::now();
@@ -123,6 +133,11 @@ fn main() {
         records as f64 / secs(ours),
         rss_kib as f64 / 1024.0 * 1.048576,
         rss_kib as f64 * 1024.0 / size as f64
+    );
+    println!(
+        "  ... --no-findings      : {:>8.3} s  (analysis and findings add {:+.1}%)",
+        secs(topology_only),
+        (secs(ours) / secs(topology_only) - 1.0) * 100.0
     );
     println!(
         "serde IgnoredAny / line  : {:>8.3} s  (eventlens takes {:.2}x this)",

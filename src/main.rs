@@ -64,6 +64,15 @@ enum Command {
         /// Print the eventlens.analysis/v1 JSON document instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Exit with code 3 if a finding matches: kinds and/or a minimum severity
+        /// (`duplicate-processing,storm`, `warning`).
+        #[arg(long, value_name = "LIST")]
+        fail_on: Option<String>,
+        /// Skip latency analysis and findings (the topology only).
+        #[arg(long)]
+        no_findings: bool,
+        #[command(flatten)]
+        thresholds: eventlens::analysis::config::AnalysisFlags,
     },
     /// Frame-time benchmark of the GUI, driven headless over simulated records.
     #[command(hide = true, name = "bench-ui")]
@@ -115,7 +124,21 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Analyze { files, json }) => analyze(&files, json),
+        Some(Command::Analyze {
+            files,
+            json,
+            fail_on,
+            no_findings,
+            thresholds,
+        }) => {
+            let fail_on = fail_on
+                .as_deref()
+                .map(eventlens::analysis::FailOn::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let (cfg, _) = thresholds.resolve(files.first().map(PathBuf::as_path))?;
+            analyze(&files, json, &cfg, !no_findings, fail_on.as_ref())
+        }
         Some(Command::BenchUi { records, frames }) => {
             let r = eventlens::ui::bench::run(records, frames);
             println!(
@@ -253,7 +276,13 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+fn analyze(
+    files: &[PathBuf],
+    json: bool,
+    cfg: &eventlens::analysis::AnalysisConfig,
+    analysis: bool,
+    fail_on: Option<&eventlens::analysis::FailOn>,
+) -> anyhow::Result<ExitCode> {
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     let t0 = std::time::Instant::now();
     let mut store = Store::new();
@@ -283,7 +312,7 @@ fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     }
     store.finalize();
     let t_finalize = t0.elapsed();
-    let report = Report::build(&store);
+    let report = Report::build_with(&store, cfg, analysis);
     if profile {
         let [split, parse, add] = eventlens::ingest::lines::phase_times();
         eprintln!(
@@ -297,6 +326,13 @@ fn analyze(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         println!("{out}");
     } else {
         print!("{}", report.to_text());
+    }
+    if let Some(f) = fail_on {
+        let hits = report.findings.iter().filter(|x| x.matches(f)).count();
+        if hits > 0 {
+            eprintln!("eventlens: {hits} finding(s) match --fail-on");
+            return Ok(ExitCode::from(3));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

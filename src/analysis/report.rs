@@ -1,5 +1,8 @@
 //! The `analyze` report: the `eventlens.analysis/v1` JSON document and its readable form.
 
+use super::config::AnalysisConfig;
+use super::findings::Finding;
+use super::latency::LatencyReport;
 use crate::model::*;
 use crate::time::format_rfc3339;
 use serde::Serialize;
@@ -12,7 +15,12 @@ pub struct Report {
     pub inputs: Vec<InputReport>,
     pub summary: Summary,
     pub topology: TopologyReport,
-    pub findings: Vec<serde_json::Value>,
+    /// Latency per edge, per handler and end to end, overall and per window (absent when
+    /// the analysis was skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyReport>,
+    /// Sorted by severity (errors first), then time.
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Serialize, Debug)]
@@ -77,7 +85,14 @@ pub struct EdgeReport {
 }
 
 impl Report {
+    /// The report with latency and every finding, default thresholds.
     pub fn build(store: &Store) -> Report {
+        Self::build_with(store, &AnalysisConfig::default(), true)
+    }
+
+    /// The report with thresholds from `cfg`; `analysis: false` skips the latency analysis
+    /// and the detectors (no `latency`, an empty `findings` array).
+    pub fn build_with(store: &Store, cfg: &AnalysisConfig, analysis: bool) -> Report {
         let inputs = store
             .inputs
             .iter()
@@ -125,6 +140,23 @@ impl Report {
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        // Latency and the detectors are independent: run them side by side.
+        let (latency, findings) = if analysis {
+            let (l, f) = rayon::join(
+                || {
+                    let t = std::time::Instant::now();
+                    let l = super::latency::latency(store, cfg);
+                    if std::env::var_os("EVENTLENS_PROFILE").is_some() {
+                        eprintln!("profile: latency {:?}", t.elapsed());
+                    }
+                    l
+                },
+                || super::findings::analyze(store, cfg),
+            );
+            (Some(l), f)
+        } else {
+            (None, Vec::new())
+        };
         Report {
             schema: SCHEMA,
             inputs,
@@ -137,7 +169,8 @@ impl Report {
                 inferred_deliveries: store.inferred_deliveries,
             },
             topology: TopologyReport { nodes, edges },
-            findings: Vec::new(),
+            latency,
+            findings,
         }
     }
 
@@ -225,6 +258,44 @@ impl Report {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+        }
+        if let Some(lat) = &self.latency
+            && let Some(l) = &lat.end_to_end_ms
+        {
+            let _ = writeln!(
+                s,
+                "\nEnd to end: {} chains, p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms",
+                lat.chains, l.p50, l.p95, l.p99, l.max
+            );
+        }
+        let _ = writeln!(s, "\nFindings: {}", self.findings.len());
+        for f in &self.findings {
+            let when = f.first.map(format_rfc3339).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:<7} {:<21} {}  [{} events{}{}]",
+                f.severity.as_str(),
+                f.kind.as_str(),
+                clean(&f.title),
+                f.count,
+                if when.is_empty() { "" } else { ", from " },
+                when
+            );
+            for e in &f.edges {
+                let _ = writeln!(s, "          on {} -> {}", clean(&e.from), clean(&e.to));
+            }
+            if f.edges.is_empty() && !f.nodes.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "          at {}",
+                    f.nodes
+                        .iter()
+                        .map(|n| clean(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let _ = writeln!(s, "          {}", clean(&f.detail));
         }
         s
     }

@@ -15,6 +15,8 @@ pub struct Loaded {
     pub store: Store,
     pub paths: Vec<PathBuf>,
     pub failures: Vec<String>,
+    /// The analysis findings, computed on the loading thread too.
+    pub findings: Vec<crate::analysis::Finding>,
 }
 
 /// A load in progress.
@@ -51,13 +53,19 @@ impl Loading {
                         failures.push(e.to_string());
                     }
                 }
+                let mut findings = Vec::new();
                 if !p.is_cancelled() {
                     store.finalize();
+                    findings = crate::analysis::analyze(
+                        &store,
+                        &crate::analysis::AnalysisConfig::default(),
+                    );
                 }
                 let _ = tx.send(Loaded {
                     store,
                     paths: thread_paths,
                     failures,
+                    findings,
                 });
                 if let Some(w) = waker {
                     w();

@@ -206,7 +206,7 @@ impl EventLensApp {
                 ..opts
             },
         );
-        app.install(store, label.to_string());
+        app.install(store, label.to_string(), None);
         app
     }
 
@@ -303,7 +303,7 @@ impl EventLensApp {
             .collect::<Vec<_>>()
             .join(", ");
         self.live = None;
-        self.install(done.store, label);
+        self.install(done.store, label, Some(done.findings));
         if !self.load_failures.is_empty() || self.store.inputs.iter().any(|i| i.skipped > 0) {
             self.settings.bottom_tab = BottomTab::Inputs;
         }
@@ -313,7 +313,7 @@ impl EventLensApp {
         let mut store = Store::new();
         let feed = crate::live::demo::spawn_demo();
         let input = LiveInput::new(&mut store, "demo (simulator)");
-        self.install(store, "live demo".into());
+        self.install(store, "live demo".into(), Some(Vec::new()));
         self.live = Some(Live {
             feed,
             input,
@@ -326,7 +326,13 @@ impl EventLensApp {
     }
 
     /// Shows a new store: resets the cursor and selection, applies pending start options.
-    fn install(&mut self, store: Store, label: String) {
+    /// `analysis` is the analysis findings when already computed (on the loading thread).
+    fn install(
+        &mut self,
+        store: Store,
+        label: String,
+        analysis: Option<Vec<crate::analysis::Finding>>,
+    ) {
         let store_end = store.last_time();
         self.store = store;
         self.generation += 1;
@@ -338,12 +344,15 @@ impl EventLensApp {
         self.selection = Selection::None;
         self.selected_finding = None;
         self.graph.fit_pending = true;
-        self.after_data_change();
+        self.after_data_change(analysis);
         self.apply_start_options();
     }
 
-    fn after_data_change(&mut self) {
-        self.findings = findings::collect(&self.store);
+    fn after_data_change(&mut self, analysis: Option<Vec<crate::analysis::Finding>>) {
+        let analysis = analysis.unwrap_or_else(|| {
+            crate::analysis::analyze(&self.store, &crate::analysis::AnalysisConfig::default())
+        });
+        self.findings = findings::collect(&self.store, &analysis);
         self.derived.refresh(
             &self.store,
             self.generation,
@@ -463,9 +472,14 @@ impl EventLensApp {
             }
         }
         if finalized {
+            let t0 = Instant::now();
             self.generation += 1;
-            self.after_data_change();
+            self.after_data_change(None);
             self.apply_start_options();
+            // The analysis of a long live session counts towards the next wait too.
+            if let Some(live) = &mut self.live {
+                live.finalize_cost += t0.elapsed();
+            }
         }
     }
 

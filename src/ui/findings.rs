@@ -1,34 +1,18 @@
 //! The findings panel: findings grouped by kind and severity; clicking one selects its
 //! nodes, edges, events and time range.
 //!
-//! HOOK: the analysis findings (duplicates, storms, ...) are built in `src/analysis` on
-//! another branch. Until they land, [`collect`] derives findings from what the store already
-//! knows: read errors and CloudEvents spec violations per input (with file and line),
-//! dead-lettered events, failed handlings and cold starts. When `analysis::Finding` lands,
-//! convert each into a [`FindingView`] in [`collect`]; the panel needs nothing else.
+//! [`collect`] shows the analysis findings (`crate::analysis`: duplicates, storms, retries,
+//! dead letters, cold starts, schema drift...) next to what only the UI lists: read errors
+//! and CloudEvents spec violations per input (with file and line) and failed handlings per
+//! delivery edge.
 
 use super::{Command, Selection, ViewCtx};
-use crate::model::{EventIdx, NodeId, NodeKind, Stage, Store};
+use crate::model::{EventIdx, NodeId, Stage, Store};
 use crate::time::Nanos;
 use egui::RichText;
 use rustc_hash::FxHashMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
+pub use crate::analysis::Severity;
 
 /// One finding as the UI shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,9 +33,24 @@ pub struct FindingView {
 
 const EXAMPLES: usize = 20;
 
-/// The findings of a store (see the module docs for the hook).
-pub fn collect(store: &Store) -> Vec<FindingView> {
-    let mut out = Vec::new();
+/// The findings of a store: the analysis findings plus read errors, spec violations and
+/// failed handlings.
+pub fn collect(store: &Store, analysis: &[crate::analysis::Finding]) -> Vec<FindingView> {
+    let mut out: Vec<FindingView> = analysis
+        .iter()
+        .map(|f| FindingView {
+            kind: f.kind.as_str().to_string(),
+            severity: f.severity,
+            title: f.title.clone(),
+            detail: f.detail.clone(),
+            count: f.count,
+            first: f.first,
+            last: f.last,
+            nodes: f.node_ids.clone(),
+            edges: f.edge_ids.clone(),
+            events: f.events.clone(),
+        })
+        .collect();
     // Events by (input, line), to point issues at events.
     let mut by_line: FxHashMap<(u16, u32), EventIdx> = FxHashMap::default();
     let has_issues = store
@@ -130,20 +129,6 @@ pub fn collect(store: &Store) -> Vec<FindingView> {
     }
     for e in store.topology.edges_sorted() {
         let (from, to) = (store.node_name(e.from), store.node_name(e.to));
-        if e.stage == Stage::DeadLetter && e.count > 0 {
-            out.push(FindingView {
-                kind: "dead-letter".into(),
-                severity: Severity::Error,
-                title: format!("{} event(s) dead-lettered to {to}", e.count),
-                detail: format!("from {from}; retries were exhausted or the message was rejected"),
-                count: e.count,
-                first: e.times.first().copied(),
-                last: e.times.last().copied(),
-                nodes: vec![e.from, e.to],
-                edges: vec![(e.from, e.to)],
-                events: examples(store, &e.observations),
-            });
-        }
         if e.errors > 0 && e.stage == Stage::Deliver {
             let rate = e.errors as f64 / e.count.max(1) as f64 * 100.0;
             let failing: Vec<u32> = e
@@ -175,24 +160,6 @@ pub fn collect(store: &Store) -> Vec<FindingView> {
                 nodes: vec![e.to],
                 edges: vec![(e.from, e.to)],
                 events: examples(store, &failing),
-            });
-        }
-    }
-    for n in store.topology.graph.node_weights() {
-        if n.kind == NodeKind::Handler && n.cold_starts > 0 {
-            out.push(FindingView {
-                kind: "cold-start".into(),
-                severity: Severity::Info,
-                title: format!("{}: {} cold start(s)", store.str(n.name), n.cold_starts),
-                detail:
-                    "handlings that started a new instance; see the latency view for cold vs warm"
-                        .into(),
-                count: n.cold_starts,
-                first: None,
-                last: None,
-                nodes: vec![n.id],
-                edges: vec![],
-                events: vec![],
             });
         }
     }

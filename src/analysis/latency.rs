@@ -1,0 +1,279 @@
+//! Latency, with the design's words: **delivery latency** per channel -> handler edge
+//! (receive minus publish), **processing time** per handler (end minus start), and
+//! **end-to-end latency** per causal chain (first publish to last completion of a trace,
+//! else of a `correlationid`, else of a `causationid` chain). Overall summaries come from
+//! HDR histograms; the time series give p50/p95/p99/max per window for plots.
+
+use super::config::AnalysisConfig;
+use crate::model::*;
+use crate::time::Nanos;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+/// Which latency a series measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyKind {
+    /// Channel -> handler (and time to dead-letter) edges.
+    Delivery,
+    /// Handler end minus start.
+    Processing,
+    /// Handler -> store write time.
+    Write,
+    /// First publish to last completion of a causal chain.
+    EndToEnd,
+}
+
+/// One window of a latency series (milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LatencyPoint {
+    /// Start of the window.
+    #[serde(serialize_with = "ser_time")]
+    pub start: Nanos,
+    /// Measurements in the window.
+    pub count: u64,
+    /// Percentiles and maximum in milliseconds.
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+fn ser_time<S: serde::Serializer>(t: &Nanos, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::time::format_rfc3339(*t))
+}
+
+/// A latency time series for one edge, one handler, or all end-to-end chains.
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencySeries {
+    /// What is measured.
+    pub kind: LatencyKind,
+    /// Edge origin (node id), for edge series.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Edge destination, or the handler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip)]
+    pub from_id: NodeId,
+    #[serde(skip)]
+    pub to_id: NodeId,
+    /// Overall figures of the series.
+    pub overall: Option<LatencySummary>,
+    /// One point per window with measurements, in time order.
+    pub points: Vec<LatencyPoint>,
+}
+
+/// Everything latency for `analyze --json` and the GUI's plots.
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyReport {
+    /// End-to-end latency over all causal chains with a completion.
+    pub end_to_end_ms: Option<LatencySummary>,
+    /// Causal chains measured.
+    pub chains: u64,
+    /// Width of the series windows.
+    pub window_ms: u64,
+    /// Delivery and write edges, handlers, then end to end.
+    pub series: Vec<LatencySeries>,
+}
+
+/// The window: configured, or a round width giving about `points` windows over the capture.
+pub fn window_ns(store: &Store, cfg: &AnalysisConfig) -> i64 {
+    if cfg.latency.window_ms > 0 {
+        return cfg.latency.window_ms as i64 * 1_000_000;
+    }
+    let span = match (store.first_time(), store.last_time()) {
+        (Some(a), Some(b)) => (b - a).max(1),
+        _ => return 1_000_000_000,
+    };
+    let target = (span / i64::from(cfg.latency.points.max(1))).max(1_000_000);
+    let mut w: i64 = 1_000_000;
+    loop {
+        for m in [1, 2, 5] {
+            if w * m >= target {
+                return w * m;
+            }
+        }
+        w *= 10;
+    }
+}
+
+/// Builds windowed series from (time, latency ns) pairs in time order.
+struct Windowed {
+    w: i64,
+    current: Option<i64>,
+    hist: LatencyHistogram,
+    overall: LatencyHistogram,
+    points: Vec<LatencyPoint>,
+}
+
+impl Windowed {
+    fn new(w: i64) -> Self {
+        Windowed {
+            w,
+            current: None,
+            hist: new_histogram(),
+            overall: new_histogram(),
+            points: Vec::new(),
+        }
+    }
+    fn flush(&mut self) {
+        if let (Some(start), Some(s)) = (self.current, LatencySummary::of(&self.hist)) {
+            self.points.push(LatencyPoint {
+                start,
+                count: self.hist.len(),
+                p50: s.p50,
+                p95: s.p95,
+                p99: s.p99,
+                max: s.max,
+            });
+        }
+        self.hist.reset();
+    }
+    fn record(&mut self, t: Nanos, latency: i64) {
+        let ws = t.div_euclid(self.w) * self.w;
+        if self.current != Some(ws) {
+            self.flush();
+            self.current = Some(ws);
+        }
+        record_nanos(&mut self.hist, latency);
+        record_nanos(&mut self.overall, latency);
+    }
+    fn finish(
+        mut self,
+        kind: LatencyKind,
+        store: &Store,
+        from: NodeId,
+        to: NodeId,
+    ) -> LatencySeries {
+        self.flush();
+        let key = |n: NodeId| n.some().map(|n| store.node_key(n));
+        LatencySeries {
+            kind,
+            from: key(from),
+            to: key(to),
+            from_id: from,
+            to_id: to,
+            overall: LatencySummary::of(&self.overall),
+            points: self.points,
+        }
+    }
+}
+
+/// End-to-end latencies: (completion time, latency ns) per causal chain, in time order.
+pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
+    // Chain key per event: (0, trace) | (1, correlation) | (2, root event id).
+    let any_causation = store.events.iter().any(|e| !e.causation.is_none());
+    let by_id: FxHashMap<Sym, u32> = if any_causation {
+        let mut m = FxHashMap::default();
+        for (i, e) in store.events.iter().enumerate() {
+            m.entry(e.id).or_insert(i as u32);
+        }
+        m
+    } else {
+        FxHashMap::default()
+    };
+    // (start, end, has completion)
+    let mut chains: FxHashMap<(u8, Sym), (Nanos, Nanos, bool)> = FxHashMap::default();
+    for (i, e) in store.events.iter().enumerate() {
+        let key = if !e.trace.is_none() {
+            (0, e.trace)
+        } else if !e.correlation.is_none() {
+            (1, e.correlation)
+        } else {
+            let mut root = e;
+            for _ in 0..64 {
+                match by_id.get(&root.causation) {
+                    Some(&p) if !root.causation.is_none() => root = &store.events[p as usize],
+                    _ => break,
+                }
+            }
+            (2, root.id)
+        };
+        let mut start = i64::MAX;
+        let mut end = i64::MIN;
+        let mut done = false;
+        for &oi in store.observations_of(EventIdx(i as u32)) {
+            let o = &store.observations[oi as usize];
+            match o.stage {
+                Stage::Publish => start = start.min(o.time),
+                Stage::Handle | Stage::Store => {
+                    end = end.max(o.time + o.duration.max(0));
+                    done = true;
+                }
+                Stage::Deliver | Stage::DeadLetter => {
+                    end = end.max(o.time);
+                    done = true;
+                }
+            }
+        }
+        if start == i64::MAX && end == i64::MIN {
+            continue;
+        }
+        let c = chains.entry(key).or_insert((i64::MAX, i64::MIN, false));
+        c.0 = c.0.min(start);
+        c.1 = c.1.max(end);
+        c.2 |= done;
+    }
+    let mut out: Vec<(Nanos, i64)> = chains
+        .into_values()
+        .filter(|c| c.2 && c.0 != i64::MAX && c.1 >= c.0)
+        .map(|c| (c.1, c.1 - c.0))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Latency summaries and series for every delivery and write edge, every handler, and the
+/// end-to-end chains.
+pub fn latency(store: &Store, cfg: &AnalysisConfig) -> LatencyReport {
+    let w = window_ns(store, cfg);
+    let mut series = Vec::new();
+    for e in store.topology.edges_sorted() {
+        let kind = match e.stage {
+            Stage::Deliver | Stage::DeadLetter => LatencyKind::Delivery,
+            Stage::Store => LatencyKind::Write,
+            _ => continue,
+        };
+        let mut win = Windowed::new(w);
+        for &oi in &e.observations {
+            let o = &store.observations[oi as usize];
+            if o.latency >= 0 {
+                win.record(o.time, o.latency);
+            }
+        }
+        if !win.overall.is_empty() {
+            series.push(win.finish(kind, store, e.from, e.to));
+        }
+    }
+    let mut handlers: FxHashMap<NodeId, Windowed> = FxHashMap::default();
+    for o in &store.observations {
+        if o.stage == Stage::Handle && o.duration >= 0 {
+            handlers
+                .entry(o.to)
+                .or_insert_with(|| Windowed::new(w))
+                .record(o.time, o.duration);
+        }
+    }
+    let mut hs: Vec<(NodeId, Windowed)> = handlers.into_iter().collect();
+    hs.sort_by_key(|h| h.0);
+    for (h, win) in hs {
+        series.push(win.finish(LatencyKind::Processing, store, NodeId::NONE, h));
+    }
+    let chains = end_to_end(store);
+    let mut win = Windowed::new(w);
+    for &(t, l) in &chains {
+        win.record(t, l);
+    }
+    let e2e = win.finish(LatencyKind::EndToEnd, store, NodeId::NONE, NodeId::NONE);
+    let end_to_end_ms = e2e.overall;
+    if !chains.is_empty() {
+        series.push(e2e);
+    }
+    LatencyReport {
+        end_to_end_ms,
+        chains: chains.len() as u64,
+        window_ms: (w / 1_000_000) as u64,
+        series,
+    }
+}
