@@ -181,3 +181,21 @@ fn next_finding_moves_the_cursor_to_it() {
     assert_eq!(app.cursor(), app.findings()[i].first);
     assert!(app.cursor() > app.store().first_time());
 }
+
+#[test]
+fn clicking_an_analysis_finding_selects_its_edge_and_event() {
+    let mut h = open(capture());
+    let (i, title, edges) = {
+        let f = h.state().findings();
+        let i = f
+            .iter()
+            .position(|f| f.kind == "dead-letter")
+            .expect("the sample's dead-letter finding");
+        (i, f[i].title.clone(), f[i].edges.clone())
+    };
+    h.get_by_label(&title).click();
+    h.run_steps(3);
+    assert_eq!(h.state().selected_finding(), Some(i));
+    assert!(matches!(h.state().selection(), Selection::Event(_)));
+    assert!(!edges.is_empty());
+}
