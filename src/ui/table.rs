@@ -90,7 +90,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
             egui::TextEdit::singleline(&mut view.edit)
                 .id_salt("filter")
                 .hint_text("type:OrderPlaced handler:a outcome:error latency>50ms time:10..20 text")
-                .desired_width(ui.available_width() - 260.0),
+                .desired_width(ui.available_width() - 420.0),
         );
         if r.changed() {
             cmds.push(Command::SetFilter(view.edit.clone()));
@@ -98,6 +98,13 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         if ui.button("Clear").clicked() {
             view.edit.clear();
             cmds.push(Command::SetFilter(String::new()));
+        }
+        if view.sort != SortBy::Time {
+            ui.label(
+                RichText::new("sorted: all times, not only up to the cursor")
+                    .small()
+                    .color(cx.theme.text_weak),
+            );
         }
         if !cx.derived.filter_errors.is_empty() {
             ui.label(
