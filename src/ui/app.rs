@@ -919,3 +919,33 @@ impl eframe::App for EventLensApp {
         eframe::set_value(storage, STORAGE_KEY, &self.settings);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_a_save_and_load_and_tolerate_missing_fields() {
+        let mut s = Settings {
+            theme: ThemeChoice::Light,
+            recent: vec![PathBuf::from("/tmp/capture.jsonl")],
+            bottom_tab: BottomTab::Latency,
+            color_by: ColorBy::Latency,
+            filter: "outcome:error".into(),
+            ..Default::default()
+        };
+        s.time.speed = 5.0;
+        let json = serde_json::to_string(&s).expect("serializes");
+        let back: Settings = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back.theme, ThemeChoice::Light);
+        assert_eq!(back.recent, s.recent);
+        assert_eq!(back.bottom_tab, BottomTab::Latency);
+        assert_eq!(back.color_by, ColorBy::Latency);
+        assert_eq!(back.filter, "outcome:error");
+        assert_eq!(back.time.speed, 5.0);
+        // An older or partial file still loads, with defaults for the rest.
+        let partial: Settings = serde_json::from_str(r#"{"theme":"Light"}"#).expect("partial");
+        assert_eq!(partial.theme, ThemeChoice::Light);
+        assert!(partial.show_inspector);
+    }
+}
