@@ -199,3 +199,33 @@ fn clicking_an_analysis_finding_selects_its_edge_and_event() {
     assert!(matches!(h.state().selection(), Selection::Event(_)));
     assert!(!edges.is_empty());
 }
+
+#[test]
+fn shift_dragging_on_the_timeline_loops_that_range() {
+    let mut h = open(capture());
+    let shift = egui::Modifiers::SHIFT;
+    let (a, b) = (egui::pos2(400.0, 930.0), egui::pos2(900.0, 930.0));
+    let button = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::SHIFT,
+    };
+    h.event_modifiers(egui::Event::PointerMoved(a), shift);
+    h.run_steps(1);
+    h.event_modifiers(button(a, true), shift);
+    h.run_steps(1);
+    for i in 1..=10 {
+        let p = a + (b - a) * (i as f32 / 10.0);
+        h.event_modifiers(egui::Event::PointerMoved(p), shift);
+        h.run_steps(1);
+    }
+    h.event_modifiers(button(b, false), shift);
+    h.run_steps(2);
+    let tc = h.state().time_control();
+    let (lo, hi) = tc.loop_range.expect("a loop range");
+    assert!(hi > lo);
+    assert!(tc.is_playing());
+    let t = h.state().cursor().expect("cursor");
+    assert!(t >= lo && t <= hi, "cursor {t} in {lo}..{hi}");
+}

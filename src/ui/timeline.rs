@@ -80,7 +80,10 @@ pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         let looping = tc.loop_range.is_some();
         if ui
             .selectable_label(looping, "⟲ Loop")
-            .on_hover_text("Loop the selected finding's range, or the last 10 s before the cursor")
+            .on_hover_text(
+                "Loop the selected finding's range, or the last 10 s before the cursor \
+                 (or shift-drag a range on the plot)",
+            )
             .clicked()
         {
             let range = if looping {
@@ -219,11 +222,30 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
             );
         });
     let r = &resp.response;
-    if (r.clicked() || r.dragged())
+    let to_time =
+        |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
+    // Shift-drag selects a loop range; a plain click or drag moves the cursor.
+    let loop_start = r.id.with("loop-start");
+    let shift = ui.input(|i| i.modifiers.shift);
+    let pending: Option<i64> = ui.data(|d| d.get_temp(loop_start));
+    if shift
+        && r.drag_started()
         && let Some(p) = r.interact_pointer_pos()
     {
-        let x = resp.transform.value_from_position(p).x;
-        let t = cx.origin + (x * 1e9) as i64;
-        cmds.push(Command::Time(TimeCommand::SetTime(t)));
+        ui.data_mut(|d| d.insert_temp(loop_start, to_time(p)));
+    } else if let Some(a) = pending {
+        if r.drag_stopped() {
+            ui.data_mut(|d| d.remove::<i64>(loop_start));
+            let end = r.interact_pointer_pos().or(r.hover_pos()).map(to_time);
+            if let Some(b) = end.filter(|&b| b != a) {
+                cmds.push(Command::Time(TimeCommand::SetLoop(Some((a, b)))));
+                cmds.push(Command::Time(TimeCommand::SetTime(a.min(b))));
+                cmds.push(Command::Time(TimeCommand::Play));
+            }
+        }
+    } else if (r.clicked() || r.dragged())
+        && let Some(p) = r.interact_pointer_pos()
+    {
+        cmds.push(Command::Time(TimeCommand::SetTime(to_time(p))));
     }
 }
