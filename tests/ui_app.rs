@@ -229,3 +229,33 @@ fn shift_dragging_on_the_timeline_loops_that_range() {
     let t = h.state().cursor().expect("cursor");
     assert!(t >= lo && t <= hi, "cursor {t} in {lo}..{hi}");
 }
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropping_a_file_on_the_window_opens_it() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(2);
+    assert!(h.state().store().observations.is_empty());
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(capture())));
+    h.run_steps(2);
+    assert!(h.state().is_loading());
+    h.state_mut().wait_until_loaded();
+    h.run_steps(2);
+    assert!(h.state().store().observations.len() > 100);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "read-model");
+}
