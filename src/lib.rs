@@ -7,4 +7,8 @@ pub mod ingest;
 pub mod model;
 pub mod sim;
 
+pub mod export;
+pub mod live;
+pub mod replay;
 pub mod time;
+pub mod ui;

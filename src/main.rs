@@ -12,11 +12,45 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// eventlens: see the flows of event-driven and serverless systems.
+///
+/// With no arguments the window opens on the built-in live demo; with files it opens them.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+#[derive(clap::Args, Default)]
+struct GuiArgs {
+    /// Capture or trace files to open in the window.
+    files: Vec<PathBuf>,
+    /// Render the window once the input is loaded, save it as a PNG here, and exit.
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
+    /// Window size, e.g. 1600x1000.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000")]
+    size: String,
+    /// Cursor once loaded: seconds after the start, `start`, `end`, or an RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    cursor: Option<String>,
+    /// Selection once loaded: node:NAME, edge:FROM->TO, event:ID or finding:N.
+    #[arg(long, value_name = "WHAT")]
+    select: Option<String>,
+    /// Filter expression for the events table, graph and plots.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Lower panel tab: events, latency or inputs.
+    #[arg(long, value_name = "TAB")]
+    tab: Option<String>,
+    /// Theme: dark or light.
+    #[arg(long, value_name = "THEME")]
+    theme: Option<String>,
+    /// Start playing the replay once loaded.
+    #[arg(long)]
+    play: bool,
 }
 
 #[derive(Subcommand)]
@@ -39,6 +73,14 @@ enum Command {
         no_findings: bool,
         #[command(flatten)]
         thresholds: eventlens::analysis::config::AnalysisFlags,
+    },
+    /// Frame-time benchmark of the GUI, driven headless over simulated records.
+    #[command(hide = true, name = "bench-ui")]
+    BenchUi {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
     },
     /// Run the built-in simulator of the reference scenario and write what it produces.
     Demo(DemoArgs),
@@ -97,9 +139,141 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (cfg, _) = thresholds.resolve(files.first().map(PathBuf::as_path))?;
             analyze(&files, json, &cfg, !no_findings, fail_on.as_ref())
         }
+        Some(Command::BenchUi { records, frames }) => {
+            let r = eventlens::ui::bench::run(records, frames);
+            println!(
+                "bench-ui: {} records, {} observations (loaded in {:.1} s), 1600x1000, {} frames each",
+                r.records, r.observations, r.load_secs, frames
+            );
+            println!(
+                "  playing 10x : p50 {:.2} ms  p95 {:.2} ms",
+                r.playing.0, r.playing.1
+            );
+            println!(
+                "  scrubbing   : p50 {:.2} ms  p95 {:.2} ms",
+                r.scrubbing.0, r.scrubbing.1
+            );
+            println!(
+                "  no data     : p50 {:.2} ms  p95 {:.2} ms",
+                r.baseline.0, r.baseline.1
+            );
+            println!(
+                "  ratio to the same frame with no data (p95): playing {:.1}x, scrubbing {:.1}x",
+                r.playing.1 / r.baseline.1.max(1e-6),
+                r.scrubbing.1 / r.baseline.1.max(1e-6)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo(args)) => demo(args),
-        None => anyhow::bail!("the GUI is not built yet; use `eventlens analyze FILE`"),
+        None => gui(cli.gui),
     }
+}
+
+fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
+    use eventlens::ui::{BottomTab, EventLensApp, StartOptions, theme::ThemeChoice};
+    use std::sync::{Arc, Mutex};
+    let (w, h) = args
+        .size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<f32>().ok()?, h.parse::<f32>().ok()?)))
+        .context("--size must look like 1600x1000")?;
+    let tab = match args.tab.as_deref() {
+        None => None,
+        Some("events") => Some(BottomTab::Events),
+        Some("latency") => Some(BottomTab::Latency),
+        Some("inputs") => Some(BottomTab::Inputs),
+        Some(other) => anyhow::bail!("--tab {other}: expected events, latency or inputs"),
+    };
+    let theme = match args.theme.as_deref() {
+        None => None,
+        Some("dark") => Some(ThemeChoice::Dark),
+        Some("light") => Some(ThemeChoice::Light),
+        Some(other) => anyhow::bail!("--theme {other}: expected dark or light"),
+    };
+    for f in &args.files {
+        if !f.exists() {
+            anyhow::bail!("{}: no such file", f.display());
+        }
+    }
+    let slot = args.screenshot.as_ref().map(|_| Arc::new(Mutex::new(None)));
+    let opts = StartOptions {
+        demo: args.files.is_empty(),
+        files: args.files,
+        cursor: args.cursor,
+        select: args.select,
+        filter: args.filter,
+        tab,
+        theme,
+        play: args.play,
+        screenshot: slot.clone(),
+    };
+    let screenshot_mode = args.screenshot.is_some();
+    // A screenshot run must not read or write the user's saved state: give it a scratch
+    // directory of its own, removed afterwards.
+    let scratch = screenshot_mode
+        .then(|| std::env::temp_dir().join(format!("eventlens-screenshot-{}", std::process::id())));
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_inner_size([w, h])
+        .with_min_inner_size([800.0, 500.0])
+        .with_title("eventlens")
+        .with_app_id("eventlens")
+        .with_drag_and_drop(true);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../assets/eventlens.png")) {
+        viewport = viewport.with_icon(Arc::new(icon));
+    }
+    let native = eframe::NativeOptions {
+        viewport,
+        // A screenshot run must not read or write the user's saved layout.
+        persist_window: !screenshot_mode,
+        persistence_path: scratch.clone(),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "eventlens",
+        native,
+        Box::new(move |cc| Ok(Box::new(EventLensApp::new(cc, opts)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    if let Some(dir) = &scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    if let (Some(path), Some(slot)) = (args.screenshot, slot) {
+        let img = slot
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .context("the window closed before the screenshot was taken")?;
+        let [iw, ih] = img.size;
+        let bytes: Vec<u8> = img
+            .pixels
+            .iter()
+            .flat_map(|c| c.to_srgba_unmultiplied())
+            .collect();
+        let buf = image::RgbaImage::from_raw(iw as u32, ih as u32, bytes)
+            .context("screenshot has an unexpected size")?;
+        buf.save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // A blank window (nothing drawn, or a GL failure) is an error, not a screenshot.
+        let mut colours = std::collections::HashSet::new();
+        for p in buf.pixels().step_by(7) {
+            colours.insert(p.0);
+            if colours.len() > 64 {
+                break;
+            }
+        }
+        if colours.len() <= 64 {
+            anyhow::bail!(
+                "{}: the screenshot is blank ({} colours)",
+                path.display(),
+                colours.len()
+            );
+        }
+        eprintln!(
+            "eventlens: screenshot saved to {} ({iw}x{ih})",
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn analyze(

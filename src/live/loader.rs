@@ -1,0 +1,103 @@
+//! Loading files on a background thread: progress and cancellation through
+//! [`LoadProgress`], the finished [`Store`] through a bounded channel, and a [`Waker`] so
+//! the UI repaints when it is ready.
+
+use super::Waker;
+use crate::ingest::{LoadProgress, load_path};
+use crate::model::Store;
+use crossbeam_channel::{Receiver, bounded};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What a load produced: the finalized store and the files that could not be read at all.
+pub struct Loaded {
+    pub store: Store,
+    pub paths: Vec<PathBuf>,
+    pub failures: Vec<String>,
+}
+
+/// A load in progress.
+pub struct Loading {
+    pub paths: Vec<PathBuf>,
+    pub progress: Arc<LoadProgress>,
+    /// Sum of the file sizes (compressed files report decompressed bytes, so the fraction
+    /// can pass 1 and is clamped).
+    pub total_bytes: u64,
+    rx: Receiver<Loaded>,
+}
+
+impl Loading {
+    /// Starts loading `paths` into a new store on a thread.
+    pub fn start(paths: Vec<PathBuf>, waker: Option<Waker>) -> Loading {
+        let progress = Arc::new(LoadProgress::default());
+        let total_bytes = paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let (tx, rx) = bounded(1);
+        let (p, thread_paths) = (progress.clone(), paths.clone());
+        let spawned = std::thread::Builder::new()
+            .name("eventlens-load".into())
+            .spawn(move || {
+                let mut store = Store::new();
+                let mut failures = Vec::new();
+                for path in &thread_paths {
+                    if p.is_cancelled() {
+                        break;
+                    }
+                    if let Err(e) = load_path(&mut store, path, &p) {
+                        failures.push(e.to_string());
+                    }
+                }
+                if !p.is_cancelled() {
+                    store.finalize();
+                }
+                let _ = tx.send(Loaded {
+                    store,
+                    paths: thread_paths,
+                    failures,
+                });
+                if let Some(w) = waker {
+                    w();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the loader thread: {e}");
+        }
+        Loading {
+            paths,
+            progress,
+            total_bytes,
+            rx,
+        }
+    }
+
+    /// 0..=1.
+    pub fn fraction(&self) -> f32 {
+        if self.total_bytes == 0 {
+            return 0.0;
+        }
+        (self.progress.bytes_read.load(Ordering::Relaxed) as f64 / self.total_bytes as f64)
+            .clamp(0.0, 1.0) as f32
+    }
+
+    pub fn cancel(&self) {
+        self.progress.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.progress.is_cancelled()
+    }
+
+    /// The result, once the thread is done.
+    pub fn try_finish(&self) -> Option<Loaded> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Blocks until done (CLI, tests, `--screenshot`).
+    pub fn wait(self) -> Option<Loaded> {
+        self.rx.recv().ok()
+    }
+}

@@ -1,0 +1,907 @@
+//! The app: state, the frame loop (drain background work, advance the replay, draw the
+//! panels, apply their commands) and persistence.
+
+use super::derived::Derived;
+use super::findings::{self, FindingView};
+use super::graph::GraphView;
+use super::inspector::InspectorView;
+use super::latency::LatencyView;
+use super::table::TableView;
+use super::theme::{self, Theme, ThemeChoice};
+use super::{BottomTab, ColorBy, Command, Selection, ViewCtx, fmt_count};
+use crate::live::loader::Loading;
+use crate::live::{LiveFeed, LiveInput, Waker};
+use crate::model::{EventIdx, NodeId, Store};
+use crate::replay::{PlayState, TimeCommand, TimeControl};
+use crate::time::{Nanos, parse_rfc3339};
+use crossbeam_channel::Receiver;
+use egui::{Key, RichText};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Time the UI spends draining live batches per frame.
+const DRAIN_BUDGET: Duration = Duration::from_millis(8);
+/// Live data is finalized (indexes, topology) at most this often.
+const LIVE_FINALIZE_EVERY: Duration = Duration::from_millis(250);
+const MAX_RECENT: usize = 10;
+const STORAGE_KEY: &str = "eventlens.settings";
+
+/// What persists between runs (eframe storage).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub theme: ThemeChoice,
+    pub recent: Vec<PathBuf>,
+    pub time: TimeControl,
+    pub bottom_tab: BottomTab,
+    pub color_by: ColorBy,
+    pub filter: String,
+    pub show_findings: bool,
+    pub show_inspector: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            theme: ThemeChoice::Dark,
+            recent: Vec::new(),
+            time: TimeControl::default(),
+            bottom_tab: BottomTab::Events,
+            color_by: ColorBy::Errors,
+            filter: String::new(),
+            show_findings: true,
+            show_inspector: true,
+        }
+    }
+}
+
+/// How the app starts (command line).
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    pub files: Vec<PathBuf>,
+    /// Start the built-in demo when no file is given.
+    pub demo: bool,
+    /// Where to put the cursor once loaded: seconds after the start, `start`, `end`, or an
+    /// RFC 3339 time.
+    pub cursor: Option<String>,
+    /// What to select once loaded: `node:NAME`, `edge:FROM->TO`, `event:ID`, `finding:N`.
+    pub select: Option<String>,
+    pub filter: Option<String>,
+    pub tab: Option<BottomTab>,
+    pub theme: Option<ThemeChoice>,
+    pub play: bool,
+    /// Take a screenshot once the input is loaded, into this slot, then close.
+    pub screenshot: Option<Arc<Mutex<Option<Arc<egui::ColorImage>>>>>,
+}
+
+struct Live {
+    feed: LiveFeed,
+    input: LiveInput,
+    dirty: bool,
+    last_finalize: Instant,
+    /// How long the last finalize took: the next one waits at least ten times that, so
+    /// re-indexing a long session never takes more than a tenth of the UI thread.
+    finalize_cost: Duration,
+    waker_installed: bool,
+}
+
+struct ScreenshotPlan {
+    slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>>,
+    ready_frames: u32,
+    requested: bool,
+    started: Instant,
+}
+
+/// The eventlens desktop app.
+pub struct EventLensApp {
+    settings: Settings,
+    time: TimeControl,
+    theme: Theme,
+    theme_applied: Option<ThemeChoice>,
+    store: Store,
+    generation: u64,
+    source_label: String,
+    live: Option<Live>,
+    loading: Option<Loading>,
+    load_failures: Vec<String>,
+    dialog: Option<Receiver<Vec<PathBuf>>>,
+    derived: Derived,
+    findings: Vec<FindingView>,
+    selection: Selection,
+    selected_finding: Option<usize>,
+    graph: GraphView,
+    table: TableView,
+    inspector: InspectorView,
+    latency: LatencyView,
+    pending: StartOptions,
+    screenshot: Option<ScreenshotPlan>,
+    ctx: egui::Context,
+}
+
+fn waker_for(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    Arc::new(move || ctx.request_repaint())
+}
+
+impl EventLensApp {
+    /// The app as eframe creates it: settings from storage, then the start options.
+    pub fn new(cc: &eframe::CreationContext<'_>, opts: StartOptions) -> Self {
+        // A screenshot shows the defaults plus the command line, never a saved layout.
+        let settings: Settings = cc
+            .storage
+            .filter(|_| opts.screenshot.is_none())
+            .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+            .unwrap_or_default();
+        Self::with_settings(&cc.egui_ctx, settings, opts)
+    }
+
+    /// The app with given settings (tests, benchmarks).
+    pub fn with_settings(
+        ctx: &egui::Context,
+        mut settings: Settings,
+        mut opts: StartOptions,
+    ) -> Self {
+        if let Some(t) = opts.theme {
+            settings.theme = t;
+        }
+        if let Some(t) = opts.tab {
+            settings.bottom_tab = t;
+        }
+        if let Some(f) = opts.filter.take() {
+            settings.filter = f;
+        }
+        let mut time = settings.time.clone();
+        time.state = PlayState::Paused;
+        let theme = Theme::new(settings.theme);
+        let screenshot = opts.screenshot.take().map(|slot| ScreenshotPlan {
+            slot,
+            ready_frames: 0,
+            requested: false,
+            started: Instant::now(),
+        });
+        let mut app = EventLensApp {
+            settings,
+            time,
+            theme,
+            theme_applied: None,
+            store: Store::new(),
+            generation: 0,
+            source_label: String::new(),
+            live: None,
+            loading: None,
+            load_failures: Vec::new(),
+            dialog: None,
+            derived: Derived::default(),
+            findings: Vec::new(),
+            selection: Selection::None,
+            selected_finding: None,
+            graph: GraphView::default(),
+            table: TableView::default(),
+            inspector: InspectorView::default(),
+            latency: LatencyView::default(),
+            pending: StartOptions::default(),
+            screenshot,
+            ctx: ctx.clone(),
+        };
+        let files = std::mem::take(&mut opts.files);
+        let demo = opts.demo;
+        app.pending = opts;
+        if !files.is_empty() {
+            app.open(files);
+        } else if demo {
+            app.start_demo();
+        }
+        app
+    }
+
+    /// An app showing an already loaded store (benchmarks, tests).
+    pub fn from_store(ctx: &egui::Context, store: Store, label: &str, opts: StartOptions) -> Self {
+        let mut app = Self::with_settings(
+            ctx,
+            Settings::default(),
+            StartOptions {
+                files: vec![],
+                demo: false,
+                ..opts
+            },
+        );
+        app.install(store, label.to_string());
+        app
+    }
+
+    // ---- accessors for tests and the benchmark ----
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn selection(&self) -> Selection {
+        self.selection
+    }
+    pub fn selected_finding(&self) -> Option<usize> {
+        self.selected_finding
+    }
+    pub fn findings(&self) -> &[FindingView] {
+        &self.findings
+    }
+    pub fn time_control(&self) -> &TimeControl {
+        &self.time
+    }
+    pub fn cursor(&self) -> Option<Nanos> {
+        self.time.time_in(&self.store)
+    }
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+    pub fn load_failures(&self) -> &[String] {
+        &self.load_failures
+    }
+    /// Observations the events table lists at the cursor (filtered).
+    pub fn table_rows(&self) -> usize {
+        let n = self
+            .cursor()
+            .map_or(0, |t| self.store.observations_until(t));
+        match &self.derived.filter {
+            Some(f) if self.derived.filter_text == self.settings.filter => {
+                f.observations.partition_point(|&i| (i as usize) < n)
+            }
+            _ => n,
+        }
+    }
+    pub fn filter_text(&self) -> &str {
+        &self.settings.filter
+    }
+    /// Applies a command as if a panel had sent it.
+    pub fn command(&mut self, cmd: Command) {
+        self.apply(cmd);
+    }
+    /// Blocks until a file load started earlier is finished and shown.
+    pub fn wait_until_loaded(&mut self) {
+        if let Some(l) = self.loading.take()
+            && let Some(done) = l.wait()
+        {
+            self.finish_load(done);
+        }
+    }
+
+    // ---- sources ----
+
+    fn open(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        if let Some(l) = &self.loading {
+            l.cancel();
+        }
+        self.loading = Some(Loading::start(paths, Some(waker_for(&self.ctx))));
+    }
+
+    fn finish_load(&mut self, done: crate::live::loader::Loaded) {
+        self.load_failures = done.failures;
+        if done.store.observations.is_empty() && done.store.inputs.iter().all(|i| i.records == 0) {
+            // Nothing readable: keep what was shown, report why.
+            if self.load_failures.is_empty() {
+                self.load_failures.push("no events could be read".into());
+            }
+            self.settings.bottom_tab = BottomTab::Inputs;
+            return;
+        }
+        for p in done.paths.iter().rev() {
+            self.settings.recent.retain(|r| r != p);
+            self.settings.recent.insert(0, p.clone());
+        }
+        self.settings.recent.truncate(MAX_RECENT);
+        let label = done
+            .paths
+            .iter()
+            .map(|p| {
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.live = None;
+        self.install(done.store, label);
+        if !self.load_failures.is_empty() || self.store.inputs.iter().any(|i| i.skipped > 0) {
+            self.settings.bottom_tab = BottomTab::Inputs;
+        }
+    }
+
+    fn start_demo(&mut self) {
+        let mut store = Store::new();
+        let feed = crate::live::demo::spawn_demo();
+        let input = LiveInput::new(&mut store, "demo (simulator)");
+        self.install(store, "live demo".into());
+        self.live = Some(Live {
+            feed,
+            input,
+            dirty: false,
+            last_finalize: Instant::now(),
+            finalize_cost: Duration::ZERO,
+            waker_installed: false,
+        });
+        self.time.state = PlayState::Following;
+    }
+
+    /// Shows a new store: resets the cursor and selection, applies pending start options.
+    fn install(&mut self, store: Store, label: String) {
+        let store_end = store.last_time();
+        self.store = store;
+        self.generation += 1;
+        self.source_label = label;
+        // A file opens at its end (the whole picture); Home or Play replays it.
+        self.time.time = store_end;
+        self.time.loop_range = None;
+        self.time.state = PlayState::Paused;
+        self.selection = Selection::None;
+        self.selected_finding = None;
+        self.graph.fit_pending = true;
+        self.after_data_change();
+        self.apply_start_options();
+    }
+
+    fn after_data_change(&mut self) {
+        self.findings = findings::collect(&self.store);
+        self.derived.refresh(
+            &self.store,
+            self.generation,
+            &self.settings.filter,
+            &self.findings,
+        );
+    }
+
+    fn apply_start_options(&mut self) {
+        if self.store.observations.is_empty() {
+            return;
+        }
+        if let Some(c) = self.pending.cursor.take() {
+            let t = match c.as_str() {
+                "start" => self.store.first_time(),
+                "end" => self.store.last_time(),
+                s => match s.trim_end_matches('s').parse::<f64>() {
+                    Ok(secs) => self.store.first_time().map(|f| f + (secs * 1e9) as Nanos),
+                    Err(_) => parse_rfc3339(s).ok(),
+                },
+            };
+            if let Some(t) = t {
+                self.apply(Command::Time(TimeCommand::SetTime(t)));
+            }
+        }
+        if let Some(sel) = self.pending.select.take()
+            && let Some(cmd) = self.parse_selection(&sel)
+        {
+            self.apply(cmd);
+        }
+        if self.pending.play {
+            self.pending.play = false;
+            self.apply(Command::Time(TimeCommand::Play));
+        }
+    }
+
+    fn find_node(&self, name: &str) -> Option<NodeId> {
+        (0..self.store.nodes.len() as u32)
+            .map(NodeId)
+            .find(|&n| self.store.node_name(n) == name)
+    }
+
+    /// `node:NAME`, `edge:FROM->TO`, `event:ID`, `finding:N`.
+    fn parse_selection(&self, s: &str) -> Option<Command> {
+        let (kind, v) = s.split_once(':')?;
+        Some(match kind {
+            "node" => Command::Select(Selection::Node(self.find_node(v)?)),
+            "edge" => {
+                let (a, b) = v.split_once("->")?;
+                Command::Select(Selection::Edge(
+                    self.find_node(a.trim())?,
+                    self.find_node(b.trim())?,
+                ))
+            }
+            "event" => {
+                let sym = self.store.strings.get(v)?;
+                let i = self.store.events.iter().position(|e| e.id == sym)?;
+                Command::Select(Selection::Event(EventIdx(i as u32)))
+            }
+            "finding" => Command::SelectFinding(v.parse().ok()?),
+            _ => return None,
+        })
+    }
+
+    // ---- the frame ----
+
+    fn drain(&mut self) {
+        if let Some(l) = &self.loading {
+            match l.try_finish() {
+                Some(done) => {
+                    let cancelled = l.is_cancelled();
+                    self.loading = None;
+                    if cancelled {
+                        self.load_failures = vec!["loading cancelled".into()];
+                    } else {
+                        self.finish_load(done);
+                    }
+                }
+                None => self.ctx.request_repaint_after(Duration::from_millis(100)),
+            }
+        }
+        if let Some(rx) = &self.dialog
+            && let Ok(paths) = rx.try_recv()
+        {
+            self.dialog = None;
+            self.open(paths);
+        }
+        let mut finalized = false;
+        if let Some(live) = &mut self.live {
+            if !live.waker_installed {
+                live.feed.set_waker(waker_for(&self.ctx));
+                live.waker_installed = true;
+            }
+            let start = Instant::now();
+            while start.elapsed() < DRAIN_BUDGET {
+                let Some(batch) = live.feed.try_recv() else {
+                    break;
+                };
+                live.input.add(&mut self.store, &batch.lines);
+                live.dirty = true;
+            }
+            if live.feed.pending() > 0 {
+                self.ctx.request_repaint();
+            }
+            if live.dirty {
+                let every = LIVE_FINALIZE_EVERY.max(live.finalize_cost * 10);
+                if live.last_finalize.elapsed() >= every {
+                    let t0 = Instant::now();
+                    self.store.finalize();
+                    live.finalize_cost = t0.elapsed();
+                    live.dirty = false;
+                    live.last_finalize = Instant::now();
+                    finalized = true;
+                } else {
+                    self.ctx.request_repaint_after(every);
+                }
+            }
+        }
+        if finalized {
+            self.generation += 1;
+            self.after_data_change();
+            self.apply_start_options();
+        }
+    }
+
+    fn keyboard(&self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        ctx.input(|i| {
+            for (key, c) in [
+                (Key::Space, TimeCommand::TogglePlay),
+                (Key::ArrowLeft, TimeCommand::StepBack),
+                (Key::ArrowRight, TimeCommand::StepForward),
+                (Key::Home, TimeCommand::Home),
+                (Key::End, TimeCommand::End),
+            ] {
+                if i.key_pressed(key) {
+                    cmds.push(Command::Time(c));
+                }
+            }
+        });
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            cmds.push(Command::Open(dropped));
+        }
+    }
+
+    /// One frame of the whole UI.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.theme_applied.is_none() {
+            Theme::install_fonts(&ctx);
+        }
+        if self.theme_applied != Some(self.settings.theme) {
+            self.theme = Theme::new(self.settings.theme);
+            self.theme.apply(&ctx);
+            self.theme_applied = Some(self.settings.theme);
+        }
+        self.drain();
+        let mut cmds = Vec::new();
+        self.keyboard(&ctx, &mut cmds);
+        let streaming = self.live.as_ref().is_some_and(|l| l.feed.is_connected());
+        let dt = ctx.input(|i| i.stable_dt).min(0.1);
+        let resp = self.time.update(dt, &self.store, streaming);
+        if resp.needs_repaint || self.time.is_playing() {
+            ctx.request_repaint();
+        }
+        if self.derived.refresh(
+            &self.store,
+            self.generation,
+            &self.settings.filter,
+            &self.findings,
+        ) {
+            ctx.request_repaint();
+        }
+        let time = self.time.time_in(&self.store).unwrap_or(0);
+        let table_rows = self.table_rows();
+        let cx = ViewCtx {
+            store: &self.store,
+            theme: &self.theme,
+            derived: &self.derived,
+            findings: &self.findings,
+            time_ctl: &self.time,
+            time,
+            cursor_n: self.store.observations_until(time),
+            origin: self.store.first_time().unwrap_or(0),
+            selection: self.selection,
+            selected_finding: self.selected_finding,
+            live: self.live.is_some(),
+            color_by: self.settings.color_by,
+            filter_text: &self.settings.filter,
+        };
+        let panel_frame = egui::Frame::side_top_panel(ui.style())
+            .inner_margin(egui::Margin::same(theme::PAD as i8));
+        egui::Panel::top("menu").show(ui, |ui| {
+            menu_bar(
+                ui,
+                &cx,
+                &self.settings,
+                self.loading.as_ref(),
+                self.live.as_ref().map(|l| &l.feed),
+                &self.source_label,
+                &mut cmds,
+            );
+        });
+        egui::Panel::bottom("timeline")
+            .resizable(true)
+            .default_size(theme::TIMELINE_H)
+            .frame(panel_frame)
+            .show(ui, |ui| {
+                super::timeline::controls(ui, &cx, &mut cmds);
+                super::timeline::plot(ui, &cx, &mut cmds);
+            });
+        egui::Panel::bottom("tabs")
+            .resizable(true)
+            .default_size(theme::BOTTOM_TABS_H)
+            .min_size(120.0)
+            .frame(panel_frame)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let tab = self.settings.bottom_tab;
+                    let n_issues: u64 = self
+                        .store
+                        .inputs
+                        .iter()
+                        .map(|i| i.skipped + i.violation_count)
+                        .sum::<u64>()
+                        + self.load_failures.len() as u64;
+                    for (t, label) in [
+                        (
+                            BottomTab::Events,
+                            format!("Events ({})", fmt_count(table_rows as u64)),
+                        ),
+                        (BottomTab::Latency, "Latency".to_string()),
+                        (
+                            BottomTab::Inputs,
+                            format!("Inputs & read errors ({})", fmt_count(n_issues)),
+                        ),
+                    ] {
+                        if ui.selectable_label(tab == t, label).clicked() {
+                            cmds.push(Command::SetBottomTab(t));
+                        }
+                    }
+                });
+                ui.separator();
+                match self.settings.bottom_tab {
+                    BottomTab::Events => super::table::show(ui, &cx, &mut self.table, &mut cmds),
+                    BottomTab::Latency => super::latency::show(ui, &cx, &mut self.latency),
+                    BottomTab::Inputs => inputs_panel(ui, &cx, &self.load_failures),
+                }
+                // A panel keeps the size of its content: claim exactly the panel (no item
+                // spacing, which would grow it a little every frame) so it keeps its own.
+                let full = ui.max_rect();
+                ui.expand_to_include_rect(full);
+            });
+        if self.settings.show_findings {
+            egui::Panel::left("findings")
+                .resizable(true)
+                .default_size(theme::PANEL_LEFT_W)
+                .max_size(theme::PANEL_LEFT_W * 1.6)
+                .frame(panel_frame)
+                .show(ui, |ui| findings::show(ui, &cx, &mut cmds));
+        }
+        if self.settings.show_inspector {
+            egui::Panel::right("inspector")
+                .resizable(true)
+                .default_size(theme::PANEL_RIGHT_W)
+                .max_size(theme::PANEL_RIGHT_W * 1.6)
+                .frame(panel_frame)
+                .show(ui, |ui| {
+                    super::inspector::show(ui, &cx, &mut self.inspector, &mut cmds)
+                });
+        }
+        egui::CentralPanel::default()
+            .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(4)))
+            .show(ui, |ui| {
+                super::graph::show(ui, &cx, &mut self.graph, &mut cmds);
+                if let Some(l) = &self.loading {
+                    loading_overlay(ui, l, &mut cmds);
+                }
+                if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+                    let r = ui.max_rect();
+                    ui.painter()
+                        .rect_filled(r, 0.0, self.theme.canvas.gamma_multiply(0.8));
+                    ui.painter().text(
+                        r.center(),
+                        egui::Align2::CENTER_CENTER,
+                        "Drop to open",
+                        egui::FontId::proportional(22.0),
+                        self.theme.text,
+                    );
+                }
+            });
+        for c in cmds {
+            self.apply(c);
+        }
+        self.screenshot_step(&ctx);
+    }
+
+    fn screenshot_step(&mut self, ctx: &egui::Context) {
+        let Some(plan) = &mut self.screenshot else {
+            return;
+        };
+        ctx.request_repaint();
+        let have = plan.slot.lock().map(|s| s.is_some()).unwrap_or(true);
+        if have {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        let ready = self.loading.is_none()
+            && (!self.store.observations.is_empty() || !self.load_failures.is_empty())
+            && (self.live.is_none() || plan.started.elapsed() > Duration::from_secs(6));
+        if ready {
+            plan.ready_frames += 1;
+        }
+        if plan.ready_frames >= 4 && !plan.requested {
+            plan.requested = true;
+            let slot = plan.slot.clone();
+            let ctx2 = ctx.clone();
+            ctx.request_screenshot(move |img| {
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(img);
+                }
+                ctx2.request_repaint();
+            });
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Time(c) => {
+                self.time.apply(c, &self.store);
+            }
+            Command::Select(s) => {
+                self.selection = s;
+                self.selected_finding = None;
+            }
+            Command::SelectFinding(i) => {
+                let Some(f) = self.findings.get(i) else {
+                    return;
+                };
+                self.selection = findings::selection_of(f);
+                self.selected_finding = Some(i);
+                if let Some(t) = f.first {
+                    self.time.apply(TimeCommand::Pause, &self.store);
+                    self.time.apply(TimeCommand::SetTime(t), &self.store);
+                }
+            }
+            Command::JumpFinding(dir) => {
+                let Some(now) = self.cursor() else { return };
+                let times = &self.derived.finding_times;
+                let t = if dir > 0 {
+                    times.get(times.partition_point(|&x| x <= now)).copied()
+                } else {
+                    times
+                        .partition_point(|&x| x < now)
+                        .checked_sub(1)
+                        .and_then(|i| times.get(i))
+                        .copied()
+                };
+                if let Some(t) = t
+                    && let Some(i) = self.findings.iter().position(|f| f.first == Some(t))
+                {
+                    self.apply(Command::SelectFinding(i));
+                }
+            }
+            Command::SetFilter(f) => self.settings.filter = f,
+            Command::Open(paths) => self.open(paths),
+            Command::OpenDialog => {
+                if self.dialog.is_none() {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    let waker = waker_for(&self.ctx);
+                    let spawned = std::thread::Builder::new()
+                        .name("eventlens-dialog".into())
+                        .spawn(move || {
+                            let files = rfd::FileDialog::new()
+                                .set_title("Open captures or traces")
+                                .pick_files()
+                                .unwrap_or_default();
+                            let _ = tx.send(files);
+                            waker();
+                        });
+                    if spawned.is_ok() {
+                        self.dialog = Some(rx);
+                    }
+                }
+            }
+            Command::StartDemo => self.start_demo(),
+            Command::CancelLoad => {
+                if let Some(l) = &self.loading {
+                    l.cancel();
+                }
+            }
+            Command::SetTheme(t) => self.settings.theme = t,
+            Command::SetBottomTab(t) => self.settings.bottom_tab = t,
+            Command::SetColorBy(c) => self.settings.color_by = c,
+            Command::CopyText(s) => self.ctx.copy_text(s),
+            Command::FitGraph => self.graph.fit_pending = true,
+            Command::ClearRecent => self.settings.recent.clear(),
+        }
+    }
+}
+
+fn menu_bar(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    settings: &Settings,
+    loading: Option<&Loading>,
+    live: Option<&LiveFeed>,
+    label: &str,
+    cmds: &mut Vec<Command>,
+) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open…").clicked() {
+                cmds.push(Command::OpenDialog);
+            }
+            ui.menu_button("Open recent", |ui| {
+                if settings.recent.is_empty() {
+                    ui.label("(none)");
+                }
+                for p in &settings.recent {
+                    if ui.button(p.display().to_string()).clicked() {
+                        cmds.push(Command::Open(vec![p.clone()]));
+                    }
+                }
+                if !settings.recent.is_empty() && ui.button("Clear recent").clicked() {
+                    cmds.push(Command::ClearRecent);
+                }
+            });
+            if ui.button("Live demo").clicked() {
+                cmds.push(Command::StartDemo);
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.button("Fit graph").clicked() {
+                cmds.push(Command::FitGraph);
+            }
+            let mut t = settings.theme;
+            ui.radio_value(&mut t, ThemeChoice::Dark, "Dark theme");
+            ui.radio_value(&mut t, ThemeChoice::Light, "Light theme");
+            if t != settings.theme {
+                cmds.push(Command::SetTheme(t));
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            ui.label("Space: play/pause · ←/→: step one event · Home/End");
+            ui.label("Graph: drag to pan, scroll to zoom, double-click to fit");
+            ui.label("Filter: type:X source:X channel:X handler:X outcome:error latency>50ms time:a..b text");
+        });
+        ui.separator();
+        ui.label(RichText::new("eventlens").strong().color(cx.theme.accent));
+        ui.label(RichText::new(label).color(cx.theme.text_weak));
+        if let Some(feed) = live {
+            let c = if feed.is_connected() { cx.theme.error } else { cx.theme.text_weak };
+            ui.label(RichText::new("● LIVE").color(c).strong());
+            if feed.dropped() > 0 {
+                ui.label(RichText::new(format!("{} dropped", fmt_count(feed.dropped()))).color(cx.theme.warn));
+            }
+        }
+        if let Some(l) = loading {
+            ui.add(egui::ProgressBar::new(l.fraction()).desired_width(160.0).show_percentage());
+            if ui.button("Cancel").clicked() {
+                cmds.push(Command::CancelLoad);
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(RichText::new(format!(
+                "{} events · {} observations",
+                fmt_count(cx.store.events.len() as u64),
+                fmt_count(cx.store.observations.len() as u64)
+            )).color(cx.theme.text_weak));
+        });
+    });
+}
+
+fn loading_overlay(ui: &mut egui::Ui, l: &Loading, cmds: &mut Vec<Command>) {
+    let r = ui.max_rect();
+    let area = egui::Rect::from_center_size(r.center(), egui::vec2(420.0, 110.0));
+    ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
+        egui::Frame::popup(ui.style()).show(ui, |ui| {
+            let names: Vec<String> = l.paths.iter().map(|p| p.display().to_string()).collect();
+            ui.label(format!("Loading {}", names.join(", ")));
+            ui.add(egui::ProgressBar::new(l.fraction()).show_percentage());
+            if ui.button("Cancel").clicked() {
+                cmds.push(Command::CancelLoad);
+            }
+        });
+    });
+}
+
+fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, failures: &[String]) {
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for f in failures {
+                ui.label(RichText::new(f).color(cx.theme.error));
+            }
+            for input in &cx.store.inputs {
+                ui.horizontal(|ui| {
+                    ui.strong(&input.path);
+                    ui.label(
+                        RichText::new(format!(
+                            "{} · {} records · {} unreadable · {} spec violations",
+                            input.format.map_or("?", |f| f.as_str()),
+                            fmt_count(input.records),
+                            fmt_count(input.skipped),
+                            fmt_count(input.violation_count)
+                        ))
+                        .color(cx.theme.text_weak),
+                    );
+                });
+                for e in &input.errors {
+                    ui.label(
+                        RichText::new(format!("  {}:{}: {}", input.path, e.line, e.message))
+                            .color(cx.theme.error)
+                            .monospace(),
+                    );
+                }
+                for v in &input.violations {
+                    ui.label(
+                        RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
+                            .color(cx.theme.warn)
+                            .monospace(),
+                    );
+                }
+            }
+            if cx.store.inputs.is_empty() && failures.is_empty() {
+                ui.label("No inputs.");
+            }
+        });
+}
+
+impl eframe::App for EventLensApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.screenshot.is_none()
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.screenshot.is_some() {
+            return;
+        }
+        self.settings.time.speed = self.time.speed;
+        eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+}

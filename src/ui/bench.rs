@@ -1,0 +1,145 @@
+//! The frame-time benchmark (`eventlens bench-ui`): the real app driven headless
+//! (`egui::Context::run_ui` + tessellation, no window) over simulated records, playing and
+//! scrubbing, against an empty-frame baseline measured in the same run.
+
+use super::{Command, EventLensApp, StartOptions};
+use crate::live::LiveInput;
+use crate::model::Store;
+use crate::replay::TimeCommand;
+use crate::sim::{SimConfig, Simulator};
+use std::time::Instant;
+
+/// Frame times in milliseconds.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub records: usize,
+    pub observations: usize,
+    pub load_secs: f64,
+    pub playing: (f64, f64),
+    pub scrubbing: (f64, f64),
+    /// The app with no data: the cost of the panels themselves.
+    pub baseline: (f64, f64),
+}
+
+fn p50_p95(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (q(0.5), q(0.95))
+}
+
+/// A store of `records` simulated capture records.
+pub fn simulated_store(records: usize) -> Store {
+    let mut store = Store::new();
+    let mut input = LiveInput::new(&mut store, "bench (simulator)");
+    let mut cfg = SimConfig::reference();
+    cfg.orders = usize::MAX;
+    let mut sim = Simulator::new(cfg).take(records);
+    loop {
+        let lines: Vec<String> = sim.by_ref().take(50_000).map(|r| r.line).collect();
+        if lines.is_empty() {
+            break;
+        }
+        input.add(&mut store, &lines);
+    }
+    store.finalize();
+    store
+}
+
+fn raw_input(t: f64) -> egui::RawInput {
+    egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 1000.0),
+        )),
+        time: Some(t),
+        predicted_dt: 1.0 / 60.0,
+        ..Default::default()
+    }
+}
+
+/// CPU time of this thread in milliseconds (wall time where unavailable): other processes
+/// on a shared machine do not inflate it.
+fn cpu_ms() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6;
+        }
+    }
+    thread_local!(static START: Instant = Instant::now());
+    START.with(|s| s.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// One frame: egui pass (layout) and tessellation; returns its CPU time in ms.
+fn timed(ctx: &egui::Context, t: f64, mut f: impl FnMut(&mut egui::Ui)) -> f64 {
+    let start = cpu_ms();
+    let out = ctx.run_ui(raw_input(t), |ui| f(ui));
+    let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+    cpu_ms() - start
+}
+
+pub fn run(records: usize, frames: usize) -> BenchReport {
+    let load = Instant::now();
+    let store = simulated_store(records);
+    let load_secs = load.elapsed().as_secs_f64();
+    let observations = store.observations.len();
+    let (first, last) = (
+        store.first_time().unwrap_or(0),
+        store.last_time().unwrap_or(0),
+    );
+    let ctx = egui::Context::default();
+    let mut app = EventLensApp::from_store(&ctx, store, "bench", StartOptions::default());
+    let mut clock = 0.0;
+    for _ in 0..30 {
+        clock += 1.0 / 60.0;
+        timed(&ctx, clock, |ui| app.frame(ui));
+    }
+    app.command(Command::Time(TimeCommand::SetSpeed(10.0)));
+    app.command(Command::Time(TimeCommand::Play));
+    let mut playing = Vec::with_capacity(frames);
+    for _ in 0..frames {
+        clock += 1.0 / 60.0;
+        playing.push(timed(&ctx, clock, |ui| app.frame(ui)));
+    }
+    app.command(Command::Time(TimeCommand::Pause));
+    let mut scrubbing = Vec::with_capacity(frames);
+    let mut x: u64 = 12345;
+    for _ in 0..frames {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let t = first + ((x >> 11) as f64 / (1u64 << 53) as f64 * (last - first) as f64) as i64;
+        app.command(Command::Time(TimeCommand::SetTime(t)));
+        clock += 1.0 / 60.0;
+        scrubbing.push(timed(&ctx, clock, |ui| app.frame(ui)));
+    }
+    // Baseline: the same app and panels with no data loaded, in the same run.
+    let base_ctx = egui::Context::default();
+    let mut empty =
+        EventLensApp::from_store(&base_ctx, Store::new(), "empty", StartOptions::default());
+    let mut baseline = Vec::with_capacity(frames);
+    for i in 0..frames + 30 {
+        clock += 1.0 / 60.0;
+        let ms = timed(&base_ctx, clock, |ui| empty.frame(ui));
+        if i >= 30 {
+            baseline.push(ms);
+        }
+    }
+    BenchReport {
+        records,
+        observations,
+        load_secs,
+        playing: p50_p95(playing),
+        scrubbing: p50_p95(scrubbing),
+        baseline: p50_p95(baseline),
+    }
+}

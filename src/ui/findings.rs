@@ -1,0 +1,288 @@
+//! The findings panel: findings grouped by kind and severity; clicking one selects its
+//! nodes, edges, events and time range.
+//!
+//! HOOK: the analysis findings (duplicates, storms, ...) are built in `src/analysis` on
+//! another branch. Until they land, [`collect`] derives findings from what the store already
+//! knows: read errors and CloudEvents spec violations per input (with file and line),
+//! dead-lettered events, failed handlings and cold starts. When `analysis::Finding` lands,
+//! convert each into a [`FindingView`] in [`collect`]; the panel needs nothing else.
+
+use super::{Command, Selection, ViewCtx};
+use crate::model::{EventIdx, NodeId, NodeKind, Stage, Store};
+use crate::time::Nanos;
+use egui::RichText;
+use rustc_hash::FxHashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// One finding as the UI shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FindingView {
+    /// Groups findings (`read-error`, `spec-violation`, `dead-letter`, ...).
+    pub kind: String,
+    pub severity: Severity,
+    pub title: String,
+    pub detail: String,
+    pub count: u64,
+    pub first: Option<Nanos>,
+    pub last: Option<Nanos>,
+    pub nodes: Vec<NodeId>,
+    pub edges: Vec<(NodeId, NodeId)>,
+    /// Example events (a few, not all).
+    pub events: Vec<EventIdx>,
+}
+
+const EXAMPLES: usize = 20;
+
+/// The findings of a store (see the module docs for the hook).
+pub fn collect(store: &Store) -> Vec<FindingView> {
+    let mut out = Vec::new();
+    // Events by (input, line), to point issues at events.
+    let mut by_line: FxHashMap<(u16, u32), EventIdx> = FxHashMap::default();
+    let has_issues = store
+        .inputs
+        .iter()
+        .any(|i| !i.violations.is_empty() || !i.errors.is_empty());
+    if has_issues {
+        for (i, e) in store.events.iter().enumerate() {
+            by_line
+                .entry((e.loc.input, e.loc.line))
+                .or_insert(EventIdx(i as u32));
+        }
+    }
+    let event_time = |e: EventIdx| {
+        store
+            .observations_of(e)
+            .first()
+            .and_then(|&o| store.observations.get(o as usize))
+            .map(|o| o.time)
+    };
+    for (ii, input) in store.inputs.iter().enumerate() {
+        for issue in &input.errors {
+            out.push(FindingView {
+                kind: "read-error".into(),
+                severity: Severity::Error,
+                title: format!(
+                    "{}:{}: unreadable record",
+                    short_path(&input.path),
+                    issue.line
+                ),
+                detail: issue.message.clone(),
+                count: 1,
+                first: None,
+                last: None,
+                nodes: vec![],
+                edges: vec![],
+                events: vec![],
+            });
+        }
+        // Group violations by their attribute (the text before the first colon).
+        let mut groups: Vec<(String, Vec<&crate::model::RecordIssue>)> = Vec::new();
+        for v in &input.violations {
+            let key = v.message.split(':').next().unwrap_or("").to_string();
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1.push(v),
+                None => groups.push((key, vec![v])),
+            }
+        }
+        for (key, issues) in groups {
+            let events: Vec<EventIdx> = issues
+                .iter()
+                .filter_map(|v| by_line.get(&(ii as u16, v.line as u32)).copied())
+                .take(EXAMPLES)
+                .collect();
+            let times: Vec<Nanos> = events.iter().filter_map(|&e| event_time(e)).collect();
+            let lines: Vec<String> = issues.iter().take(5).map(|v| v.line.to_string()).collect();
+            out.push(FindingView {
+                kind: "spec-violation".into(),
+                severity: Severity::Warning,
+                title: format!("{key}: CloudEvents spec violation"),
+                detail: format!(
+                    "{}\n{} line(s) {}{}",
+                    issues[0].message,
+                    short_path(&input.path),
+                    lines.join(", "),
+                    if issues.len() > 5 { ", ..." } else { "" }
+                ),
+                count: issues.len() as u64,
+                first: times.iter().min().copied(),
+                last: times.iter().max().copied(),
+                nodes: vec![],
+                edges: vec![],
+                events,
+            });
+        }
+    }
+    for e in store.topology.edges_sorted() {
+        let (from, to) = (store.node_name(e.from), store.node_name(e.to));
+        if e.stage == Stage::DeadLetter && e.count > 0 {
+            out.push(FindingView {
+                kind: "dead-letter".into(),
+                severity: Severity::Error,
+                title: format!("{} event(s) dead-lettered to {to}", e.count),
+                detail: format!("from {from}; retries were exhausted or the message was rejected"),
+                count: e.count,
+                first: e.times.first().copied(),
+                last: e.times.last().copied(),
+                nodes: vec![e.from, e.to],
+                edges: vec![(e.from, e.to)],
+                events: examples(store, &e.observations),
+            });
+        }
+        if e.errors > 0 && e.stage == Stage::Deliver {
+            let rate = e.errors as f64 / e.count.max(1) as f64 * 100.0;
+            let failing: Vec<u32> = e
+                .error_times
+                .iter()
+                .take(EXAMPLES)
+                .filter_map(|&t| {
+                    let i = store.observations.partition_point(|o| o.time < t);
+                    store.observations[i..]
+                        .iter()
+                        .position(|o| {
+                            o.stage == Stage::Handle && o.to == e.to && o.outcome.is_failure()
+                        })
+                        .map(|p| (i + p) as u32)
+                })
+                .collect();
+            out.push(FindingView {
+                kind: "handler-failures".into(),
+                severity: if rate >= 5.0 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                title: format!("{to}: {} failed handlings ({rate:.1}%)", e.errors),
+                detail: format!("events from {from} that {to} failed to handle (error or timeout)"),
+                count: e.errors,
+                first: e.error_times.first().copied(),
+                last: e.error_times.last().copied(),
+                nodes: vec![e.to],
+                edges: vec![(e.from, e.to)],
+                events: examples(store, &failing),
+            });
+        }
+    }
+    for n in store.topology.graph.node_weights() {
+        if n.kind == NodeKind::Handler && n.cold_starts > 0 {
+            out.push(FindingView {
+                kind: "cold-start".into(),
+                severity: Severity::Info,
+                title: format!("{}: {} cold start(s)", store.str(n.name), n.cold_starts),
+                detail:
+                    "handlings that started a new instance; see the latency view for cold vs warm"
+                        .into(),
+                count: n.cold_starts,
+                first: None,
+                last: None,
+                nodes: vec![n.id],
+                edges: vec![],
+                events: vec![],
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.severity, &a.kind, &a.title).cmp(&(b.severity, &b.kind, &b.title)));
+    out
+}
+
+fn examples(store: &Store, obs: &[u32]) -> Vec<EventIdx> {
+    let mut v: Vec<EventIdx> = obs
+        .iter()
+        .filter_map(|&i| store.observations.get(i as usize))
+        .map(|o| o.event)
+        .take(EXAMPLES)
+        .collect();
+    v.dedup();
+    v
+}
+
+fn short_path(p: &str) -> &str {
+    p.rsplit(['/', '\\']).next().unwrap_or(p)
+}
+
+/// The panel.
+pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
+    let width = ui.available_width();
+    ui.set_max_width(width);
+    ui.horizontal(|ui| {
+        ui.heading("Findings");
+        ui.label(RichText::new(format!("{}", cx.findings.len())).color(cx.theme.text_weak));
+    });
+    ui.separator();
+    if cx.findings.is_empty() {
+        ui.label(RichText::new("No findings yet.").color(cx.theme.text_weak));
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let mut i = 0;
+            while i < cx.findings.len() {
+                let f = &cx.findings[i];
+                let group_end = cx.findings[i..]
+                    .iter()
+                    .position(|g| g.kind != f.kind || g.severity != f.severity)
+                    .map_or(cx.findings.len(), |p| i + p);
+                let color = match f.severity {
+                    Severity::Error => cx.theme.error,
+                    Severity::Warning => cx.theme.warn,
+                    Severity::Info => cx.theme.accent,
+                };
+                let header = RichText::new(format!(
+                    "● {} · {} ({})",
+                    f.severity.as_str(),
+                    f.kind,
+                    group_end - i
+                ))
+                .color(color)
+                .strong();
+                egui::CollapsingHeader::new(header)
+                    .id_salt(("finding-group", &f.kind, f.severity))
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        for (j, g) in cx.findings[i..group_end].iter().enumerate() {
+                            let selected = cx.selected_finding == Some(i + j);
+                            let r = ui.selectable_label(selected, RichText::new(&g.title));
+                            let r = r.on_hover_text(&g.detail);
+                            if r.clicked() {
+                                cmds.push(Command::SelectFinding(i + j));
+                            }
+                            if selected {
+                                ui.label(
+                                    RichText::new(&g.detail).small().color(cx.theme.text_weak),
+                                );
+                            }
+                        }
+                    });
+                i = group_end;
+            }
+        });
+}
+
+/// What selecting a finding does.
+pub fn selection_of(f: &FindingView) -> Selection {
+    if let Some(&e) = f.events.first() {
+        Selection::Event(e)
+    } else if let Some(&(a, b)) = f.edges.first() {
+        Selection::Edge(a, b)
+    } else if let Some(&n) = f.nodes.first() {
+        Selection::Node(n)
+    } else {
+        Selection::None
+    }
+}

@@ -1,0 +1,129 @@
+//! The desktop app (eframe/egui): the only module that knows egui.
+//!
+//! Panels get a read-only [`ViewCtx`] and push [`Command`]s, which the app applies at the end
+//! of the frame (rerun's command pattern); a panel never reaches into another's state. File
+//! loading and live sources run on threads (`crate::live`) and arrive through bounded
+//! channels that the app drains within a per-frame budget.
+
+mod app;
+pub mod bench;
+mod derived;
+pub mod filter;
+pub mod findings;
+mod graph;
+mod inspector;
+mod latency;
+mod table;
+pub mod theme;
+mod timeline;
+
+pub use app::{EventLensApp, Settings, StartOptions};
+pub use derived::Derived;
+
+use crate::model::{EventIdx, NodeId, Store};
+use crate::replay::{TimeCommand, TimeControl};
+use crate::time::Nanos;
+use std::path::PathBuf;
+
+/// What is selected; the inspector shows it and the graph lights it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Selection {
+    #[default]
+    None,
+    Node(NodeId),
+    /// An edge of the topology (from, to).
+    Edge(NodeId, NodeId),
+    Event(EventIdx),
+}
+
+/// Which tab the lower panel shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum BottomTab {
+    #[default]
+    Events,
+    Latency,
+    Inputs,
+}
+
+/// Edge colouring of the flow graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ColorBy {
+    #[default]
+    Errors,
+    Latency,
+}
+
+/// Everything a panel can ask for; applied at the end of the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Time(TimeCommand),
+    Select(Selection),
+    SelectFinding(usize),
+    /// Jump to the previous (-1) or next (+1) finding on the timeline.
+    JumpFinding(i32),
+    SetFilter(String),
+    Open(Vec<PathBuf>),
+    OpenDialog,
+    StartDemo,
+    CancelLoad,
+    SetTheme(theme::ThemeChoice),
+    SetBottomTab(BottomTab),
+    SetColorBy(ColorBy),
+    CopyText(String),
+    FitGraph,
+    ClearRecent,
+}
+
+/// Read-only state for the panels of one frame.
+pub struct ViewCtx<'a> {
+    pub store: &'a Store,
+    pub theme: &'a theme::Theme,
+    pub derived: &'a Derived,
+    pub findings: &'a [findings::FindingView],
+    pub time_ctl: &'a TimeControl,
+    /// The cursor.
+    pub time: Nanos,
+    /// Observations at or before the cursor.
+    pub cursor_n: usize,
+    /// Time zero of the axes.
+    pub origin: Nanos,
+    pub selection: Selection,
+    pub selected_finding: Option<usize>,
+    pub live: bool,
+    pub color_by: ColorBy,
+    pub filter_text: &'a str,
+}
+
+impl ViewCtx<'_> {
+    /// Seconds since the origin.
+    pub fn secs(&self, t: Nanos) -> f64 {
+        (t - self.origin) as f64 / 1e9
+    }
+}
+
+/// Formats a duration in nanoseconds for people.
+pub fn fmt_duration(ns: i64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ns < 0 {
+        "–".into()
+    } else if ms < 1.0 {
+        format!("{:.0} µs", ns as f64 / 1e3)
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// Formats a count with thousands separators.
+pub fn fmt_count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

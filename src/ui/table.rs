@@ -1,0 +1,302 @@
+//! The events table: every observation up to the cursor (or all, when sorted by another
+//! column), filtered by the filter expression, virtually scrolled so only visible rows are
+//! laid out.
+
+use super::{Command, Selection, ViewCtx, fmt_count, fmt_duration};
+use crate::model::{Observation, Store};
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    Time,
+    Type,
+    Source,
+    Outcome,
+    Latency,
+}
+
+/// The table's own state.
+#[derive(Default)]
+pub struct TableView {
+    pub sort: SortBy,
+    pub descending: bool,
+    /// Filter text being edited (applied on change).
+    pub edit: String,
+    pub edit_init: bool,
+    /// Rows sorted by a non-time column, with the key they were built for.
+    sorted: Vec<u32>,
+    sorted_key: Option<(u64, String, SortBy, bool)>,
+    last_len: usize,
+    /// Frames left to keep the cursor's row scrolled into view (a scroll request made
+    /// while the panel is still being laid out can land short).
+    follow_frames: u8,
+}
+
+fn time_rows<'a>(cx: &'a ViewCtx<'a>) -> RowsRef<'a> {
+    match &cx.derived.filter {
+        Some(f) => {
+            let n = f
+                .observations
+                .partition_point(|&i| (i as usize) < cx.cursor_n);
+            RowsRef::List(&f.observations[..n])
+        }
+        None => RowsRef::Range(cx.cursor_n),
+    }
+}
+
+enum RowsRef<'a> {
+    List(&'a [u32]),
+    Range(usize),
+}
+
+impl RowsRef<'_> {
+    fn len(&self) -> usize {
+        match self {
+            RowsRef::List(l) => l.len(),
+            RowsRef::Range(n) => *n,
+        }
+    }
+    fn get(&self, i: usize) -> Option<u32> {
+        match self {
+            RowsRef::List(l) => l.get(i).copied(),
+            RowsRef::Range(n) => (i < *n).then_some(i as u32),
+        }
+    }
+}
+
+fn sort_key_cmp(store: &Store, by: SortBy, a: &Observation, b: &Observation) -> std::cmp::Ordering {
+    let ea = store.event(a.event);
+    let eb = store.event(b.event);
+    match by {
+        SortBy::Time => a.time.cmp(&b.time),
+        SortBy::Type => store.str(ea.ty).cmp(store.str(eb.ty)),
+        SortBy::Source => store.str(ea.source).cmp(store.str(eb.source)),
+        SortBy::Outcome => a.outcome.as_str().cmp(b.outcome.as_str()),
+        SortBy::Latency => a.latency.cmp(&b.latency),
+    }
+    .then(a.time.cmp(&b.time))
+}
+
+pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mut Vec<Command>) {
+    if !view.edit_init {
+        view.edit = cx.filter_text.to_string();
+        view.edit_init = true;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Filter");
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut view.edit)
+                .id_salt("filter")
+                .hint_text("type:OrderPlaced handler:a outcome:error latency>50ms time:10..20 text")
+                .desired_width(ui.available_width() - 260.0),
+        );
+        if r.changed() {
+            cmds.push(Command::SetFilter(view.edit.clone()));
+        }
+        if ui.button("Clear").clicked() {
+            view.edit.clear();
+            cmds.push(Command::SetFilter(String::new()));
+        }
+        if !cx.derived.filter_errors.is_empty() {
+            ui.label(
+                RichText::new(format!(
+                    "not understood: {}",
+                    cx.derived.filter_errors.join(" ")
+                ))
+                .color(cx.theme.warn),
+            );
+        }
+    });
+    // Rows.
+    let time_sorted = view.sort == SortBy::Time;
+    if !time_sorted {
+        let key = (
+            cx.derived.generation,
+            cx.derived.filter_text.clone(),
+            view.sort,
+            view.descending,
+        );
+        if view.sorted_key.as_ref() != Some(&key) {
+            let mut rows: Vec<u32> = match &cx.derived.filter {
+                Some(f) => f.observations.clone(),
+                None => (0..cx.store.observations.len() as u32).collect(),
+            };
+            let obs = &cx.store.observations;
+            rows.sort_by(|&a, &b| {
+                sort_key_cmp(cx.store, view.sort, &obs[a as usize], &obs[b as usize])
+            });
+            if view.descending {
+                rows.reverse();
+            }
+            view.sorted = rows;
+            view.sorted_key = Some(key);
+        }
+    }
+    let trows = time_rows(cx);
+    let n = if time_sorted {
+        trows.len()
+    } else {
+        view.sorted.len()
+    };
+    let row_at = |i: usize| -> Option<u32> {
+        if time_sorted {
+            if view.descending {
+                trows.get(n.checked_sub(i + 1)?)
+            } else {
+                trows.get(i)
+            }
+        } else {
+            view.sorted.get(i).copied()
+        }
+    };
+    let selected_event = match cx.selection {
+        Selection::Event(e) => Some(e),
+        _ => None,
+    };
+    // Keep the cursor's row in view whenever the cursor moves.
+    if n != view.last_len {
+        view.follow_frames = 3;
+    }
+    view.last_len = n;
+    let follow = time_sorted && !view.descending && view.follow_frames > 0;
+    view.follow_frames = view.follow_frames.saturating_sub(1);
+    let mut clicked_sort = None;
+    let mut table = TableBuilder::new(ui)
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::exact(86.0))
+        .column(Column::exact(78.0))
+        .column(Column::initial(150.0).clip(true))
+        .column(Column::initial(130.0).clip(true))
+        .column(Column::initial(230.0).clip(true))
+        .column(Column::exact(34.0))
+        .column(Column::exact(64.0))
+        .column(Column::exact(78.0))
+        .column(Column::remainder().clip(true))
+        .auto_shrink([false, false])
+        // Jump, not glide: the cursor's row must be in view in the frame it moved.
+        .animate_scrolling(false)
+        .min_scrolled_height(0.0)
+        .max_scroll_height(f32::INFINITY);
+    if follow && n > 0 {
+        table = table.scroll_to_row(n - 1, Some(egui::Align::BOTTOM));
+    }
+    table
+        .header(20.0, |mut h| {
+            let mut head =
+                |h: &mut egui_extras::TableRow<'_, '_>, label: &str, by: Option<SortBy>| {
+                    h.col(|ui| {
+                        let arrow = match by {
+                            Some(b) if b == view.sort => {
+                                if view.descending {
+                                    " ⏷"
+                                } else {
+                                    " ⏶"
+                                }
+                            }
+                            _ => "",
+                        };
+                        let txt = RichText::new(format!("{label}{arrow}")).strong();
+                        match by {
+                            Some(b) => {
+                                if ui.add(egui::Button::new(txt).frame(false)).clicked() {
+                                    clicked_sort = Some(b);
+                                }
+                            }
+                            None => {
+                                ui.label(txt);
+                            }
+                        }
+                    });
+                };
+            head(&mut h, "Time (s)", Some(SortBy::Time));
+            head(&mut h, "Stage", None);
+            head(&mut h, "Type", Some(SortBy::Type));
+            head(&mut h, "Source", Some(SortBy::Source));
+            head(&mut h, "Route", None);
+            head(&mut h, "#", None);
+            head(&mut h, "Outcome", Some(SortBy::Outcome));
+            head(&mut h, "Latency", Some(SortBy::Latency));
+            head(&mut h, "Id", None);
+        })
+        .body(|body| {
+            body.rows(18.0, n, |mut row| {
+                let Some(oi) = row_at(row.index()) else {
+                    return;
+                };
+                let Some(o) = cx.store.observations.get(oi as usize) else {
+                    return;
+                };
+                let ev = cx.store.event(o.event);
+                row.set_selected(selected_event == Some(o.event));
+                let after_cursor = (oi as usize) >= cx.cursor_n;
+                let weak = |s: String| {
+                    if after_cursor {
+                        RichText::new(s).color(cx.theme.text_weak)
+                    } else {
+                        RichText::new(s)
+                    }
+                };
+                row.col(|ui| {
+                    ui.label(weak(format!("{:.3}", cx.secs(o.time))).monospace());
+                });
+                row.col(|ui| {
+                    ui.label(weak(o.stage.as_str().to_string()));
+                });
+                row.col(|ui| {
+                    ui.label(weak(cx.store.str(ev.ty).to_string()));
+                });
+                row.col(|ui| {
+                    ui.label(weak(cx.store.str(ev.source).to_string()));
+                });
+                row.col(|ui| {
+                    let from = cx.store.node_name(o.from);
+                    let to = cx.store.node_name(o.to);
+                    ui.label(weak(if from.is_empty() {
+                        to.to_string()
+                    } else {
+                        format!("{from} → {to}")
+                    }));
+                });
+                row.col(|ui| {
+                    if o.attempt > 0 {
+                        ui.label(weak(o.attempt.to_string()));
+                    }
+                });
+                row.col(|ui| {
+                    let c = if o.outcome.is_failure() {
+                        cx.theme.error
+                    } else {
+                        cx.theme.text_weak
+                    };
+                    if o.outcome != crate::model::Outcome::Unknown {
+                        ui.label(RichText::new(o.outcome.as_str()).color(c));
+                    }
+                });
+                row.col(|ui| {
+                    if o.latency >= 0 {
+                        ui.label(weak(fmt_duration(o.latency)));
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(weak(cx.store.str(ev.id).to_string()));
+                });
+                if row.response().clicked() {
+                    cmds.push(Command::Select(Selection::Event(o.event)));
+                }
+            });
+        });
+    if let Some(b) = clicked_sort {
+        if b == view.sort {
+            view.descending = !view.descending;
+        } else {
+            view.sort = b;
+            view.descending = false;
+        }
+    }
+    let _ = fmt_count;
+}
