@@ -98,22 +98,34 @@ pub fn window_ns(store: &Store, cfg: &AnalysisConfig) -> i64 {
     }
 }
 
+/// A histogram for one window: two significant digits are plenty for a plot point and
+/// keep the per-window reset small.
+fn window_histogram() -> LatencyHistogram {
+    let mut h =
+        LatencyHistogram::new_with_bounds(1, 3_600_000_000, 2).unwrap_or_else(|_| new_histogram());
+    h.auto(true);
+    h
+}
+
 /// Builds windowed series from (time, latency ns) pairs in time order.
 struct Windowed {
     w: i64,
     current: Option<i64>,
     hist: LatencyHistogram,
-    overall: LatencyHistogram,
+    /// Overall figures, when the topology does not already have them.
+    overall: Option<LatencyHistogram>,
+    recorded: u64,
     points: Vec<LatencyPoint>,
 }
 
 impl Windowed {
-    fn new(w: i64) -> Self {
+    fn new(w: i64, overall: bool) -> Self {
         Windowed {
             w,
             current: None,
-            hist: new_histogram(),
-            overall: new_histogram(),
+            hist: window_histogram(),
+            overall: overall.then(new_histogram),
+            recorded: 0,
             points: Vec::new(),
         }
     }
@@ -136,8 +148,11 @@ impl Windowed {
             self.flush();
             self.current = Some(ws);
         }
+        self.recorded += 1;
         record_nanos(&mut self.hist, latency);
-        record_nanos(&mut self.overall, latency);
+        if let Some(o) = &mut self.overall {
+            record_nanos(o, latency);
+        }
     }
     fn finish(
         mut self,
@@ -145,6 +160,7 @@ impl Windowed {
         store: &Store,
         from: NodeId,
         to: NodeId,
+        overall: Option<LatencySummary>,
     ) -> LatencySeries {
         self.flush();
         let key = |n: NodeId| n.some().map(|n| store.node_key(n));
@@ -154,7 +170,7 @@ impl Windowed {
             to: key(to),
             from_id: from,
             to_id: to,
-            overall: LatencySummary::of(&self.overall),
+            overall: overall.or_else(|| self.overall.as_ref().and_then(LatencySummary::of)),
             points: self.points,
         }
     }
@@ -173,50 +189,50 @@ pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
     } else {
         FxHashMap::default()
     };
-    // (start, end, has completion)
-    let mut chains: FxHashMap<(u8, Sym), (Nanos, Nanos, bool)> = FxHashMap::default();
-    for (i, e) in store.events.iter().enumerate() {
-        let key = if !e.trace.is_none() {
-            (0, e.trace)
-        } else if !e.correlation.is_none() {
-            (1, e.correlation)
-        } else {
-            let mut root = e;
-            for _ in 0..64 {
-                match by_id.get(&root.causation) {
-                    Some(&p) if !root.causation.is_none() => root = &store.events[p as usize],
-                    _ => break,
+    let mut keys: FxHashMap<(u8, Sym), u32> = FxHashMap::default();
+    let chain_of: Vec<u32> = store
+        .events
+        .iter()
+        .map(|e| {
+            let key = if !e.trace.is_none() {
+                (0, e.trace)
+            } else if !e.correlation.is_none() {
+                (1, e.correlation)
+            } else {
+                let mut root = e;
+                for _ in 0..64 {
+                    match by_id.get(&root.causation) {
+                        Some(&p) if !root.causation.is_none() => root = &store.events[p as usize],
+                        _ => break,
+                    }
                 }
-            }
-            (2, root.id)
-        };
-        let mut start = i64::MAX;
-        let mut end = i64::MIN;
-        let mut done = false;
-        for &oi in store.observations_of(EventIdx(i as u32)) {
-            let o = &store.observations[oi as usize];
-            match o.stage {
-                Stage::Publish => start = start.min(o.time),
-                Stage::Handle | Stage::Store => {
-                    end = end.max(o.time + o.duration.max(0));
-                    done = true;
-                }
-                Stage::Deliver | Stage::DeadLetter => {
-                    end = end.max(o.time);
-                    done = true;
-                }
-            }
-        }
-        if start == i64::MAX && end == i64::MIN {
+                (2, root.id)
+            };
+            let n = keys.len() as u32;
+            *keys.entry(key).or_insert(n)
+        })
+        .collect();
+    // (start, end, has completion) per chain, in one sequential pass.
+    let mut chains: Vec<(Nanos, Nanos, bool)> = vec![(i64::MAX, i64::MIN, false); keys.len()];
+    for o in &store.observations {
+        let Some(&c) = chain_of.get(o.event.0 as usize) else {
             continue;
+        };
+        let c = &mut chains[c as usize];
+        match o.stage {
+            Stage::Publish => c.0 = c.0.min(o.time),
+            Stage::Handle | Stage::Store => {
+                c.1 = c.1.max(o.time + o.duration.max(0));
+                c.2 = true;
+            }
+            Stage::Deliver | Stage::DeadLetter => {
+                c.1 = c.1.max(o.time);
+                c.2 = true;
+            }
         }
-        let c = chains.entry(key).or_insert((i64::MAX, i64::MIN, false));
-        c.0 = c.0.min(start);
-        c.1 = c.1.max(end);
-        c.2 |= done;
     }
     let mut out: Vec<(Nanos, i64)> = chains
-        .into_values()
+        .into_iter()
         .filter(|c| c.2 && c.0 != i64::MAX && c.1 >= c.0)
         .map(|c| (c.1, c.1 - c.0))
         .collect();
@@ -225,47 +241,83 @@ pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
 }
 
 /// Latency summaries and series for every delivery and write edge, every handler, and the
-/// end-to-end chains.
+/// end-to-end chains. One sequential pass over the observations feeds all the series.
 pub fn latency(store: &Store, cfg: &AnalysisConfig) -> LatencyReport {
     let w = window_ns(store, cfg);
-    let mut series = Vec::new();
+    // Edge series first (in the stable edge order), then handlers as they appear.
+    let mut slots: Vec<(LatencyKind, NodeId, NodeId, Windowed)> = Vec::new();
+    let mut edge_slot: FxHashMap<(NodeId, NodeId), usize> = FxHashMap::default();
     for e in store.topology.edges_sorted() {
         let kind = match e.stage {
             Stage::Deliver | Stage::DeadLetter => LatencyKind::Delivery,
             Stage::Store => LatencyKind::Write,
             _ => continue,
         };
-        let mut win = Windowed::new(w);
-        for &oi in &e.observations {
-            let o = &store.observations[oi as usize];
-            if o.latency >= 0 {
-                win.record(o.time, o.latency);
-            }
-        }
-        if !win.overall.is_empty() {
-            series.push(win.finish(kind, store, e.from, e.to));
-        }
+        edge_slot.insert((e.from, e.to), slots.len());
+        slots.push((kind, e.from, e.to, Windowed::new(w, false)));
     }
-    let mut handlers: FxHashMap<NodeId, Windowed> = FxHashMap::default();
+    let mut handler_slot: FxHashMap<NodeId, usize> = FxHashMap::default();
     for o in &store.observations {
-        if o.stage == Stage::Handle && o.duration >= 0 {
-            handlers
-                .entry(o.to)
-                .or_insert_with(|| Windowed::new(w))
-                .record(o.time, o.duration);
+        let slot = match o.stage {
+            Stage::Deliver | Stage::DeadLetter | Stage::Store if o.latency >= 0 => {
+                edge_slot.get(&(o.from, o.to)).copied()
+            }
+            Stage::Handle if o.duration >= 0 => {
+                Some(*handler_slot.entry(o.to).or_insert_with(|| {
+                    slots.push((
+                        LatencyKind::Processing,
+                        NodeId::NONE,
+                        o.to,
+                        Windowed::new(w, false),
+                    ));
+                    slots.len() - 1
+                }))
+            }
+            _ => None,
+        };
+        if let Some(i) = slot {
+            let v = if o.stage == Stage::Handle {
+                o.duration
+            } else {
+                o.latency
+            };
+            slots[i].3.record(o.time, v);
         }
     }
-    let mut hs: Vec<(NodeId, Windowed)> = handlers.into_iter().collect();
-    hs.sort_by_key(|h| h.0);
-    for (h, win) in hs {
-        series.push(win.finish(LatencyKind::Processing, store, NodeId::NONE, h));
+    let edges = edge_slot.len();
+    let mut handlers = slots.split_off(edges);
+    handlers.sort_by_key(|h| h.2);
+    let mut series = Vec::with_capacity(slots.len() + handlers.len() + 1);
+    for (kind, from, to, win) in slots.into_iter().chain(handlers) {
+        if win.recorded == 0 {
+            continue;
+        }
+        let overall = if kind == LatencyKind::Processing {
+            store
+                .topology
+                .node(to)
+                .and_then(|n| LatencySummary::of(&n.processing))
+        } else {
+            store
+                .topology
+                .edge_between(from, to)
+                .and_then(|e| e.latency.as_ref())
+                .and_then(LatencySummary::of)
+        };
+        series.push(win.finish(kind, store, from, to, overall));
     }
     let chains = end_to_end(store);
-    let mut win = Windowed::new(w);
+    let mut win = Windowed::new(w, true);
     for &(t, l) in &chains {
         win.record(t, l);
     }
-    let e2e = win.finish(LatencyKind::EndToEnd, store, NodeId::NONE, NodeId::NONE);
+    let e2e = win.finish(
+        LatencyKind::EndToEnd,
+        store,
+        NodeId::NONE,
+        NodeId::NONE,
+        None,
+    );
     let end_to_end_ms = e2e.overall;
     if !chains.is_empty() {
         series.push(e2e);

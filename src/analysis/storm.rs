@@ -473,17 +473,17 @@ fn fan_out(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             }
         }
     } else {
-        for obs in store.by_trace.values() {
-            let Some(&root_obs) = obs.first() else {
+        // In one pass in time order: the first event seen in a trace is its root.
+        let mut root_of: FxHashMap<Sym, u32> = FxHashMap::default();
+        for o in &store.observations {
+            if o.trace.is_none() {
                 continue;
-            };
-            let root = store.observations[root_obs as usize].event.0;
-            for &o in obs {
-                let e = store.observations[o as usize].event.0;
-                if e != root && parent[e as usize] == u32::MAX {
-                    parent[e as usize] = root;
-                    any = true;
-                }
+            }
+            let root = *root_of.entry(o.trace).or_insert(o.event.0);
+            let e = o.event.0 as usize;
+            if o.event.0 != root && parent.get(e) == Some(&u32::MAX) {
+                parent[e] = root;
+                any = true;
             }
         }
     }
