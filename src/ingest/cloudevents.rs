@@ -462,7 +462,7 @@ pub fn add_checked(
     }
     let payload = c.payload.and_then(|(off, len, json)| {
         let offset = match &mut store.inputs[input as usize].payloads {
-            PayloadSource::File(_) => payload_base + off as u64,
+            PayloadSource::File(..) => payload_base + off as u64,
             PayloadSource::Arena(arena) => {
                 let at = arena.len() as u64;
                 arena.extend_from_slice(text.as_bytes().get(off..off + len)?);

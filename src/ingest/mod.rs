@@ -283,7 +283,10 @@ pub fn load_path(
     let input = store.add_input(shown.clone(), Some(format));
     // Plain line files are read back by offset; anything else keeps its payloads in an arena.
     store.inputs[input as usize].payloads = match (compression, layout) {
-        (Compression::None, Layout::Lines) => PayloadSource::File(path.to_path_buf()),
+        (Compression::None, Layout::Lines) => PayloadSource::File(
+            path.to_path_buf(),
+            std::fs::File::open(path).ok().map(std::sync::Arc::new),
+        ),
         _ => PayloadSource::Arena(Vec::new()),
     };
     let reader = io::Cursor::new(head).chain(reader);

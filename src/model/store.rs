@@ -90,8 +90,9 @@ impl Input {
 pub enum PayloadSource {
     #[default]
     None,
-    /// An uncompressed file: payloads are byte ranges of it, read back on demand.
-    File(PathBuf),
+    /// An uncompressed file: payloads are byte ranges of it, read back on demand through one
+    /// handle kept open (a positioned read per payload, no open or seek).
+    File(PathBuf, Option<std::sync::Arc<std::fs::File>>),
     /// Compressed or live input: payload bytes kept in one arena for the whole input.
     Arena(Vec<u8>),
 }
@@ -374,14 +375,13 @@ impl Store {
             PayloadSource::Arena(bytes) => bytes
                 .get(p.offset as usize..p.offset as usize + p.len as usize)
                 .map(<[u8]>::to_vec),
-            PayloadSource::File(path) => {
-                use std::io::{Read, Seek, SeekFrom};
-                let mut f = std::fs::File::open(path).ok()?;
-                f.seek(SeekFrom::Start(p.offset)).ok()?;
+            PayloadSource::File(_, Some(file)) => {
+                use std::os::unix::fs::FileExt;
                 let mut buf = vec![0; p.len as usize];
-                f.read_exact(&mut buf).ok()?;
+                file.read_exact_at(&mut buf, p.offset).ok()?;
                 Some(buf)
             }
+            PayloadSource::File(_, None) => None,
         }
     }
 
