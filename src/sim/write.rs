@@ -107,103 +107,111 @@ struct Span<'a> {
 fn spans(run: &SimRun) -> Vec<Span<'_>> {
     let mut out = Vec::new();
     for (o, e) in &run.observations {
-        let ce = |attrs: &mut Vec<(&'static str, Value)>| {
-            attrs.push(("cloudevents.event_id", json!(e.id)));
-            attrs.push(("cloudevents.event_source", json!(PRODUCER)));
-            attrs.push(("cloudevents.event_type", json!(EVENT_TYPE)));
-            attrs.push(("cloudevents.event_spec_version", json!("1.0")));
-        };
         let handler = o.handler.map(|h| HANDLERS[h]).unwrap_or(PRODUCER);
-        let mut attrs = Vec::new();
-        let span = match o.stage {
+        let messaging = |destination: &str, operation: &str| {
+            vec![
+                ("messaging.system", json!("kafka")),
+                ("messaging.destination.name", json!(destination)),
+                ("messaging.operation.type", json!(operation)),
+            ]
+        };
+        let cloudevent = [
+            ("cloudevents.event_id", json!(e.id)),
+            ("cloudevents.event_source", json!(PRODUCER)),
+            ("cloudevents.event_type", json!(EVENT_TYPE)),
+            ("cloudevents.event_spec_version", json!("1.0")),
+        ];
+        // What differs per stage; the rest of the span is the same for all.
+        let (service, kind, name, parent, link, end, attrs, error) = match o.stage {
             Stage::Publish => {
-                attrs.push(("messaging.system", json!("kafka")));
-                attrs.push(("messaging.destination.name", json!(CHANNEL)));
-                attrs.push(("messaging.operation.type", json!("publish")));
+                let mut attrs = messaging(CHANNEL, "publish");
                 attrs.push(("messaging.message.id", json!(e.id)));
-                ce(&mut attrs);
-                Span {
-                    trace: &e.trace_id,
-                    id: o.span_id,
-                    parent: None,
-                    link: None,
-                    service: PRODUCER,
-                    kind: "producer",
-                    name: format!("{CHANNEL} publish"),
-                    start: o.time,
-                    end: o.time + o.duration,
+                attrs.extend(cloudevent);
+                let end = o.time + o.duration;
+                (
+                    PRODUCER,
+                    "producer",
+                    format!("{CHANNEL} publish"),
+                    None,
+                    None,
+                    end,
                     attrs,
-                    error: None,
-                }
+                    None,
+                )
             }
             // Deliver and Handle of one attempt are one consumer span; emit it once, from Handle.
             Stage::Deliver => continue,
             Stage::Handle => {
-                attrs.push(("messaging.system", json!("kafka")));
-                attrs.push(("messaging.destination.name", json!(CHANNEL)));
-                attrs.push(("messaging.operation.type", json!("process")));
+                let mut attrs = messaging(CHANNEL, "process");
                 attrs.push(("messaging.message.id", json!(e.id)));
                 attrs.push(("messaging.consumer.group.name", json!(handler)));
                 attrs.push(("faas.trigger", json!("pubsub")));
                 attrs.push(("faas.coldstart", json!(o.cold_start)));
-                ce(&mut attrs);
-                Span {
-                    trace: &e.trace_id,
-                    id: o.span_id,
-                    parent: None,
-                    link: o.parent_span,
-                    service: handler,
-                    kind: "consumer",
-                    name: format!("{CHANNEL} process"),
-                    start: o.time,
-                    end: o.time + o.duration,
+                attrs.extend(cloudevent);
+                let error = o
+                    .outcome
+                    .is_failure()
+                    .then_some(o.reason.unwrap_or("error"));
+                let end = o.time + o.duration;
+                (
+                    handler,
+                    "consumer",
+                    format!("{CHANNEL} process"),
+                    None,
+                    o.parent_span,
+                    end,
                     attrs,
-                    error: o
-                        .outcome
-                        .is_failure()
-                        .then_some(o.reason.unwrap_or("error")),
-                }
+                    error,
+                )
             }
             Stage::Store => {
-                attrs.push(("db.system", json!("postgresql")));
-                attrs.push(("db.namespace", json!(STORE)));
-                attrs.push(("db.operation.name", json!("INSERT")));
-                Span {
-                    trace: &e.trace_id,
-                    id: o.span_id,
-                    parent: o.parent_span,
-                    link: None,
-                    service: handler,
-                    kind: "client",
-                    name: format!("INSERT {STORE}"),
-                    start: o.time,
-                    end: o.time + o.duration,
+                let attrs = vec![
+                    ("db.system", json!("postgresql")),
+                    ("db.namespace", json!(STORE)),
+                    ("db.operation.name", json!("INSERT")),
+                ];
+                let end = o.time + o.duration;
+                (
+                    handler,
+                    "client",
+                    format!("INSERT {STORE}"),
+                    o.parent_span,
+                    None,
+                    end,
                     attrs,
-                    error: None,
-                }
+                    None,
+                )
             }
             Stage::DeadLetter => {
-                attrs.push(("messaging.system", json!("kafka")));
-                attrs.push(("messaging.destination.name", json!(DEAD_LETTER)));
-                attrs.push(("messaging.operation.type", json!("publish")));
+                let mut attrs = messaging(DEAD_LETTER, "publish");
                 attrs.push(("error.type", json!(o.reason.unwrap_or("error"))));
-                ce(&mut attrs);
-                Span {
-                    trace: &e.trace_id,
-                    id: o.span_id,
-                    parent: o.parent_span,
-                    link: None,
-                    service: handler,
-                    kind: "producer",
-                    name: format!("{DEAD_LETTER} publish"),
-                    start: o.time,
-                    end: o.time + 500_000,
+                attrs.extend(cloudevent);
+                let end = o.time + 500_000;
+                (
+                    handler,
+                    "producer",
+                    format!("{DEAD_LETTER} publish"),
+                    o.parent_span,
+                    None,
+                    end,
                     attrs,
-                    error: None,
-                }
+                    None,
+                )
             }
         };
-        out.push(span);
+        out.push(Span {
+            trace: &e.trace_id,
+            id: o.span_id,
+            parent,
+            link,
+            service,
+            kind,
+            name,
+            start: o.time,
+            end,
+            attrs,
+            error,
+        });
     }
     out
 }
