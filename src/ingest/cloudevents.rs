@@ -31,7 +31,7 @@ pub mod ext {
 }
 
 /// A CloudEvent as it appears in JSON, attributes borrowed from the input.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, PartialEq)]
 pub struct RawEvent<'a> {
     pub specversion: Option<Val<'a>>,
     pub id: Option<Val<'a>>,
@@ -41,9 +41,40 @@ pub struct RawEvent<'a> {
     pub time: Option<Val<'a>>,
     pub datacontenttype: Option<Val<'a>>,
     pub dataschema: Option<Val<'a>>,
-    pub data: Option<&'a RawValue>,
+    /// The JSON text of `data` (absent when `null`).
+    pub data: Option<&'a str>,
     pub data_base64: Option<Val<'a>>,
     pub ext: Vec<(Cow<'a, str>, Val<'a>)>,
+}
+
+impl<'a> RawEvent<'a> {
+    /// Sets an attribute read from JSON (a later duplicate wins, as with any JSON object).
+    #[inline]
+    pub fn set(&mut self, name: Cow<'a, str>, v: Val<'a>) {
+        // By length first: most keys are settled by one integer compare.
+        let k = name.as_bytes();
+        let slot = match k.len() {
+            2 if k == b"id" => &mut self.id,
+            4 if k == b"type" => &mut self.ty,
+            4 if k == b"time" => &mut self.time,
+            6 if k == b"source" => &mut self.source,
+            7 if k == b"subject" => &mut self.subject,
+            10 if k == b"dataschema" => &mut self.dataschema,
+            11 if k == b"specversion" => &mut self.specversion,
+            11 if k == b"data_base64" => &mut self.data_base64,
+            15 if k == b"datacontenttype" => &mut self.datacontenttype,
+            _ => {
+                self.ext.push((name, v));
+                return;
+            }
+        };
+        *slot = (!matches!(v, Val::Null)).then_some(v);
+    }
+
+    /// Sets `data` from its JSON text.
+    pub fn set_data(&mut self, json: &'a str) {
+        self.data = (json != "null").then_some(json);
+    }
 }
 
 struct RawEventVisitor;
@@ -56,29 +87,13 @@ impl<'de> Visitor<'de> for RawEventVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
         let mut ev = RawEvent::default();
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            let slot = match &*k {
-                "specversion" => &mut ev.specversion,
-                "id" => &mut ev.id,
-                "source" => &mut ev.source,
-                "type" => &mut ev.ty,
-                "subject" => &mut ev.subject,
-                "time" => &mut ev.time,
-                "datacontenttype" => &mut ev.datacontenttype,
-                "dataschema" => &mut ev.dataschema,
-                "data_base64" => &mut ev.data_base64,
-                "data" => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    ev.data = (raw.get() != "null").then_some(raw);
-                    continue;
-                }
-                _ => {
-                    let v: Val<'de> = map.next_value()?;
-                    ev.ext.push((k, v));
-                    continue;
-                }
-            };
-            let v: Val<'de> = map.next_value()?;
-            *slot = (v != Val::Null).then_some(v);
+            if k == "data" {
+                let raw: &'de RawValue = map.next_value()?;
+                ev.set_data(raw.get());
+            } else {
+                let v: Val<'de> = map.next_value()?;
+                ev.set(k, v);
+            }
         }
         Ok(ev)
     }
@@ -123,6 +138,8 @@ pub struct Checked<'a> {
     pub shape: Option<String>,
     pub capture: Option<CaptureObs<'a>>,
     pub violations: Vec<String>,
+    /// [`event_key_hash`] of `source` + `id`, or 0.
+    pub key_hash: u64,
 }
 
 fn valid_attr_name(n: &str) -> bool {
@@ -278,8 +295,7 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
     let offset_of = |s: &str| s.as_ptr() as usize - base.as_ptr() as usize;
     let mut payload = None;
     let mut shape = None;
-    if let Some(d) = raw.data {
-        let s = d.get();
+    if let Some(s) = raw.data {
         payload = Some((offset_of(s), s.len(), true));
     }
     match raw.data_base64 {
@@ -305,43 +321,44 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
             o.kind()
         )),
     }
-    let mut ext = Vec::with_capacity(raw.ext.len());
     let mut capture: Option<CaptureObs<'a>> = None;
-    for (name, value) in raw.ext {
-        if !valid_attr_name(&name) {
+    let mut ext = raw.ext;
+    // Filtered in place: what is left are the event's own extensions.
+    ext.retain_mut(|(name, value)| {
+        let field = CaptureField::of(name);
+        // The capture's own names are valid; only others need the check.
+        if field.is_none() && !valid_attr_name(name) {
             v.push(format!(
                 "extension \"{}\": invalid attribute name (CloudEvents 1.0: names MUST consist of lower-case letters a-z or digits 0-9)",
-                escape_msg(&name)
+                escape_msg(name)
             ));
         }
-        match &value {
-            Val::Null => continue,
+        match &*value {
+            Val::Null => return false,
             Val::Float(f) => v.push(format!(
                 "extension \"{}\": {f} is not an Integer (CloudEvents 1.0: extension values are String, Integer or Boolean; Integer is a whole 32-bit number)",
-                escape_msg(&name)
+                escape_msg(name)
             )),
             Val::Int(i) if i32::try_from(*i).is_err() => v.push(format!(
                 "extension \"{}\": {i} is outside the 32-bit Integer range (CloudEvents 1.0: Integer)",
-                escape_msg(&name)
+                escape_msg(name)
             )),
             Val::Object | Val::Array => v.push(format!(
                 "extension \"{}\": a JSON {} is not a valid attribute value (CloudEvents 1.0: String, Integer or Boolean)",
-                escape_msg(&name),
+                escape_msg(name),
                 value.kind()
             )),
             _ => {}
         }
-        if name == ext::RECORDED_TIME || name.starts_with("lens") {
-            capture_field(
-                capture.get_or_insert_with(CaptureObs::default),
-                &name,
-                value,
-                &mut v,
-            );
-            continue;
+        if field.is_none() && !name.starts_with("lens") {
+            return true;
         }
-        ext.push((name, value));
-    }
+        let c = capture.get_or_insert_with(CaptureObs::default);
+        if let Some(f) = field {
+            capture_field(c, f, std::mem::replace(value, Val::Null), &mut v);
+        }
+        false
+    });
     // The shape is kept from an event's first sighting, which is its publish: skip the work
     // on the other observations of a capture.
     let first_sighting = capture
@@ -349,11 +366,16 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
         .is_none_or(|c| matches!(c.stage, None | Some(Stage::Publish)));
     if first_sighting
         && let Some(d) = raw.data
-        && d.get().starts_with('{')
+        && d.starts_with('{')
     {
-        shape = object_shape(d.get());
+        shape = object_shape(d);
     }
+    let key_hash = match (&source, &id) {
+        (Some(s), Some(i)) => event_key_hash(s, i),
+        _ => 0,
+    };
     Ok(Checked {
+        key_hash,
         specversion,
         id,
         source,
@@ -370,41 +392,86 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
     })
 }
 
-fn capture_field<'a>(c: &mut CaptureObs<'a>, name: &str, value: Val<'a>, v: &mut Vec<String>) {
+/// A capture extension (see [`ext`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CaptureField {
+    RecordedTime,
+    Stage,
+    Channel,
+    Handler,
+    Store,
+    DeadLetter,
+    Attempt,
+    Outcome,
+    DurationUs,
+    ColdStart,
+    Reason,
+    Broker,
+}
+
+impl CaptureField {
+    fn of(name: &str) -> Option<Self> {
+        if !name.starts_with("lens") && name != ext::RECORDED_TIME {
+            return None;
+        }
+        Some(match name {
+            ext::RECORDED_TIME => Self::RecordedTime,
+            ext::STAGE => Self::Stage,
+            ext::CHANNEL => Self::Channel,
+            ext::HANDLER => Self::Handler,
+            ext::STORE => Self::Store,
+            ext::DEAD_LETTER => Self::DeadLetter,
+            ext::ATTEMPT => Self::Attempt,
+            ext::OUTCOME => Self::Outcome,
+            ext::DURATION_US => Self::DurationUs,
+            ext::COLD_START => Self::ColdStart,
+            ext::REASON => Self::Reason,
+            ext::BROKER => Self::Broker,
+            _ => return None,
+        })
+    }
+}
+
+fn capture_field<'a>(
+    c: &mut CaptureObs<'a>,
+    field: CaptureField,
+    value: Val<'a>,
+    v: &mut Vec<String>,
+) {
     let as_int = |value: &Val<'a>| match value {
         Val::Int(i) => Some(*i),
         Val::Str(s) => s.parse().ok(),
         _ => None,
     };
-    match name {
-        ext::RECORDED_TIME => match value.as_str().map(parse_rfc3339) {
+    match field {
+        CaptureField::RecordedTime => match value.as_str().map(parse_rfc3339) {
             Some(Ok(t)) => c.recorded = Some(t),
             Some(Err(e)) => v.push(format!("recordedtime: is {e} (CloudEvents recordedtime extension: RFC 3339 Timestamp)")),
             None => v.push(format!("recordedtime: must be a Timestamp string, got {}", value.kind())),
         },
-        ext::STAGE => match value.as_str().and_then(Stage::parse) {
+        CaptureField::Stage => match value.as_str().and_then(Stage::parse) {
             Some(s) => c.stage = Some(s),
             None => v.push(format!(
                 "lensstage: \"{}\" is not a stage (eventlens capture: publish, deliver, handle, store or deadletter)",
                 escape_msg(value.as_str().unwrap_or(value.kind()))
             )),
         },
-        ext::CHANNEL => c.channel = string_val(value),
-        ext::HANDLER => c.handler = string_val(value),
-        ext::STORE => c.store = string_val(value),
-        ext::DEAD_LETTER => c.dead_letter = string_val(value),
-        ext::REASON => c.reason = string_val(value),
-        ext::ATTEMPT => c.attempt = as_int(&value).unwrap_or(0).clamp(0, u16::MAX as i64) as u16,
-        ext::DURATION_US => c.duration_us = as_int(&value),
-        ext::COLD_START => c.cold_start = matches!(value, Val::Bool(true)) || value.as_str() == Some("true"),
-        ext::OUTCOME => match value.as_str().and_then(Outcome::parse) {
+        CaptureField::Channel => c.channel = string_val(value),
+        CaptureField::Handler => c.handler = string_val(value),
+        CaptureField::Store => c.store = string_val(value),
+        CaptureField::DeadLetter => c.dead_letter = string_val(value),
+        CaptureField::Reason => c.reason = string_val(value),
+        CaptureField::Attempt => c.attempt = as_int(&value).unwrap_or(0).clamp(0, u16::MAX as i64) as u16,
+        CaptureField::DurationUs => c.duration_us = as_int(&value),
+        CaptureField::ColdStart => c.cold_start = matches!(value, Val::Bool(true)) || value.as_str() == Some("true"),
+        CaptureField::Outcome => match value.as_str().and_then(Outcome::parse) {
             Some(o) => c.outcome = o,
             None => v.push(format!(
                 "lensoutcome: \"{}\" is not an outcome (eventlens capture: ok, error, timeout)",
                 escape_msg(value.as_str().unwrap_or(value.kind()))
             )),
         },
-        _ => {}
+        CaptureField::Broker => {}
     }
 }
 
@@ -434,7 +501,10 @@ pub fn escape_msg(s: &str) -> String {
 
 /// Parses one JSON text as a CloudEvent and checks it.
 pub fn parse_and_check(text: &str) -> Result<Checked<'_>, String> {
-    let raw: RawEvent = serde_json::from_str(text).map_err(|e| super::json_error(&e))?;
+    let raw: RawEvent = match super::scan::event(text) {
+        Some(raw) => raw,
+        None => serde_json::from_str(text).map_err(|e| super::json_error(&e))?,
+    };
     check(raw, text)
 }
 
@@ -444,7 +514,7 @@ pub fn add_checked(
     store: &mut Store,
     input: u16,
     line: u64,
-    c: Checked<'_>,
+    c: &mut Checked<'_>,
     text: &str,
     payload_base: u64,
     last_time: &mut Nanos,
@@ -487,7 +557,7 @@ pub fn add_checked(
     };
     let source = c.source.as_deref().unwrap_or("(no source)");
     // Most lines of a capture are later sightings of a known event: skip building it again.
-    let event = match store.existing_event(source, id) {
+    let event = match store.existing_event_hashed(source, id, c.key_hash) {
         Some(e) => {
             let ev = &mut store.events[e.0 as usize];
             if ev.payload.is_none() && payload.is_some() {
@@ -510,7 +580,7 @@ pub fn add_checked(
                     Some((k.as_ref(), e))
                 })
                 .collect();
-            store.add_event(&NewEvent {
+            let e = store.add_event(&NewEvent {
                 source,
                 id,
                 ty: &c.ty,
@@ -524,10 +594,12 @@ pub fn add_checked(
                 payload_shape: c.shape.as_deref(),
                 trace: None,
                 loc,
-            })
+            });
+            store.note_recent(c.key_hash, e);
+            e
         }
     };
-    let cap = c.capture.unwrap_or_default();
+    let cap = c.capture.take().unwrap_or_default();
     let time = cap.recorded.or(c.time).unwrap_or(*last_time);
     *last_time = time;
     let stage = cap.stage.unwrap_or(Stage::Publish);
@@ -602,7 +674,7 @@ pub fn load_single(store: &mut Store, input: u16, bytes: &[u8]) {
     };
     let mut last = 0;
     match parse_and_check(text) {
-        Ok(c) => add_checked(store, input, 1, c, text, 0, &mut last),
+        Ok(mut c) => add_checked(store, input, 1, &mut c, text, 0, &mut last),
         Err(e) => store.inputs[input as usize].error(1, e),
     }
 }
@@ -649,7 +721,7 @@ pub fn load_array(store: &mut Store, input: u16, bytes: &[u8]) {
         }
         let base = s.as_ptr() as usize - text.as_ptr() as usize;
         match parse_and_check(s) {
-            Ok(c) => add_checked(store, input, pos, c, s, base as u64, &mut last),
+            Ok(mut c) => add_checked(store, input, pos, &mut c, s, base as u64, &mut last),
             Err(e) => store.inputs[input as usize].error(pos, e),
         }
     }

@@ -116,6 +116,28 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// The top-level shape of a JSON object (`field:type` pairs, sorted, comma-separated), or
 /// `None` if the value is not an object. Nested values are skipped, not parsed.
 pub fn object_shape(raw: &str) -> Option<String> {
+    match super::scan::object_fields(raw) {
+        Some(fields) => Some(shape_string(fields)),
+        None => object_shape_serde(raw),
+    }
+}
+
+fn shape_string(mut fields: Vec<(Cow<'_, str>, &'static str)>) -> String {
+    fields.sort();
+    let mut out = String::with_capacity(fields.len() * 12);
+    for (i, (k, t)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push(':');
+        out.push_str(t);
+    }
+    out
+}
+
+/// [`object_shape`] by serde_json alone (the scanner's reference).
+pub(crate) fn object_shape_serde(raw: &str) -> Option<String> {
     struct ShapeVisitor;
     impl<'de> Visitor<'de> for ShapeVisitor {
         type Value = Option<Vec<(Cow<'de, str>, &'static str)>>;
@@ -160,18 +182,7 @@ pub fn object_shape(raw: &str) -> Option<String> {
         }
     }
     let Shape(fields) = serde_json::from_str::<Shape>(raw).ok()?;
-    let mut fields = fields?;
-    fields.sort();
-    let mut out = String::with_capacity(fields.len() * 12);
-    for (i, (k, t)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(k);
-        out.push(':');
-        out.push_str(t);
-    }
-    Some(out)
+    Some(shape_string(fields?))
 }
 
 #[cfg(test)]

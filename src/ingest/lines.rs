@@ -12,35 +12,57 @@ use std::io::{self, Read};
 const CHUNK: usize = 8 << 20;
 
 /// A block of whole lines and where it starts in the stream.
+#[derive(Default)]
 pub struct Chunk {
     pub data: Vec<u8>,
     /// 1-based number of the chunk's first line.
     pub first_line: u64,
     /// Byte offset of the chunk in the (decompressed) stream.
     pub offset: u64,
+    /// Positions of the newlines in `data`.
+    newlines: Vec<usize>,
 }
 
 impl Chunk {
+    fn view(&self) -> LinesView<'_, '_> {
+        LinesView {
+            data: &self.data,
+            first_line: self.first_line,
+            newlines: &self.newlines,
+        }
+    }
+
     /// `(line number, offset in chunk, line bytes without the newline)`.
     pub fn lines(&self) -> Vec<(u64, usize, &[u8])> {
-        let mut out = Vec::with_capacity(self.data.len() / 256 + 1);
-        let mut start = 0;
-        let mut n = self.first_line;
-        for end in memchr::memchr_iter(b'\n', &self.data).chain(std::iter::once(self.data.len())) {
-            if end < start {
-                continue;
-            }
-            let mut line = &self.data[start..end];
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
-            }
-            if end != self.data.len() || !line.is_empty() {
-                out.push((n, start, line));
-            }
-            n += 1;
-            start = end + 1;
+        let v = self.view();
+        (0..v.line_count()).map(|i| v.line(i)).collect()
+    }
+}
+
+/// Whole lines in a block of bytes, with the positions of their newlines.
+#[derive(Clone, Copy)]
+struct LinesView<'d, 'n> {
+    data: &'d [u8],
+    first_line: u64,
+    newlines: &'n [usize],
+}
+
+impl<'d> LinesView<'d, '_> {
+    /// Number of lines: one per newline, plus a last line without one if it is not empty.
+    fn line_count(&self) -> usize {
+        let tail = self.newlines.last().map_or(0, |&p| p + 1);
+        self.newlines.len() + usize::from(tail < self.data.len())
+    }
+
+    /// Line `i`: `(line number, offset in the block, bytes without the newline)`.
+    fn line(&self, i: usize) -> (u64, usize, &'d [u8]) {
+        let start = if i == 0 { 0 } else { self.newlines[i - 1] + 1 };
+        let end = self.newlines.get(i).copied().unwrap_or(self.data.len());
+        let mut line = &self.data[start..end];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
         }
-        out
+        (self.first_line + i as u64, start, line)
     }
 }
 
@@ -48,6 +70,9 @@ impl Chunk {
 pub struct LineChunks<R> {
     reader: R,
     carry: Vec<u8>,
+    /// Chunks already consumed, reused so that every chunk is not fresh memory for the
+    /// kernel to zero.
+    spare: Vec<Chunk>,
     next_line: u64,
     offset: u64,
     done: bool,
@@ -58,6 +83,7 @@ impl<R: Read> LineChunks<R> {
         LineChunks {
             reader,
             carry: Vec::new(),
+            spare: Vec::new(),
             next_line: 1,
             offset: 0,
             done: false,
@@ -68,7 +94,11 @@ impl<R: Read> LineChunks<R> {
         if self.done {
             return Ok(None);
         }
-        let mut data = std::mem::take(&mut self.carry);
+        let mut chunk = self.spare.pop().unwrap_or_default();
+        let mut data = std::mem::take(&mut chunk.data);
+        data.clear();
+        data.extend_from_slice(&self.carry);
+        self.carry.clear();
         data.reserve(CHUNK.saturating_sub(data.len()));
         while data.len() < CHUNK {
             let before = data.len();
@@ -85,7 +115,10 @@ impl<R: Read> LineChunks<R> {
         }
         if !self.done {
             match memchr::memrchr(b'\n', &data) {
-                Some(last) => self.carry = data.split_off(last + 1),
+                Some(last) => {
+                    self.carry.extend_from_slice(&data[last + 1..]);
+                    data.truncate(last + 1);
+                }
                 // A single line longer than a chunk: keep reading until it ends.
                 None => {
                     let mut rest = Vec::new();
@@ -107,26 +140,41 @@ impl<R: Read> LineChunks<R> {
                 }
             }
         }
-        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
-        let chunk = Chunk {
-            data,
-            first_line: self.next_line,
-            offset: self.offset,
-        };
-        self.next_line += lines;
+        chunk.newlines.clear();
+        chunk.newlines.extend(memchr::memchr_iter(b'\n', &data));
+        chunk.data = data;
+        chunk.first_line = self.next_line;
+        chunk.offset = self.offset;
+        self.next_line += chunk.newlines.len() as u64;
         self.offset += chunk.data.len() as u64;
         Ok(Some(chunk))
+    }
+
+    /// Gives back a consumed chunk for the next one to reuse its memory.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        if self.spare.len() < 2 {
+            self.spare.push(chunk);
+        }
     }
 }
 
 /// Parsed CloudEvent lines, kept together with the chunk they borrow from so that the
 /// next chunk can be parsed while this one is added to the store.
-type ParsedLines<'a> = Vec<(
+type ParsedLine<'a> = (
     u64,
     usize,
     &'a str,
     Option<Result<cloudevents::Checked<'a>, String>>,
-)>;
+);
+type ParsedLines<'a> = Vec<ParsedLine<'a>>;
+
+/// An emptied vector of parsed lines, relabelled to another lifetime so that its memory
+/// serves the next chunk (the standard library collects a vector mapped to a type of the
+/// same layout in place).
+fn reuse<'b>(mut v: ParsedLines<'_>) -> ParsedLines<'b> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("emptied")).collect()
+}
 
 self_cell::self_cell!(
     struct ParsedChunk {
@@ -136,56 +184,180 @@ self_cell::self_cell!(
     }
 );
 
-fn parse_chunk(chunk: Chunk) -> ParsedChunk {
+/// Parses the CloudEvent lines of a block in parallel into `out`.
+fn parse_lines<'d>(view: LinesView<'d, '_>, out: &mut ParsedLines<'d>) {
+    let t = std::time::Instant::now();
+    // Room to spare, so that the next block, a few lines longer, fits without moving.
+    let n = view.line_count();
+    if out.capacity() < n {
+        out.reserve(n + n / 8);
+    }
+    (0..n)
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|i| {
+            let (n, off, line) = view.line(i);
+            if line.trim_ascii().is_empty() {
+                return (n, off, "", None);
+            }
+            match utf8_line(line) {
+                Ok(text) => (n, off, text, Some(cloudevents::parse_and_check(text))),
+                Err(e) => (n, off, "", Some(Err(e))),
+            }
+        })
+        .collect_into_vec(out);
+    add_phase(1, t.elapsed());
+}
+
+/// Adds parsed lines (of a block at stream offset `offset`) to the store, in order, and
+/// empties `lines`.
+fn add_parsed(
+    store: &mut Store,
+    input: u16,
+    lines: &mut ParsedLines<'_>,
+    offset: u64,
+    last_time: &mut i64,
+) {
+    let t = std::time::Instant::now();
+    for (line_no, off, text, result) in lines.iter_mut() {
+        match result {
+            None => {}
+            Some(Ok(checked)) => cloudevents::add_checked(
+                store,
+                input,
+                *line_no,
+                checked,
+                text,
+                offset + *off as u64,
+                last_time,
+            ),
+            Some(Err(message)) => {
+                store.inputs[input as usize].error(*line_no, std::mem::take(message))
+            }
+        }
+    }
+    lines.clear();
+    add_phase(2, t.elapsed());
+}
+
+fn parse_chunk(chunk: Chunk, spare: ParsedLines<'static>) -> ParsedChunk {
     ParsedChunk::new(chunk, |chunk| {
-        let t0 = std::time::Instant::now();
-        let lines = chunk.lines();
-        let t1 = std::time::Instant::now();
-        let parsed = lines
-            .into_par_iter()
-            .with_min_len(256)
-            .map(|(n, off, line)| {
-                if line.trim_ascii().is_empty() {
-                    return (n, off, "", None);
-                }
-                match utf8_line(line) {
-                    Ok(text) => (n, off, text, Some(cloudevents::parse_and_check(text))),
-                    Err(e) => (n, off, "", Some(Err(e))),
-                }
-            })
-            .collect();
-        add_phase(0, t1 - t0);
-        add_phase(1, t1.elapsed());
+        let mut parsed = reuse(spare);
+        parse_lines(chunk.view(), &mut parsed);
         parsed
     })
 }
 
+/// Adds a parsed chunk to the store; gives back the chunk and the emptied vector for
+/// reuse.
 fn add_chunk(
     store: &mut Store,
     input: u16,
     mut parsed: ParsedChunk,
     last_time: &mut i64,
-) -> std::time::Duration {
-    let t = std::time::Instant::now();
+) -> (Chunk, ParsedLines<'static>) {
     let offset = parsed.borrow_owner().offset;
-    parsed.with_dependent_mut(|_, lines| {
-        for (line_no, off, text, result) in lines.drain(..) {
-            match result {
-                None => {}
-                Some(Ok(checked)) => cloudevents::add_checked(
-                    store,
-                    input,
-                    line_no,
-                    checked,
-                    text,
-                    offset + off as u64,
-                    last_time,
-                ),
-                Some(Err(message)) => store.inputs[input as usize].error(line_no, message),
+    let spare = parsed.with_dependent_mut(|_, lines| {
+        add_parsed(store, input, lines, offset, last_time);
+        reuse(std::mem::take(lines))
+    });
+    (parsed.into_owner(), spare)
+}
+
+/// Whether lines of this format are CloudEvents (parsed by the pipelined path).
+pub fn is_cloudevent_lines(format: Format) -> bool {
+    matches!(
+        format,
+        Format::Capture | Format::CloudeventsJsonl | Format::Cloudevents
+    )
+}
+
+/// Reads CloudEvent lines from a file mapped in memory: no copy, and the pages are
+/// brought in by the threads that parse them. Blocks of whole lines are pipelined: block
+/// N+1 is parsed (in parallel) while block N is added to the store. `data` is the whole
+/// (uncompressed) file, so offsets in it are the payload offsets.
+pub fn load_mapped_cloudevents(
+    store: &mut Store,
+    input: u16,
+    map: &memmap2::Mmap,
+    progress: &LoadProgress,
+) {
+    let data: &[u8] = map;
+    let mut last_time = 0;
+    let mut pos = 0usize;
+    let mut next_line = 1u64;
+    // Two of each, swapped every step: the block being parsed and the block being added.
+    let mut newlines = Vec::new();
+    let mut parsing: ParsedLines<'_> = Vec::new();
+    let mut adding: ParsedLines<'_> = Vec::new();
+    let mut adding_offset: Option<u64> = None;
+    let mut added_bytes = 0usize;
+    let mut block_len = 0usize;
+    loop {
+        if progress.is_cancelled() {
+            break;
+        }
+        // The next block: up to CHUNK bytes, cut after a newline (or a whole long line).
+        let block = (pos < data.len()).then(|| {
+            let mut end = (pos + CHUNK).min(data.len());
+            if end < data.len() {
+                end = match memchr::memrchr(b'\n', &data[pos..end]) {
+                    Some(p) => pos + p + 1,
+                    None => memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |p| end + p + 1),
+                };
+            }
+            pos..end
+        });
+        let first_line = next_line;
+        let ((), ()) = rayon::join(
+            || {
+                if let Some(b) = &block {
+                    newlines.clear();
+                    newlines.extend(memchr::memchr_iter(b'\n', &data[b.clone()]));
+                    let view = LinesView {
+                        data: &data[b.clone()],
+                        first_line,
+                        newlines: &newlines,
+                    };
+                    parse_lines(view, &mut parsing);
+                }
+            },
+            || {
+                if let Some(offset) = adding_offset {
+                    add_parsed(store, input, &mut adding, offset, &mut last_time);
+                }
+            },
+        );
+        if let Some(offset) = adding_offset {
+            // Added, so no longer needed in memory: the file's pages stay in the page
+            // cache, out of this process's resident set (the next block's first page may
+            // share the last one; it is simply mapped again).
+            #[cfg(unix)]
+            // SAFETY: the map is read-only and file-backed, so dropping its pages does not
+            // change what a later read of them sees; the strings of the block were cleared.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    offset as usize,
+                    block_len,
+                )
+            };
+        }
+        if adding_offset.is_some() && added_bytes == 0 {
+            // After the first block, size the store for the whole file at once.
+            added_bytes = pos;
+            if pos > 0 {
+                store.reserve_for(data.len() as f64 / pos as f64);
             }
         }
-    });
-    t.elapsed()
+        let Some(b) = block else { break };
+        block_len = b.len();
+        progress.add(b.len() as u64);
+        next_line += newlines.len() as u64;
+        adding_offset = Some(b.start as u64);
+        pos = b.end;
+        std::mem::swap(&mut parsing, &mut adding);
+    }
 }
 
 /// Reads a line-per-record input of the given format. CloudEvents lines are pipelined:
@@ -195,14 +367,12 @@ pub fn load_lines(
     input: u16,
     format: Format,
     reader: impl Read + Send,
+    size_hint: Option<u64>,
     progress: &LoadProgress,
 ) -> io::Result<()> {
     let mut chunks = LineChunks::new(reader);
     let mut last_time = 0;
-    if !matches!(
-        format,
-        Format::Capture | Format::CloudeventsJsonl | Format::Cloudevents
-    ) {
+    if !is_cloudevent_lines(format) {
         let mut kcat_state = kcat::KcatState::default();
         // Span formats are mapped once all spans are in: a consumer span may come before the
         // producer span it links to.
@@ -233,26 +403,42 @@ pub fn load_lines(
         return Ok(());
     }
     let mut pending: Option<ParsedChunk> = None;
+    let mut spare_parsed = Vec::new();
+    let mut added = 0;
     loop {
         if progress.is_cancelled() {
             break;
         }
-        let (next, add_time) = rayon::join(
+        let spare = std::mem::take(&mut spare_parsed);
+        let (next, done) = rayon::join(
             || -> io::Result<Option<ParsedChunk>> {
+                let t = std::time::Instant::now();
                 let Some(chunk) = chunks.next_chunk()? else {
                     return Ok(None);
                 };
+                add_phase(0, t.elapsed());
                 progress.add(chunk.data.len() as u64);
-                Ok(Some(parse_chunk(chunk)))
+                Ok(Some(parse_chunk(chunk, spare)))
             },
             || {
-                pending
-                    .take()
-                    .map(|p| add_chunk(store, input, p, &mut last_time))
+                pending.take().map(|p| {
+                    let bytes = p.borrow_owner().data.len();
+                    (bytes, add_chunk(store, input, p, &mut last_time))
+                })
             },
         );
-        if let Some(t) = add_time {
-            add_phase(2, t);
+        if let Some((bytes, (chunk, parsed))) = done {
+            chunks.recycle(chunk);
+            spare_parsed = parsed;
+            added += 1;
+            // After the first chunk, size the store for the whole input at once: growing
+            // its vectors by doubling copies them and touches twice the memory.
+            if added == 1
+                && let Some(total) = size_hint
+                && bytes > 0
+            {
+                store.reserve_for(total as f64 / bytes as f64);
+            }
         }
         match next? {
             Some(p) => pending = Some(p),
@@ -294,7 +480,7 @@ fn utf8_line(line: &[u8]) -> Result<&str, String> {
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Nanoseconds spent splitting, parsing (parallel) and adding (sequential), summed over the
+/// Nanoseconds spent reading, parsing (parallel) and adding (sequential), summed over the
 /// process, for `EVENTLENS_PROFILE`.
 static PHASES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
@@ -327,7 +513,9 @@ pub fn add_live_lines<S: AsRef<str>>(
         let n = *next_line;
         *next_line += 1;
         match cloudevents::parse_and_check(text) {
-            Ok(checked) => cloudevents::add_checked(store, input, n, checked, text, 0, last_time),
+            Ok(mut checked) => {
+                cloudevents::add_checked(store, input, n, &mut checked, text, 0, last_time)
+            }
             Err(message) => store.inputs[input as usize].error(n, message),
         }
     }

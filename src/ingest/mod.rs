@@ -8,6 +8,7 @@ pub mod jsonval;
 pub mod kcat;
 pub mod lines;
 pub mod otlp;
+pub mod scan;
 pub mod spans;
 pub mod zipkin;
 
@@ -237,6 +238,24 @@ fn open_decoded(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> 
     Ok((reader, compression))
 }
 
+/// The file mapped in memory, if it is a regular file that can be mapped.
+///
+/// A mapped file must not be truncated by another process while it is read (the read would
+/// fault); captures are appended to, not truncated, and anything that is not a regular file
+/// (a pipe, a device) is read instead.
+fn map_file(path: &Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: see above; the map is only read, and only while the file is loaded.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -291,8 +310,19 @@ pub fn load_path(
     };
     let reader = io::Cursor::new(head).chain(reader);
     match layout {
+        Layout::Lines if compression == Compression::None && lines::is_cloudevent_lines(format) => {
+            match map_file(path) {
+                Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
+                None => lines::load_lines(store, input, format, reader, None, progress)
+                    .map_err(io_err)?,
+            }
+        }
         Layout::Lines => {
-            lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
+            // The size of an uncompressed file sizes the store up front.
+            let size_hint = (compression == Compression::None)
+                .then(|| std::fs::metadata(path).ok().map(|m| m.len()))
+                .flatten();
+            lines::load_lines(store, input, format, reader, size_hint, progress).map_err(io_err)?
         }
         Layout::Document => {
             let mut bytes = Vec::new();

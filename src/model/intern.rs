@@ -31,7 +31,8 @@ enum SmallSyms {
     Many(Vec<Sym>),
 }
 
-fn hash_str(s: &str) -> u64 {
+/// The hash the interner files a string under.
+pub fn hash_str(s: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = rustc_hash::FxBuildHasher.build_hasher();
     h.write(s.as_bytes());
@@ -71,8 +72,26 @@ impl Interner {
         sym
     }
 
+    /// Reserves room to grow `factor` times (see `Store::reserve_for`).
+    pub fn reserve_for(&mut self, factor: f64) {
+        let more = |len: usize| (len as f64 * (factor - 1.0).max(0.0)) as usize;
+        self.arena.reserve(more(self.arena.len()));
+        self.spans.reserve(more(self.spans.len()));
+        self.map.reserve(more(self.map.len()));
+    }
+
     pub fn intern_opt(&mut self, s: Option<&str>) -> Sym {
         s.map_or(Sym::NONE, |s| self.intern(s))
+    }
+
+    /// Stores a string that is known to be unique (a `traceparent`, say) without filing it
+    /// for lookup: [`Interner::get`] will not find it, [`Interner::resolve`] will.
+    pub fn push_unique(&mut self, s: &str) -> Sym {
+        let sym = Sym(self.spans.len() as u32);
+        let start = self.arena.len() as u32;
+        self.arena.push_str(s);
+        self.spans.push((start, s.len() as u32));
+        sym
     }
 
     /// Looks a string up without adding it.

@@ -150,8 +150,23 @@ pub struct Store {
     finalized_len: usize,
     finalized_events: usize,
     /// Earliest publish per (event, channel) and per event, kept between finalize calls.
-    published: FxHashMap<(EventIdx, NodeId), Nanos>,
-    first_publish: FxHashMap<EventIdx, Nanos>,
+    /// Dense per event: its first publish (channel and time; `NodeId::NONE` if none yet).
+    /// Publishes of the same event to other channels go to `published_more`.
+    first_publish: Vec<(NodeId, Nanos)>,
+    published_more: FxHashMap<(EventIdx, NodeId), Nanos>,
+    /// Recently seen events by the hash of `source` + `id` ([`event_key_hash`]), direct
+    /// mapped: the sightings of one event in a capture are close together, and this spares
+    /// them the lookups in the large tables.
+    recent: Vec<(u64, EventIdx)>,
+}
+
+const RECENT: usize = 1 << 14;
+
+/// The hash of an event's key (`source` + `id`), computed where lines are parsed in
+/// parallel; never 0, which stands for "not computed".
+pub fn event_key_hash(source: &str, id: &str) -> u64 {
+    let h = super::intern::hash_str(source).rotate_left(29) ^ super::intern::hash_str(id);
+    h.max(1)
 }
 
 impl Store {
@@ -175,6 +190,26 @@ impl Store {
 
     pub fn intern(&mut self, s: &str) -> Sym {
         self.strings.intern(s)
+    }
+
+    /// Reserves room for the store to grow `factor` times what it holds now (a loader
+    /// that has read part of an input knows the rest's size). Growing a large vector by
+    /// doubling copies it and touches twice its memory; this allocates once. Capped, so a
+    /// wrong guess costs address space, not memory.
+    pub fn reserve_for(&mut self, factor: f64) {
+        const MAX_OBSERVATIONS: f64 = 20_000_000.0;
+        let n = self.observations.len().max(1) as f64;
+        // A margin: reserved memory that is never touched costs only address space.
+        let factor = (factor * 1.25).min(MAX_OBSERVATIONS / n);
+        if factor <= 1.0 {
+            return;
+        }
+        let more = |len: usize| (len as f64 * (factor - 1.0)) as usize;
+        self.observations.reserve(more(self.observations.len()));
+        self.events.reserve(more(self.events.len()));
+        self.extensions.reserve(more(self.extensions.len()));
+        self.event_keys.reserve(more(self.event_keys.len()));
+        self.strings.reserve_for(factor);
     }
 
     pub fn str(&self, s: Sym) -> &str {
@@ -250,6 +285,36 @@ impl Store {
         self.event_keys.get(&(s, i)).copied()
     }
 
+    /// [`Store::existing_event`] with the key's hash ([`event_key_hash`]) to check the
+    /// recent events first. `hash` 0 skips that.
+    pub fn existing_event_hashed(&mut self, source: &str, id: &str, hash: u64) -> Option<EventIdx> {
+        if hash == 0 {
+            return self.existing_event(source, id);
+        }
+        if self.recent.is_empty() {
+            self.recent = vec![(0, EventIdx(u32::MAX)); RECENT];
+        }
+        let slot = hash as usize & (RECENT - 1);
+        let (h, e) = self.recent[slot];
+        if h == hash
+            && let Some(ev) = self.events.get(e.0 as usize)
+            && self.strings.resolve(ev.id) == id
+            && self.strings.resolve(ev.source) == source
+        {
+            return Some(e);
+        }
+        let e = self.existing_event(source, id)?;
+        self.recent[slot] = (hash, e);
+        Some(e)
+    }
+
+    /// Notes a new event in the recent cache (see [`Store::existing_event_hashed`]).
+    pub fn note_recent(&mut self, hash: u64, e: EventIdx) {
+        if hash != 0 && !self.recent.is_empty() {
+            self.recent[hash as usize & (RECENT - 1)] = (hash, e);
+        }
+    }
+
     /// Adds an event, or returns the existing one with the same `source` + `id` (filling in
     /// attributes the first sighting lacked).
     pub fn add_event(&mut self, e: &NewEvent<'_>) -> EventIdx {
@@ -283,6 +348,11 @@ impl Store {
                             if let Some(t) = trace_id_of_traceparent(s) {
                                 trace = self.strings.intern(t);
                             }
+                            // Unique to the event (its span id): kept, not filed for lookup.
+                            let n = self.strings.intern(name);
+                            self.extensions
+                                .push((n, ExtValue::Str(self.strings.push_unique(s))));
+                            continue;
                         }
                         "causationid" => causation = self.strings.intern(s),
                         "correlationid" => correlation = self.strings.intern(s),
@@ -410,18 +480,24 @@ impl Store {
             topology.extend(self, old_len);
             self.topology = topology;
         } else {
-            self.observations
-                .sort_by_key(|o| (o.time, o.stage, o.event));
+            sort_nearly_sorted(&mut self.observations, |o| (o.time, o.stage, o.event));
             if self.inputs.len() > 1 {
                 self.merge_cross_input_duplicates();
             }
             self.infer_causation_deliveries();
-            self.published.clear();
             self.first_publish.clear();
+            self.published_more.clear();
             self.derive_node_kinds(0);
             self.compute_latencies(0);
-            self.build_indexes(0);
-            self.topology = Topology::build(self);
+            // The indexes and the topology only read the observations: build them side by
+            // side.
+            let ((events, traces), topology) = rayon::join(
+                || rayon::join(|| self.event_index(), || self.trace_index()),
+                || Topology::build(self),
+            );
+            (self.event_obs_start, self.event_obs) = events;
+            self.by_trace = traces;
+            self.topology = topology;
         }
         self.finalized_len = self.observations.len();
         self.finalized_events = self.events.len();
@@ -527,23 +603,35 @@ impl Store {
     }
 
     fn compute_latencies(&mut self, from: usize) {
-        let (published, first_publish) = (&mut self.published, &mut self.first_publish);
+        let (first_publish, more) = (&mut self.first_publish, &mut self.published_more);
+        first_publish.resize(self.events.len(), (NodeId::NONE, 0));
         for o in &mut self.observations[from..] {
+            let e = o.event.0 as usize;
+            // In time order, so the first publish seen per (event, channel) is the earliest.
             if o.stage == Stage::Publish {
-                published.entry((o.event, o.to)).or_insert(o.time);
-                first_publish.entry(o.event).or_insert(o.time);
+                let first = &mut first_publish[e];
+                if first.0.is_none() {
+                    *first = (o.to, o.time);
+                } else if first.0 != o.to {
+                    more.entry((o.event, o.to)).or_insert(o.time);
+                }
             }
-            let event_time = self.events[o.event.0 as usize].time;
+            let event_time = self.events[e].time;
+            let first = first_publish[e];
+            let first_time = (!first.0.is_none()).then_some(first.1);
             o.latency = match o.stage {
-                Stage::Deliver if !o.inferred => published
-                    .get(&(o.event, o.from))
-                    .or_else(|| first_publish.get(&o.event))
-                    .copied()
-                    .or(event_time)
-                    .map_or(-1, |p| o.time.saturating_sub(p).max(0)),
-                Stage::DeadLetter => first_publish
-                    .get(&o.event)
-                    .copied()
+                Stage::Deliver if !o.inferred => {
+                    let on_channel = if first.0 == o.from && !first.0.is_none() {
+                        Some(first.1)
+                    } else {
+                        more.get(&(o.event, o.from)).copied()
+                    };
+                    on_channel
+                        .or(first_time)
+                        .or(event_time)
+                        .map_or(-1, |p| o.time.saturating_sub(p).max(0))
+                }
+                Stage::DeadLetter => first_time
                     .or(event_time)
                     .map_or(-1, |p| o.time.saturating_sub(p).max(0)),
                 Stage::Handle | Stage::Store => o.duration,
@@ -553,6 +641,20 @@ impl Store {
     }
 
     fn build_indexes(&mut self, from: usize) {
+        (self.event_obs_start, self.event_obs) = self.event_index();
+        // Appended in order, trace lists only grow: index just the new observations.
+        if from == 0 {
+            self.by_trace.clear();
+        }
+        for (i, o) in self.observations.iter().enumerate().skip(from) {
+            if !o.trace.is_none() {
+                self.by_trace.entry(o.trace).or_default().push(i as u32);
+            }
+        }
+    }
+
+    /// Observation indices per event, in CSR layout (see `event_obs_start`).
+    fn event_index(&self) -> (Vec<u32>, Vec<u32>) {
         let n = self.events.len();
         let mut counts = vec![0u32; n + 1];
         for o in &self.observations {
@@ -568,17 +670,42 @@ impl Store {
             event_obs[*slot as usize] = i as u32;
             *slot += 1;
         }
-        self.event_obs_start = counts;
-        self.event_obs = event_obs;
-        // Appended in order, trace lists only grow: index just the new observations.
-        if from == 0 {
-            self.by_trace.clear();
-        }
-        for (i, o) in self.observations.iter().enumerate().skip(from) {
+        (counts, event_obs)
+    }
+
+    fn trace_index(&self) -> FxHashMap<Sym, Vec<u32>> {
+        let mut by_trace: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
+        by_trace.reserve(self.events.len());
+        for (i, o) in self.observations.iter().enumerate() {
             if !o.trace.is_none() {
-                self.by_trace.entry(o.trace).or_default().push(i as u32);
+                by_trace.entry(o.trace).or_default().push(i as u32);
             }
         }
+        by_trace
+    }
+}
+
+/// A stable sort by `key` for input that is almost in order, as captures are (records are
+/// written as they are seen, a few out of place): each misplaced element is moved back
+/// to its place, which costs nothing like a merge sort's pass over all the data and its
+/// buffer of the same size. Input too far from sorted gets a parallel merge sort.
+pub fn sort_nearly_sorted<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K + Sync) {
+    let mut budget = v.len().saturating_mul(4);
+    for i in 1..v.len() {
+        if key(&v[i - 1]) <= key(&v[i]) {
+            continue;
+        }
+        // After every equal key: stable.
+        let k = key(&v[i]);
+        let to = v[..i].partition_point(|x| key(x) <= k);
+        let moves = i - to;
+        if moves > budget {
+            use rayon::slice::ParallelSliceMut;
+            v.par_sort_by_key(key);
+            return;
+        }
+        budget -= moves;
+        v[to..=i].rotate_right(1);
     }
 }
 
@@ -657,5 +784,42 @@ mod tests {
             live.observations[live.observations_of(e)[1] as usize].latency,
             3_900_000
         );
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::sort_nearly_sorted;
+
+    /// Equal to a stable sort, whether the input is nearly sorted or far from it.
+    #[test]
+    fn sorts_like_a_stable_sort() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for disorder in [0u64, 1, 50, 1000] {
+            // (key, insertion order): the second field shows stability.
+            let mut v: Vec<(u64, usize)> = (0..5000)
+                .map(|i| {
+                    let jitter = if disorder > 0 && next() % 20 == 0 {
+                        next() % disorder
+                    } else {
+                        0
+                    };
+                    ((i as u64 / 3).saturating_sub(jitter), i)
+                })
+                .collect();
+            if disorder == 1000 {
+                v.reverse();
+            }
+            let mut expected = v.clone();
+            expected.sort_by_key(|x| x.0);
+            sort_nearly_sorted(&mut v, |x| x.0);
+            assert_eq!(v, expected, "disorder {disorder}");
+        }
     }
 }
