@@ -466,10 +466,15 @@ pub(crate) fn ms(nanos: i64) -> f64 {
 /// by time of first occurrence, then by kind.
 pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     type Detector = fn(&Store, &AnalysisConfig) -> Vec<Finding>;
-    let detectors: [(&str, Detector); 5] = [
+    // The storm detectors are the costliest: separate tasks, for the threads to share.
+    let detectors: [(&str, Detector); 7] = [
+        ("storm", |s, c| collect(s, c, super::storm::storms)),
         ("duplicates", super::duplicates::detect),
         ("delivery", super::delivery::detect),
-        ("storm", super::storm::detect),
+        ("feedback", |s, c| {
+            collect(s, c, super::storm::feedback_loops)
+        }),
+        ("fan-out", |s, c| collect(s, c, super::storm::fan_out)),
         ("schema", super::schema::detect),
         ("governance", super::governance::detect),
     ];
@@ -488,6 +493,16 @@ pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         })
         .collect();
     sort(&mut out);
+    out
+}
+
+fn collect(
+    store: &Store,
+    cfg: &AnalysisConfig,
+    detect: fn(&Store, &AnalysisConfig, &mut Vec<Finding>),
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    detect(store, cfg, &mut out);
     out
 }
 

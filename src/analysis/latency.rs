@@ -244,6 +244,34 @@ pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
 /// end-to-end chains. One sequential pass over the observations feeds all the series.
 pub fn latency(store: &Store, cfg: &AnalysisConfig) -> LatencyReport {
     let w = window_ns(store, cfg);
+    // The causal chains and the per-edge series are independent passes: side by side.
+    let (chains, series) = rayon::join(|| end_to_end(store), || series(store, w));
+    let mut series = series;
+    let mut win = Windowed::new(w, true);
+    for &(t, l) in &chains {
+        win.record(t, l);
+    }
+    let e2e = win.finish(
+        LatencyKind::EndToEnd,
+        store,
+        NodeId::NONE,
+        NodeId::NONE,
+        None,
+    );
+    let end_to_end_ms = e2e.overall;
+    if !chains.is_empty() {
+        series.push(e2e);
+    }
+    LatencyReport {
+        end_to_end_ms,
+        chains: chains.len() as u64,
+        window_ms: (w / 1_000_000) as u64,
+        series,
+    }
+}
+
+/// Windowed series per delivery and write edge (in the stable edge order), then per handler.
+fn series(store: &Store, w: i64) -> Vec<LatencySeries> {
     // Edge series first (in the stable edge order), then handlers as they appear.
     let mut slots: Vec<(LatencyKind, NodeId, NodeId, Windowed)> = Vec::new();
     let mut edge_slot: FxHashMap<(NodeId, NodeId), usize> = FxHashMap::default();
@@ -306,26 +334,5 @@ pub fn latency(store: &Store, cfg: &AnalysisConfig) -> LatencyReport {
         };
         series.push(win.finish(kind, store, from, to, overall));
     }
-    let chains = end_to_end(store);
-    let mut win = Windowed::new(w, true);
-    for &(t, l) in &chains {
-        win.record(t, l);
-    }
-    let e2e = win.finish(
-        LatencyKind::EndToEnd,
-        store,
-        NodeId::NONE,
-        NodeId::NONE,
-        None,
-    );
-    let end_to_end_ms = e2e.overall;
-    if !chains.is_empty() {
-        series.push(e2e);
-    }
-    LatencyReport {
-        end_to_end_ms,
-        chains: chains.len() as u64,
-        window_ms: (w / 1_000_000) as u64,
-        series,
-    }
+    series
 }

@@ -201,7 +201,7 @@ struct Series {
     points: Vec<(Nanos, EventIdx)>,
 }
 
-fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+pub(crate) fn storms(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let sc = &cfg.storm;
     let mut channels: FxHashMap<NodeId, Series> = FxHashMap::default();
     let mut types: FxHashMap<Sym, Series> = FxHashMap::default();
@@ -386,7 +386,7 @@ fn storm_finding(
     )
 }
 
-fn feedback_loops(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+pub(crate) fn feedback_loops(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let g = &store.topology.graph;
     for scc in petgraph::algo::tarjan_scc(g) {
         let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
@@ -453,7 +453,7 @@ fn feedback_loops(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     }
 }
 
-fn fan_out(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+pub(crate) fn fan_out(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let n = store.events.len();
     // Parent of each event: by causationid if any event has one, else the first event of
     // its trace.
