@@ -143,10 +143,11 @@ impl Windowed {
         self.hist.reset();
     }
     fn record(&mut self, t: Nanos, latency: i64) {
-        let ws = t.div_euclid(self.w) * self.w;
-        if self.current != Some(ws) {
+        // Only a time outside the current window needs the division.
+        let inside = self.current.is_some_and(|ws| t >= ws && t - ws < self.w);
+        if !inside {
             self.flush();
-            self.current = Some(ws);
+            self.current = Some(t.div_euclid(self.w) * self.w);
         }
         self.recorded += 1;
         record_nanos(&mut self.hist, latency);

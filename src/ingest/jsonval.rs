@@ -122,7 +122,7 @@ pub fn object_shape(raw: &str) -> Option<String> {
     }
 }
 
-fn shape_string(mut fields: Vec<(Cow<'_, str>, &'static str)>) -> String {
+pub(crate) fn shape_string(mut fields: Vec<(Cow<'_, str>, &'static str)>) -> String {
     fields.sort();
     let mut out = String::with_capacity(fields.len() * 12);
     for (i, (k, t)) in fields.iter().enumerate() {

@@ -214,61 +214,49 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After a member of an object or array: `Some(true)` past its `close`, `Some(false)`
+    /// past a comma (and the whitespace after it).
+    #[inline]
+    fn after_member(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(false)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
     /// Validates any value and moves past it.
     fn skip_value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
             b'"' => self.skip_str(),
-            b'{' => {
+            open @ (b'{' | b'[') => {
                 if depth >= MAX_DEPTH {
                     return None;
                 }
+                let close = if open == b'{' { b'}' } else { b']' };
                 self.i += 1;
                 self.ws();
-                if self.eat(b'}').is_some() {
+                if self.eat(close).is_some() {
                     return Some(());
                 }
                 loop {
-                    self.skip_str()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        b'}' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if open == b'{' {
+                        self.skip_str()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
                     }
-                }
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                if self.eat(b']').is_some() {
-                    return Some(());
-                }
-                loop {
                     self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if self.after_member(close)? {
+                        return Some(());
                     }
                 }
             }
@@ -338,17 +326,8 @@ impl<'a> Scanner<'a> {
                 self.eat(b':')?;
                 self.ws();
                 field(self, key)?;
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.after_member(b'}')? {
+                    break;
                 }
             }
         }
@@ -500,19 +479,8 @@ mod tests {
                 if let Some(start) = text.find("\"data\":") {
                     let data = text[start + 7..].trim_end_matches('}');
                     if let Some(fields) = object_fields(data) {
-                        let mut fields = fields;
-                        fields.sort();
-                        let mut shape = String::new();
-                        for (i, (k, t)) in fields.iter().enumerate() {
-                            if i > 0 {
-                                shape.push(',');
-                            }
-                            shape.push_str(k);
-                            shape.push(':');
-                            shape.push_str(t);
-                        }
                         assert_eq!(
-                            Some(shape),
+                            Some(crate::ingest::jsonval::shape_string(fields)),
                             crate::ingest::jsonval::object_shape_serde(data),
                             "{data}"
                         );
