@@ -62,7 +62,7 @@ fn main() {
     let runs: usize = std::env::var("EVENTLENS_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(7);
     let path = bench_file(records);
     let size = std::fs::metadata(&path).expect("stat").len();
     let exe = env!("CARGO_BIN_EXE_eventlens");
