@@ -496,16 +496,8 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     };
     // Out of order: in publish order, a sequence below the highest seen so far.
     seq.sort_unstable_by_key(|x| (x.0, x.1, x.2, x.3));
-    let mut start = 0;
-    while start < seq.len() {
-        let key = (seq[start].0, seq[start].1);
-        let end = start
-            + seq[start..]
-                .iter()
-                .take_while(|x| (x.0, x.1) == key)
-                .count();
-        let group = &seq[start..end];
-        start = end;
+    for group in seq.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let key = (group[0].0, group[0].1);
         let mut acc = Acc::default();
         let mut high = i64::MIN;
         for x in group {
@@ -543,16 +535,8 @@ fn ordering(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     }
     // Gaps: holes in the sorted set of sequence numbers of each stream.
     seq.sort_unstable_by_key(|x| (x.0, x.1, x.3, x.2));
-    let mut start = 0;
-    while start < seq.len() {
-        let key = (seq[start].0, seq[start].1);
-        let end = start
-            + seq[start..]
-                .iter()
-                .take_while(|x| (x.0, x.1) == key)
-                .count();
-        let group = &seq[start..end];
-        start = end;
+    for group in seq.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let key = (group[0].0, group[0].1);
         let mut acc = Acc::default();
         let mut missing: u64 = 0;
         for w in group.windows(2) {

@@ -45,6 +45,28 @@ fn group(map: &mut FxHashMap<(NodeId, NodeId), Group>, from: NodeId, to: NodeId)
     })
 }
 
+/// Counts one extra sighting (of kind `which`: 0 publish, 1 delivery, 2 processing) on its
+/// edge's group. The event is an example once per group; later sightings only widen the
+/// time range.
+fn extra<'a>(
+    map: &'a mut FxHashMap<(NodeId, NodeId), Group>,
+    counted: &mut Vec<(u8, NodeId, NodeId)>,
+    which: u8,
+    ev: EventIdx,
+    o: &Observation,
+    max: usize,
+) -> &'a mut Group {
+    let g = group(map, o.from, o.to);
+    g.extra += 1;
+    if counted.contains(&(which, o.from, o.to)) {
+        g.acc.time(o.time);
+    } else {
+        counted.push((which, o.from, o.to));
+        g.acc.add(ev, o.time, max);
+    }
+    g
+}
+
 /// Finds duplicate publishes, redeliveries and duplicate processing.
 pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     let max = cfg.max_examples;
@@ -92,14 +114,7 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                 Stage::Publish => match pubs.iter_mut().find(|p| p.1 == o.to) {
                     Some(p) => {
                         p.2 += 1;
-                        let g = group(&mut publishes, o.from, o.to);
-                        g.extra += 1;
-                        if !counted.contains(&(0, o.from, o.to)) {
-                            counted.push((0, o.from, o.to));
-                            g.acc.add(ev, o.time, max);
-                        } else {
-                            g.acc.time(o.time);
-                        }
+                        extra(&mut publishes, &mut counted, 0, ev, o, max);
                     }
                     None => pubs.push((o.from, o.to, 1)),
                 },
@@ -123,18 +138,11 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                     let is_arrival = o.stage == Stage::Deliver || !h.has_deliveries;
                     if is_arrival {
                         if h.arrivals > 0 {
-                            let g = group(&mut redeliveries, o.from, o.to);
-                            g.extra += 1;
+                            let g = extra(&mut redeliveries, &mut counted, 1, ev, o, max);
                             if h.failed_since {
                                 g.after_failure += 1;
                             } else if published > h.publishes_at_last {
                                 g.after_publish += 1;
-                            }
-                            if !counted.contains(&(1, o.from, o.to)) {
-                                counted.push((1, o.from, o.to));
-                                g.acc.add(ev, o.time, max);
-                            } else {
-                                g.acc.time(o.time);
                             }
                         }
                         h.arrivals += 1;
@@ -147,14 +155,7 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
                         } else {
                             h.ok += 1;
                             if h.ok >= 2 {
-                                let g = group(&mut processing, o.from, o.to);
-                                g.extra += 1;
-                                if !counted.contains(&(2, o.from, o.to)) {
-                                    counted.push((2, o.from, o.to));
-                                    g.acc.add(ev, o.time, max);
-                                } else {
-                                    g.acc.time(o.time);
-                                }
+                                extra(&mut processing, &mut counted, 2, ev, o, max);
                             }
                         }
                     }

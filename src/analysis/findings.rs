@@ -370,6 +370,24 @@ impl Acc {
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
     }
 
+    /// Adds another accumulator's count, examples (once each, while there is room), time
+    /// range and nodes.
+    pub fn merge(&mut self, other: &Acc, max_examples: usize) {
+        self.count += other.count;
+        for &e in &other.events {
+            if self.events.len() < max_examples && !self.events.contains(&e) {
+                self.events.push(e);
+            }
+        }
+        if let (Some(f), Some(l)) = (other.first, other.last) {
+            self.time(f);
+            self.time(l);
+        }
+        for &n in &other.nodes {
+            self.node(n);
+        }
+    }
+
     /// Adds a node (once).
     pub fn node(&mut self, n: NodeId) {
         if !n.is_none() && !self.nodes.contains(&n) {

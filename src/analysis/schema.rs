@@ -157,19 +157,7 @@ fn drift(store: &Store, ty_s: &str, st: &TypeStats, max: usize, out: &mut Vec<Fi
     let mut acc = Acc::default();
     // Events beyond the original schema and shape.
     for v in st.schemas.iter().skip(1).chain(st.shapes.iter().skip(1)) {
-        acc.count += v.acc.count;
-        for &e in &v.acc.events {
-            if acc.events.len() < max && !acc.events.contains(&e) {
-                acc.events.push(e);
-            }
-        }
-        if let (Some(f), Some(l)) = (v.acc.first, v.acc.last) {
-            acc.time(f);
-            acc.time(l);
-        }
-        for &n in &v.acc.nodes {
-            acc.node(n);
-        }
+        acc.merge(&v.acc, max);
     }
     let schemas: Vec<String> = st
         .schemas
@@ -265,19 +253,7 @@ fn breaking(store: &Store, ty_s: &str, st: &TypeStats, max: usize, out: &mut Vec
             }
         }
         if broke {
-            acc.count += v.acc.count;
-            for &e in &v.acc.events {
-                if acc.events.len() < max {
-                    acc.events.push(e);
-                }
-            }
-            if let (Some(f), Some(l)) = (v.acc.first, v.acc.last) {
-                acc.time(f);
-                acc.time(l);
-            }
-            for &n in &v.acc.nodes {
-                acc.node(n);
-            }
+            acc.merge(&v.acc, max);
         }
         established.retain(|k, _| shape.iter().any(|(f, _)| f == k));
         for (k, t) in &shape {
@@ -352,20 +328,7 @@ fn event_style(store: &Store, ty_s: &str, st: TypeStats, max: usize, out: &mut V
         )
     };
     let mut acc = st.state;
-    let notes = st.notifications;
-    acc.count += notes.count;
-    for e in notes.events {
-        if acc.events.len() < max {
-            acc.events.push(e);
-        }
-    }
-    if let (Some(f), Some(l)) = (notes.first, notes.last) {
-        acc.time(f);
-        acc.time(l);
-    }
-    for n in notes.nodes {
-        acc.node(n);
-    }
+    acc.merge(&st.notifications, max);
     out.push(acc.finish(
         store,
         Kind::EventStyle,

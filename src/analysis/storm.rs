@@ -9,15 +9,6 @@ use crate::model::*;
 use crate::time::Nanos;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-/// Runs the storm, feedback-loop and fan-out detectors.
-pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
-    let mut out = Vec::new();
-    storms(store, cfg, &mut out);
-    feedback_loops(store, cfg, &mut out);
-    fan_out(store, cfg, &mut out);
-    out
-}
-
 /// A run of windows whose counts are far above the baseline before them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Burst {

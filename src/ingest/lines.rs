@@ -367,7 +367,6 @@ pub fn load_lines(
     input: u16,
     format: Format,
     reader: impl Read + Send,
-    size_hint: Option<u64>,
     progress: &LoadProgress,
 ) -> io::Result<()> {
     let mut chunks = LineChunks::new(reader);
@@ -404,7 +403,6 @@ pub fn load_lines(
     }
     let mut pending: Option<ParsedChunk> = None;
     let mut spare_parsed = Vec::new();
-    let mut added = 0;
     loop {
         if progress.is_cancelled() {
             break;
@@ -421,24 +419,14 @@ pub fn load_lines(
                 Ok(Some(parse_chunk(chunk, spare)))
             },
             || {
-                pending.take().map(|p| {
-                    let bytes = p.borrow_owner().data.len();
-                    (bytes, add_chunk(store, input, p, &mut last_time))
-                })
+                pending
+                    .take()
+                    .map(|p| add_chunk(store, input, p, &mut last_time))
             },
         );
-        if let Some((bytes, (chunk, parsed))) = done {
+        if let Some((chunk, parsed)) = done {
             chunks.recycle(chunk);
             spare_parsed = parsed;
-            added += 1;
-            // After the first chunk, size the store for the whole input at once: growing
-            // its vectors by doubling copies them and touches twice the memory.
-            if added == 1
-                && let Some(total) = size_hint
-                && bytes > 0
-            {
-                store.reserve_for(total as f64 / bytes as f64);
-            }
         }
         match next? {
             Some(p) => pending = Some(p),

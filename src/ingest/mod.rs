@@ -313,16 +313,13 @@ pub fn load_path(
         Layout::Lines if compression == Compression::None && lines::is_cloudevent_lines(format) => {
             match map_file(path) {
                 Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
-                None => lines::load_lines(store, input, format, reader, None, progress)
-                    .map_err(io_err)?,
+                None => {
+                    lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
+                }
             }
         }
         Layout::Lines => {
-            // The size of an uncompressed file sizes the store up front.
-            let size_hint = (compression == Compression::None)
-                .then(|| std::fs::metadata(path).ok().map(|m| m.len()))
-                .flatten();
-            lines::load_lines(store, input, format, reader, size_hint, progress).map_err(io_err)?
+            lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
         }
         Layout::Document => {
             let mut bytes = Vec::new();

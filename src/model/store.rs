@@ -278,18 +278,11 @@ impl Store {
         self.event_keys.get(&(s, i)).copied()
     }
 
-    /// The event with this `source` + `id`, if already added.
-    pub fn existing_event(&mut self, source: &str, id: &str) -> Option<EventIdx> {
-        let s = self.strings.get(source)?;
-        let i = self.strings.get(id)?;
-        self.event_keys.get(&(s, i)).copied()
-    }
-
-    /// [`Store::existing_event`] with the key's hash ([`event_key_hash`]) to check the
+    /// [`Store::find_event`] with the key's hash ([`event_key_hash`]) to check the
     /// recent events first. `hash` 0 skips that.
     pub fn existing_event_hashed(&mut self, source: &str, id: &str, hash: u64) -> Option<EventIdx> {
         if hash == 0 {
-            return self.existing_event(source, id);
+            return self.find_event(source, id);
         }
         if self.recent.is_empty() {
             self.recent = vec![(0, EventIdx(u32::MAX)); RECENT];
@@ -303,7 +296,7 @@ impl Store {
         {
             return Some(e);
         }
-        let e = self.existing_event(source, id)?;
+        let e = self.find_event(source, id)?;
         self.recent[slot] = (hash, e);
         Some(e)
     }
