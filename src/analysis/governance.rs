@@ -87,10 +87,7 @@ fn ownership(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut types: FxHashMap<Sym, Vec<(Sym, Acc)>> = FxHashMap::default();
     for (i, e) in store.events.iter().enumerate() {
         let ev = EventIdx(i as u32);
-        let first = store
-            .observations_of(ev)
-            .first()
-            .map(|&o| store.observations[o as usize]);
+        let first = store.first_observation(ev).copied();
         let sources = types.entry(e.ty).or_default();
         let si = match sources.iter().position(|s| s.0 == e.source) {
             Some(s) => s,

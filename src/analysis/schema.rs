@@ -60,10 +60,7 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     let mut shape_fields: FxHashMap<Sym, u32> = FxHashMap::default();
     for (i, e) in store.events.iter().enumerate() {
         let ev = EventIdx(i as u32);
-        let first = store
-            .observations_of(ev)
-            .first()
-            .map(|&o| store.observations[o as usize]);
+        let first = store.first_observation(ev).copied();
         let Some(t) = first.map(|o| o.time).or(e.time) else {
             continue;
         };

@@ -533,10 +533,7 @@ pub(crate) fn fan_out(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding
             continue; // its origin is reported
         }
         let ev = EventIdx(i as u32);
-        let first = store
-            .observations_of(ev)
-            .first()
-            .map(|&o| store.observations[o as usize]);
+        let first = store.first_observation(ev).copied();
         let g = groups.entry(store.events[i].ty).or_default();
         g.0.add(ev, first.map_or(0, |o| o.time), cfg.max_examples);
         if let Some(o) = first {

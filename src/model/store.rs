@@ -417,6 +417,12 @@ impl Store {
         }
     }
 
+    /// An event's earliest observation (after [`Store::finalize`]).
+    pub fn first_observation(&self, e: EventIdx) -> Option<&Observation> {
+        let &i = self.observations_of(e).first()?;
+        self.observations.get(i as usize)
+    }
+
     pub fn first_time(&self) -> Option<Nanos> {
         self.observations.first().map(|o| o.time)
     }

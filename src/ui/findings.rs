@@ -64,13 +64,7 @@ pub fn collect(store: &Store, analysis: &[crate::analysis::Finding]) -> Vec<Find
                 .or_insert(EventIdx(i as u32));
         }
     }
-    let event_time = |e: EventIdx| {
-        store
-            .observations_of(e)
-            .first()
-            .and_then(|&o| store.observations.get(o as usize))
-            .map(|o| o.time)
-    };
+    let event_time = |e: EventIdx| store.first_observation(e).map(|o| o.time);
     for (ii, input) in store.inputs.iter().enumerate() {
         for issue in &input.errors {
             out.push(FindingView {
