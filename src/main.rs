@@ -286,6 +286,7 @@ fn analyze(
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     let t0 = std::time::Instant::now();
     let mut store = Store::new();
+    store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
     let progress = LoadProgress::default();
     let mut failures = Vec::new();
     for f in files {

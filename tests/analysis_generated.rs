@@ -622,10 +622,12 @@ fn cold_starts_are_inferred_from_idle_gaps_when_not_marked() {
     let f = run(&path, &AnalysisConfig::default());
     let c = of(&f, Kind::ColdStart);
     assert_eq!(c.len(), 1, "{c:#?}");
-    assert_eq!(c[0].count, 2);
+    // img-0 was slow too, but the first invocation of a capture is not evidence: the
+    // capture may have begun in the middle of a warm run.
+    assert_eq!(c[0].count, 1);
     assert_eq!(c[0].evidence.inferred, Some(true));
     let ids: Vec<&str> = c[0].examples.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, ["img-0", "img-50"]);
+    assert_eq!(ids, ["img-50"]);
     assert_eq!(c[0].severity, Severity::Warning);
     assert!(c[0].evidence.cold_p50_ms.unwrap() > 300.0);
     assert!(c[0].evidence.warm_p50_ms.unwrap() < 20.0);

@@ -14,6 +14,9 @@
 //! [timeouts]        # known handler limits in milliseconds
 //! default_ms = 3000
 //! handlers = { "handler-a" = 1000 }
+//!
+//! [services]        # a CloudEvents source (or span service) = the node it is drawn as
+//! "/orders/api" = "orders-api"
 //! ```
 
 use serde::Deserialize;
@@ -45,6 +48,10 @@ pub struct AnalysisConfig {
     pub event_style: EventStyleConfig,
     /// Latency time series (for plots and the JSON `latency.series`).
     pub latency: LatencyConfig,
+    /// Service names by the name an input gives them: a CloudEvents `source` (or a span's
+    /// service) on the left, the node it is drawn as on the right. For producers that
+    /// nothing in the inputs links to their traced service.
+    pub services: BTreeMap<String, String>,
 }
 
 impl Default for AnalysisConfig {
@@ -59,6 +66,7 @@ impl Default for AnalysisConfig {
             retry: RetryConfig::default(),
             event_style: EventStyleConfig::default(),
             latency: LatencyConfig::default(),
+            services: BTreeMap::new(),
         }
     }
 }

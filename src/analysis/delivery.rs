@@ -328,7 +328,9 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 continue;
             };
             let st = &mut stats[s];
-            let idle = st.last_end.is_none_or(|end| o.time - end >= gap);
+            // The first invocation in a capture is not evidence: the capture may have
+            // started in the middle of a warm run.
+            let idle = st.last_end.is_some_and(|end| o.time - end >= gap);
             let end = o.time + o.duration.max(0);
             st.last_end = Some(st.last_end.map_or(end, |l| l.max(end)));
             if o.duration < 0 {

@@ -52,11 +52,14 @@ pub enum Kind {
     DualWrite,
     /// Event notification vs event-carried state, per type.
     EventStyle,
+    /// Inputs were read but hold no event flow, no call and no store access: nothing to
+    /// draw, and every other detector has nothing to look at.
+    NoEventFlow,
 }
 
 impl Kind {
     /// Every kind, in documentation order.
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::DuplicatePublish,
         Kind::Redelivery,
         Kind::DuplicateProcessing,
@@ -78,6 +81,7 @@ impl Kind {
         Kind::SharedOwnership,
         Kind::DualWrite,
         Kind::EventStyle,
+        Kind::NoEventFlow,
     ];
 
     /// The kebab-case name used in JSON and on the command line.
@@ -104,6 +108,7 @@ impl Kind {
             Kind::SharedOwnership => "shared-ownership",
             Kind::DualWrite => "dual-write",
             Kind::EventStyle => "event-style",
+            Kind::NoEventFlow => "no-event-flow",
         }
     }
 
@@ -485,7 +490,8 @@ pub(crate) fn ms(nanos: i64) -> f64 {
 pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     type Detector = fn(&Store, &AnalysisConfig) -> Vec<Finding>;
     // The storm detectors are the costliest: separate tasks, for the threads to share.
-    let detectors: [(&str, Detector); 7] = [
+    let detectors: [(&str, Detector); 8] = [
+        ("flow", |s, c| collect(s, c, no_event_flow)),
         ("storm", |s, c| collect(s, c, super::storm::storms)),
         ("duplicates", super::duplicates::detect),
         ("delivery", super::delivery::detect),
@@ -512,6 +518,74 @@ pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         .collect();
     sort(&mut out);
     out
+}
+
+/// `no-event-flow`: records were read, yet not one of them is a messaging, call or store
+/// observation. Says what was read, per input, and why nothing is drawn.
+fn no_event_flow(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+    if !store.observations.is_empty() {
+        return;
+    }
+    let read: Vec<&Input> = store
+        .inputs
+        .iter()
+        .filter(|i| i.records > 0 || i.skipped > 0)
+        .collect();
+    if read.is_empty() {
+        return;
+    }
+    let mut what = Vec::new();
+    let mut why = Vec::new();
+    for i in &read {
+        let file = crate::analysis::report::clean(
+            std::path::Path::new(&i.path)
+                .file_name()
+                .map_or(i.path.as_str(), |f| f.to_str().unwrap_or(&i.path)),
+        );
+        let spans = matches!(i.format, Some(Format::Otlp | Format::Jaeger | Format::Zipkin));
+        let unit = if spans { "span" } else { "record" };
+        what.push(format!(
+            "{} read from {file}",
+            plural(i.records, unit, &format!("{unit}s"))
+        ));
+        let mut reason = if spans {
+            format!(
+                "{file}: none of its spans is a messaging span (PRODUCER or CONSUMER, or \
+                 messaging.* attributes), a call (a CLIENT span with its SERVER span or a \
+                 named peer) or a store access (db.* attributes)"
+            )
+        } else {
+            format!("{file}: none of its records places an event on a channel or at a handler")
+        };
+        if i.skipped > 0 {
+            reason.push_str(&format!(
+                "; {} could not be read (see the input's errors)",
+                plural(i.skipped, "record", "records")
+            ));
+        }
+        why.push(reason);
+    }
+    let records: u64 = read.iter().map(|i| i.records).sum();
+    out.push(Finding {
+        kind: Kind::NoEventFlow,
+        severity: Severity::Warning,
+        title: format!("No event flow: {}; nothing to draw", what.join(", ")),
+        detail: format!(
+            "{}. The README lists the conventions read, format by format (messaging, \
+             RPC and database attributes of OpenTelemetry, Zipkin and Jaeger).",
+            why.join(". ")
+        ),
+        count: records,
+        first: None,
+        last: None,
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        examples: Vec::new(),
+        evidence: Evidence::default(),
+        node_ids: Vec::new(),
+        edge_ids: Vec::new(),
+        events: Vec::new(),
+    });
 }
 
 fn collect(

@@ -86,6 +86,9 @@ fn ownership(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     // Per type: its sources with an accumulator each.
     let mut types: FxHashMap<Sym, Vec<(Sym, Acc)>> = FxHashMap::default();
     for (i, e) in store.events.iter().enumerate() {
+        if e.kind == EventKind::Call {
+            continue; // a call has no event type to own or a payload to shape
+        }
         let ev = EventIdx(i as u32);
         let first = store.first_observation(ev).copied();
         let sources = types.entry(e.ty).or_default();

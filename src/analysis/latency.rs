@@ -222,7 +222,7 @@ pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
         let c = &mut chains[c as usize];
         match o.stage {
             Stage::Publish => c.0 = c.0.min(o.time),
-            Stage::Handle | Stage::Store => {
+            Stage::Handle | Stage::Store | Stage::Call => {
                 c.1 = c.1.max(o.time + o.duration.max(0));
                 c.2 = true;
             }

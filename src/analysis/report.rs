@@ -36,7 +36,10 @@ pub struct InputReport {
 
 #[derive(Serialize, Debug)]
 pub struct Summary {
+    /// Events (CloudEvents and broker messages); calls are counted apart.
     pub events: u64,
+    /// Synchronous calls and store accesses outside any event handling, from span inputs.
+    pub calls: u64,
     pub observations: u64,
     pub first: Option<String>,
     pub last: Option<String>,
@@ -57,6 +60,12 @@ pub struct NodeReport {
     pub id: String,
     pub kind: NodeKind,
     pub name: String,
+    /// The technology, where the input says (`rabbitmq`, `kafka`, `postgresql`, `redis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Where it runs, where the input says: a broker or database address (no credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     pub observations: u64,
     /// Handlers: processing time (handler end minus start).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +123,14 @@ impl Report {
                 id: store.node_key(n.id),
                 kind: n.kind,
                 name: store.str(n.name).to_string(),
+                system: store.nodes[n.id.0 as usize]
+                    .system
+                    .some()
+                    .map(|s| store.str(s).to_string()),
+                address: store.nodes[n.id.0 as usize]
+                    .address
+                    .some()
+                    .map(|s| store.str(s).to_string()),
                 observations: n.observations,
                 processing_ms: LatencySummary::of(&n.processing),
                 handled: n.handled,
@@ -161,7 +178,16 @@ impl Report {
             schema: SCHEMA,
             inputs,
             summary: Summary {
-                events: store.events.len() as u64,
+                events: store
+                    .events
+                    .iter()
+                    .filter(|e| e.kind != EventKind::Call)
+                    .count() as u64,
+                calls: store
+                    .events
+                    .iter()
+                    .filter(|e| e.kind == EventKind::Call)
+                    .count() as u64,
                 observations: store.observations.len() as u64,
                 first: store.first_time().map(format_rfc3339),
                 last: store.last_time().map(format_rfc3339),
@@ -209,8 +235,13 @@ impl Report {
         let sm = &self.summary;
         let _ = writeln!(
             s,
-            "\n{} events, {} observations, {} .. {}",
+            "\n{} events, {}{} observations, {} .. {}",
             sm.events,
+            if sm.calls > 0 {
+                format!("{} calls, ", sm.calls)
+            } else {
+                String::new()
+            },
             sm.observations,
             sm.first.as_deref().unwrap_or("-"),
             sm.last.as_deref().unwrap_or("-")
@@ -236,9 +267,10 @@ impl Report {
         for e in &self.topology.edges {
             let _ = write!(
                 s,
-                "  {} -> {}  {} ({} errors)",
+                "  {} -> {}  {}{} ({} errors)",
                 clean(&e.from),
                 clean(&e.to),
+                if e.stage == Stage::Call { "calls " } else { "" },
                 e.count,
                 e.errors
             );

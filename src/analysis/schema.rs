@@ -59,6 +59,9 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     // Per distinct shape: number of fields.
     let mut shape_fields: FxHashMap<Sym, u32> = FxHashMap::default();
     for (i, e) in store.events.iter().enumerate() {
+        if e.kind == EventKind::Call {
+            continue; // a call has no event type to own or a payload to shape
+        }
         let ev = EventIdx(i as u32);
         let first = store.first_observation(ev).copied();
         let Some(t) = first.map(|o| o.time).or(e.time) else {
@@ -73,9 +76,17 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         });
         let st = &mut types[slot].1;
         st.events += 1;
+        // `dataschema` is a CloudEvents attribute: a span format has no place for it.
+        let schema_applies = e.kind == EventKind::Cloudevent
+            && !matches!(
+                store.inputs.get(e.loc.input as usize).and_then(|i| i.format),
+                Some(Format::Otlp | Format::Jaeger | Format::Zipkin)
+            );
         if e.dataschema.is_none() {
-            st.missing_schema.add(ev, t, max);
-            st.missing_schema.node(producer);
+            if schema_applies {
+                st.missing_schema.add(ev, t, max);
+                st.missing_schema.node(producer);
+            }
         } else {
             let v = variant(&mut st.schemas, e.dataschema, t);
             v.acc.add(ev, t, max);

@@ -1,6 +1,6 @@
 //! Storms and amplification: `storm` (an event rate far above its own EWMA baseline, per
-//! channel, per event type and per delivery edge), `feedback-loop` (strongly connected
-//! components of the topology that events keep re-entering) and `fan-out` (one event
+//! channel, per event type and per delivery edge), `feedback-loop` (events that come
+//! back, through their causal chain, to the handler or channel of an ancestor of their type) and `fan-out` (one event
 //! causing more than N descendants through `causationid`, or through its trace).
 
 use super::config::{AnalysisConfig, StormConfig};
@@ -377,64 +377,168 @@ fn storm_finding(
     )
 }
 
+/// The event that caused each event (`u32::MAX` for none): its `causationid`, else, in a
+/// trace, the last event its publisher had begun to handle in that trace when it
+/// published it.
+pub(crate) fn causal_parents(store: &Store) -> Vec<u32> {
+    let n = store.events.len();
+    let mut parent: Vec<u32> = vec![u32::MAX; n];
+    if store.events.iter().any(|e| !e.causation.is_none()) {
+        let mut by_id: FxHashMap<Sym, u32> = FxHashMap::default();
+        for (i, e) in store.events.iter().enumerate() {
+            by_id.entry(e.id).or_insert(i as u32);
+        }
+        for (i, e) in store.events.iter().enumerate() {
+            if let Some(&p) = by_id.get(&e.causation)
+                && p as usize != i
+            {
+                parent[i] = p;
+            }
+        }
+    }
+    let mut handling: FxHashMap<(Sym, NodeId), u32> = FxHashMap::default();
+    for o in &store.observations {
+        if o.trace.is_none() {
+            continue;
+        }
+        match o.stage {
+            Stage::Handle => {
+                handling.insert((o.trace, o.to), o.event.0);
+            }
+            Stage::Publish => {
+                let e = o.event.0 as usize;
+                if parent[e] == u32::MAX
+                    && store.events[e].causation.is_none()
+                    && let Some(&p) = handling.get(&(o.trace, o.from))
+                    && p != o.event.0
+                {
+                    parent[e] = p;
+                }
+            }
+            _ => {}
+        }
+    }
+    parent
+}
+
+/// Feedback loops from causal evidence: an event of the same type as one of its causal
+/// ancestors, handled by the same handler or published onto the same channel, came back
+/// because of that ancestor. A cycle in the topology alone (two flows through one shared
+/// bus) is not evidence. Severity follows the measured amplification and the number of
+/// rounds: one round that ends is a warning.
 pub(crate) fn feedback_loops(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
-    let g = &store.topology.graph;
-    for scc in petgraph::algo::tarjan_scc(g) {
-        let self_loop = scc.len() == 1 && g.find_edge(scc[0], scc[0]).is_some();
-        if scc.len() < 2 && !self_loop {
+    /// How far up a causal chain is followed (a deeper loop's amplification is counted
+    /// from this far up).
+    const MAX_DEPTH: usize = 256;
+    let n = store.events.len();
+    let parent = causal_parents(store);
+    if parent.iter().all(|&p| p == u32::MAX) {
+        return;
+    }
+    // Per event: the channel it was first published onto (and by whom), and the first
+    // handler that handled it.
+    let none = NodeId::NONE;
+    let mut publish: Vec<(NodeId, NodeId)> = vec![(none, none); n];
+    let mut handler: Vec<NodeId> = vec![none; n];
+    for o in &store.observations {
+        let e = o.event.0 as usize;
+        match o.stage {
+            Stage::Publish if publish[e].1 == none => publish[e] = (o.from, o.to),
+            Stage::Handle if handler[e] == none => handler[e] = o.to,
+            _ => {}
+        }
+    }
+    struct Group {
+        acc: Acc,
+        roots: FxHashSet<u32>,
+        rounds: u32,
+    }
+    let mut groups: FxHashMap<(NodeId, NodeId), Group> = FxHashMap::default();
+    for e in 0..n {
+        let ev = &store.events[e];
+        if parent[e] == u32::MAX || ev.kind == EventKind::Call {
             continue;
         }
-        let members: FxHashSet<NodeId> = scc.iter().map(|&i| g[i].id).collect();
-        let mut acc = Acc::default();
-        let mut external = 0u64;
-        for &ix in &scc {
-            for e in g.edges_directed(ix, petgraph::Direction::Outgoing) {
-                let w = e.weight();
-                if members.contains(&w.to) {
-                    acc.edge(w.from, w.to);
-                }
+        let (from, channel) = publish[e];
+        let h = handler[e];
+        let mut rounds = 0u32;
+        let mut root = None;
+        let mut a = parent[e];
+        for _ in 0..MAX_DEPTH {
+            if a == u32::MAX || a as usize == e {
+                break;
             }
-            for e in g.edges_directed(ix, petgraph::Direction::Incoming) {
-                let w = e.weight();
-                if w.stage == Stage::Publish && !members.contains(&w.from) {
-                    external += w.count;
-                }
-                if w.stage == Stage::Publish && members.contains(&w.from) {
-                    for &oi in &w.observations {
-                        let o = &store.observations[oi as usize];
-                        acc.add(o.event, o.time, cfg.max_examples);
-                    }
+            let ai = a as usize;
+            if store.events[ai].ty == ev.ty
+                && (channel != none && publish[ai].1 == channel || h != none && handler[ai] == h)
+            {
+                rounds += 1;
+                root = Some(a);
+            }
+            a = parent[ai];
+        }
+        let Some(root) = root else { continue };
+        let g = groups.entry((channel, h)).or_insert_with(|| Group {
+            acc: Acc::default(),
+            roots: FxHashSet::default(),
+            rounds: 0,
+        });
+        let t = store
+            .first_observation(EventIdx(e as u32))
+            .map_or(0, |o| o.time);
+        g.acc.add(EventIdx(e as u32), t, cfg.max_examples);
+        if channel != none {
+            g.acc.edge(from, channel);
+            if h != none {
+                g.acc.edge(channel, h);
+            }
+        }
+        g.roots.insert(root);
+        g.rounds = g.rounds.max(rounds);
+    }
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.acc.count));
+    for g in groups {
+        let internal = g.acc.count;
+        let entering = g.roots.len() as u64;
+        let amplification = internal as f64 / entering.max(1) as f64;
+        let mut names: Vec<String> = Vec::new();
+        for &(a, b) in &g.acc.edges {
+            for id in [a, b] {
+                let s = name(store, id);
+                if !names.contains(&s) {
+                    names.push(s);
                 }
             }
         }
-        if acc.count == 0 {
-            continue;
-        }
-        let internal = acc.count;
-        let amplification = internal as f64 / external.max(1) as f64;
-        let mut names: Vec<String> = scc.iter().map(|&i| name(store, g[i].id)).collect();
-        names.sort();
-        let severity = if external == 0 || amplification >= 10.0 {
+        let severity = if amplification >= 10.0 || g.rounds >= 3 {
             Severity::Error
         } else {
             Severity::Warning
         };
-        out.push(acc.finish(
+        let rounds = g.rounds;
+        out.push(g.acc.finish(
             store,
             Kind::FeedbackLoop,
             severity,
             format!(
-                "Feedback loop through {}: {} re-entered it ({:.1} per event entering)",
+                "Feedback loop through {}: {} re-entered it ({:.1} per event entering, up to {} round{})",
                 names.join(" -> "),
                 plural(internal, "event", "events"),
-                amplification
+                amplification,
+                rounds,
+                if rounds == 1 { "" } else { "s" }
             ),
             format!(
-                "Handlers in this cycle publish events that flow back to themselves; {} \
-                 events came in from outside and {} were published inside the loop. Unless \
-                 every path ends, this amplifies into a storm: stop the loop with a hop \
-                 count, a causation check, or by publishing to a different channel.",
-                external, internal
+                "Events caused by an earlier event of the same type came back to the same \
+                 handler or channel (followed through causationid, or the trace): {} \
+                 event{} entered and {} came back, in up to {} rounds. Unless every path \
+                 ends, this amplifies into a storm: stop the loop with a hop count, a \
+                 causation check, or by publishing to a different channel.",
+                entering,
+                if entering == 1 { "" } else { "s" },
+                internal,
+                rounds
             ),
             Evidence {
                 amplification: Some((amplification * 100.0).round() / 100.0),

@@ -214,7 +214,7 @@ impl GraphLayout {
 
 fn rank_hint(kind: Option<&NodeKind>) -> u8 {
     match kind {
-        Some(NodeKind::Producer) => 0,
+        Some(NodeKind::Service | NodeKind::Producer) => 0,
         Some(NodeKind::Channel) => 1,
         Some(NodeKind::Handler) => 2,
         Some(NodeKind::Store) => 3,

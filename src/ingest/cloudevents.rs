@@ -581,6 +581,7 @@ pub fn add_checked(
                 })
                 .collect();
             let e = store.add_event(&NewEvent {
+                kind: EventKind::Cloudevent,
                 source,
                 id,
                 ty: &c.ty,
@@ -650,6 +651,13 @@ pub fn add_checked(
                 (None, None) => format!("{DEFAULT_BUS}.dlq"),
             };
             (from, store.node(NodeClass::DeadLetter, &dlq))
+        }
+        Stage::Call => {
+            store.inputs[input as usize].violation(
+                line,
+                "lensstage: \"call\" is not a capture stage (publish, deliver, handle, store, deadletter)",
+            );
+            return;
         }
     };
     let mut obs = Observation::new(stage, time, event, from, to);

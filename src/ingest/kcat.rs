@@ -381,6 +381,11 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
         })
         .collect();
     let event = store.add_event(&NewEvent {
+        kind: if m.specversion.is_empty() {
+            EventKind::Message
+        } else {
+            EventKind::Cloudevent
+        },
         source: &m.source,
         id: &m.id,
         ty: &m.ty,

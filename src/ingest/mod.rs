@@ -3,12 +3,14 @@
 //! can, reports each bad one with its line and the reason, and never panics.
 
 pub mod cloudevents;
+pub mod conventions;
 pub mod jaeger;
 pub mod jsonval;
 pub mod kcat;
 pub mod lines;
 pub mod otlp;
 pub mod scan;
+pub mod span_flow;
 pub mod spans;
 pub mod zipkin;
 

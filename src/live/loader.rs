@@ -17,6 +17,9 @@ pub struct Loaded {
     pub failures: Vec<String>,
     /// The analysis findings, computed on the loading thread too.
     pub findings: Vec<crate::analysis::Finding>,
+    /// The thresholds they were computed with: `eventlens.toml` next to the first file,
+    /// as `analyze` finds it, else the defaults.
+    pub config: crate::analysis::AnalysisConfig,
 }
 
 /// A load in progress.
@@ -45,6 +48,19 @@ impl Loading {
             .spawn(move || {
                 let mut store = Store::new();
                 let mut failures = Vec::new();
+                let config = match crate::analysis::AnalysisConfig::discover(
+                    None,
+                    thread_paths.first().map(PathBuf::as_path),
+                ) {
+                    Ok((c, _)) => c,
+                    Err(e) => {
+                        failures.push(e.to_string());
+                        crate::analysis::AnalysisConfig::default()
+                    }
+                };
+                store.set_service_names(
+                    config.services.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                );
                 for path in &thread_paths {
                     if p.is_cancelled() {
                         break;
@@ -56,16 +72,14 @@ impl Loading {
                 let mut findings = Vec::new();
                 if !p.is_cancelled() {
                     store.finalize();
-                    findings = crate::analysis::analyze(
-                        &store,
-                        &crate::analysis::AnalysisConfig::default(),
-                    );
+                    findings = crate::analysis::analyze(&store, &config);
                 }
                 let _ = tx.send(Loaded {
                     store,
                     paths: thread_paths,
                     failures,
                     findings,
+                    config,
                 });
                 if let Some(w) = waker {
                     w();

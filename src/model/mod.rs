@@ -38,6 +38,9 @@ impl NodeId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NodeKind {
+    /// A service seen only in calls (HTTP, gRPC, database): it neither publishes nor
+    /// handles events.
+    Service,
     Producer,
     Channel,
     Handler,
@@ -48,6 +51,7 @@ pub enum NodeKind {
 impl NodeKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            NodeKind::Service => "service",
             NodeKind::Producer => "producer",
             NodeKind::Channel => "channel",
             NodeKind::Handler => "handler",
@@ -85,6 +89,11 @@ pub struct Node {
     pub class: NodeClass,
     pub kind: NodeKind,
     pub name: Sym,
+    /// The technology, where the input says: `rabbitmq`, `kafka`, `postgresql`, `redis`.
+    pub system: Sym,
+    /// Where it runs, where the input says: a broker URL or host (credentials removed), a
+    /// database server.
+    pub address: Sym,
 }
 
 /// Where in the flow an observation was made.
@@ -103,6 +112,9 @@ pub enum Stage {
     Store,
     /// The event reached a dead-letter destination (`from` channel or handler).
     DeadLetter,
+    /// A synchronous call between services (`from` the caller, `to` the callee or the
+    /// uninstrumented peer); the time is the start, `duration` the caller's wait.
+    Call,
 }
 
 impl Stage {
@@ -113,6 +125,7 @@ impl Stage {
             Stage::Handle => "handle",
             Stage::Store => "store",
             Stage::DeadLetter => "deadletter",
+            Stage::Call => "call",
         }
     }
 
@@ -123,6 +136,7 @@ impl Stage {
             "handle" => Stage::Handle,
             "store" => Stage::Store,
             "deadletter" | "dead-letter" => Stage::DeadLetter,
+            "call" => Stage::Call,
             _ => return None,
         })
     }
@@ -189,9 +203,32 @@ pub struct PayloadRef {
     pub json: bool,
 }
 
+/// What an [`Event`] stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A CloudEvent (read as one, or named by `cloudevents.*` span attributes), or an event
+    /// of another schema mapped onto CloudEvents attributes.
+    #[default]
+    Cloudevent,
+    /// A broker message known from messaging spans only (no CloudEvents identity).
+    Message,
+    /// Not an event: a synchronous call or a store access outside any event handling,
+    /// kept so that call observations have something to point at.
+    Call,
+}
+
+impl EventKind {
+    /// An event of the event flow (not a call).
+    pub fn is_event(self) -> bool {
+        self != EventKind::Call
+    }
+}
+
 /// One event, identified by `source` + `id`. Attributes are the first ones seen.
 #[derive(Clone, Debug)]
 pub struct Event {
+    pub kind: EventKind,
     pub source: Sym,
     pub id: Sym,
     pub ty: Sym,

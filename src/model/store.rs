@@ -100,6 +100,7 @@ pub enum PayloadSource {
 /// A new event as a reader sees it, before interning.
 #[derive(Clone, Debug, Default)]
 pub struct NewEvent<'a> {
+    pub kind: EventKind,
     pub source: &'a str,
     pub id: &'a str,
     pub ty: &'a str,
@@ -145,6 +146,11 @@ pub struct Store {
     /// Observations that were reported by two inputs (e.g. a capture and an OTLP export of
     /// the same run) and merged into one.
     pub merged_duplicates: u64,
+    /// Service names by the name an input gives them (`[services]` in `eventlens.toml`).
+    service_names: FxHashMap<Sym, Sym>,
+    /// Event sources found to be the same producer as a traced service (see
+    /// `unify_producers`).
+    pub unified_producers: u64,
     /// Deliveries inferred from `causationid` links.
     pub inferred_deliveries: u64,
     finalized_len: usize,
@@ -216,6 +222,15 @@ impl Store {
         self.strings.resolve(s)
     }
 
+    /// Names services: an event `source` or a span's service called `from` becomes the
+    /// node `to` (the `[services]` table of `eventlens.toml`). Call before loading.
+    pub fn set_service_names<'a>(&mut self, names: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (from, to) in names {
+            let (f, t) = (self.strings.intern(from), self.strings.intern(to));
+            self.service_names.insert(f, t);
+        }
+    }
+
     /// The node of a class and name, created on first use.
     pub fn node(&mut self, class: NodeClass, name: &str) -> NodeId {
         let name = self.strings.intern(name);
@@ -223,19 +238,49 @@ impl Store {
     }
 
     pub fn node_sym(&mut self, class: NodeClass, name: Sym) -> NodeId {
+        let name = match class {
+            NodeClass::Service if !self.service_names.is_empty() => {
+                self.service_names.get(&name).copied().unwrap_or(name)
+            }
+            _ => name,
+        };
         if let Some(id) = self.node_keys.get(&(class, name)) {
             return *id;
         }
         let id = NodeId(self.nodes.len() as u32);
         let kind = match class {
-            NodeClass::Service => NodeKind::Producer,
+            NodeClass::Service => NodeKind::Service,
             NodeClass::Channel => NodeKind::Channel,
             NodeClass::Store => NodeKind::Store,
             NodeClass::DeadLetter => NodeKind::DeadLetter,
         };
-        self.nodes.push(Node { class, kind, name });
+        self.nodes.push(Node {
+            class,
+            kind,
+            name,
+            system: Sym::NONE,
+            address: Sym::NONE,
+        });
         self.node_keys.insert((class, name), id);
         id
+    }
+
+    /// Notes a node's technology and address, where they are not known yet.
+    pub fn describe_node(&mut self, id: NodeId, system: Option<&str>, address: Option<&str>) {
+        let system = system.filter(|s| !s.is_empty()).map(|s| self.strings.intern(s));
+        let address = address.filter(|s| !s.is_empty()).map(|s| self.strings.intern(s));
+        if let Some(n) = self.nodes.get_mut(id.0 as usize) {
+            if let Some(s) = system
+                && n.system.is_none()
+            {
+                n.system = s;
+            }
+            if let Some(a) = address
+                && n.address.is_none()
+            {
+                n.address = a;
+            }
+        }
     }
 
     /// A channel node, or a dead-letter node if its name says it is one.
@@ -368,6 +413,7 @@ impl Store {
         }
         let idx = EventIdx(self.events.len() as u32);
         let ev = Event {
+            kind: e.kind,
             source,
             id,
             ty: self.strings.intern(e.ty),
@@ -481,6 +527,7 @@ impl Store {
         } else {
             sort_nearly_sorted(&mut self.observations, |o| (o.time, o.stage, o.event));
             if self.inputs.len() > 1 {
+                self.unify_producers();
                 self.merge_cross_input_duplicates();
             }
             self.infer_causation_deliveries();
@@ -500,6 +547,72 @@ impl Store {
         }
         self.finalized_len = self.observations.len();
         self.finalized_events = self.events.len();
+    }
+
+    /// One event published in a span input (a span with `cloudevents.*` attributes) and in
+    /// an event input (the CloudEvent itself) is one piece of work: the producer is the
+    /// span's service, not a second node named after the event's `source`, and the span's
+    /// channel replaces the default bus the event input fell back to.
+    fn unify_producers(&mut self) {
+        let spans: Vec<bool> = self
+            .inputs
+            .iter()
+            .map(|i| matches!(i.format, Some(Format::Otlp | Format::Jaeger | Format::Zipkin)))
+            .collect();
+        let is_span = |o: &Observation| spans.get(o.loc.input as usize).copied().unwrap_or(false);
+        let mut span_publish: FxHashMap<EventIdx, (NodeId, NodeId)> = FxHashMap::default();
+        for o in &self.observations {
+            if o.stage == Stage::Publish && is_span(o) {
+                span_publish.entry(o.event).or_insert((o.from, o.to));
+            }
+        }
+        if span_publish.is_empty() {
+            return;
+        }
+        let default_bus = self.find_node(NodeClass::Channel, crate::ingest::cloudevents::DEFAULT_BUS);
+        let mut alias: FxHashMap<NodeId, NodeId> = FxHashMap::default();
+        let mut fallback_publish: rustc_hash::FxHashSet<(EventIdx, Nanos)> = Default::default();
+        for o in &self.observations {
+            if o.stage != Stage::Publish || is_span(o) {
+                continue;
+            }
+            let Some(&(from, to)) = span_publish.get(&o.event) else {
+                continue;
+            };
+            if o.from != from
+                && self
+                    .nodes
+                    .get(o.from.0 as usize)
+                    .is_some_and(|n| n.class == NodeClass::Service)
+            {
+                alias.entry(o.from).or_insert(from);
+            }
+            if o.to != to && Some(o.to) == default_bus {
+                fallback_publish.insert((o.event, o.time));
+            }
+        }
+        if !fallback_publish.is_empty() {
+            let before = self.observations.len();
+            self.observations.retain(|o| {
+                !(o.stage == Stage::Publish
+                    && Some(o.to) == default_bus
+                    && fallback_publish.contains(&(o.event, o.time)))
+            });
+            self.merged_duplicates += (before - self.observations.len()) as u64;
+        }
+        if alias.is_empty() {
+            return;
+        }
+        // A source node that also stands for other work keeps its own name there.
+        for o in &mut self.observations {
+            if let Some(&a) = alias.get(&o.from) {
+                o.from = a;
+            }
+            if let Some(&a) = alias.get(&o.to) {
+                o.to = a;
+            }
+        }
+        self.unified_producers += alias.len() as u64;
     }
 
     /// Two inputs reporting the same observation (same event, stage and place within a
@@ -583,20 +696,25 @@ impl Store {
         }
     }
 
+    /// A service that handles an event (a delivery, a handling, a write while handling) is a
+    /// handler; one that only publishes is a producer; one seen only in calls stays a
+    /// service. Kinds only ever move up, so the live path can derive them batch by batch.
     fn derive_node_kinds(&mut self, from: usize) {
         for o in &self.observations[from..] {
-            if matches!(o.stage, Stage::Deliver | Stage::Handle | Stage::Store)
-                && let Some(n) = self.nodes.get_mut(
-                    if o.stage == Stage::Store {
-                        o.from
-                    } else {
-                        o.to
-                    }
-                    .0 as usize,
-                )
+            let (node, kind) = match o.stage {
+                Stage::Deliver | Stage::Handle => (o.to, NodeKind::Handler),
+                Stage::Store if self.events[o.event.0 as usize].kind.is_event() => {
+                    (o.from, NodeKind::Handler)
+                }
+                Stage::Publish | Stage::DeadLetter => (o.from, NodeKind::Producer),
+                Stage::Store | Stage::Call => continue,
+            };
+            if let Some(n) = self.nodes.get_mut(node.0 as usize)
                 && n.class == NodeClass::Service
+                && (n.kind == NodeKind::Service
+                    || n.kind == NodeKind::Producer && kind == NodeKind::Handler)
             {
-                n.kind = NodeKind::Handler;
+                n.kind = kind;
             }
         }
     }
@@ -633,7 +751,7 @@ impl Store {
                 Stage::DeadLetter => first_time
                     .or(event_time)
                     .map_or(-1, |p| o.time.saturating_sub(p).max(0)),
-                Stage::Handle | Stage::Store => o.duration,
+                Stage::Handle | Stage::Store | Stage::Call => o.duration,
                 _ => -1,
             };
         }

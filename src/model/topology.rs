@@ -47,12 +47,12 @@ pub struct TopoEdge {
     /// The stage of the observations this edge aggregates.
     pub stage: Stage,
     pub count: u64,
-    /// Failed handlings (for a delivery edge) or failed writes.
+    /// Failed handlings (for a delivery edge), failed writes or failed calls.
     pub errors: u64,
     /// Event types with counts, sorted by type name.
     pub types: Vec<(Sym, u64)>,
     /// Delivery latency (channel -> handler), write time (handler -> store), time to
-    /// dead-letter; none for publishes.
+    /// dead-letter, call duration (caller -> callee); none for publishes.
     pub latency: Option<LatencyHistogram>,
     /// Observation indices in time order.
     pub observations: Vec<u32>,
@@ -149,7 +149,7 @@ impl Topology {
             edge.count += 1;
             edge.observations.push(i as u32);
             edge.times.push(o.time);
-            if o.stage == Stage::Store && o.outcome.is_failure() {
+            if matches!(o.stage, Stage::Store | Stage::Call) && o.outcome.is_failure() {
                 edge.errors += 1;
                 edge.error_times.push(o.time);
             }

@@ -241,6 +241,8 @@ impl GroundTruth {
                     o.reason.unwrap_or_default().to_string(),
                 ));
             }
+            // The simulator models event flow only.
+            Stage::Call => {}
         }
     }
 

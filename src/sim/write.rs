@@ -140,7 +140,7 @@ fn spans(run: &SimRun) -> Vec<Span<'_>> {
                 )
             }
             // Deliver and Handle of one attempt are one consumer span; emit it once, from Handle.
-            Stage::Deliver => continue,
+            Stage::Deliver | Stage::Call => continue,
             Stage::Handle => {
                 let mut attrs = messaging(CHANNEL, "process");
                 attrs.push(("messaging.message.id", json!(e.id)));

@@ -39,6 +39,8 @@ pub struct Settings {
     pub filter: String,
     pub show_findings: bool,
     pub show_inspector: bool,
+    /// Draw synchronous calls (dashed) beside the event flow.
+    pub show_calls: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             filter: String::new(),
             show_findings: true,
             show_inspector: true,
+            show_calls: true,
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct EventLensApp {
     dialog: Option<Receiver<Vec<PathBuf>>>,
     derived: Derived,
     findings: Vec<FindingView>,
+    /// The thresholds of the analysis: the same `eventlens.toml` as `analyze` reads.
+    analysis_config: crate::analysis::AnalysisConfig,
     selection: Selection,
     selected_finding: Option<usize>,
     graph: GraphView,
@@ -174,6 +179,7 @@ impl EventLensApp {
             dialog: None,
             derived: Derived::default(),
             findings: Vec::new(),
+            analysis_config: crate::analysis::AnalysisConfig::default(),
             selection: Selection::None,
             selected_finding: None,
             graph: GraphView::default(),
@@ -303,6 +309,7 @@ impl EventLensApp {
             .collect::<Vec<_>>()
             .join(", ");
         self.live = None;
+        self.analysis_config = done.config;
         self.install(done.store, label, Some(done.findings));
         if !self.load_failures.is_empty() || self.store.inputs.iter().any(|i| i.skipped > 0) {
             self.settings.bottom_tab = BottomTab::Inputs;
@@ -310,6 +317,7 @@ impl EventLensApp {
     }
 
     fn start_demo(&mut self) {
+        self.analysis_config = crate::analysis::AnalysisConfig::default();
         let mut store = Store::new();
         let feed = crate::live::demo::spawn_demo();
         let input = LiveInput::new(&mut store, "demo (simulator)");
@@ -350,7 +358,7 @@ impl EventLensApp {
 
     fn after_data_change(&mut self, analysis: Option<Vec<crate::analysis::Finding>>) {
         let analysis = analysis.unwrap_or_else(|| {
-            crate::analysis::analyze(&self.store, &crate::analysis::AnalysisConfig::default())
+            crate::analysis::analyze(&self.store, &self.analysis_config)
         });
         self.findings = findings::collect(&self.store, &analysis);
         self.derived.refresh(
@@ -555,6 +563,7 @@ impl EventLensApp {
             selected_finding: self.selected_finding,
             live: self.live.is_some(),
             color_by: self.settings.color_by,
+            show_calls: self.settings.show_calls,
             filter_text: &self.settings.filter,
         };
         let panel_frame = egui::Frame::side_top_panel(ui.style())
@@ -761,6 +770,7 @@ impl EventLensApp {
             Command::SetTheme(t) => self.settings.theme = t,
             Command::SetBottomTab(t) => self.settings.bottom_tab = t,
             Command::SetColorBy(c) => self.settings.color_by = c,
+            Command::SetShowCalls(on) => self.settings.show_calls = on,
             Command::CopyText(s) => self.ctx.copy_text(s),
             Command::FitGraph => self.graph.fit_pending = true,
             Command::ClearRecent => self.settings.recent.clear(),

@@ -72,6 +72,17 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
         if by != cx.color_by {
             cmds.push(Command::SetColorBy(by));
         }
+        if cx.store.topology.graph.edge_weights().any(|e| e.stage == Stage::Call) {
+            ui.separator();
+            let mut on = cx.show_calls;
+            if ui
+                .checkbox(&mut on, "calls")
+                .on_hover_text("Show synchronous calls (HTTP, gRPC, queries outside event handling) as dashed edges")
+                .changed()
+            {
+                cmds.push(Command::SetShowCalls(on));
+            }
+        }
         ui.separator();
         legend(ui, theme);
     });
@@ -181,6 +192,9 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
         let (Some(&a), Some(&b)) = (pos.get(&edge.from), pos.get(&edge.to)) else {
             continue;
         };
+        if edge.stage == Stage::Call && !cx.show_calls {
+            continue;
+        }
         let times = cx.derived.edge_times(cx.store, edge.from, edge.to);
         let count = times.partition_point(|&x| x <= t) as u64;
         let recent = count - times.partition_point(|&x| x <= t - RATE_WINDOW) as u64;
@@ -248,13 +262,33 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
         if dimmed {
             color = color.gamma_multiply(0.25);
         }
+        let call = e.stage == Stage::Call;
+        if call && !lit && g.errors == 0 {
+            color = if dimmed {
+                theme.call.gamma_multiply(0.25)
+            } else {
+                theme.call
+            };
+        }
         let stroke = Stroke::new(if lit { width + 2.0 } else { width }, color);
-        painter.add(CubicBezierShape::from_points_stroke(
-            g.pts,
-            false,
-            Color32::TRANSPARENT,
-            stroke,
-        ));
+        if call {
+            // Calls are not event flow: dashed, in their own colour.
+            let curve = CubicBezierShape::from_points_stroke(
+                g.pts,
+                false,
+                Color32::TRANSPARENT,
+                Stroke::NONE,
+            );
+            let points: Vec<Pos2> = (0..=32).map(|k| curve.sample(k as f32 / 32.0)).collect();
+            painter.extend(Shape::dashed_line(&points, stroke, 7.0 * zoom, 5.0 * zoom));
+        } else {
+            painter.add(CubicBezierShape::from_points_stroke(
+                g.pts,
+                false,
+                Color32::TRANSPARENT,
+                stroke,
+            ));
+        }
         // Arrow head.
         let tip = g.pts[3];
         let dir = (g.pts[3] - g.pts[2]).normalized();
@@ -405,6 +439,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
         let (inn, errs) = node_in.get(&p.id).copied().unwrap_or((0, 0));
         let out = node_out.get(&p.id).copied().unwrap_or(0);
         let sub = match node.kind {
+            NodeKind::Service => format!("calls in {} · out {}", fmt_count(inn), fmt_count(out)),
             NodeKind::Producer => format!("published {}", fmt_count(out)),
             NodeKind::Channel => format!("in {} · out {}", fmt_count(inn), fmt_count(out)),
             NodeKind::Handler => {
@@ -418,6 +453,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
             NodeKind::DeadLetter => format!("dead letters {}", fmt_count(inn)),
         };
         let tag = match node.kind {
+            NodeKind::Service => "service",
             NodeKind::Producer => "producer",
             NodeKind::Channel => "channel",
             NodeKind::Handler => "λ handler",
@@ -520,7 +556,7 @@ fn draw_shape(
     zoom: f32,
 ) {
     match kind {
-        NodeKind::Producer | NodeKind::Handler => {
+        NodeKind::Service | NodeKind::Producer | NodeKind::Handler => {
             painter.rect_filled(r, CORNER, fill);
             painter.rect_stroke(r, CORNER, stroke, StrokeKind::Inside);
             if kind == NodeKind::Handler {
@@ -639,6 +675,7 @@ fn half_ellipse_v(painter: &egui::Painter, c: Pos2, r: Vec2, stroke: Stroke) {
 
 fn legend(ui: &mut egui::Ui, theme: &Theme) {
     for (kind, label) in [
+        (NodeKind::Service, "service"),
         (NodeKind::Producer, "producer"),
         (NodeKind::Channel, "channel"),
         (NodeKind::Handler, "handler"),

@@ -69,6 +69,8 @@ pub enum Command {
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
     SetColorBy(ColorBy),
+    /// Show or hide the call edges (HTTP, gRPC, store access outside event handling).
+    SetShowCalls(bool),
     CopyText(String),
     FitGraph,
     ClearRecent,
@@ -91,6 +93,7 @@ pub struct ViewCtx<'a> {
     pub selected_finding: Option<usize>,
     pub live: bool,
     pub color_by: ColorBy,
+    pub show_calls: bool,
     pub filter_text: &'a str,
 }
 

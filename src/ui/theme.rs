@@ -26,6 +26,8 @@ pub struct Theme {
     pub warn: Color32,
     pub error: Color32,
     pub edge: Color32,
+    /// Synchronous calls (HTTP, gRPC, store access outside event handling), drawn dashed.
+    pub call: Color32,
     pub dot: Color32,
     pub highlight: Color32,
     pub selection: Color32,
@@ -67,6 +69,7 @@ impl Theme {
                 warn: Color32::from_rgb(230, 170, 60),
                 error: Color32::from_rgb(235, 87, 87),
                 edge: Color32::from_rgb(110, 120, 135),
+                call: Color32::from_rgb(150, 140, 110),
                 dot: Color32::from_rgb(120, 200, 255),
                 highlight: Color32::from_rgb(255, 196, 64),
                 selection: Color32::from_rgb(120, 180, 255),
@@ -84,6 +87,7 @@ impl Theme {
                 warn: Color32::from_rgb(200, 130, 0),
                 error: Color32::from_rgb(210, 50, 50),
                 edge: Color32::from_rgb(140, 148, 160),
+                call: Color32::from_rgb(150, 125, 70),
                 dot: Color32::from_rgb(20, 120, 220),
                 highlight: Color32::from_rgb(220, 120, 0),
                 selection: Color32::from_rgb(30, 110, 200),
@@ -95,6 +99,7 @@ impl Theme {
     /// The accent colour of a node kind (its outline and icon).
     pub fn node_color(&self, kind: NodeKind) -> Color32 {
         let (d, l) = match kind {
+            NodeKind::Service => ((150, 160, 175), (95, 105, 120)),
             NodeKind::Producer => ((86, 156, 214), (30, 110, 200)),
             NodeKind::Channel => ((197, 134, 192), (150, 70, 160)),
             NodeKind::Handler => ((78, 201, 176), (20, 140, 120)),
