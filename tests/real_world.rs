@@ -257,7 +257,20 @@ fn public_traces_show_the_topology_their_projects_state() {
             });
             assert!(found, "{what}: no store access {d} in {:#?}", r.topology.edges);
         }
-        assert_no_false_alarms(&r, what);
+        // Brave's Kafka example shows one round of a loop (see
+        // kafka_traces_raise_no_false_alarms); anything else is a false alarm.
+        let bad: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| FALSE_ALARMS.contains(&f.kind))
+            .filter(|f| {
+                !(file.starts_with("zipkin-ui/messaging-kafka")
+                    && f.kind == Kind::FeedbackLoop
+                    && f.title.contains("up to 1 round"))
+            })
+            .map(|f| format!("{}: {}", f.kind.as_str(), f.title))
+            .collect();
+        assert!(bad.is_empty(), "{what}: {bad:#?}");
         checked += 1;
     }
     assert!(checked >= 20, "{checked} files checked");
@@ -345,13 +358,30 @@ fn files_without_event_flow_say_so() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
 
-/// Kafka through Brave (zipkin-ui's messaging-kafka v2): sends and polls on one topic, each
-/// poll a child of a send. A shared topic is no feedback loop and the first poll no cold
-/// start.
+/// Kafka through Brave (zipkin-ui's messaging-kafka v2): servicea polls `messages`, and
+/// while handling that record sends to `messages` again; it then polls what it sent (poll
+/// e0473dc3 is a child of send 2e22a056) and the chain ends. That is one round of a loop,
+/// which the file shows: a warning that says one round, not an error. The first poll is
+/// no cold start.
 #[test]
 fn kafka_traces_raise_no_false_alarms() {
     let (_, r) = load(&[fixtures().join("public/zipkin-ui/messaging-kafka.v2.json")]);
-    assert_no_false_alarms(&r, "messaging-kafka.v2");
+    let loops: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::FeedbackLoop)
+        .collect();
+    assert_eq!(loops.len(), 1, "{loops:#?}");
+    assert_eq!(loops[0].severity, eventlens::analysis::findings::Severity::Warning);
+    assert!(loops[0].title.contains("up to 1 round"), "{}", loops[0].title);
+    let rest: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind != Kind::FeedbackLoop && FALSE_ALARMS.contains(&f.kind))
+        .map(|f| f.title.clone())
+        .collect();
+    assert!(rest.is_empty(), "{rest:#?}");
     let publish = edge(&r, "service:servicea", "channel:messages", "kafka");
-    assert_eq!(publish.count, 9);
+    assert_eq!(publish.count, 3);
+    assert_eq!(edge(&r, "channel:messages", "service:serviceb", "kafka").count, 3);
 }

@@ -260,8 +260,14 @@ pub fn channel<'s>(s: &'s Span) -> Option<(Cow<'s, str>, Strength)> {
 }
 
 /// RabbitMQ: the exchange, unless it is the default exchange, whose routing key is the
-/// queue's name; else the queue.
+/// queue's name; else the queue. A Brave consumer span names the queue it read
+/// (`rabbit.queue`): that is where its messages come from.
 fn rabbit_channel<'s>(s: &'s Span) -> Option<Cow<'s, str>> {
+    if s.kind == SpanKind::Consumer
+        && let Some(q) = first(s, &["rabbit.queue"])
+    {
+        return Some(q);
+    }
     if let Some(ex) = first_present(s, RABBIT_EXCHANGE) {
         // OTel 1.2x consumers may write `exchange:routing key:queue`.
         let ex_part = match ex.split_once(':') {

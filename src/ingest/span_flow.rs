@@ -98,26 +98,50 @@ struct Spans<'s> {
     spans: &'s [Span],
     roles: Vec<Role>,
     index: FxHashMap<(TraceId, SpanId), usize>,
+    /// Ids that several spans carry (Zipkin's shared client/server spans): all of them.
+    shared: FxHashMap<(TraceId, SpanId), Vec<usize>>,
 }
 
 impl<'s> Spans<'s> {
     fn new(spans: &'s [Span]) -> Self {
         let mut index: FxHashMap<(TraceId, SpanId), usize> = FxHashMap::default();
+        let mut shared: FxHashMap<(TraceId, SpanId), Vec<usize>> = FxHashMap::default();
         index.reserve(spans.len());
         for (i, s) in spans.iter().enumerate() {
-            // Zipkin's shared client/server spans reuse an id: the first one wins.
-            index.entry((s.trace_id, s.span_id)).or_insert(i);
+            // Zipkin's shared client/server spans reuse an id: the first one is the id's
+            // span, and all are kept.
+            match index.entry((s.trace_id, s.span_id)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let first = *o.get();
+                    shared
+                        .entry((s.trace_id, s.span_id))
+                        .or_insert_with(|| vec![first])
+                        .push(i);
+                }
+            }
         }
         Spans {
             spans,
             roles: spans.iter().map(conv::role).collect(),
             index,
+            shared,
         }
     }
 
+    /// The parent span; of a shared id, the one of the same service (a child of a shared
+    /// server span runs in the server).
     fn parent(&self, i: usize) -> Option<usize> {
         let s = &self.spans[i];
-        s.parent.and_then(|p| self.index.get(&(s.trace_id, p)).copied())
+        let key = (s.trace_id, s.parent?);
+        if let Some(all) = self.shared.get(&key)
+            && let Some(&same) = all.iter().find(|&&p| self.spans[p].service == s.service)
+        {
+            return Some(same);
+        }
+        self.index.get(&key).copied()
     }
 
     /// The ancestors of a span, nearest first, as far as `MAX_DEPTH`.
@@ -176,6 +200,17 @@ fn join_consumers(sp: &Spans) -> Vec<Join> {
     }
     for v in by_message_id.values_mut() {
         v.sort_by_key(|&i| spans[i].start);
+    }
+    // Producers whose parent is not in the input, by that parent: a consumer with the same
+    // missing parent was started by the same (untraced) work as that producer's message.
+    let mut by_missing_parent: FxHashMap<(TraceId, SpanId), Vec<usize>> = FxHashMap::default();
+    for (i, s) in spans.iter().enumerate() {
+        if sp.roles[i] == Role::Publish
+            && let Some(p) = s.parent
+            && !sp.index.contains_key(&(s.trace_id, p))
+        {
+            by_missing_parent.entry((s.trace_id, p)).or_default().push(i);
+        }
     }
     let mut joins = vec![Join::default(); spans.len()];
     for (i, s) in spans.iter().enumerate() {
@@ -242,6 +277,14 @@ fn join_consumers(sp: &Spans) -> Vec<Join> {
             && let Some(&p) = by_position.get(&(ch.clone(), pos.0, pos.1))
         {
             j.producers.push(p);
+            continue;
+        }
+        if let Some(p) = s.parent
+            && let Some(siblings) = by_missing_parent.get(&(s.trace_id, p))
+            && let [only] = siblings.as_slice()
+            && spans[*only].start <= s.start
+        {
+            j.producers.push(*only);
         }
     }
     joins
@@ -710,20 +753,24 @@ fn add_calls(
         }
     }
     let mut answered: FxHashSet<usize> = FxHashSet::default();
+    let mut served: FxHashSet<usize> = FxHashSet::default();
     for (i, s) in spans.iter().enumerate() {
         if sp.roles[i] != Role::Serve {
             continue;
         }
-        let client = s
-            .parent
-            .and_then(|p| clients.get(&(s.trace_id, p)))
-            .or_else(|| clients.get(&(s.trace_id, s.span_id)))
+        // Zipkin's shared span (the same id as the client's) first: a shared server span's
+        // parent is the client's parent.
+        let client = clients
+            .get(&(s.trace_id, s.span_id))
+            .filter(|&&c| c != i)
+            .or_else(|| s.parent.and_then(|p| clients.get(&(s.trace_id, p))))
             .copied();
         let Some(c) = client else {
             // A request from outside the traced system.
             continue;
         };
         answered.insert(c);
+        served.insert(i);
         let caller = &spans[c];
         let name = conv::call_name(s);
         let event = call_event(store, caller, &name, loc(caller));
@@ -745,6 +792,43 @@ fn add_calls(
         }
         o.trace = trace_syms[c];
         o.loc = loc(caller);
+        store.add_observation(o);
+    }
+    // A span whose parent runs in another service, without client and server kinds
+    // (OpenTracing without `span.kind`, or an untraced server): the parent's service
+    // called this one, as Jaeger's dependency graph draws it.
+    for (i, s) in spans.iter().enumerate() {
+        // Shared ids are Zipkin's client/server halves (and their fragments): paired above.
+        if served.contains(&i)
+            || matches!(sp.roles[i], Role::Publish | Role::Consume | Role::Db)
+            || sp.shared.contains_key(&(s.trace_id, s.span_id))
+        {
+            continue;
+        }
+        let Some(p) = sp.parent(i) else { continue };
+        let caller = &spans[p];
+        if caller.service == s.service
+            || matches!(sp.roles[p], Role::Publish | Role::Consume | Role::Db)
+        {
+            continue;
+        }
+        answered.insert(p);
+        let name = if sp.roles[p] == Role::CallOut {
+            conv::call_name(caller)
+        } else {
+            conv::call_name(s)
+        };
+        let event = call_event(store, caller, &name, loc(caller));
+        let from = store.node(NodeClass::Service, &caller.service);
+        let to = store.node(NodeClass::Service, &s.service);
+        let mut o = Observation::new(Stage::Call, s.start, event, from, to);
+        o.duration = s.duration();
+        o.outcome = if s.error { Outcome::Error } else { Outcome::Ok };
+        if let Some(m) = &s.status_message {
+            o.reason = store.intern(m);
+        }
+        o.trace = trace_syms[i];
+        o.loc = loc(s);
         store.add_observation(o);
     }
     for (i, s) in spans.iter().enumerate() {
