@@ -542,7 +542,10 @@ fn no_event_flow(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 .file_name()
                 .map_or(i.path.as_str(), |f| f.to_str().unwrap_or(&i.path)),
         );
-        let spans = matches!(i.format, Some(Format::Otlp | Format::Jaeger | Format::Zipkin));
+        let spans = matches!(
+            i.format,
+            Some(Format::Otlp | Format::Jaeger | Format::Zipkin)
+        );
         let unit = if spans { "span" } else { "record" };
         what.push(format!(
             "{} read from {file}",

@@ -79,7 +79,10 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         // `dataschema` is a CloudEvents attribute: a span format has no place for it.
         let schema_applies = e.kind == EventKind::Cloudevent
             && !matches!(
-                store.inputs.get(e.loc.input as usize).and_then(|i| i.format),
+                store
+                    .inputs
+                    .get(e.loc.input as usize)
+                    .and_then(|i| i.format),
                 Some(Format::Otlp | Format::Jaeger | Format::Zipkin)
             );
         if e.dataschema.is_none() {

@@ -85,7 +85,7 @@ const RABBIT_ROUTING_KEY: &[&str] = &[
     "rabbit.routing_key",                         // Brave
 ];
 const RABBIT_QUEUE: &[&str] = &[
-    "rabbit.queue",                           // Brave
+    "rabbit.queue",                            // Brave
     "messaging.destination.subscription.name", // OTel 1.2x consumers
     "messaging.rabbitmq.queue",
 ];
@@ -186,10 +186,10 @@ fn first_present<'s>(s: &'s Span, keys: &[&str]) -> Option<Cow<'s, str>> {
 fn operation_role(op: &str) -> Option<Role> {
     Some(match op.to_ascii_lowercase().as_str() {
         "publish" | "send" | "create" | "produce" => Role::Publish,
-        "receive" | "process" | "deliver" | "consume" | "poll" | "basic.consume"
-        | "basic.get" | "basic.deliver" => Role::Consume,
-        "settle" | "ack" | "nack" | "reject" | "complete" | "abandon" | "defer"
-        | "dead_letter" | "modacknowledge" | "acknowledge" => Role::Internal,
+        "receive" | "process" | "deliver" | "consume" | "poll" | "basic.consume" | "basic.get"
+        | "basic.deliver" => Role::Consume,
+        "settle" | "ack" | "nack" | "reject" | "complete" | "abandon" | "defer" | "dead_letter"
+        | "modacknowledge" | "acknowledge" => Role::Internal,
         _ => return None,
     })
 }

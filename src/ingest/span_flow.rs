@@ -49,9 +49,12 @@ fn ce_identity(s: &Span) -> Option<Identity<'_>> {
         source,
         id,
         ty: s.attr_str("cloudevents.event_type"),
-        specversion: ["cloudevents.event_spec_version", "cloudevents.event_specversion"]
-            .iter()
-            .find_map(|k| s.attr_str(k)),
+        specversion: [
+            "cloudevents.event_spec_version",
+            "cloudevents.event_specversion",
+        ]
+        .iter()
+        .find_map(|k| s.attr_str(k)),
         subject: s.attr_str("cloudevents.event_subject"),
     })
 }
@@ -209,7 +212,10 @@ fn join_consumers(sp: &Spans) -> Vec<Join> {
             && let Some(p) = s.parent
             && !sp.index.contains_key(&(s.trace_id, p))
         {
-            by_missing_parent.entry((s.trace_id, p)).or_default().push(i);
+            by_missing_parent
+                .entry((s.trace_id, p))
+                .or_default()
+                .push(i);
         }
     }
     let mut joins = vec![Join::default(); spans.len()];
@@ -238,9 +244,7 @@ fn join_consumers(sp: &Spans) -> Vec<Join> {
                 }
                 Role::Consume => {
                     let same_channel = match (&own, conv::channel(&spans[p])) {
-                        (Some((a, Strength::Attribute)), Some((b, Strength::Attribute))) => {
-                            a == &b
-                        }
+                        (Some((a, Strength::Attribute)), Some((b, Strength::Attribute))) => a == &b,
                         _ => true,
                     };
                     if spans[p].service == s.service && same_channel {
@@ -374,8 +378,25 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
     };
     let mut span_event: Vec<Option<EventIdx>> = vec![None; spans.len()];
 
-    add_publishes(store, &sp, &channels, &trace_syms, input, &mut span_event, &mut tally);
-    add_consumers(store, &sp, &joins, &channels, &trace_syms, input, &mut span_event, &mut tally);
+    add_publishes(
+        store,
+        &sp,
+        &channels,
+        &trace_syms,
+        input,
+        &mut span_event,
+        &mut tally,
+    );
+    add_consumers(
+        store,
+        &sp,
+        &joins,
+        &channels,
+        &trace_syms,
+        input,
+        &mut span_event,
+        &mut tally,
+    );
     add_store_accesses(store, &sp, &trace_syms, &span_event, loc);
     add_calls(store, &sp, &trace_syms, loc);
 
@@ -635,14 +656,15 @@ fn add_consumers(
         store.describe_node(ch, conv::system(s).as_deref(), conv::broker(s).as_deref());
         let handler = store.node(NodeClass::Service, &s.service);
         let attempt = conv::attempt(s);
-        let mut cold_start = s
-            .attr("faas.coldstart")
-            .is_some_and(AttrValue::as_bool)
-            || sp.ancestors(i).take_while(|&p| spans[p].service == s.service).any(|p| {
-                spans[p]
-                    .attr("faas.coldstart")
-                    .is_some_and(AttrValue::as_bool)
-            });
+        let mut cold_start = s.attr("faas.coldstart").is_some_and(AttrValue::as_bool)
+            || sp
+                .ancestors(i)
+                .take_while(|&p| spans[p].service == s.service)
+                .any(|p| {
+                    spans[p]
+                        .attr("faas.coldstart")
+                        .is_some_and(AttrValue::as_bool)
+                });
         let reason = s.status_message.as_deref().map(|m| store.intern(m));
         for event in events {
             let mut d = Observation::new(Stage::Deliver, s.start, event, ch, handler);
@@ -729,12 +751,7 @@ fn add_store_accesses(
 /// Calls: a SERVER span and the CLIENT span that caused it (its parent, or Zipkin's
 /// shared span of the same id) are one call between their services; a CLIENT span whose
 /// callee was not traced is a call to the peer it names.
-fn add_calls(
-    store: &mut Store,
-    sp: &Spans,
-    trace_syms: &[Sym],
-    loc: impl Fn(&Span) -> RecordLoc,
-) {
+fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Span) -> RecordLoc) {
     let spans = sp.spans;
     let mut clients: FxHashMap<(TraceId, SpanId), usize> = FxHashMap::default();
     for (i, s) in spans.iter().enumerate() {

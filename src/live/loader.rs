@@ -59,7 +59,10 @@ impl Loading {
                     }
                 };
                 store.set_service_names(
-                    config.services.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+                    config
+                        .services
+                        .iter()
+                        .map(|(a, b)| (a.as_str(), b.as_str())),
                 );
                 for path in &thread_paths {
                     if p.is_cancelled() {

@@ -267,8 +267,12 @@ impl Store {
 
     /// Notes a node's technology and address, where they are not known yet.
     pub fn describe_node(&mut self, id: NodeId, system: Option<&str>, address: Option<&str>) {
-        let system = system.filter(|s| !s.is_empty()).map(|s| self.strings.intern(s));
-        let address = address.filter(|s| !s.is_empty()).map(|s| self.strings.intern(s));
+        let system = system
+            .filter(|s| !s.is_empty())
+            .map(|s| self.strings.intern(s));
+        let address = address
+            .filter(|s| !s.is_empty())
+            .map(|s| self.strings.intern(s));
         if let Some(n) = self.nodes.get_mut(id.0 as usize) {
             if let Some(s) = system
                 && n.system.is_none()
@@ -557,7 +561,12 @@ impl Store {
         let spans: Vec<bool> = self
             .inputs
             .iter()
-            .map(|i| matches!(i.format, Some(Format::Otlp | Format::Jaeger | Format::Zipkin)))
+            .map(|i| {
+                matches!(
+                    i.format,
+                    Some(Format::Otlp | Format::Jaeger | Format::Zipkin)
+                )
+            })
             .collect();
         let is_span = |o: &Observation| spans.get(o.loc.input as usize).copied().unwrap_or(false);
         let mut span_publish: FxHashMap<EventIdx, (NodeId, NodeId)> = FxHashMap::default();
@@ -569,7 +578,8 @@ impl Store {
         if span_publish.is_empty() {
             return;
         }
-        let default_bus = self.find_node(NodeClass::Channel, crate::ingest::cloudevents::DEFAULT_BUS);
+        let default_bus =
+            self.find_node(NodeClass::Channel, crate::ingest::cloudevents::DEFAULT_BUS);
         let mut alias: FxHashMap<NodeId, NodeId> = FxHashMap::default();
         let mut fallback_publish: rustc_hash::FxHashSet<(EventIdx, Nanos)> = Default::default();
         for o in &self.observations {

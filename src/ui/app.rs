@@ -357,9 +357,8 @@ impl EventLensApp {
     }
 
     fn after_data_change(&mut self, analysis: Option<Vec<crate::analysis::Finding>>) {
-        let analysis = analysis.unwrap_or_else(|| {
-            crate::analysis::analyze(&self.store, &self.analysis_config)
-        });
+        let analysis = analysis
+            .unwrap_or_else(|| crate::analysis::analyze(&self.store, &self.analysis_config));
         self.findings = findings::collect(&self.store, &analysis);
         self.derived.refresh(
             &self.store,
