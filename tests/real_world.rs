@@ -520,3 +520,56 @@ fn a_clean_run_on_one_shared_bus_raises_no_false_alarms() {
         assert!(bad.is_empty(), "{name}: {bad:#?}");
     }
 }
+
+/// Dapr's pub/sub CloudEvents (docs.dapr.io): `topic` is the channel, `pubsubname` the
+/// component it went through; two services both sending the framework's default type
+/// `com.dapr.event.sent` do not share ownership of anything.
+#[test]
+fn dapr_topics_are_channels_and_the_default_type_is_no_claim() {
+    let d = fixtures().join("public/dapr-docs");
+    let (_, r) = load(&[
+        d.join("pubsub-cloudevents.block1.json"),
+        d.join("pubsub-cloudevents.block3.json"),
+    ]);
+    edge(&r, "service:checkout", "channel:orders", "dapr");
+    edge(&r, "service:payment", "channel:orders", "dapr");
+    let ch = r
+        .topology
+        .nodes
+        .iter()
+        .find(|n| n.id == "channel:orders")
+        .unwrap();
+    assert_eq!(
+        (ch.system.as_deref(), ch.address.as_deref()),
+        (Some("dapr"), Some("order_pub_sub"))
+    );
+    assert!(
+        r.findings.iter().all(|f| f.kind != Kind::SharedOwnership),
+        "{:#?}",
+        r.findings
+    );
+}
+
+/// Reading the same file twice counts nothing twice: no violation, no finding.
+#[test]
+fn the_same_file_twice_counts_nothing_twice() {
+    for f in [
+        fixtures().join("public/cloudevents-sdk-java/v1/fail_numeric_decimal.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-traces/defects/duplicate-publish.jsonl"),
+    ] {
+        let (_, once) = load(std::slice::from_ref(&f));
+        let (_, twice) = load(&[f.clone(), f.clone()]);
+        let counts = |r: &Report| {
+            let mut v: Vec<(String, u64)> = r
+                .findings
+                .iter()
+                .map(|x| (x.kind.as_str().to_string(), x.count))
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(!once.findings.is_empty());
+        assert_eq!(counts(&once), counts(&twice), "{f:?}");
+        assert_eq!(once.summary.events, twice.summary.events);
+    }
+}

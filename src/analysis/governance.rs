@@ -82,12 +82,19 @@ fn orphans(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     }
 }
 
+/// Event types that frameworks give every event they send unless told otherwise.
+const FRAMEWORK_DEFAULT_TYPES: &[&str] = &["com.dapr.event.sent"];
+
 fn ownership(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     // Per type: its sources with an accumulator each.
     let mut types: FxHashMap<Sym, Vec<(Sym, Acc)>> = FxHashMap::default();
     for (i, e) in store.events.iter().enumerate() {
         if e.kind == EventKind::Call {
             continue; // a call has no event type to own or a payload to shape
+        }
+        // A framework's default type (Dapr's `com.dapr.event.sent`) is nobody's claim.
+        if FRAMEWORK_DEFAULT_TYPES.contains(&store.str(e.ty)) {
+            continue;
         }
         let ev = EventIdx(i as u32);
         let first = store.first_observation(ev).copied();

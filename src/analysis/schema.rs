@@ -390,6 +390,21 @@ fn nonconformant(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
     let mut groups: Vec<(String, Acc)> = Vec::new();
     let mut truncated = 0;
     for (i, inp) in store.inputs.iter().enumerate() {
+        // The same file read twice (or under two names) reports the same violations: count
+        // them once.
+        let repeat = store.inputs[..i].iter().any(|earlier| {
+            earlier.records == inp.records
+                && earlier.violation_count == inp.violation_count
+                && earlier.violations.len() == inp.violations.len()
+                && earlier
+                    .violations
+                    .iter()
+                    .zip(&inp.violations)
+                    .all(|(a, b)| a.line == b.line && a.message == b.message)
+        });
+        if repeat {
+            continue;
+        }
         truncated += inp.violation_count - inp.violations.len() as u64;
         for v in &inp.violations {
             let rule = rule_of(&v.message);

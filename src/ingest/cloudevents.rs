@@ -14,6 +14,18 @@ use std::fmt;
 /// The channel used when a CloudEvent says nothing about where it was published.
 pub const DEFAULT_BUS: &str = "event-bus";
 
+/// Dapr's pub/sub extensions: the `topic` an event was published to and the `pubsubname`
+/// of the component (the bus) it went through.
+fn dapr_topic<'c>(ext: &'c [(Cow<'_, str>, Val<'_>)]) -> Option<(&'c str, &'c str)> {
+    let get = |name: &str| {
+        ext.iter().find_map(|(k, v)| match v {
+            Val::Str(s) if k == name && !s.is_empty() => Some(s.as_ref()),
+            _ => None,
+        })
+    };
+    Some((get("topic")?, get("pubsubname")?))
+}
+
 /// Extension names of the eventlens capture format (see README, "Capture format").
 pub mod ext {
     pub const RECORDED_TIME: &str = "recordedtime";
@@ -607,10 +619,20 @@ pub fn add_checked(
     let channel = cap.channel.as_deref();
     let handler = cap.handler.as_deref();
     let (from, to) = match stage {
-        Stage::Publish => (
-            store.node(NodeClass::Service, source),
-            store.channel_or_dead_letter(channel.unwrap_or(DEFAULT_BUS)),
-        ),
+        Stage::Publish => {
+            let from = store.node(NodeClass::Service, source);
+            let to = match (channel, dapr_topic(&c.ext)) {
+                (Some(ch), _) => store.channel_or_dead_letter(ch),
+                // Dapr names the topic and the pub/sub component it went through.
+                (None, Some((topic, pubsub))) => {
+                    let n = store.channel_or_dead_letter(topic);
+                    store.describe_node(n, Some("dapr"), Some(pubsub));
+                    n
+                }
+                (None, None) => store.channel_or_dead_letter(DEFAULT_BUS),
+            };
+            (from, to)
+        }
         Stage::Deliver | Stage::Handle => {
             let Some(h) = handler else {
                 store.inputs[input as usize].violation(
