@@ -205,7 +205,14 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
         *node_out.entry(edge.from).or_default() += count;
         let p0 = a + vec2(node_size.x / 2.0, 0.0);
         let p3 = b - vec2(node_size.x / 2.0, 0.0);
-        let pts = if p3.x > p0.x + 4.0 {
+        let layer_w = crate::export::layout::LAYER_GAP * zoom;
+        let pts = if p3.x > p0.x + layer_w {
+            // A long edge skips layers: arc over the nodes in between instead of running
+            // behind them.
+            let dx = (p3.x - p0.x) * 0.25;
+            let lift = node_size.y * 1.6;
+            [p0, p0 + vec2(dx, -lift), p3 - vec2(dx, lift), p3]
+        } else if p3.x > p0.x + 4.0 {
             let dx = (p3.x - p0.x) * 0.5;
             [p0, p0 + vec2(dx, 0.0), p3 - vec2(dx, 0.0), p3]
         } else {
@@ -345,7 +352,15 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
                 .types
                 .iter()
                 .take(2)
-                .map(|(s, _)| short_type(cx.store.str(*s)))
+                .map(|(s, _)| {
+                    let t = cx.store.str(*s);
+                    // A call's name (`POST /orders`) reads whole; event types shorten.
+                    if e.stage == Stage::Call {
+                        t
+                    } else {
+                        short_type(t)
+                    }
+                })
                 .collect();
             let mut line1 = types.join(", ");
             if e.types.len() > 2 {
