@@ -91,6 +91,18 @@ impl Loading {
             .clamp(0.0, 1.0) as f32
     }
 
+    /// What is being loaded and how far it got, as the object of "waiting for":
+    /// `big.jsonl to load (40% of 12.3 MB read)`.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "{} to load ({:.0}% of {:.1} MB read)",
+            names.join(", "),
+            self.fraction() * 100.0,
+            self.total_bytes as f64 / 1e6
+        )
+    }
+
     pub fn cancel(&self) {
         self.progress.cancelled.store(true, Ordering::Relaxed);
     }

@@ -8,16 +8,19 @@
 mod app;
 pub mod bench;
 mod derived;
+mod empty;
 pub mod filter;
 pub mod findings;
 mod graph;
 mod inspector;
 mod latency;
+mod screenshot;
 mod table;
 pub mod theme;
 mod timeline;
 
 pub use app::{EventLensApp, Settings, StartOptions};
+pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 pub use derived::Derived;
 
 use crate::model::{EventIdx, NodeId, Store};
@@ -92,6 +95,8 @@ pub struct ViewCtx<'a> {
     pub live: bool,
     pub color_by: ColorBy,
     pub filter_text: &'a str,
+    /// Files of the last load that could not be read at all (one sentence each).
+    pub load_failures: &'a [String],
 }
 
 impl ViewCtx<'_> {
