@@ -232,11 +232,17 @@ pub fn show(
     rect: Rect,
     cmds: &mut Vec<Command>,
 ) {
+    // The canvas can reach under a side panel when the toolbar is wider than the view.
+    let rect = rect.intersect(ui.clip_rect());
     let width = (rect.width() - 48.0).clamp(200.0, 620.0);
-    // Centre vertically with the height the card had last frame.
+    // Centre vertically with the height the card had last frame; a filter's card goes to
+    // the top, so the dimmed graph stays in view.
     let height_id = ui.scope_id().with("empty-card-height");
     let last_h: f32 = ui.data(|d| d.get_temp(height_id)).unwrap_or(160.0);
-    let top = rect.top() + ((rect.height() - last_h) / 2.0).max(12.0);
+    let top = match state {
+        EmptyState::FilteredOut { .. } => rect.top() + 12.0,
+        _ => rect.top() + ((rect.height() - last_h) / 2.0).max(12.0),
+    };
     let area = Rect::from_min_max(
         pos2(rect.center().x - width / 2.0, top),
         pos2(rect.center().x + width / 2.0, rect.bottom()),
