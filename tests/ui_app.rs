@@ -322,9 +322,7 @@ fn an_empty_batch_says_it_holds_no_events_and_opens_the_inputs_tab() {
     let h = open(path);
     assert_eq!(h.state().store().inputs.len(), 1);
     assert_eq!(h.state().store().inputs[0].records, 0);
-    h.get_by_label(
-        "Nothing to read in empty-batch.json (CloudEvents batch): it holds no events.",
-    );
+    h.get_by_label("Nothing to read in empty-batch.json (CloudEvents batch): it holds no events.");
     h.get_by_label_contains("cloudevents-batch · 0 records");
     assert!(h.query_by_label_contains("No events yet").is_none());
 }

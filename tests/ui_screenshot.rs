@@ -21,9 +21,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 static XVFB: Mutex<()> = Mutex::new(());
 
 fn xvfb_available() -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|d| d.join("xvfb-run").is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("xvfb-run").is_file()));
     if found {
         return true;
     }
@@ -171,8 +170,18 @@ fn files_that_draw_nothing_screenshot_as_promptly_as_a_sample_capture() {
     );
     // Within the time a file with events takes (plus slack for a busy machine).
     let bound = sample.secs * 2.0 + 10.0;
-    assert!(spans.secs < bound, "{:.2} s vs {:.2} s", spans.secs, sample.secs);
-    assert!(batch.secs < bound, "{:.2} s vs {:.2} s", batch.secs, sample.secs);
+    assert!(
+        spans.secs < bound,
+        "{:.2} s vs {:.2} s",
+        spans.secs,
+        sample.secs
+    );
+    assert!(
+        batch.secs < bound,
+        "{:.2} s vs {:.2} s",
+        batch.secs,
+        sample.secs
+    );
 }
 
 #[test]

@@ -272,7 +272,8 @@ impl EventLensApp {
         // As `analyze` decides: nothing could be read when no input gave a record.
         if done.store.inputs.iter().all(|i| i.records == 0) {
             let why = if self.load_failures.is_empty() {
-                let names: Vec<String> = done.paths.iter().map(|p| p.display().to_string()).collect();
+                let names: Vec<String> =
+                    done.paths.iter().map(|p| p.display().to_string()).collect();
                 format!("no events in {}", names.join(", "))
             } else {
                 self.load_failures.join("; ")

@@ -69,9 +69,10 @@ impl NoEvents {
     pub fn of(inputs: &[Input], failures: &[String]) -> NoEvents {
         let mut lines: Vec<String> = inputs.iter().map(describe).collect();
         let listed = |f: &String| {
-            inputs
-                .iter()
-                .any(|i| f.strip_prefix(i.path.as_str()).is_some_and(|r| r.starts_with(": ")))
+            inputs.iter().any(|i| {
+                f.strip_prefix(i.path.as_str())
+                    .is_some_and(|r| r.starts_with(": "))
+            })
         };
         lines.extend(
             failures
@@ -101,7 +102,11 @@ impl NoEvents {
         });
         let mut conventions: Vec<(&'static str, &'static str)> = Vec::new();
         // Only formats that gave records: their conventions say why the records drew nothing.
-        for f in inputs.iter().filter(|i| i.records > 0).filter_map(|i| i.format) {
+        for f in inputs
+            .iter()
+            .filter(|i| i.records > 0)
+            .filter_map(|i| i.format)
+        {
             let c = (format_name(f), conventions_of(f));
             if !conventions.contains(&c) {
                 conventions.push(c);
@@ -314,7 +319,9 @@ fn card_contents(
             for line in &n.lines {
                 ui.label(RichText::new(format!("• {line}")).color(theme.text));
             }
-            ui.label(RichText::new("So the flow graph has nothing to draw.").color(theme.text_weak));
+            ui.label(
+                RichText::new("So the flow graph has nothing to draw.").color(theme.text_weak),
+            );
             if let Some(e) = &n.first_error {
                 ui.add_space(4.0);
                 ui.label(RichText::new(e).monospace().small().color(theme.error));
@@ -354,8 +361,10 @@ fn card_contents(
                 ),
             );
             ui.label(
-                RichText::new("Everything is dimmed: change the filter in the Events tab, or clear it.")
-                    .color(theme.text_weak),
+                RichText::new(
+                    "Everything is dimmed: change the filter in the Events tab, or clear it.",
+                )
+                .color(theme.text_weak),
             );
             ui.add_space(6.0);
             ui.horizontal(|ui| {
@@ -412,7 +421,8 @@ mod tests {
     fn unreadable_records_are_counted_and_the_first_one_shown() {
         let mut s = Store::new();
         input(&mut s, "dir/bad.jsonl", Format::CloudeventsJsonl, 0, 3);
-        let failure = "dir/bad.jsonl: nothing readable: none of its 3 records could be read".to_string();
+        let failure =
+            "dir/bad.jsonl: nothing readable: none of its 3 records could be read".to_string();
         let n = NoEvents::of(&s.inputs, &[failure]);
         assert_eq!(
             n.headline,
@@ -429,8 +439,14 @@ mod tests {
         let mut s = Store::new();
         input(&mut s, "a.json", Format::Jaeger, 1, 0);
         input(&mut s, "b.json", Format::Otlp, 4, 2);
-        let n = NoEvents::of(&s.inputs, &["/x/c.bin: not a recognised format".to_string()]);
-        assert_eq!(n.headline, "3 inputs, and none of them gives an event to draw:");
+        let n = NoEvents::of(
+            &s.inputs,
+            &["/x/c.bin: not a recognised format".to_string()],
+        );
+        assert_eq!(
+            n.headline,
+            "3 inputs, and none of them gives an event to draw:"
+        );
         assert_eq!(
             n.lines,
             [

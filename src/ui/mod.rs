@@ -20,8 +20,8 @@ pub mod theme;
 mod timeline;
 
 pub use app::{EventLensApp, Settings, StartOptions};
-pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 pub use derived::Derived;
+pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 
 use crate::model::{EventIdx, NodeId, Store};
 use crate::replay::{TimeCommand, TimeControl};
