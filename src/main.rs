@@ -27,7 +27,10 @@ struct Cli {
 struct GuiArgs {
     /// Capture or trace files to open in the window.
     files: Vec<PathBuf>,
-    /// Render the window once the input is loaded, save it as a PNG here, and exit.
+    /// Render the window once the input is loaded (whatever it holds), save it as a PNG
+    /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
+    /// screenshot could be taken, e.g. still waiting after EVENTLENS_SCREENSHOT_TIMEOUT
+    /// seconds (default 60).
     #[arg(long, value_name = "PATH")]
     screenshot: Option<PathBuf>,
     /// Window size, e.g. 1600x1000.
@@ -169,8 +172,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How long `--screenshot` waits for the window to show the loaded state.
+const SCREENSHOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How much longer the watchdog waits for a window that stopped drawing frames.
+const SCREENSHOT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `EVENTLENS_SCREENSHOT_TIMEOUT` (seconds), or the default.
+fn screenshot_timeout() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("EVENTLENS_SCREENSHOT_TIMEOUT") {
+        Err(_) => Ok(SCREENSHOT_TIMEOUT),
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+            .with_context(|| {
+                format!("EVENTLENS_SCREENSHOT_TIMEOUT={v:?}: expected a number of seconds")
+            }),
+    }
+}
+
 fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
-    use eventlens::ui::{BottomTab, EventLensApp, StartOptions, theme::ThemeChoice};
+    use eventlens::ui::{
+        BottomTab, EventLensApp, ScreenshotOutcome, ScreenshotRequest, StartOptions,
+        theme::ThemeChoice,
+    };
     use std::sync::{Arc, Mutex};
     let (w, h) = args
         .size
@@ -195,7 +222,14 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{}: no such file", f.display());
         }
     }
-    let slot = args.screenshot.as_ref().map(|_| Arc::new(Mutex::new(None)));
+    let timeout = screenshot_timeout()?;
+    let request = args.screenshot.as_ref().map(|_| ScreenshotRequest {
+        slot: Arc::new(Mutex::new(ScreenshotOutcome {
+            waiting_for: "the window to open".into(),
+            ..Default::default()
+        })),
+        timeout,
+    });
     let opts = StartOptions {
         demo: args.files.is_empty(),
         files: args.files,
@@ -205,7 +239,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         tab,
         theme,
         play: args.play,
-        screenshot: slot.clone(),
+        screenshot: request.clone(),
     };
     let screenshot_mode = args.screenshot.is_some();
     // A screenshot run must not read or write the user's saved state: give it a scratch
@@ -220,6 +254,32 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         .with_drag_and_drop(true);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../assets/eventlens.png")) {
         viewport = viewport.with_icon(Arc::new(icon));
+    }
+    if let Some(req) = &request {
+        // The app gives up by itself at the deadline; this catches a window that stopped
+        // drawing frames altogether, so a screenshot run never waits forever.
+        let (slot, scratch) = (req.slot.clone(), scratch.clone());
+        let limit = timeout + SCREENSHOT_GRACE;
+        let spawned = std::thread::Builder::new()
+            .name("eventlens-screenshot-watchdog".into())
+            .spawn(move || {
+                std::thread::sleep(limit);
+                let what = slot
+                    .lock()
+                    .map(|o| o.waiting_for.clone())
+                    .unwrap_or_else(|_| "the window".into());
+                eprintln!(
+                    "eventlens: --screenshot gave up after {:.0} s: the window stopped drawing while waiting for {what}",
+                    limit.as_secs_f64()
+                );
+                if let Some(dir) = &scratch {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                std::process::exit(2);
+            });
+        if let Err(e) = spawned {
+            anyhow::bail!("cannot start the screenshot watchdog: {e}");
+        }
     }
     let native = eframe::NativeOptions {
         viewport,
@@ -237,11 +297,21 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &scratch {
         let _ = std::fs::remove_dir_all(dir);
     }
-    if let (Some(path), Some(slot)) = (args.screenshot, slot) {
-        let img = slot
-            .lock()
-            .ok()
-            .and_then(|s| s.clone())
+    if let (Some(path), Some(req)) = (args.screenshot, request) {
+        let outcome = std::mem::take(
+            &mut *req
+                .slot
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the screenshot slot is poisoned"))?,
+        );
+        if let Some(what) = outcome.gave_up {
+            anyhow::bail!(
+                "--screenshot gave up after {:.0} s waiting for {what} (EVENTLENS_SCREENSHOT_TIMEOUT sets the limit in seconds)",
+                timeout.as_secs_f64()
+            );
+        }
+        let img = outcome
+            .image
             .context("the window closed before the screenshot was taken")?;
         let [iw, ih] = img.size;
         let bytes: Vec<u8> = img
@@ -267,6 +337,11 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
                 path.display(),
                 colours.len()
             );
+        }
+        if let Some(why) = outcome.nothing_read {
+            // As `analyze`: one sentence, exit 1. The screenshot shows the window saying so.
+            eprintln!("eventlens: {why} (screenshot saved to {})", path.display());
+            return Ok(ExitCode::from(1));
         }
         eprintln!(
             "eventlens: screenshot saved to {} ({iw}x{ih})",

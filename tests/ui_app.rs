@@ -3,7 +3,7 @@
 
 use egui::Key;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use eventlens::model::NodeId;
 use eventlens::replay::TimeCommand;
 use eventlens::ui::{Command, EventLensApp, Selection, StartOptions};
@@ -258,4 +258,124 @@ fn dropping_a_file_on_the_window_opens_it() {
     h.run_steps(2);
     assert!(h.state().store().observations.len() > 100);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "read-model");
+}
+
+// ---- what the window says when there is nothing to draw ----
+
+fn public_fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/public")
+        .join(rel)
+}
+
+/// The facts `tests/fixtures/public/expected.json` records for one file.
+fn expected_facts(rel: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(public_fixture("expected.json")).expect("expected.json");
+    let all: Vec<serde_json::Value> = serde_json::from_str(&text).expect("expected.json parses");
+    all.into_iter()
+        .find(|e| e["file"] == rel)
+        .unwrap_or_else(|| panic!("{rel} in expected.json"))
+}
+
+#[test]
+fn opening_spans_that_draw_nothing_says_what_was_read_and_why() {
+    // jaeger-ui's OTLP JSON Lines fixture: spans of one service, all internal, so neither
+    // messaging, calls nor store writes (as the fixture's recorded facts say).
+    let rel = "jaeger-ui/otlp2jaeger-multi-in.json.txt";
+    let facts = expected_facts(rel);
+    assert_eq!(facts["messaging"], serde_json::json!([]));
+    assert_eq!(facts["calls"], serde_json::json!([]));
+    assert_eq!(facts["db"], serde_json::json!([]));
+    let records = facts["records"].as_u64().expect("records");
+    assert!(records > 0);
+
+    let mut h = open(public_fixture(rel));
+    let app = h.state();
+    assert!(app.load_failures().is_empty());
+    assert_eq!(app.store().inputs.len(), 1);
+    assert_eq!(app.store().inputs[0].records, records);
+    assert!(app.store().observations.is_empty());
+
+    // What was read, from where, in which format, and why nothing is drawn.
+    h.get_by_label_contains(&format!(
+        "{records} spans read from otlp2jaeger-multi-in.json.txt (OTLP JSON); none is a messaging, call or store span."
+    ));
+    h.get_by_label_contains("From OTLP JSON, eventlens draws producer and consumer spans");
+    // Not the first-start invitation, and the findings panel does not wait for more.
+    assert!(h.query_by_label_contains("No events yet").is_none());
+    assert!(h.query_by_label("No findings yet.").is_none());
+    h.get_by_label("No findings: there are no events to analyse.");
+
+    // The card points at the Inputs tab.
+    let inputs_row = format!("otlp · {records} records · 0 unreadable");
+    assert!(h.query_by_label_contains(&inputs_row).is_none());
+    h.get_by_label("Show inputs & read errors").click();
+    h.run_steps(3);
+    h.get_by_label_contains(&inputs_row);
+}
+
+#[test]
+fn an_empty_batch_says_it_holds_no_events_and_opens_the_inputs_tab() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("empty-batch.json");
+    std::fs::write(&path, "[]\n").expect("write");
+    let h = open(path);
+    assert_eq!(h.state().store().inputs.len(), 1);
+    assert_eq!(h.state().store().inputs[0].records, 0);
+    h.get_by_label("Nothing to read in empty-batch.json (CloudEvents batch): it holds no events.");
+    h.get_by_label_contains("cloudevents-batch · 0 records");
+    assert!(h.query_by_label_contains("No events yet").is_none());
+}
+
+#[test]
+fn a_file_that_is_no_trace_at_all_says_nothing_could_be_read() {
+    // Stored upstream with a stray backslash before its first brace: not JSON.
+    let h = open(public_fixture(
+        "jaeger-integration/otlp_span_links.invalid-20b939c.json",
+    ));
+    assert_eq!(h.state().load_failures().len(), 1);
+    h.get_by_label_contains(
+        "Nothing could be read from otlp_span_links.invalid-20b939c.json: not a recognised format",
+    );
+    assert!(h.query_by_label("No findings yet.").is_none());
+}
+
+#[test]
+fn the_first_start_invites_to_open_a_capture() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(3);
+    h.get_by_label("No events yet.");
+    h.get_by_label("Start the live demo");
+    h.get_by_label("No findings yet.");
+}
+
+#[test]
+fn a_filter_that_matches_nothing_says_so_and_can_be_cleared() {
+    let mut h = open(capture());
+    h.state_mut()
+        .command(Command::SetFilter("type:NoSuchType".into()));
+    h.run_steps(3);
+    assert_eq!(h.state().table_rows(), 0);
+    let n = h.state().store().observations.len();
+    h.get_by_label_contains(&format!(
+        "The filter \u{201c}type:NoSuchType\u{201d} matches none of the {} observations.",
+        eventlens::ui::fmt_count(n as u64)
+    ));
+    // The filter box shows the filter however it was set.
+    let edit_text = |h: &Harness<'static, EventLensApp>| {
+        h.get_by_role(egui::accesskit::Role::TextInput)
+            .accesskit_node()
+            .value()
+            .unwrap_or_default()
+    };
+    assert_eq!(edit_text(&h), "type:NoSuchType");
+    // The graph is still there (dimmed), so this is not the no-events card.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "handler-b");
+    h.get_by_label("Clear filter").click();
+    h.run_steps(3);
+    assert_eq!(h.state().filter_text(), "");
+    assert!(h.query_by_label_contains("matches none of").is_none());
+    assert_eq!(edit_text(&h), "");
 }

@@ -108,6 +108,26 @@ impl Loading {
             .clamp(0.0, 1.0) as f32
     }
 
+    /// What is being loaded and how far it got, as the object of "waiting for":
+    /// `big.jsonl to load (40% of 12.3 MB read)`.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+        let read = self.progress.bytes_read.load(Ordering::Relaxed);
+        let progress = if read == 0 {
+            "nothing read yet".to_string()
+        } else if self.total_bytes == 0 {
+            // A pipe or a special file: no size to compare with.
+            format!("{:.1} MB read", read as f64 / 1e6)
+        } else {
+            format!(
+                "{:.0}% of {:.1} MB read",
+                self.fraction() * 100.0,
+                self.total_bytes as f64 / 1e6
+            )
+        };
+        format!("{} to load ({progress})", names.join(", "))
+    }
+
     pub fn cancel(&self) {
         self.progress.cancelled.store(true, Ordering::Relaxed);
     }

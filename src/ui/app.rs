@@ -2,10 +2,12 @@
 //! panels, apply their commands) and persistence.
 
 use super::derived::Derived;
+use super::empty::EmptyState;
 use super::findings::{self, FindingView};
 use super::graph::GraphView;
 use super::inspector::InspectorView;
 use super::latency::LatencyView;
+use super::screenshot::{LIVE_WARMUP, ScreenshotPlan, ScreenshotRequest};
 use super::table::TableView;
 use super::theme::{self, Theme, ThemeChoice};
 use super::{BottomTab, ColorBy, Command, Selection, ViewCtx, fmt_count};
@@ -17,7 +19,7 @@ use crate::time::{Nanos, parse_rfc3339};
 use crossbeam_channel::Receiver;
 use egui::{Key, RichText};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Time the UI spends draining live batches per frame.
@@ -74,8 +76,8 @@ pub struct StartOptions {
     pub tab: Option<BottomTab>,
     pub theme: Option<ThemeChoice>,
     pub play: bool,
-    /// Take a screenshot once the input is loaded, into this slot, then close.
-    pub screenshot: Option<Arc<Mutex<Option<Arc<egui::ColorImage>>>>>,
+    /// Take a screenshot once the input is loaded (whatever it holds), then close.
+    pub screenshot: Option<ScreenshotRequest>,
 }
 
 struct Live {
@@ -87,13 +89,6 @@ struct Live {
     /// re-indexing a long session never takes more than a tenth of the UI thread.
     finalize_cost: Duration,
     waker_installed: bool,
-}
-
-struct ScreenshotPlan {
-    slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>>,
-    ready_frames: u32,
-    requested: bool,
-    started: Instant,
 }
 
 /// The eventlens desktop app.
@@ -159,12 +154,7 @@ impl EventLensApp {
         let mut time = settings.time.clone();
         time.state = PlayState::Paused;
         let theme = Theme::new(settings.theme);
-        let screenshot = opts.screenshot.take().map(|slot| ScreenshotPlan {
-            slot,
-            ready_frames: 0,
-            requested: false,
-            started: Instant::now(),
-        });
+        let screenshot = opts.screenshot.take().map(ScreenshotPlan::new);
         let mut app = EventLensApp {
             settings,
             time,
@@ -284,12 +274,30 @@ impl EventLensApp {
 
     fn finish_load(&mut self, done: crate::live::loader::Loaded) {
         self.load_failures = done.failures;
-        if done.store.observations.is_empty() && done.store.inputs.iter().all(|i| i.records == 0) {
-            // Nothing readable: keep what was shown, report why.
-            if self.load_failures.is_empty() {
-                self.load_failures.push("no events could be read".into());
+        let label = label_of(&done.paths);
+        // As `analyze` decides: nothing could be read when no input gave a record.
+        if done.store.inputs.iter().all(|i| i.records == 0) {
+            let why = if self.load_failures.is_empty() {
+                let names: Vec<String> =
+                    done.paths.iter().map(|p| p.display().to_string()).collect();
+                format!("no events in {}", names.join(", "))
+            } else {
+                self.load_failures.join("; ")
+            };
+            if let Some(plan) = &self.screenshot {
+                plan.nothing_read(why.clone());
             }
             self.settings.bottom_tab = BottomTab::Inputs;
+            if !self.store.observations.is_empty() || self.live.is_some() {
+                // Keep what is shown; the Inputs tab says why the new files gave nothing.
+                if self.load_failures.is_empty() {
+                    self.load_failures.push(why);
+                }
+                return;
+            }
+            // Nothing shown to keep: show the empty result, so the flow view and the Inputs
+            // tab can say what was read. Not a recent file: it holds nothing to reopen.
+            self.install(done.store, label, Some(done.findings));
             return;
         }
         for p in done.paths.iter().rev() {
@@ -297,17 +305,6 @@ impl EventLensApp {
             self.settings.recent.insert(0, p.clone());
         }
         self.settings.recent.truncate(MAX_RECENT);
-        let label = done
-            .paths
-            .iter()
-            .map(|p| {
-                p.file_name().map_or_else(
-                    || p.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
         self.live = None;
         self.analysis_config = done.config;
         self.install(done.store, label, Some(done.findings));
@@ -564,6 +561,7 @@ impl EventLensApp {
             color_by: self.settings.color_by,
             show_calls: self.settings.show_calls,
             filter_text: &self.settings.filter,
+            load_failures: &self.load_failures,
         };
         let panel_frame = egui::Frame::side_top_panel(ui.style())
             .inner_margin(egui::Margin::same(theme::PAD as i8));
@@ -621,7 +619,7 @@ impl EventLensApp {
                 match self.settings.bottom_tab {
                     BottomTab::Events => super::table::show(ui, &cx, &mut self.table, &mut cmds),
                     BottomTab::Latency => super::latency::show(ui, &cx, &mut self.latency),
-                    BottomTab::Inputs => inputs_panel(ui, &cx, &self.load_failures),
+                    BottomTab::Inputs => inputs_panel(ui, &cx),
                 }
                 // A panel keeps the size of its content: claim exactly the panel (no item
                 // spacing, which would grow it a little every frame) so it keeps its own.
@@ -649,9 +647,11 @@ impl EventLensApp {
         egui::CentralPanel::default()
             .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(4)))
             .show(ui, |ui| {
-                super::graph::show(ui, &cx, &mut self.graph, &mut cmds);
+                let canvas = super::graph::show(ui, &cx, &mut self.graph, &mut cmds);
                 if let Some(l) = &self.loading {
                     loading_overlay(ui, l, &mut cmds);
+                } else if let Some(state) = EmptyState::of(&cx) {
+                    super::empty::show(ui, &cx, &state, canvas, &mut cmds);
                 }
                 if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
                     let r = ui.max_rect();
@@ -676,29 +676,17 @@ impl EventLensApp {
         let Some(plan) = &mut self.screenshot else {
             return;
         };
-        ctx.request_repaint();
-        let have = plan.slot.lock().map(|s| s.is_some()).unwrap_or(true);
-        if have {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            return;
-        }
-        let ready = self.loading.is_none()
-            && (!self.store.observations.is_empty() || !self.load_failures.is_empty())
-            && (self.live.is_none() || plan.started.elapsed() > Duration::from_secs(6));
-        if ready {
-            plan.ready_frames += 1;
-        }
-        if plan.ready_frames >= 4 && !plan.requested {
-            plan.requested = true;
-            let slot = plan.slot.clone();
-            let ctx2 = ctx.clone();
-            ctx.request_screenshot(move |img| {
-                if let Ok(mut s) = slot.lock() {
-                    *s = Some(img);
-                }
-                ctx2.request_repaint();
-            });
-        }
+        let waiting_for = if let Some(l) = &self.loading {
+            Some(l.describe())
+        } else if self.live.is_some() && plan.elapsed() < LIVE_WARMUP {
+            Some(format!(
+                "the live demo's first {} s of events",
+                LIVE_WARMUP.as_secs()
+            ))
+        } else {
+            None
+        };
+        plan.step(ctx, waiting_for);
     }
 
     fn apply(&mut self, cmd: Command) {
@@ -854,6 +842,20 @@ fn menu_bar(
     });
 }
 
+/// The file names of `paths`, for the title bar.
+fn label_of(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn loading_overlay(ui: &mut egui::Ui, l: &Loading, cmds: &mut Vec<Command>) {
     let r = ui.max_rect();
     let area = egui::Rect::from_center_size(r.center(), egui::vec2(420.0, 110.0));
@@ -869,7 +871,8 @@ fn loading_overlay(ui: &mut egui::Ui, l: &Loading, cmds: &mut Vec<Command>) {
     });
 }
 
-fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, failures: &[String]) {
+fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
+    let failures = cx.load_failures;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {

@@ -186,7 +186,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
     });
     ui.separator();
     if cx.findings.is_empty() {
-        ui.label(RichText::new("No findings yet.").color(cx.theme.text_weak));
+        ui.label(RichText::new(no_findings(cx)).color(cx.theme.text_weak));
         return;
     }
     egui::ScrollArea::vertical()
@@ -233,6 +233,21 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
                 i = group_end;
             }
         });
+}
+
+/// What the panel says when there is nothing to list: "yet" only while more may come.
+fn no_findings(cx: &ViewCtx<'_>) -> String {
+    let loaded = !cx.store.inputs.is_empty() || !cx.load_failures.is_empty();
+    if cx.live || !loaded {
+        "No findings yet.".into()
+    } else if cx.store.observations.is_empty() {
+        "No findings: there are no events to analyse.".into()
+    } else {
+        format!(
+            "No findings in {} observations.",
+            super::fmt_count(cx.store.observations.len() as u64)
+        )
+    }
 }
 
 /// What selecting a finding does.

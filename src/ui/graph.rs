@@ -53,7 +53,13 @@ struct EdgeGeom<'a> {
     rate: f64,
 }
 
-pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mut Vec<Command>) {
+/// Draws the graph; returns the canvas (below the toolbar), where overlays go.
+pub fn show(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    view: &mut GraphView,
+    cmds: &mut Vec<Command>,
+) -> Rect {
     let theme = cx.theme;
     ui.horizontal(|ui| {
         ui.strong("Flow");
@@ -92,14 +98,8 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
     painter.rect_filled(rect, 0.0, theme.canvas);
     let layout = &cx.derived.layout;
     if layout.nodes.is_empty() {
-        painter.text(
-            rect.center(),
-            Align2::CENTER_CENTER,
-            "No events yet. Open a capture (File > Open, or drop a file here) or start the demo.",
-            FontId::proportional(15.0),
-            theme.text_weak,
-        );
-        return;
+        // The app says why over the empty canvas (`super::empty`).
+        return rect;
     }
     let (bx0, by0, bx1, by1) = layout.bounds;
     let bounds_w = bx1 - bx0 + NODE_W + 40.0;
@@ -541,6 +541,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut GraphView, cmds: &mu
             None => cmds.push(Command::Select(Selection::None)),
         }
     }
+    rect
 }
 
 /// Reverse-DNS types (`com.example.shop.OrderPlaced`) by their last segment.

@@ -8,17 +8,20 @@
 mod app;
 pub mod bench;
 mod derived;
+mod empty;
 pub mod filter;
 pub mod findings;
 mod graph;
 mod inspector;
 mod latency;
+mod screenshot;
 mod table;
 pub mod theme;
 mod timeline;
 
 pub use app::{EventLensApp, Settings, StartOptions};
 pub use derived::Derived;
+pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 
 use crate::model::{EventIdx, NodeId, Store};
 use crate::replay::{TimeCommand, TimeControl};
@@ -95,6 +98,8 @@ pub struct ViewCtx<'a> {
     pub color_by: ColorBy,
     pub show_calls: bool,
     pub filter_text: &'a str,
+    /// Files of the last load that could not be read at all (one sentence each).
+    pub load_failures: &'a [String],
 }
 
 impl ViewCtx<'_> {

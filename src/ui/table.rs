@@ -24,7 +24,9 @@ pub struct TableView {
     pub descending: bool,
     /// Filter text being edited (applied on change).
     pub edit: String,
-    pub edit_init: bool,
+    /// The applied filter the edit last took over: when the filter changes elsewhere (a
+    /// "Clear filter" button, the command line), the edit follows it.
+    synced: Option<String>,
     /// Rows sorted by a non-time column, with the key they were built for.
     sorted: Vec<u32>,
     sorted_key: Option<(u64, String, SortBy, bool)>,
@@ -80,9 +82,9 @@ fn sort_key_cmp(store: &Store, by: SortBy, a: &Observation, b: &Observation) -> 
 }
 
 pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mut Vec<Command>) {
-    if !view.edit_init {
+    if view.synced.as_deref() != Some(cx.filter_text) {
         view.edit = cx.filter_text.to_string();
-        view.edit_init = true;
+        view.synced = Some(view.edit.clone());
     }
     ui.horizontal(|ui| {
         ui.label("Filter");

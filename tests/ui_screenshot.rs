@@ -1,0 +1,215 @@
+//! The real binary's `--screenshot` under Xvfb: a file whose records draw nothing and an
+//! empty batch both render and return as promptly as a sample capture, and a run that can
+//! never finish gives up at the deadline saying what it waited for.
+//!
+//! Needs `xvfb-run` (`apt-get install xvfb xauth libgl1-mesa-dri libegl1
+//! libxkbcommon-x11-0`). Without it the tests say so and pass, unless
+//! `EVENTLENS_REQUIRE_XVFB=1` (CI), which makes a missing Xvfb a failure.
+#![cfg(unix)]
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// No run may take longer than this (the app's own default deadline is 60 s).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// One Xvfb at a time: parallel `xvfb-run -a` can race for the same display number.
+static XVFB: Mutex<()> = Mutex::new(());
+
+fn xvfb_available() -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("xvfb-run").is_file()));
+    if found {
+        return true;
+    }
+    if std::env::var("EVENTLENS_REQUIRE_XVFB").as_deref() == Ok("1") {
+        panic!("xvfb-run is not installed, and EVENTLENS_REQUIRE_XVFB=1 requires it");
+    }
+    eprintln!(
+        "skipped: xvfb-run is not installed (apt-get install xvfb xauth libgl1-mesa-dri \
+         libegl1 libxkbcommon-x11-0); set EVENTLENS_REQUIRE_XVFB=1 to make this a failure"
+    );
+    false
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Where the screenshots go (kept, to look at).
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&d).expect("create the screenshot folder");
+    d
+}
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+    secs: f64,
+}
+
+/// `xvfb-run eventlens FILE --screenshot OUT`, killed (with Xvfb) if it outlives `limit`.
+fn screenshot(file: &Path, out: &Path, env: &[(&str, &str)], limit: Duration) -> Run {
+    let _ = std::fs::remove_file(out);
+    let mut cmd = Command::new("xvfb-run");
+    cmd.args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_eventlens"))
+        .arg(file)
+        .arg("--screenshot")
+        .arg(out)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // Its own process group, so a run past the limit is killed with its Xvfb.
+        .process_group(0);
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().expect("start xvfb-run");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for xvfb-run") {
+            break st;
+        }
+        if t0.elapsed() > limit {
+            // SAFETY: kill(2) on the process group this test started.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+            }
+            let _ = child.wait();
+            panic!(
+                "{} --screenshot still running after {limit:?}",
+                file.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    Run {
+        code: status.code(),
+        stderr: reader.join().unwrap_or_default(),
+        secs,
+    }
+}
+
+/// A PNG of a real window: the signature, and more than a blank frame compresses to.
+fn assert_png(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        path.display()
+    );
+    assert!(
+        bytes.len() > 30_000,
+        "{}: only {} bytes",
+        path.display(),
+        bytes.len()
+    );
+}
+
+#[test]
+fn files_that_draw_nothing_screenshot_as_promptly_as_a_sample_capture() {
+    let _x = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    if !xvfb_available() {
+        return;
+    }
+    let out = out_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty-batch.json");
+    std::fs::write(&empty, "[]\n").expect("write");
+
+    // A normal capture first: the time to beat.
+    let sample = screenshot(
+        &fixture("sample-traces/capture.jsonl"),
+        &out.join("sample-capture.png"),
+        &[],
+        RUN_LIMIT,
+    );
+    assert_eq!(sample.code, Some(0), "{}", sample.stderr);
+    assert_png(&out.join("sample-capture.png"));
+
+    // Spans that are neither messaging, calls nor store writes: loaded, no events.
+    let spans = screenshot(
+        &fixture("tests/fixtures/public/jaeger-ui/otlp2jaeger-multi-in.json.txt"),
+        &out.join("spans-without-events.png"),
+        &[],
+        RUN_LIMIT,
+    );
+    assert_eq!(spans.code, Some(0), "{}", spans.stderr);
+    assert_png(&out.join("spans-without-events.png"));
+
+    // An empty batch: nothing could be read, so exit 1 with one sentence, as `analyze`
+    // does, after saving the window that says so.
+    let batch = screenshot(&empty, &out.join("empty-batch.png"), &[], RUN_LIMIT);
+    assert_eq!(batch.code, Some(1), "{}", batch.stderr);
+    assert_png(&out.join("empty-batch.png"));
+    let lines: Vec<&str> = batch.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", batch.stderr);
+    assert!(
+        lines[0].starts_with("eventlens: no events in ") && lines[0].contains("empty-batch.json"),
+        "{}",
+        lines[0]
+    );
+
+    eprintln!(
+        "--screenshot: sample capture {:.2} s, spans without events {:.2} s, empty batch {:.2} s (PNGs in {})",
+        sample.secs,
+        spans.secs,
+        batch.secs,
+        out.display()
+    );
+    // Within the time a file with events takes (plus slack for a busy machine).
+    let bound = sample.secs * 2.0 + 10.0;
+    assert!(
+        spans.secs < bound,
+        "{:.2} s vs {:.2} s",
+        spans.secs,
+        sample.secs
+    );
+    assert!(
+        batch.secs < bound,
+        "{:.2} s vs {:.2} s",
+        batch.secs,
+        sample.secs
+    );
+}
+
+#[test]
+fn a_screenshot_that_cannot_finish_gives_up_and_says_what_it_waited_for() {
+    let _x = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    if !xvfb_available() {
+        return;
+    }
+    // A named pipe nobody writes to: opening it to read blocks forever.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("never-written.fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let png = dir.path().join("never.png");
+    let run = screenshot(
+        &fifo,
+        &png,
+        &[("EVENTLENS_SCREENSHOT_TIMEOUT", "2")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gave up after 2 s waiting for")
+            && run.stderr.contains("never-written.fifo to load"),
+        "{}",
+        run.stderr
+    );
+    assert!(!png.exists());
+    eprintln!("gave up in {:.2} s: {}", run.secs, run.stderr.trim());
+}
