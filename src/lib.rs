@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod ingest;
 pub mod model;
 pub mod sim;
+pub mod source;
 
 pub mod export;
 pub mod live;

@@ -25,7 +25,8 @@ struct Cli {
 
 #[derive(clap::Args, Default)]
 struct GuiArgs {
-    /// Capture or trace files to open in the window.
+    /// Capture or trace files to open in the window, or broker URLs to watch live
+    /// (nats://, mqtt://, amqp://, redis://; see `eventlens record --help`).
     files: Vec<PathBuf>,
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
@@ -61,9 +62,16 @@ enum Command {
     /// Read captures and traces and print the topology, latencies and findings.
     Analyze {
         /// Capture or trace files (CloudEvents, eventlens capture, OTLP JSON, Jaeger, Zipkin,
-        /// kcat -J), optionally gzip or zstd compressed.
+        /// kcat -J), optionally gzip or zstd compressed; or broker URLs, read for
+        /// --duration or --count.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// With broker URLs: how long to read them (e.g. 10s, 2m, 500ms).
+        #[arg(long, value_name = "D", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// With broker URLs: stop after this many messages.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
         /// Print the eventlens.analysis/v1 JSON document instead of the summary.
         #[arg(long)]
         json: bool,
@@ -87,6 +95,77 @@ enum Command {
     },
     /// Run the built-in simulator of the reference scenario and write what it produces.
     Demo(DemoArgs),
+    /// Record live broker sources into a capture file (CloudEvents JSON Lines).
+    ///
+    /// URLs: nats://host:port/SUBJECT (wildcards), nats://host:port/stream/NAME
+    /// (JetStream from the start; ?seq=N, ?since=RFC3339), mqtt://host:port/FILTER
+    /// (?qos=0|1|2, ?v=3 for MQTT 3.1.1), amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN,
+    /// redis://host:port/stream/KEY (?from=ID) and redis://host:port/channel/PATTERN.
+    /// Credentials are used, never written or printed.
+    Record {
+        /// Broker URLs, several at once.
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// The capture file (.gz or .zst compress).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Stop after this long (e.g. 30s, 5m, 1h); default: until interrupted.
+        #[arg(long, value_name = "D", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Stop after this many messages.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Live-source benchmark: core NATS on loopback through decode and store, against a
+    /// bare async-nats subscriber that only counts, in the same run.
+    #[command(hide = true, name = "bench-live")]
+    BenchLive {
+        /// The NATS server (a subject of its own is used).
+        #[arg(long, default_value = "127.0.0.1:4222")]
+        server: String,
+        /// Messages per second to publish.
+        #[arg(long, default_value_t = 100_000)]
+        rate: u64,
+        /// Seconds to publish for.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+/// `10s`, `5m`, `1h`, `250ms`, or a number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration such as 30s, 5m, 1h or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h)")),
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Splits command-line inputs into files and broker URLs.
+fn split_inputs(
+    inputs: &[PathBuf],
+) -> anyhow::Result<(Vec<PathBuf>, Vec<eventlens::source::BrokerUrl>)> {
+    let mut files = Vec::new();
+    let mut urls = Vec::new();
+    for i in inputs {
+        match i.to_str().map(eventlens::source::DataSource::from_arg) {
+            Some(Ok(eventlens::source::DataSource::Broker(u))) => urls.push(u),
+            Some(Err(e)) => anyhow::bail!("{e}"),
+            _ => files.push(i.clone()),
+        }
+    }
+    Ok((files, urls))
 }
 
 #[derive(clap::Args)]
@@ -129,6 +208,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Analyze {
             files,
+            duration,
+            count,
             json,
             fail_on,
             no_findings,
@@ -139,8 +220,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(eventlens::analysis::FailOn::parse)
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
+            let (files, urls) = split_inputs(&files)?;
             let (cfg, _) = thresholds.resolve(files.first().map(PathBuf::as_path))?;
-            analyze(&files, json, &cfg, !no_findings, fail_on.as_ref())
+            let live = if urls.is_empty() {
+                None
+            } else {
+                if duration.is_none() && count.is_none() {
+                    anyhow::bail!(
+                        "analyze reads a broker for a while: give --duration (e.g. 10s) or --count"
+                    );
+                }
+                Some(read_live(&urls, duration, count)?)
+            };
+            analyze(&files, live, json, &cfg, !no_findings, fail_on.as_ref())
+        }
+        Some(Command::Record {
+            urls,
+            output,
+            duration,
+            count,
+        }) => record(&urls, &output, duration, count),
+        Some(Command::BenchLive {
+            server,
+            rate,
+            seconds,
+        }) => {
+            let rt = eventlens::source::runtime()?;
+            let r = rt.block_on(eventlens::source::bench::run(&server, rate, seconds))?;
+            print!("{}", r.report());
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::BenchUi { records, frames }) => {
             let r = eventlens::ui::bench::run(records, frames);
@@ -217,7 +325,13 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         Some("light") => Some(ThemeChoice::Light),
         Some(other) => anyhow::bail!("--theme {other}: expected dark or light"),
     };
-    for f in &args.files {
+    let (files, sources) = split_inputs(&args.files)?;
+    if !files.is_empty() && !sources.is_empty() {
+        anyhow::bail!(
+            "the window opens either files or live broker URLs, not both yet (`eventlens analyze` reads both together)"
+        );
+    }
+    for f in &files {
         if !f.exists() {
             anyhow::bail!("{}: no such file", f.display());
         }
@@ -231,8 +345,9 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         timeout,
     });
     let opts = StartOptions {
-        demo: args.files.is_empty(),
-        files: args.files,
+        demo: files.is_empty() && sources.is_empty(),
+        files,
+        sources,
         cursor: args.cursor,
         select: args.select,
         filter: args.filter,
@@ -351,8 +466,80 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Records broker URLs into a capture file.
+fn record(
+    urls: &[String],
+    output: &std::path::Path,
+    duration: Option<std::time::Duration>,
+    count: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    use eventlens::source::{self, capture::CaptureWriter, record};
+    let urls = urls
+        .iter()
+        .map(|u| source::BrokerUrl::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut writer = CaptureWriter::create(output)
+        .with_context(|| format!("creating {}", output.display()))?;
+    let rt = source::runtime()?;
+    let mut inbox = source::start(&urls, rt.handle(), source::DEFAULT_BUDGET);
+    for u in &urls {
+        eprintln!("eventlens: recording {u} into {}", output.display());
+    }
+    let opts = record::RecordOptions {
+        duration,
+        count,
+        ..Default::default()
+    };
+    let got = rt.block_on(record::record(&mut inbox, &mut writer, &opts));
+    inbox.stop();
+    let got = got.with_context(|| format!("writing {}", output.display()))?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "eventlens: recorded {} messages ({} events) into {}",
+        got.messages,
+        got.events,
+        output.display()
+    );
+    for s in &inbox.sources {
+        eprintln!("  {}", s.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Capture lines read from broker URLs for a while (`analyze URL --duration D`), and the
+/// name of the input they make.
+fn read_live(
+    urls: &[eventlens::source::BrokerUrl],
+    duration: Option<std::time::Duration>,
+    count: Option<u64>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    use eventlens::source::{self, record};
+    let rt = source::runtime()?;
+    let mut inbox = source::start(urls, rt.handle(), source::DEFAULT_BUDGET);
+    let mut lines: Vec<String> = Vec::new();
+    let opts = record::RecordOptions {
+        duration,
+        count,
+        ..Default::default()
+    };
+    rt.block_on(record::record(&mut inbox, &mut lines, &opts))?;
+    inbox.stop();
+    for s in &inbox.sources {
+        eprintln!("eventlens: {}", s.summary());
+    }
+    let name = urls
+        .iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok((name, lines))
+}
+
 fn analyze(
     files: &[PathBuf],
+    live: Option<(String, Vec<String>)>,
     json: bool,
     cfg: &eventlens::analysis::AnalysisConfig,
     analysis: bool,
@@ -369,20 +556,19 @@ fn analyze(
             failures.push(e.to_string());
         }
     }
+    let mut shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    if let Some((name, lines)) = &live {
+        let mut input = eventlens::live::LiveInput::new(&mut store, name);
+        input.add(&mut store, lines);
+        shown.push(name.clone());
+    }
     let t_load = t0.elapsed();
     for f in &failures {
         eprintln!("eventlens: {f}");
     }
     if store.inputs.iter().all(|i| i.records == 0) {
         if failures.is_empty() {
-            eprintln!(
-                "eventlens: no events in {}",
-                files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            eprintln!("eventlens: no events in {}", shown.join(", "));
         }
         return Ok(ExitCode::from(1));
     }

@@ -5,22 +5,26 @@
 //! - `ce_*` headers are the CloudEvents Kafka binary mode (`content-type` is
 //!   `datacontenttype`, the payload is `data`);
 //! - a payload with `content-type: application/cloudevents+json` (or a JSON payload with
-//!   `specversion` and no `ce_` headers) is structured mode;
+//!   `specversion` and no `ce_` headers) is structured mode, and
+//!   `application/cloudevents-batch+json` a batch;
 //! - anything else still becomes an event: id `topic/partition/offset`, source
 //!   `kafka://topic`, type the topic, producer unknown.
+//!
+//! The decoding is the live sources' own ([`crate::source::decode`]): a line becomes a
+//! broker message and goes through the same CloudEvents binding code.
 //!
 //! A message on a dead-letter topic (`orders.dlq`) is a dead-letter observation from the
 //! topic the same event was published on, if this input saw it.
 //!
-//! CloudEvents are checked by [`cloudevents::check`], the same rules as every other
+//! CloudEvents are checked by [`super::cloudevents::check`], the same rules as every other
 //! CloudEvents input. The offset becomes the event's `sequence` and `topic/partition` its
 //! partition key when the event has none. Payloads are JSON-escaped inside the line, so
 //! this reader keeps the decoded bytes in the input's arena rather than file offsets.
 
-use super::cloudevents::{self, RawEvent};
-use super::jsonval::{Val, object_shape};
 use super::lines::Chunk;
 use crate::model::*;
+use crate::source::decode::{self, Attr, DecodedEvent};
+use crate::source::{self};
 use crate::time::{NANOS_PER_MS, Nanos};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -84,64 +88,19 @@ impl<'de> Deserialize<'de> for Headers {
     }
 }
 
-/// One message, parsed and checked, owning everything it needs.
+/// One event of a message, decoded by the shared broker decoder, with the Kafka
+/// coordinates it was read at.
 struct Message {
     topic: String,
     partition: Option<i64>,
     offset: Option<i64>,
     ts: Option<Nanos>,
-    /// Source, id, type, specversion (empty for non-CloudEvents).
-    source: String,
-    id: String,
-    ty: String,
-    specversion: String,
-    subject: Option<String>,
-    time: Option<Nanos>,
-    datacontenttype: Option<String>,
-    dataschema: Option<String>,
-    ext: Vec<(String, OwnedExt)>,
-    payload: Option<(Vec<u8>, bool)>,
-    shape: Option<String>,
-    cloudevent: bool,
-    violations: Vec<String>,
+    ev: DecodedEvent,
 }
 
-enum OwnedExt {
-    Str(String),
-    Int(i64),
-    Bool(bool),
-}
-
-fn owned_ext(v: &Val<'_>) -> Option<OwnedExt> {
-    Some(match v {
-        Val::Str(s) => OwnedExt::Str(s.to_string()),
-        Val::Int(i) => OwnedExt::Int(*i),
-        Val::Bool(b) => OwnedExt::Bool(*b),
-        _ => return None,
-    })
-}
-
-fn is_json_type(ct: Option<&str>) -> bool {
-    ct.is_none_or(|c| {
-        let c = c
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        c == "application/json" || c.ends_with("+json") || c == "text/json"
-    })
-}
-
-fn payload_info(bytes: &str, ct: Option<&str>) -> (bool, Option<String>) {
-    let json = is_json_type(ct) && serde_json::from_str::<de::IgnoredAny>(bytes).is_ok();
-    let shape = (json && bytes.trim_start().starts_with('{'))
-        .then(|| object_shape(bytes))
-        .flatten();
-    (json, shape)
-}
-
-fn parse_line(text: &str) -> Result<Message, String> {
+/// A kcat line as a broker message, decoded by the CloudEvents Kafka binding (the one
+/// decoder every live source uses): one event, or several for a batch.
+fn parse_line(text: &str) -> Result<Vec<Message>, String> {
     let l: Line = serde_json::from_str(text).map_err(|e| super::json_error(&e))?;
     let topic = l
         .topic
@@ -164,138 +123,39 @@ fn parse_line(text: &str) -> Result<Message, String> {
         // Some tools embed JSON payloads unquoted.
         Some(raw) => Some(Cow::Borrowed(raw.get())),
     };
-    let headers = l.headers.unwrap_or_default().0;
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_deref())
+    let msg = source::Message {
+        system: source::System::Kafka,
+        channel: topic,
+        headers: l
+            .headers
+            .unwrap_or_default()
+            .0
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, source::HeaderValue::Str(v?))))
+            .collect(),
+        content_type: None,
+        key: None,
+        payload: payload.map(|p| p.into_owned().into_bytes()).unwrap_or_default(),
+        meta: source::BrokerMeta {
+            partition: l.partition,
+            offset: l.offset,
+            broker_time: ts,
+            ..Default::default()
+        },
     };
-    let content_type = header("content-type");
-    let ce_headers: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.get(..3).filter(|p| p.eq_ignore_ascii_case("ce_"))?;
-            let _ = name;
-            Some((&k[3..], v.as_deref().unwrap_or("")))
+    let decoded = decode::decode(&msg)?;
+    let source::Message { channel, meta, .. } = msg;
+    Ok(decoded
+        .events
+        .into_iter()
+        .map(|ev| Message {
+            topic: channel.clone(),
+            partition: meta.partition,
+            offset: meta.offset,
+            ts,
+            ev,
         })
-        .collect();
-    let mut m = Message {
-        topic,
-        partition: l.partition,
-        offset: l.offset,
-        ts,
-        source: String::new(),
-        id: String::new(),
-        ty: String::new(),
-        specversion: String::new(),
-        subject: None,
-        time: None,
-        datacontenttype: content_type.map(str::to_string),
-        dataschema: None,
-        ext: Vec::new(),
-        payload: None,
-        shape: None,
-        cloudevent: false,
-        violations: Vec::new(),
-    };
-    let structured = ce_headers.is_empty()
-        && payload.as_deref().is_some_and(|p| {
-            let ct = content_type.map(str::to_ascii_lowercase);
-            match ct.as_deref() {
-                Some(c) if c.starts_with("application/cloudevents-batch") => false,
-                Some(c) if c.starts_with("application/cloudevents") => true,
-                _ => {
-                    p.trim_start().starts_with('{')
-                        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p)
-                            .is_ok_and(|o| o.contains_key("specversion"))
-                }
-            }
-        });
-    if !ce_headers.is_empty() {
-        // Binary mode: attributes from the headers, data is the payload.
-        let mut raw = RawEvent::default();
-        for (name, value) in &ce_headers {
-            let v = Val::Str(Cow::Borrowed(value));
-            let lower = name.to_ascii_lowercase();
-            match lower.as_str() {
-                "specversion" => raw.specversion = Some(v),
-                "id" => raw.id = Some(v),
-                "source" => raw.source = Some(v),
-                "type" => raw.ty = Some(v),
-                "subject" => raw.subject = Some(v),
-                "time" => raw.time = Some(v),
-                "dataschema" => raw.dataschema = Some(v),
-                "datacontenttype" if content_type.is_none() => raw.datacontenttype = Some(v),
-                // The binding maps datacontenttype to `content-type`, never `ce_`.
-                _ => raw.ext.push((Cow::Owned(lower), v)),
-            }
-        }
-        if let Some(ct) = content_type {
-            raw.datacontenttype = Some(Val::Str(Cow::Borrowed(ct)));
-        }
-        let c = cloudevents::check(raw, "").map_err(|e| format!("ce_ headers: {e}"))?;
-        fill_checked(&mut m, &c);
-        if let Some(p) = payload.as_deref() {
-            let (json, shape) = payload_info(p, c.datacontenttype.as_deref());
-            m.payload = Some((p.as_bytes().to_vec(), json));
-            m.shape = shape;
-        }
-    } else if structured {
-        let text = payload.as_deref().unwrap_or_default();
-        let c = cloudevents::parse_and_check(text)
-            .map_err(|e| format!("structured-mode CloudEvent in the payload: {e}"))?;
-        fill_checked(&mut m, &c);
-        if let Some((off, len, json)) = c.payload {
-            m.payload = text
-                .as_bytes()
-                .get(off..off + len)
-                .map(|b| (b.to_vec(), json));
-        }
-        m.shape = c.shape.clone();
-    } else {
-        // Not a CloudEvent: the message itself is the event.
-        m.id = format!(
-            "{}/{}/{}",
-            m.topic,
-            m.partition.map_or("-".to_string(), |p| p.to_string()),
-            m.offset.map_or("-".to_string(), |o| o.to_string())
-        );
-        m.source = format!("kafka://{}", m.topic);
-        m.ty = m.topic.clone();
-        if let Some(p) = payload.as_deref() {
-            let (json, shape) = payload_info(p, content_type);
-            m.payload = Some((p.as_bytes().to_vec(), json));
-            m.shape = shape;
-        }
-    }
-    Ok(m)
-}
-
-fn fill_checked(m: &mut Message, c: &cloudevents::Checked<'_>) {
-    m.cloudevent = true;
-    m.source = c.source.as_deref().unwrap_or("(no source)").to_string();
-    m.id = match &c.id {
-        Some(id) => id.to_string(),
-        None => format!(
-            "(no id: {}/{}/{})",
-            m.topic,
-            m.partition.unwrap_or(-1),
-            m.offset.unwrap_or(-1)
-        ),
-    };
-    m.ty = c.ty.to_string();
-    m.specversion = c.specversion.to_string();
-    m.subject = c.subject.as_deref().map(str::to_string);
-    m.time = c.time;
-    m.datacontenttype = c.datacontenttype.as_deref().map(str::to_string);
-    m.dataschema = c.dataschema.as_deref().map(str::to_string);
-    m.ext = c
-        .ext
-        .iter()
-        .filter_map(|(k, v)| Some((k.to_string(), owned_ext(v)?)))
-        .collect();
-    m.violations = c.violations.clone();
+        .collect())
 }
 
 /// What reading one kcat input remembers from chunk to chunk.
@@ -318,7 +178,7 @@ pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut Kcat
         }
     }
     let lines = chunk.lines();
-    let parsed: Vec<Option<Result<Message, String>>> = lines
+    let parsed: Vec<Option<Result<Vec<Message>, String>>> = lines
         .par_iter()
         .with_min_len(256)
         .map(|(_, _, line)| {
@@ -337,7 +197,11 @@ pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut Kcat
     for ((line, _, _), result) in lines.iter().zip(parsed) {
         match result {
             None => {}
-            Some(Ok(m)) => add_message(store, input, *line, m, state),
+            Some(Ok(events)) => {
+                for m in events {
+                    add_message(store, input, *line, m, state);
+                }
+            }
             Some(Err(e)) => store.inputs[input as usize].error(*line, e),
         }
     }
@@ -351,11 +215,13 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
     {
         let inp = &mut store.inputs[input as usize];
         inp.records += 1;
-        for v in &m.violations {
+        for v in &m.ev.violations {
             inp.violation(line, v.clone());
         }
     }
-    let payload = m.payload.as_ref().and_then(|(bytes, json)| {
+    let ev = &m.ev;
+    let payload = ev.data.as_ref().and_then(|d| {
+        let (bytes, json) = (&d.bytes, &d.json);
         let PayloadSource::Arena(arena) = &mut store.inputs[input as usize].payloads else {
             return None;
         };
@@ -368,35 +234,35 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
             json: *json,
         })
     });
-    let extensions: Vec<(&str, NewExt)> = m
-        .ext
+    let extensions: Vec<(&str, NewExt)> = ev
+        .extensions
         .iter()
         .map(|(k, v)| {
             let v = match v {
-                OwnedExt::Str(s) => NewExt::Str(s),
-                OwnedExt::Int(i) => NewExt::Int(*i),
-                OwnedExt::Bool(b) => NewExt::Bool(*b),
+                Attr::Str(s) => NewExt::Str(s),
+                Attr::Int(i) => NewExt::Int(*i),
+                Attr::Bool(b) => NewExt::Bool(*b),
             };
             (k.as_str(), v)
         })
         .collect();
     let event = store.add_event(&NewEvent {
-        kind: if m.specversion.is_empty() {
-            EventKind::Message
-        } else {
+        kind: if ev.cloudevent {
             EventKind::Cloudevent
+        } else {
+            EventKind::Message
         },
-        source: &m.source,
-        id: &m.id,
-        ty: &m.ty,
-        specversion: &m.specversion,
-        subject: m.subject.as_deref(),
-        time: m.time,
-        datacontenttype: m.datacontenttype.as_deref(),
-        dataschema: m.dataschema.as_deref(),
+        source: &ev.source,
+        id: &ev.id,
+        ty: &ev.ty,
+        specversion: &ev.specversion,
+        subject: ev.subject.as_deref(),
+        time: ev.time,
+        datacontenttype: ev.datacontenttype.as_deref(),
+        dataschema: ev.dataschema.as_deref(),
         extensions,
         payload,
-        payload_shape: m.shape.as_deref(),
+        payload_shape: ev.shape.as_deref(),
         trace: None,
         loc,
     });
@@ -413,7 +279,7 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
             ev.partition_key = pk;
         }
     }
-    let time = m.ts.or(m.time).unwrap_or(state.last_time);
+    let time = m.ts.or(ev.time).unwrap_or(state.last_time);
     state.last_time = time;
     let to = store.channel_or_dead_letter(&m.topic);
     let dead_letter = store.nodes[to.0 as usize].class == NodeClass::DeadLetter;
@@ -424,8 +290,8 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
             .get(&event)
             .copied()
             .unwrap_or(NodeId::NONE)
-    } else if m.cloudevent {
-        store.node(NodeClass::Service, &m.source)
+    } else if ev.cloudevent {
+        store.node(NodeClass::Service, &ev.source)
     } else {
         // A plain Kafka message does not say who produced it.
         NodeId::NONE

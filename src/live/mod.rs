@@ -1,9 +1,10 @@
-//! Live-source plumbing shared by every source (the built-in demo now, brokers later):
+//! Live-source plumbing shared by every source (the built-in demo, broker sources):
 //! a bounded channel of [`LiveBatch`]es whose sender wakes the UI through a [`Waker`] the UI
 //! installs (`ctx.request_repaint()`), counted drops when the consumer falls behind, and
 //! [`LiveInput`], which appends batches to a [`Store`]. Also the background file
 //! [`loader`]. Nothing here knows about a GUI.
 
+pub mod broker;
 pub mod demo;
 pub mod loader;
 
@@ -85,6 +86,8 @@ pub struct LiveFeed {
     shared: Arc<Shared>,
     /// Every sender is gone and the channel is empty: the source ended.
     ended: AtomicBool,
+    /// Status and counters of the broker sources behind this feed (none for the demo).
+    pub sources: Vec<Arc<crate::source::SourceStats>>,
 }
 
 /// A bounded live channel.
@@ -101,6 +104,7 @@ pub fn channel(name: impl Into<String>, capacity: usize) -> (LiveSender, LiveFee
             rx,
             shared,
             ended: AtomicBool::new(false),
+            sources: Vec::new(),
         },
     )
 }

@@ -65,6 +65,8 @@ impl Default for Settings {
 #[derive(Clone, Debug, Default)]
 pub struct StartOptions {
     pub files: Vec<PathBuf>,
+    /// Live broker sources to watch (instead of files).
+    pub sources: Vec<crate::source::BrokerUrl>,
     /// Start the built-in demo when no file is given.
     pub demo: bool,
     /// Where to put the cursor once loaded: seconds after the start, `start`, `end`, or an
@@ -181,10 +183,13 @@ impl EventLensApp {
             ctx: ctx.clone(),
         };
         let files = std::mem::take(&mut opts.files);
+        let sources = std::mem::take(&mut opts.sources);
         let demo = opts.demo;
         app.pending = opts;
         if !files.is_empty() {
             app.open(files);
+        } else if !sources.is_empty() {
+            app.start_brokers(&sources);
         } else if demo {
             app.start_demo();
         }
@@ -314,11 +319,31 @@ impl EventLensApp {
     }
 
     fn start_demo(&mut self) {
+        self.start_live(
+            crate::live::demo::spawn_demo(),
+            "demo (simulator)",
+            "live demo".into(),
+        );
+    }
+
+    /// Watches broker URLs live (their status and counters are on the feed).
+    fn start_brokers(&mut self, urls: &[crate::source::BrokerUrl]) {
+        match crate::live::broker::spawn_brokers(urls) {
+            Ok(feed) => {
+                let name = feed.name.clone();
+                self.start_live(feed, &name, format!("live: {name}"));
+            }
+            Err(e) => self
+                .load_failures
+                .push(format!("cannot start the live sources: {e}")),
+        }
+    }
+
+    fn start_live(&mut self, feed: LiveFeed, input_name: &str, label: String) {
         self.analysis_config = crate::analysis::AnalysisConfig::default();
         let mut store = Store::new();
-        let feed = crate::live::demo::spawn_demo();
-        let input = LiveInput::new(&mut store, "demo (simulator)");
-        self.install(store, "live demo".into(), Some(Vec::new()));
+        let input = LiveInput::new(&mut store, input_name);
+        self.install(store, label, Some(Vec::new()));
         self.live = Some(Live {
             feed,
             input,

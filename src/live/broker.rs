@@ -1,0 +1,60 @@
+//! Live broker sources feeding the existing live path: messages from the sources'
+//! [`Inbox`](crate::source::Inbox) are decoded on the source runtime and sent to the
+//! consumer as [`LiveBatch`]es of capture lines, the same lines `eventlens record` writes.
+//! (The engine-worker refactor, where the UI thread no longer parses these lines, is the
+//! next step of the live-broker issue.)
+
+use super::{LiveBatch, LiveFeed, channel};
+use crate::source::{self, BrokerUrl, capture::message_lines};
+use std::time::Duration;
+
+/// Messages decoded into one batch at most.
+const MAX_BATCH: usize = 4096;
+
+/// Starts the sources and the task that turns their messages into batches.
+pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
+    let rt = source::runtime()?;
+    let mut inbox = source::start(urls, rt.handle(), source::DEFAULT_BUDGET);
+    let name = urls
+        .iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (tx, mut feed) = channel(name, super::DEFAULT_CAPACITY);
+    feed.sources = inbox.sources.clone();
+    rt.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let first = tokio::select! {
+                e = inbox.recv() => match e {
+                    Some(e) => e,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if tx.is_stopped() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let mut lines = Vec::new();
+            let mut envelope = Some(first);
+            let mut n = 0;
+            while let Some(e) = envelope.take() {
+                if let Some(stats) = inbox.sources.get(e.source) {
+                    message_lines(&e.msg, stats, &mut lines);
+                }
+                n += 1;
+                if n < MAX_BATCH {
+                    envelope = inbox.try_recv();
+                }
+            }
+            if !tx.send(LiveBatch { lines }) {
+                break;
+            }
+        }
+        // Dropping the inbox stops the sources.
+        inbox.stop();
+    });
+    Ok(feed)
+}

@@ -1,0 +1,248 @@
+//! The live-source benchmark (`eventlens bench-live`): core NATS on loopback. A publisher
+//! sends binary-mode CloudEvents at a set rate; the same run measures a bare `async-nats`
+//! subscriber that only counts, then the eventlens pipeline (the NATS source, the inbox,
+//! decode into capture lines, and the store through [`crate::live::LiveInput`], finalized at
+//! the end) on the same load. The figure is the ratio of their throughputs.
+
+use super::capture::message_lines;
+use crate::live::LiveInput;
+use crate::model::Store;
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+/// One consumer's result.
+#[derive(Clone, Debug, Default)]
+pub struct Phase {
+    /// Messages it handled (counted, or decoded and stored).
+    pub processed: u64,
+    /// Events in the store at the end (pipeline only).
+    pub stored: u64,
+    /// Messages eventlens dropped itself (its byte budget), pipeline only.
+    pub dropped: u64,
+    /// From the first publish to the last message handled.
+    pub elapsed: Duration,
+}
+
+impl Phase {
+    pub fn rate(&self) -> f64 {
+        self.processed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BenchResult {
+    pub target_rate: u64,
+    pub seconds: u64,
+    pub published: u64,
+    /// The publisher's achieved rate in the pipeline phase.
+    pub publish_rate: f64,
+    pub bare: Phase,
+    pub pipeline: Phase,
+}
+
+impl BenchResult {
+    /// Pipeline throughput over the bare subscriber's.
+    pub fn ratio(&self) -> f64 {
+        self.pipeline.rate() / self.bare.rate().max(1e-9)
+    }
+
+    pub fn report(&self) -> String {
+        let line = |name: &str, p: &Phase| {
+            format!(
+                "  {name:<28} {:>9} of {} messages in {:.2} s = {:>9.0} msg/s (lost {})\n",
+                p.processed,
+                self.published,
+                p.elapsed.as_secs_f64(),
+                p.rate(),
+                self.published.saturating_sub(p.processed)
+            )
+        };
+        format!(
+            "bench-live: core NATS on loopback, {} msg/s for {} s ({} binary-mode CloudEvents, published at {:.0} msg/s)\n{}{}  pipeline stored {} events, dropped {} itself\n  ratio pipeline / bare subscriber: {:.2}\n",
+            self.target_rate,
+            self.seconds,
+            self.published,
+            self.publish_rate,
+            line("bare async-nats subscriber", &self.bare),
+            line("eventlens decode + store", &self.pipeline),
+            self.pipeline.stored,
+            self.pipeline.dropped,
+            self.ratio()
+        )
+    }
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    format!(
+        r#"{{"orderId":"o-{i}","customer":"c-{}","items":[{{"sku":"sku-{}","qty":{}}}],"total":{}.5,"currency":"EUR"}}"#,
+        i % 997,
+        i % 31,
+        i % 5 + 1,
+        i % 300
+    )
+    .into_bytes()
+}
+
+/// Publishes `rate` messages a second for `seconds` onto `subject`; returns how many and
+/// the achieved rate.
+async fn publish(
+    client: &async_nats::Client,
+    subject: &str,
+    rate: u64,
+    seconds: u64,
+) -> Result<(u64, f64), String> {
+    let total = rate * seconds;
+    let tick = Duration::from_millis(10);
+    let per_tick = (rate / 100).max(1);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut next = tokio::time::Instant::now();
+    while sent < total {
+        for _ in 0..per_tick.min(total - sent) {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("ce-specversion", "1.0");
+            h.insert("ce-id", format!("bench-{sent}").as_str());
+            h.insert("ce-source", "/bench/producer");
+            h.insert("ce-type", "com.example.OrderPlaced");
+            h.insert("ce-time", "2024-05-01T10:00:00Z");
+            h.insert("content-type", "application/json");
+            client
+                .publish_with_headers(subject.to_string(), h, payload(sent).into())
+                .await
+                .map_err(|e| format!("publishing: {e}"))?;
+            sent += 1;
+        }
+        next += tick;
+        tokio::time::sleep_until(next).await;
+    }
+    client
+        .flush()
+        .await
+        .map_err(|e| format!("flushing: {e}"))?;
+    Ok((sent, sent as f64 / start.elapsed().as_secs_f64().max(1e-9)))
+}
+
+/// How long a consumer may see nothing, after the publisher is done, before it stops.
+const IDLE: Duration = Duration::from_secs(3);
+
+pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<BenchResult> {
+    let io = std::io::Error::other;
+    let publisher = async_nats::connect(server)
+        .await
+        .map_err(|e| io(format!("{server}: {e}")))?;
+    let expected = rate * seconds;
+    let mut result = BenchResult {
+        target_rate: rate,
+        seconds,
+        published: expected,
+        ..Default::default()
+    };
+
+    // 1. The bare subscriber: counts, nothing else.
+    let subject = format!("eventlens.bench.{}.bare", std::process::id());
+    let counter = async_nats::ConnectOptions::new()
+        .subscription_capacity(1 << 17)
+        .connect(server)
+        .await
+        .map_err(|e| io(format!("{server}: {e}")))?;
+    let mut sub = counter
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| io(e.to_string()))?;
+    counter.flush().await.map_err(|e| io(e.to_string()))?;
+    let start = Instant::now();
+    let count_task = tokio::spawn(async move {
+        let mut n = 0u64;
+        let mut last = start;
+        while n < expected {
+            match tokio::time::timeout(IDLE, sub.next()).await {
+                Ok(Some(_)) => {
+                    n += 1;
+                    last = Instant::now();
+                }
+                _ => break,
+            }
+        }
+        (n, last - start)
+    });
+    publish(&publisher, &subject, rate, seconds)
+        .await
+        .map_err(io)?;
+    let (n, elapsed) = count_task.await.map_err(|e| io(e.to_string()))?;
+    result.bare = Phase {
+        processed: n,
+        elapsed,
+        ..Default::default()
+    };
+    drop(counter);
+
+    // 2. The eventlens pipeline on the same load.
+    let subject = format!("eventlens.bench.{}.pipeline", std::process::id());
+    let url = super::BrokerUrl::parse(&format!("nats://{server}/{subject}"))
+        .map_err(|e| io(e.to_string()))?;
+    let mut inbox = super::start(
+        std::slice::from_ref(&url),
+        &tokio::runtime::Handle::current(),
+        super::DEFAULT_BUDGET,
+    );
+    // Wait until the source has subscribed.
+    let ready = Instant::now();
+    while inbox.sources[0].status() != super::SourceStatus::Connected {
+        if ready.elapsed() > Duration::from_secs(10) {
+            return Err(io(format!("{url}: {}", inbox.sources[0].status())));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stats = inbox.sources[0].clone();
+    let start = Instant::now();
+    let store_task = tokio::task::spawn_blocking(move || {
+        let mut store = Store::new();
+        let mut input = LiveInput::new(&mut store, "bench");
+        let mut lines = Vec::with_capacity(4096);
+        let (mut n, mut last) = (0u64, start);
+        let mut idle_since = Instant::now();
+        while n < expected {
+            match inbox.try_recv() {
+                Some(e) => {
+                    message_lines(&e.msg, &stats, &mut lines);
+                    n += 1;
+                    last = Instant::now();
+                    idle_since = last;
+                    if lines.len() >= 4096 {
+                        input.add(&mut store, &lines);
+                        lines.clear();
+                    }
+                }
+                None => {
+                    if !lines.is_empty() {
+                        input.add(&mut store, &lines);
+                        lines.clear();
+                    }
+                    if idle_since.elapsed() > IDLE && start.elapsed() > Duration::from_secs(seconds) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+        input.add(&mut store, &lines);
+        store.finalize();
+        let elapsed = Instant::now().max(last) - start;
+        let dropped = stats.counters().dropped;
+        (n, store.events.len() as u64, dropped, elapsed)
+    });
+    let (published, publish_rate) = publish(&publisher, &subject, rate, seconds)
+        .await
+        .map_err(io)?;
+    result.published = published;
+    result.publish_rate = publish_rate;
+    let (n, stored, dropped, elapsed) = store_task.await.map_err(|e| io(e.to_string()))?;
+    result.pipeline = Phase {
+        processed: n,
+        stored,
+        dropped,
+        elapsed,
+    };
+    Ok(result)
+}

@@ -1,0 +1,500 @@
+//! Where data comes from. Every command-line input is classified once into a
+//! [`DataSource`]: a file, or a broker URL. Broker sources run on one tokio runtime
+//! ([`runtime`]) with each broker's maintained client, one module per transport, and emit
+//! [`Message`]s into an [`Inbox`] bounded in bytes; [`decode`] turns messages into events
+//! and [`capture`] writes them in the capture format.
+//!
+//! Back-pressure by kind: durable sources (JetStream, Redis Streams, AMQP with acks, MQTT
+//! QoS 1/2) wait for room and lose nothing; lossy ones (core NATS, MQTT QoS 0, Redis
+//! pub/sub) drop and count. A source reconnects with exponential backoff and jitter and
+//! reports its [`SourceStatus`] and counters in [`SourceStats`].
+//!
+//! Nothing here knows a GUI, and no URL is shown, logged or written other than through
+//! [`url::redact_url`].
+
+pub mod amqp;
+pub mod bench;
+pub mod capture;
+pub mod decode;
+pub mod message;
+pub mod mqtt;
+pub mod nats;
+pub mod record;
+pub mod redis;
+pub mod url;
+
+pub use message::{BrokerMeta, HeaderValue, Message, System};
+pub use url::{BrokerUrl, Endpoint, redact_url};
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+/// One input, classified once from a command-line argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    File(PathBuf),
+    Broker(BrokerUrl),
+}
+
+impl DataSource {
+    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`) or else a file path.
+    pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
+        if url::is_broker_url(arg) {
+            BrokerUrl::parse(arg).map(DataSource::Broker)
+        } else {
+            Ok(DataSource::File(PathBuf::from(arg)))
+        }
+    }
+}
+
+/// Splits arguments into files and broker URLs.
+pub fn classify(args: &[String]) -> Result<(Vec<PathBuf>, Vec<BrokerUrl>), url::UrlError> {
+    let mut files = Vec::new();
+    let mut brokers = Vec::new();
+    for a in args {
+        match DataSource::from_arg(a)? {
+            DataSource::File(f) => files.push(f),
+            DataSource::Broker(b) => brokers.push(b),
+        }
+    }
+    Ok((files, brokers))
+}
+
+/// Where a source stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceStatus {
+    Connecting,
+    Connected,
+    /// The last attempt failed (or the connection was lost): the next one is at `next`.
+    Reconnecting {
+        attempt: u32,
+        next: SystemTime,
+        error: String,
+    },
+    /// The consumer went away, or the source cannot go on (the reason).
+    Ended(Option<String>),
+}
+
+impl std::fmt::Display for SourceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceStatus::Connecting => f.write_str("connecting"),
+            SourceStatus::Connected => f.write_str("connected"),
+            SourceStatus::Reconnecting {
+                attempt,
+                next,
+                error,
+            } => {
+                let wait = next
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                write!(
+                    f,
+                    "reconnecting (attempt {attempt} in {wait:.1} s): {error}"
+                )
+            }
+            SourceStatus::Ended(None) => f.write_str("ended"),
+            SourceStatus::Ended(Some(e)) => write!(f, "ended: {e}"),
+        }
+    }
+}
+
+/// A source's status and counters, shared between the source task and whoever shows it.
+#[derive(Debug)]
+pub struct SourceStats {
+    /// The redacted URL.
+    pub url: String,
+    /// Messages the broker delivered.
+    pub received: AtomicU64,
+    /// Messages decoded into events (CloudEvents or plain messages).
+    pub decoded: AtomicU64,
+    /// Messages that claimed to be CloudEvents but could not be read (kept as plain).
+    pub undecodable: AtomicU64,
+    /// Messages dropped because the consumer fell behind (lossy sources only).
+    pub dropped: AtomicU64,
+    /// Times the connection was (re)established.
+    pub connects: AtomicU64,
+    status: Mutex<SourceStatus>,
+}
+
+/// A copy of the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    pub decoded: u64,
+    pub undecodable: u64,
+    pub dropped: u64,
+    pub connects: u64,
+}
+
+impl SourceStats {
+    pub fn new(url: &str) -> Self {
+        SourceStats {
+            url: redact_url(url),
+            received: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
+            undecodable: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            status: Mutex::new(SourceStatus::Connecting),
+        }
+    }
+
+    pub fn status(&self) -> SourceStatus {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(SourceStatus::Ended(Some("status lock poisoned".into())))
+    }
+
+    pub fn set_status(&self, s: SourceStatus) {
+        if s == SourceStatus::Connected {
+            self.connects.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut st) = self.status.lock() {
+            *st = s;
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        Counters {
+            received: self.received.load(Ordering::Relaxed),
+            decoded: self.decoded.load(Ordering::Relaxed),
+            undecodable: self.undecodable.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            connects: self.connects.load(Ordering::Relaxed),
+        }
+    }
+
+    /// One line for a status bar or a log: `nats://host/x: connected, 10 received, ...`.
+    pub fn summary(&self) -> String {
+        let c = self.counters();
+        format!(
+            "{}: {}; {} received, {} decoded, {} undecodable, {} dropped",
+            self.url,
+            self.status(),
+            c.received,
+            c.decoded,
+            c.undecodable,
+            c.dropped
+        )
+    }
+}
+
+/// Exponential backoff with jitter: 100 ms doubling up to 10 s, each wait drawn between
+/// half and all of it so that many clients do not come back at once.
+#[derive(Debug)]
+pub struct Backoff {
+    attempt: u32,
+    base: Duration,
+    max: Duration,
+    seed: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(10))
+    }
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Self {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+            | 1;
+        Backoff {
+            attempt: 0,
+            base,
+            max,
+            seed,
+        }
+    }
+
+    /// Failed attempts since the last success.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The wait before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        // xorshift64: enough randomness for jitter, no dependency.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let frac = (self.seed >> 11) as f64 / (1u64 << 53) as f64;
+        exp.mul_f64(0.5 + 0.5 * frac)
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// A message on its way from a source to the consumer, holding its share of the byte
+/// budget until it is dropped.
+#[derive(Debug)]
+pub struct Envelope {
+    /// Index of the source in [`Inbox::sources`].
+    pub source: usize,
+    pub msg: Message,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The sending end a source task owns.
+#[derive(Clone, Debug)]
+pub struct Outlet {
+    tx: mpsc::UnboundedSender<Envelope>,
+    budget: Arc<Semaphore>,
+    budget_bytes: u32,
+    source: usize,
+    pub stats: Arc<SourceStats>,
+}
+
+impl Outlet {
+    fn permits(&self, msg: &Message) -> u32 {
+        (msg.size().min(u32::MAX as usize) as u32).clamp(1, self.budget_bytes)
+    }
+
+    /// Durable sources: waits until the consumer has room, loses nothing. `false` once the
+    /// consumer is gone (the source should end).
+    pub async fn send_wait(&self, msg: Message) -> bool {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        let n = self.permits(&msg);
+        let Ok(permit) = self.budget.clone().acquire_many_owned(n).await else {
+            return false;
+        };
+        self.tx
+            .send(Envelope {
+                source: self.source,
+                msg,
+                _permit: permit,
+            })
+            .is_ok()
+    }
+
+    /// Lossy sources: drops (and counts) the message when the consumer is behind. `false`
+    /// once the consumer is gone.
+    pub fn send_or_drop(&self, msg: Message) -> bool {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        let n = self.permits(&msg);
+        match self.budget.clone().try_acquire_many_owned(n) {
+            Ok(permit) => self
+                .tx
+                .send(Envelope {
+                    source: self.source,
+                    msg,
+                    _permit: permit,
+                })
+                .is_ok(),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                !self.tx.is_closed()
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => false,
+        }
+    }
+
+    /// Resolves when the consumer has gone away.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// After a failed session: reports the error and waits the backoff. `false` when the
+    /// consumer went away meanwhile.
+    pub async fn retry_after(&self, backoff: &mut Backoff, error: String) -> bool {
+        let delay = backoff.next_delay();
+        tracing::warn!(
+            "{}: {error}; reconnecting in {:.1} s",
+            self.stats.url,
+            delay.as_secs_f64()
+        );
+        self.stats.set_status(SourceStatus::Reconnecting {
+            attempt: backoff.attempt(),
+            next: SystemTime::now() + delay,
+            error,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => !self.is_closed(),
+            _ = self.closed() => false,
+        }
+    }
+}
+
+/// The receiving end: messages from every source started with it, bounded in bytes.
+/// Dropping it stops the sources.
+#[derive(Debug)]
+pub struct Inbox {
+    rx: mpsc::UnboundedReceiver<Envelope>,
+    pub sources: Vec<Arc<SourceStats>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Inbox {
+    pub async fn recv(&mut self) -> Option<Envelope> {
+        self.rx.recv().await
+    }
+
+    /// Waits on a plain thread (not inside the runtime).
+    pub fn blocking_recv(&mut self) -> Option<Envelope> {
+        self.rx.blocking_recv()
+    }
+
+    pub fn try_recv(&mut self) -> Option<Envelope> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// Stops every source now.
+    pub fn stop(&mut self) {
+        self.rx.close();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The default byte budget of an [`Inbox`]: 64 MB of messages in flight.
+pub const DEFAULT_BUDGET: usize = 64 << 20;
+
+/// The runtime sources run on: two worker threads, started on first use.
+pub fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("eventlens-source")
+        .enable_all()
+        .build()?;
+    // Another thread may have won the race: its runtime is used, this one dropped.
+    let _ = RT.set(rt);
+    RT.get()
+        .ok_or_else(|| std::io::Error::other("the source runtime is not available"))
+}
+
+/// Starts one task per URL on `rt` and returns the inbox they all feed.
+pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> Inbox {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let budget_bytes = budget.clamp(1 << 16, u32::MAX as usize) as u32;
+    let sem = Arc::new(Semaphore::new(budget_bytes as usize));
+    let mut sources = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let stats = Arc::new(SourceStats::new(url.redacted()));
+        let outlet = Outlet {
+            tx: tx.clone(),
+            budget: sem.clone(),
+            budget_bytes,
+            source: i,
+            stats: stats.clone(),
+        };
+        sources.push(stats);
+        tasks.push(rt.spawn(run(url.clone(), outlet)));
+    }
+    Inbox { rx, sources, tasks }
+}
+
+async fn run(url: BrokerUrl, outlet: Outlet) {
+    let stats = outlet.stats.clone();
+    let end = match &url.endpoint {
+        Endpoint::NatsCore { .. } | Endpoint::JetStream { .. } => nats::run(&url, &outlet).await,
+        Endpoint::Mqtt { .. } => mqtt::run(&url, &outlet).await,
+        Endpoint::Amqp { .. } => amqp::run(&url, &outlet).await,
+        Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
+            redis::run(&url, &outlet).await
+        }
+    };
+    stats.set_status(SourceStatus::Ended(end));
+}
+
+/// Now, as nanoseconds since the epoch.
+pub fn now_nanos() -> crate::time::Nanos {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as crate::time::Nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let waits: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        for (i, w) in waits.iter().enumerate() {
+            let full = Duration::from_millis(100 * (1 << i)).min(Duration::from_secs(2));
+            assert!(*w >= full / 2 && *w <= full, "attempt {i}: {w:?} vs {full:?}");
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn arguments_are_classified_once_into_files_and_brokers() {
+        let (files, brokers) = classify(&[
+            "capture.jsonl".into(),
+            "nats://127.0.0.1:4222/orders.>".into(),
+            "amqp://guest:guest@127.0.0.1/%2f?exchange=events".into(),
+        ])
+        .expect("classifies");
+        assert_eq!(files, vec![PathBuf::from("capture.jsonl")]);
+        assert_eq!(brokers.len(), 2);
+        assert_eq!(brokers[1].to_string(), "amqp://127.0.0.1/%2f?exchange=events");
+        assert!(classify(&["nats://127.0.0.1".into()]).is_err());
+    }
+
+    #[test]
+    fn a_lossy_source_drops_and_counts_when_the_budget_is_spent() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let outlet = Outlet {
+            tx,
+            budget: Arc::new(Semaphore::new(1000)),
+            budget_bytes: 1000,
+            source: 0,
+            stats: Arc::new(SourceStats::new("nats://u:p@h/x")),
+        };
+        let msg = Message::new(System::Nats, "x", vec![0u8; 300]);
+        for _ in 0..5 {
+            assert!(outlet.send_or_drop(msg.clone()));
+        }
+        let c = outlet.stats.counters();
+        assert_eq!((c.received, c.dropped), (5, 3));
+        assert_eq!(outlet.stats.url, "nats://h/x");
+        // Taking one out frees its bytes; a durable send then gets through.
+        drop(rx.try_recv().expect("first"));
+        assert!(rt.block_on(outlet.send_wait(msg)));
+    }
+}

@@ -1,0 +1,104 @@
+//! `eventlens record`: what the sources receive, decoded and written as a capture as it
+//! arrives. It records on the source side, before any view could drop anything, and flushes
+//! at least every [`RecordOptions::flush_every`], so a killed recorder leaves a readable
+//! file.
+
+use super::Inbox;
+use super::capture::{CaptureWriter, message_lines};
+
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after this many messages.
+    pub count: Option<u64>,
+    /// Longest time a written line waits before it is flushed to the file.
+    pub flush_every: Duration,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            duration: None,
+            count: None,
+            flush_every: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What a recording got.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub messages: u64,
+    /// Capture lines written (a batch message gives several).
+    pub events: u64,
+}
+
+/// Where recorded lines go: a capture file, or memory (`analyze` of a live source).
+pub trait LineSink {
+    fn write_line(&mut self, line: &str) -> std::io::Result<()>;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+impl LineSink for CaptureWriter {
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        CaptureWriter::write_line(self, line)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        CaptureWriter::flush(self)
+    }
+}
+
+impl LineSink for Vec<String> {
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        self.push(line.to_string());
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Records until the duration or count is reached, or every source has ended.
+pub async fn record(
+    inbox: &mut Inbox,
+    writer: &mut impl LineSink,
+    opts: &RecordOptions,
+) -> std::io::Result<Recorded> {
+    let deadline = opts.duration.map(|d| Instant::now() + d);
+    let mut got = Recorded::default();
+    let mut lines = Vec::new();
+    let mut next_flush = Instant::now() + opts.flush_every;
+    loop {
+        if opts.count.is_some_and(|n| got.messages >= n) {
+            break;
+        }
+        let far = Instant::now() + Duration::from_secs(3600);
+        let envelope = tokio::select! {
+            e = inbox.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = tokio::time::sleep_until(next_flush) => {
+                writer.flush()?;
+                next_flush = Instant::now() + opts.flush_every;
+                continue;
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => break,
+        };
+        got.messages += 1;
+        lines.clear();
+        if let Some(stats) = inbox.sources.get(envelope.source) {
+            message_lines(&envelope.msg, stats, &mut lines);
+        }
+        for l in &lines {
+            writer.write_line(l)?;
+            got.events += 1;
+        }
+    }
+    writer.flush()?;
+    Ok(got)
+}

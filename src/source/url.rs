@@ -1,0 +1,432 @@
+//! Broker URLs: parsing them into what to connect to and what to read, and
+//! [`redact_url`], the only form of a URL that is ever shown, logged or written.
+//!
+//! Parsed by hand, not by a generic URL parser: an MQTT filter's `#` and a NATS subject's
+//! `>` are part of the path here, not a fragment.
+
+use std::fmt;
+
+/// What to read from the broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `nats://host:port/SUBJECT` (wildcards `*` and `>` allowed).
+    NatsCore { subject: String },
+    /// `nats://host:port/stream/NAME`: JetStream, an ephemeral ordered consumer from the
+    /// start (or `?seq=N`, `?since=RFC3339`); `?subject=` filters.
+    JetStream {
+        stream: String,
+        start: StreamStart,
+        filter: Option<String>,
+    },
+    /// `mqtt://host:port/FILTER` (`+` and `#` allowed); `?qos=0|1|2`, `?v=3` for MQTT 3.1.1.
+    Mqtt { filter: String, qos: u8, v5: bool },
+    /// `amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN`.
+    Amqp {
+        vhost: String,
+        exchange: String,
+        key: String,
+    },
+    /// `redis://host:port/stream/KEY` (`?from=ID`, default `0`: the whole stream).
+    RedisStream { key: String, from: String },
+    /// `redis://host:port/channel/PATTERN` (PSUBSCRIBE).
+    RedisChannel { pattern: String },
+}
+
+/// Where a JetStream source starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamStart {
+    All,
+    Sequence(u64),
+    /// Nanoseconds since the epoch.
+    Time(i64),
+}
+
+/// A parsed broker URL. [`fmt::Display`] is the redacted URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub scheme: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub endpoint: Endpoint,
+    redacted: String,
+}
+
+impl fmt::Debug for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the password, not even in a debug print.
+        f.debug_struct("BrokerUrl")
+            .field("url", &self.redacted)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Query parameters whose values are secrets.
+const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "token",
+    "secret",
+    "auth",
+    "auth_token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "nkey",
+    "jwt",
+    "creds",
+];
+
+/// The URL without its `user:password@` part and with secret query values masked: the
+/// only form in which a URL is shown, logged or written. Works on any text (a file path
+/// comes back unchanged).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let tail = match tail.split_once('?') {
+        None => tail.to_string(),
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
+                        format!("{k}=***")
+                    }
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+    };
+    format!("{scheme}://{host}{tail}")
+}
+
+/// Whether a command-line argument names a broker (not a file).
+pub fn is_broker_url(arg: &str) -> bool {
+    matches!(
+        arg.split_once("://").map(|(s, _)| s.to_ascii_lowercase()),
+        Some(s) if matches!(s.as_str(), "nats" | "mqtt" | "amqp" | "redis")
+    )
+}
+
+/// Why a URL could not be used (the message never contains the password).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{url}: {message}")]
+pub struct UrlError {
+    pub url: String,
+    pub message: String,
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+impl BrokerUrl {
+    pub fn parse(url: &str) -> Result<BrokerUrl, UrlError> {
+        let redacted = redact_url(url);
+        let err = |message: String| UrlError {
+            url: redacted.clone(),
+            message,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("not a URL (scheme://host:port/...)".into()))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "nats" => 4222,
+            "mqtt" => 1883,
+            "amqp" => 5672,
+            "redis" => 6379,
+            other => {
+                return Err(err(format!(
+                    "unknown scheme {other:?}: eventlens reads nats://, mqtt://, amqp:// and redis://"
+                )));
+            }
+        };
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
+                None => (Some(percent_decode(u)), None),
+            },
+        };
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            // [IPv6]:port
+            let (h, after) = h
+                .split_once(']')
+                .ok_or_else(|| err("unclosed [ in the host".into()))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p
+                    .parse()
+                    .map_err(|_| err(format!("port {p:?} is not a number")))?,
+                None => default_port,
+            };
+            (h.to_string(), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse()
+                        .map_err(|_| err(format!("port {p:?} is not a number")))?,
+                ),
+                None => (hostport.to_string(), default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(err("no host".into()));
+        }
+        let (path, query) = match tail.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (tail, ""),
+        };
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let params: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (percent_decode(k), percent_decode(v)),
+                None => (percent_decode(p), String::new()),
+            })
+            .collect();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let endpoint = match scheme.as_str() {
+            "nats" => match path.split_once('/') {
+                Some(("stream", name)) if !name.is_empty() => {
+                    let start = match (param("seq"), param("since")) {
+                        (Some(s), _) => StreamStart::Sequence(
+                            s.parse()
+                                .map_err(|_| err(format!("seq={s:?} is not a sequence number")))?,
+                        ),
+                        (None, Some(t)) => StreamStart::Time(
+                            crate::time::parse_rfc3339(t)
+                                .map_err(|e| err(format!("since={t:?}: {e}")))?,
+                        ),
+                        (None, None) => StreamStart::All,
+                    };
+                    Endpoint::JetStream {
+                        stream: percent_decode(name),
+                        start,
+                        filter: param("subject").map(str::to_string),
+                    }
+                }
+                _ if path.is_empty() => {
+                    return Err(err(
+                        "no subject: nats://host:port/SUBJECT or nats://host:port/stream/NAME"
+                            .into(),
+                    ));
+                }
+                _ => Endpoint::NatsCore {
+                    subject: percent_decode(path),
+                },
+            },
+            "mqtt" => {
+                if path.is_empty() {
+                    return Err(err("no topic filter: mqtt://host:port/FILTER (# for all)".into()));
+                }
+                let qos = match param("qos") {
+                    None => 1,
+                    Some(q) => q
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|q| *q <= 2)
+                        .ok_or_else(|| err(format!("qos={q:?}: expected 0, 1 or 2")))?,
+                };
+                let v5 = !matches!(param("v"), Some("3" | "3.1.1" | "4"));
+                Endpoint::Mqtt {
+                    filter: percent_decode(path),
+                    qos,
+                    v5,
+                }
+            }
+            "amqp" => {
+                let exchange = param("exchange")
+                    .filter(|e| !e.is_empty())
+                    .ok_or_else(|| {
+                        err("no exchange: amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN".into())
+                    })?;
+                Endpoint::Amqp {
+                    vhost: if path.is_empty() {
+                        "/".to_string()
+                    } else {
+                        percent_decode(path)
+                    },
+                    exchange: exchange.to_string(),
+                    key: param("key").unwrap_or("#").to_string(),
+                }
+            }
+            _ => match path.split_once('/') {
+                Some(("stream", key)) if !key.is_empty() => Endpoint::RedisStream {
+                    key: percent_decode(key),
+                    from: param("from").unwrap_or("0").to_string(),
+                },
+                Some(("channel", pattern)) if !pattern.is_empty() => Endpoint::RedisChannel {
+                    pattern: percent_decode(pattern),
+                },
+                _ => {
+                    return Err(err(
+                        "expected redis://host:port/stream/KEY or redis://host:port/channel/PATTERN"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        Ok(BrokerUrl {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            endpoint,
+            redacted,
+        })
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The redacted URL (as [`fmt::Display`]).
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_removes_user_and_password_and_masks_secret_parameters() {
+        for (url, shown) in [
+            (
+                "amqp://guest:s3cret@mq:5672/%2f?exchange=events&key=orders.*",
+                "amqp://mq:5672/%2f?exchange=events&key=orders.*",
+            ),
+            ("amqp://guest:s3cret@mq?exchange=x", "amqp://mq?exchange=x"),
+            ("nats://token@127.0.0.1:4222/orders.>", "nats://127.0.0.1:4222/orders.>"),
+            (
+                "redis://:p%40ss@localhost/stream/orders",
+                "redis://localhost/stream/orders",
+            ),
+            (
+                "mqtt://host/a/#?password=hunter2&qos=1&Token=t",
+                "mqtt://host/a/#?password=***&qos=1&Token=***",
+            ),
+            ("nats://127.0.0.1:4222/orders", "nats://127.0.0.1:4222/orders"),
+            ("captures/run.jsonl", "captures/run.jsonl"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+            assert!(!redact_url(url).contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn a_parsed_url_never_shows_its_password() {
+        let u = BrokerUrl::parse("amqp://guest:s3cret@127.0.0.1:5672/%2f?exchange=events&key=orders.%23")
+            .expect("parses");
+        assert_eq!(u.user.as_deref(), Some("guest"));
+        assert_eq!(u.password.as_deref(), Some("s3cret"));
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Amqp {
+                vhost: "/".into(),
+                exchange: "events".into(),
+                key: "orders.#".into()
+            }
+        );
+        for shown in [u.to_string(), format!("{u:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains("guest"), "{shown}");
+        }
+        let e = BrokerUrl::parse("amqp://guest:s3cret@127.0.0.1:notaport/").expect_err("bad port");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn each_scheme_parses_to_its_endpoint() {
+        let ep = |u: &str| BrokerUrl::parse(u).map(|b| (b.address(), b.endpoint));
+        assert_eq!(
+            ep("nats://127.0.0.1:4222/orders.*"),
+            Ok(("127.0.0.1:4222".into(), Endpoint::NatsCore { subject: "orders.*".into() }))
+        );
+        assert_eq!(
+            ep("nats://localhost/stream/ORDERS?seq=5").map(|e| e.1),
+            Ok(Endpoint::JetStream { stream: "ORDERS".into(), start: StreamStart::Sequence(5), filter: None })
+        );
+        assert_eq!(
+            ep("mqtt://localhost/sensors/+/temp/#").map(|e| e.1),
+            Ok(Endpoint::Mqtt { filter: "sensors/+/temp/#".into(), qos: 1, v5: true })
+        );
+        assert_eq!(
+            ep("mqtt://localhost:1884/a?v=3&qos=0"),
+            Ok(("localhost:1884".into(), Endpoint::Mqtt { filter: "a".into(), qos: 0, v5: false }))
+        );
+        assert_eq!(
+            ep("redis://localhost/stream/orders").map(|e| e.1),
+            Ok(Endpoint::RedisStream { key: "orders".into(), from: "0".into() })
+        );
+        assert_eq!(
+            ep("redis://localhost/channel/orders.*").map(|e| e.1),
+            Ok(Endpoint::RedisChannel { pattern: "orders.*".into() })
+        );
+        for bad in [
+            "nats://localhost",
+            "amqp://localhost/",
+            "redis://localhost/orders",
+            "kafka://localhost/orders",
+            "mqtt://localhost/a?qos=3",
+        ] {
+            assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert!(is_broker_url("nats://x/y") && is_broker_url("AMQP://x"));
+        assert!(!is_broker_url("capture.jsonl") && !is_broker_url("http://x"));
+    }
+}
