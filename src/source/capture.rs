@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(v["lensstage"], "publish");
         assert_eq!(v["lenschannel"], "orders.created");
         assert_eq!(v["lensmode"], "binary");
-        assert_eq!(v["recordedtime"], "2024-05-01T10:00:00.6Z");
+        assert_eq!(v["recordedtime"], "2024-05-01T10:00:00.600Z");
         // The engine reads it back as the same event.
         let mut store = crate::model::Store::new();
         let input = store.add_input("test", Some(crate::model::Format::Live));
