@@ -119,6 +119,8 @@ pub struct SourceStats {
     /// Times the connection was (re)established.
     pub connects: AtomicU64,
     status: Mutex<SourceStatus>,
+    /// The URL's password, masked wherever a client's error message might repeat it.
+    secret: Option<String>,
 }
 
 /// A copy of the counters.
@@ -134,6 +136,7 @@ pub struct Counters {
 impl SourceStats {
     pub fn new(url: &str) -> Self {
         SourceStats {
+            secret: None,
             url: redact_url(url),
             received: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
@@ -151,7 +154,36 @@ impl SourceStats {
             .unwrap_or(SourceStatus::Ended(Some("status lock poisoned".into())))
     }
 
+    /// Stats for a parsed URL: its password is masked in any error text shown.
+    pub fn for_url(url: &BrokerUrl) -> Self {
+        SourceStats {
+            secret: url.password.clone().filter(|p| p.len() >= 3),
+            ..SourceStats::new(url.redacted())
+        }
+    }
+
+    /// The text with the URL's password (if any) masked.
+    pub fn scrub(&self, text: &str) -> String {
+        match &self.secret {
+            Some(p) => text.replace(p.as_str(), "***"),
+            None => text.to_string(),
+        }
+    }
+
     pub fn set_status(&self, s: SourceStatus) {
+        let s = match s {
+            SourceStatus::Reconnecting {
+                attempt,
+                next,
+                error,
+            } => SourceStatus::Reconnecting {
+                attempt,
+                next,
+                error: self.scrub(&error),
+            },
+            SourceStatus::Ended(Some(e)) => SourceStatus::Ended(Some(self.scrub(&e))),
+            other => other,
+        };
         if s == SourceStatus::Connected {
             self.connects.fetch_add(1, Ordering::Relaxed);
         }
@@ -317,6 +349,7 @@ impl Outlet {
     /// consumer went away meanwhile.
     pub async fn retry_after(&self, backoff: &mut Backoff, error: String) -> bool {
         let delay = backoff.next_delay();
+        let error = self.stats.scrub(&error);
         tracing::warn!(
             "{}: {error}; reconnecting in {:.1} s",
             self.stats.url,
@@ -409,7 +442,7 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
     let mut sources = Vec::new();
     let mut tasks = Vec::new();
     for (i, url) in urls.iter().enumerate() {
-        let stats = Arc::new(SourceStats::new(url.redacted()));
+        let stats = Arc::new(SourceStats::for_url(url));
         let outlet = Outlet {
             tx: tx.clone(),
             budget: sem.clone(),
@@ -493,6 +526,9 @@ mod tests {
         let c = outlet.stats.counters();
         assert_eq!((c.received, c.dropped), (5, 3));
         assert_eq!(outlet.stats.url, "nats://h/x");
+        let stats = SourceStats::for_url(&BrokerUrl::parse("redis://:s3cret@h/channel/x").expect("URL"));
+        stats.set_status(SourceStatus::Ended(Some("auth failed for s3cret".into())));
+        assert_eq!(stats.status(), SourceStatus::Ended(Some("auth failed for ***".into())));
         // Taking one out frees its bytes; a durable send then gets through.
         drop(rx.try_recv().expect("first"));
         assert!(rt.block_on(outlet.send_wait(msg)));
