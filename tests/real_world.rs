@@ -573,3 +573,47 @@ fn the_same_file_twice_counts_nothing_twice() {
         assert_eq!(once.summary.events, twice.summary.events);
     }
 }
+
+/// A CloudEvent and the span that published it (OpenTelemetry's `cloudevents.*` span
+/// attributes name the event) are one producer: the span's service, on the span's
+/// channel, not a second node named after the event's `source` on the default bus.
+#[test]
+fn a_cloudevent_and_its_span_are_one_producer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ce = dir.path().join("events.jsonl");
+    std::fs::write(
+        &ce,
+        concat!(
+            r#"{"specversion":"1.0","id":"A-1","source":"/shop/orders","type":"com.example.OrderPlaced","time":"2026-03-02T09:00:00.001Z","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","data":{"n":1}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    // As the OpenTelemetry SDK's OTLP JSON encoder writes it (lowerCamelCase, enum numbers,
+    // int64 as strings), a PRODUCER span with the CloudEvents semantic conventions.
+    let otlp = dir.path().join("spans.json");
+    std::fs::write(
+        &otlp,
+        r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders-api"}}]},
+  "scopeSpans":[{"scope":{"name":"app"},"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
+  "name":"orders publish","kind":4,"startTimeUnixNano":"1772442000001000000","endTimeUnixNano":"1772442000002000000",
+  "attributes":[{"key":"messaging.system","value":{"stringValue":"rabbitmq"}},
+    {"key":"messaging.destination.name","value":{"stringValue":"orders"}},
+    {"key":"cloudevents.event_id","value":{"stringValue":"A-1"}},
+    {"key":"cloudevents.event_source","value":{"stringValue":"/shop/orders"}},
+    {"key":"cloudevents.event_type","value":{"stringValue":"com.example.OrderPlaced"}}],"status":{}}]}]}]}"#,
+    )
+    .unwrap();
+    let (_, r) = load(&[ce, otlp]);
+    let ids: Vec<&str> = r.topology.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["channel:orders", "service:orders-api"],
+        "{:#?}",
+        r.topology
+    );
+    let e = edge(&r, "service:orders-api", "channel:orders", "one producer");
+    assert_eq!(e.count, 1);
+    assert_eq!(e.types, ["com.example.OrderPlaced"]);
+    assert_eq!(r.summary.events, 1);
+}

@@ -119,6 +119,9 @@ impl Report {
         let mut nodes: Vec<NodeReport> = topo
             .graph
             .node_weights()
+            // A node nothing was seen at (a name an input gave that turned out to be
+            // another's, see `unify_producers`) is not part of the flow, as in the app.
+            .filter(|n| n.observations > 0)
             .map(|n| NodeReport {
                 id: store.node_key(n.id),
                 kind: n.kind,
