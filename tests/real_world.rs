@@ -78,9 +78,33 @@ fn assert_no_false_alarms(r: &Report, what: &str) {
 /// spans (tests/instrumented/ground_truth.py).
 #[test]
 fn instrumented_traces_draw_what_happened() {
-    let dir = fixtures().join("instrumented");
+    let checked = check_instrumented(&fixtures().join("instrumented"));
+    assert!(checked >= 8, "{checked} fixtures checked");
+}
+
+/// The same, on traces made now: `regenerate.sh` installs the SDKs from PyPI and npm, runs
+/// the scenarios against the local RabbitMQ and Redis, and computes the truth from the
+/// spans the SDK finished; then eventlens reads what the SDK's encoder wrote.
+#[cfg(feature = "broker-tests")]
+#[test]
+fn instrumented_traces_made_now_against_the_local_brokers() {
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root.join("tests/instrumented/regenerate.sh"))
+        .env("INSTR_OUT", out.path());
+    if std::process::Command::new("node").arg("--version").output().is_err() {
+        cmd.env("SKIP_NODE", "1");
+    }
+    let status = cmd.status().expect("running regenerate.sh");
+    assert!(status.success(), "regenerate.sh failed: {status}");
+    let checked = check_instrumented(out.path());
+    assert!(checked >= 6, "{checked} fixtures checked");
+}
+
+fn check_instrumented(dir: &Path) -> usize {
     let mut checked = 0;
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
@@ -205,7 +229,7 @@ fn instrumented_traces_draw_what_happened() {
             checked += 1;
         }
     }
-    assert!(checked >= 8, "{checked} fixtures checked");
+    checked
 }
 
 /// The public corpus (tests/fixtures/public/expected.json): each file's messaging, calls
