@@ -6,9 +6,9 @@
 //! its own, so one malformed span is reported (with its `resourceSpans[i]...` path) and
 //! skipped while the rest loads. The spans then go through [`super::spans::add_spans`].
 
+use super::ids::{self, IdForm, otlp_or_opaque};
 use super::spans::{
     AttrValue, Attrs, EnumVal, Flex64, LineIndex, Parsed, Span, SpanKind, SpanPath, nanos_of,
-    parse_otlp_id,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -17,7 +17,14 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct TracesData<'a> {
-    #[serde(rename = "resourceSpans", alias = "resource_spans", default, borrow)]
+    /// `batches` is Tempo's name for it (its trace-by-id API and Grafana's downloads).
+    #[serde(
+        rename = "resourceSpans",
+        alias = "resource_spans",
+        alias = "batches",
+        default,
+        borrow
+    )]
     resource_spans: Vec<ResourceSpans<'a>>,
 }
 
@@ -37,9 +44,9 @@ struct ResourceSpans<'a> {
 }
 
 #[derive(Deserialize)]
-struct Resource {
+pub(crate) struct Resource {
     #[serde(default)]
-    attributes: Vec<KeyValue>,
+    pub(crate) attributes: Vec<KeyValue>,
 }
 
 #[derive(Deserialize)]
@@ -49,14 +56,14 @@ struct ScopeSpans<'a> {
 }
 
 #[derive(Deserialize)]
-struct KeyValue {
+pub(crate) struct KeyValue {
     key: String,
     #[serde(default)]
     value: Option<AnyValue>,
 }
 
 #[derive(Deserialize, Default)]
-struct AnyValue {
+pub(crate) struct AnyValue {
     #[serde(rename = "stringValue", alias = "string_value")]
     string_value: Option<String>,
     #[serde(rename = "boolValue", alias = "bool_value")]
@@ -73,16 +80,42 @@ struct AnyValue {
     bytes_value: Option<String>,
 }
 
+/// `{"values": [...]}`, or the bare list some writers emit (the OTLP `events.json` example
+/// has `"kvlistValue": [...]`).
 #[derive(Deserialize)]
-struct ArrayValue {
-    #[serde(default)]
-    values: Vec<AnyValue>,
+#[serde(untagged)]
+enum ArrayValue {
+    Wrapped {
+        #[serde(default)]
+        values: Vec<AnyValue>,
+    },
+    Bare(Vec<AnyValue>),
 }
 
 #[derive(Deserialize)]
-struct KvList {
-    #[serde(default)]
-    values: Vec<KeyValue>,
+#[serde(untagged)]
+enum KvList {
+    Wrapped {
+        #[serde(default)]
+        values: Vec<KeyValue>,
+    },
+    Bare(Vec<KeyValue>),
+}
+
+impl ArrayValue {
+    fn values(self) -> Vec<AnyValue> {
+        match self {
+            ArrayValue::Wrapped { values } | ArrayValue::Bare(values) => values,
+        }
+    }
+}
+
+impl KvList {
+    fn values(self) -> Vec<KeyValue> {
+        match self {
+            KvList::Wrapped { values } | KvList::Bare(values) => values,
+        }
+    }
 }
 
 impl AnyValue {
@@ -119,15 +152,16 @@ impl AnyValue {
         }
         if let Some(a) = self.array_value {
             let items: Result<Vec<String>, String> = a
-                .values
+                .values()
                 .into_iter()
                 .map(|v| v.into_attr().map(|a| a.as_str().into_owned()))
                 .collect();
             return Ok(AttrValue::Str(format!("[{}]", items?.join(","))));
         }
         if let Some(kv) = self.kvlist_value {
-            let mut parts = Vec::with_capacity(kv.values.len());
-            for e in kv.values {
+            let values = kv.values();
+            let mut parts = Vec::with_capacity(values.len());
+            for e in values {
                 let v = e.value.unwrap_or_default().into_attr()?;
                 parts.push(format!("{}={}", e.key, v.as_str()));
             }
@@ -140,7 +174,7 @@ impl AnyValue {
     }
 }
 
-fn attrs(kvs: Vec<KeyValue>) -> Result<Attrs, String> {
+pub(crate) fn attrs(kvs: Vec<KeyValue>) -> Result<Attrs, String> {
     kvs.into_iter()
         .map(|kv| {
             let v = kv
@@ -218,24 +252,69 @@ fn parse_span(
     resource: &Arc<Attrs>,
     path: SpanPath,
     line: u64,
-) -> Result<Span, String> {
+) -> Result<(Span, Option<String>), String> {
     let s: OtlpSpan = serde_json::from_str(raw.get()).map_err(|e| super::json_error(&e))?;
+    // Ids that are neither hex nor base64 (redacted `xxxxx`, placeholder words) are read as
+    // opaque ids, and the span says so in a note.
+    let mut opaque: Vec<(&str, &str)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let trace_id = match s.trace_id.as_deref() {
         None => return Err("traceId is missing".into()),
-        Some(t) => parse_otlp_id::<16>(t).map_err(|e| format!("traceId {e}"))?,
+        Some(t) => {
+            let (id, form) = otlp_or_opaque::<16>(t).map_err(|e| format!("traceId {e}"))?;
+            if form == IdForm::Opaque {
+                opaque.push(("traceId", t));
+            }
+            id
+        }
     };
     let span_id = match s.span_id.as_deref() {
         None => return Err("spanId is missing".into()),
-        Some(t) => parse_otlp_id::<8>(t).map_err(|e| format!("spanId {e}"))?,
+        Some(t) => {
+            let (id, form) = otlp_or_opaque::<8>(t).map_err(|e| format!("spanId {e}"))?;
+            if form == IdForm::Opaque {
+                opaque.push(("spanId", t));
+            }
+            id
+        }
     };
     let parent = match s.parent_span_id.as_deref() {
         None | Some("") => None,
-        Some(p) => match parse_otlp_id::<8>(p) {
-            Ok(id) => Some(id),
-            Err(e) if e.starts_with("is all zeros") => None,
-            Err(e) => return Err(format!("parentSpanId {e}")),
+        Some(p) => match otlp_or_opaque::<8>(p) {
+            Ok((id, form)) => {
+                if form == IdForm::Opaque {
+                    opaque.push(("parentSpanId", p));
+                }
+                Some(id)
+            }
+            Err(_) => None,
         },
     };
+    // A span that names itself as its parent (all ids redacted to one text) has none.
+    let parent = parent.filter(|p| *p != span_id);
+    let mut links = Vec::with_capacity(s.links.len());
+    for (i, l) in s.links.iter().enumerate() {
+        let (t, sp) = (
+            l.trace_id.as_deref().unwrap_or(""),
+            l.span_id.as_deref().unwrap_or(""),
+        );
+        match (otlp_or_opaque::<16>(t), otlp_or_opaque::<8>(sp)) {
+            (Ok((tid, tf)), Ok((sid, sf))) => {
+                if tf == IdForm::Opaque || sf == IdForm::Opaque {
+                    notes.push(format!(
+                        "links[{i}] {}",
+                        ids::opaque_note(&[("traceId", t), ("spanId", sp)])
+                    ));
+                }
+                links.push((tid, sid));
+            }
+            (Err(e), _) => notes.push(format!("links[{i}].traceId {e}: the link is ignored")),
+            (_, Err(e)) => notes.push(format!("links[{i}].spanId {e}: the link is ignored")),
+        }
+    }
+    if !opaque.is_empty() {
+        notes.insert(0, ids::opaque_note(&opaque));
+    }
     let kind = match &s.kind {
         None => SpanKind::Unspecified,
         Some(EnumVal::Num(n)) => {
@@ -266,14 +345,6 @@ fn parse_span(
             Some(e)
         }
     };
-    let mut links = Vec::with_capacity(s.links.len());
-    for (i, l) in s.links.iter().enumerate() {
-        let t = parse_otlp_id::<16>(l.trace_id.as_deref().unwrap_or(""))
-            .map_err(|e| format!("links[{i}].traceId {e}"))?;
-        let sp = parse_otlp_id::<8>(l.span_id.as_deref().unwrap_or(""))
-            .map_err(|e| format!("links[{i}].spanId {e}"))?;
-        links.push((t, sp));
-    }
     let (error, mut status_message) = match s.status {
         Some(st) => (
             st.code.as_ref().is_some_and(is_error_status),
@@ -291,7 +362,8 @@ fn parse_span(
             .and_then(|kv| kv.value?.string_value)
             .filter(|m| !m.is_empty());
     }
-    Ok(Span {
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    let span = Span {
         trace_id,
         span_id,
         parent,
@@ -308,7 +380,8 @@ fn parse_span(
         remote_service: None,
         line,
         path,
-    })
+    };
+    Ok((span, note))
 }
 
 /// Parses one `TracesData` text. `line_of` maps a byte offset in `text` to its line.
@@ -360,7 +433,7 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
         }
     }
     let base = text.as_ptr() as usize;
-    let results: Vec<Result<Span, (u64, String)>> = work
+    let results: Vec<Result<(Span, Option<String>), (u64, String)>> = work
         .par_iter()
         .with_min_len(64)
         .map(|(raw, service, resource, path)| {
@@ -369,7 +442,17 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
                 .map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    out.push_results(results);
+    for r in results {
+        match r {
+            Ok((span, note)) => {
+                if let Some(n) = note {
+                    out.notes.push((span.line, format!("{}: {n}", span.path)));
+                }
+                out.spans.push(span);
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
     out
 }
 
