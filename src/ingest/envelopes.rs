@@ -55,11 +55,6 @@ enum Text {
 fn text(name: &str, v: Option<Text>, out: &mut Mapped<'_>, schema: &str) -> Option<String> {
     match v {
         None => None,
-        Some(Text::Str(s)) if s.is_empty() => {
-            out.violations
-                .push(format!("{name}: is an empty string ({schema})"));
-            None
-        }
         Some(Text::Str(s)) => Some(s),
         Some(Text::Other(serde_json::Value::Null)) => None,
         Some(Text::Other(o)) => {
@@ -81,11 +76,25 @@ fn text(name: &str, v: Option<Text>, out: &mut Mapped<'_>, schema: &str) -> Opti
 }
 
 fn required(name: &str, v: Option<String>, out: &mut Mapped<'_>, schema: &str) -> String {
-    v.unwrap_or_else(|| {
-        out.violations
-            .push(format!("{name}: required attribute is missing ({schema})"));
-        String::new()
-    })
+    match v {
+        Some(s) if s.is_empty() => {
+            out.violations
+                .push(format!("{name}: is an empty string ({schema})"));
+            s
+        }
+        Some(s) => s,
+        None => {
+            out.violations
+                .push(format!("{name}: required attribute is missing ({schema})"));
+            String::new()
+        }
+    }
+}
+
+/// An optional attribute: empty means absent (Event Grid's own examples have
+/// `"dataVersion": ""`).
+fn optional(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
 }
 
 fn time_of(name: &str, v: Option<String>, out: &mut Mapped<'_>, schema: &str) -> Option<Nanos> {
@@ -135,8 +144,9 @@ fn event_grid(text_: &str) -> Result<Mapped<'_>, String> {
     let e: EventGrid = serde_json::from_str(text_).map_err(|e| super::json_error(&e))?;
     let mut m = Mapped::default();
     let s = EVENT_GRID;
-    m.id = text("id", e.id, &mut m, s).ok_or("id is missing: nothing to identify the event by")?;
-    m.source = match text("topic", e.topic, &mut m, s) {
+    m.id = optional(text("id", e.id, &mut m, s))
+        .ok_or("id is missing or empty: nothing to identify the event by")?;
+    m.source = match optional(text("topic", e.topic, &mut m, s)) {
         Some(t) => t,
         None => {
             m.notes.push(
@@ -157,10 +167,10 @@ fn event_grid(text_: &str) -> Result<Mapped<'_>, String> {
     }
     m.time = time_of("eventTime", time, &mut m, s);
     m.data = data_of(e.data);
-    if let Some(v) = text("dataVersion", e.data_version, &mut m, s) {
+    if let Some(v) = optional(text("dataVersion", e.data_version, &mut m, s)) {
         m.ext.push(("dataversion", v));
     }
-    if let Some(v) = text("metadataVersion", e.metadata_version, &mut m, s) {
+    if let Some(v) = optional(text("metadataVersion", e.metadata_version, &mut m, s)) {
         m.ext.push(("metadataversion", v));
     }
     m.channel = Cow::Borrowed(DEFAULT_BUS);
@@ -188,21 +198,23 @@ fn eventbridge(text_: &str) -> Result<Mapped<'_>, String> {
     let e: EventBridge = serde_json::from_str(text_).map_err(|e| super::json_error(&e))?;
     let mut m = Mapped::default();
     let s = EVENTBRIDGE;
-    m.id = text("id", e.id, &mut m, s).ok_or("id is missing: nothing to identify the event by")?;
+    m.id = optional(text("id", e.id, &mut m, s))
+        .ok_or("id is missing or empty: nothing to identify the event by")?;
     let source = text("source", e.source, &mut m, s);
     m.source = required("source", source, &mut m, s);
     let ty = text("detail-type", e.detail_type, &mut m, s);
     m.ty = required("detail-type", ty, &mut m, s);
     let time = text("time", e.time, &mut m, s);
     m.time = time_of("time", time, &mut m, s);
-    if let Some(a) = text("account", e.account, &mut m, s) {
+    if let Some(a) = optional(text("account", e.account, &mut m, s)) {
         m.ext.push(("account", a));
     }
-    if let Some(r) = text("region", e.region, &mut m, s) {
+    if let Some(r) = optional(text("region", e.region, &mut m, s)) {
         m.ext.push(("region", r));
     }
     m.channel = Cow::Owned(
-        text("event-bus-name", e.event_bus_name, &mut m, s).unwrap_or_else(|| "default".into()),
+        optional(text("event-bus-name", e.event_bus_name, &mut m, s))
+            .unwrap_or_else(|| "default".into()),
     );
     m.data = data_of(e.detail);
     Ok(m)
@@ -237,8 +249,8 @@ fn cdevent(text_: &str) -> Result<Mapped<'_>, String> {
     let mut m = Mapped::default();
     let s = CDEVENTS;
     let c = e.context.ok_or("context is missing: not a CDEvent")?;
-    m.id = text("context.id", c.id, &mut m, s)
-        .ok_or("context.id is missing: nothing to identify the event by")?;
+    m.id = optional(text("context.id", c.id, &mut m, s))
+        .ok_or("context.id is missing or empty: nothing to identify the event by")?;
     let source = text("context.source", c.source, &mut m, s);
     m.source = required("context.source", source, &mut m, s);
     let ty = text("context.type", c.ty, &mut m, s);
@@ -249,7 +261,7 @@ fn cdevent(text_: &str) -> Result<Mapped<'_>, String> {
             .push(format!("context.timestamp: required attribute is missing ({s})"));
     }
     m.time = time_of("context.timestamp", time, &mut m, s);
-    m.dataschema = text("context.schemaUri", c.schema_uri, &mut m, s);
+    m.dataschema = optional(text("context.schemaUri", c.schema_uri, &mut m, s));
     match e.subject {
         Some(sub) => {
             let id = text("subject.id", sub.id, &mut m, s);

@@ -613,16 +613,28 @@ pub fn load_path(
     Ok(input)
 }
 
-/// Gives the observations an input added without a time of their own (placed at the time of
-/// the record before them) a place in time: the leading ones, which had no record before
-/// them, take the first time the input gives. An input without any time keeps file order.
+/// Gives the observations an input added without a time of their own a place in time. A
+/// reader marks them (and places each at the time of the record before it); a span without a
+/// start time gives observations at 0, the Unix epoch, which no real record has: those are
+/// marked here. Each takes the time of the timed observation before it (the first one for
+/// leading ones), so file order is kept; an input without any time keeps 0 and file order.
 fn place_untimed(store: &mut Store, from: usize) {
     let added = store.observations.get_mut(from..).unwrap_or_default();
+    for o in added.iter_mut() {
+        if o.time == 0 {
+            o.untimed = true;
+        }
+    }
     let Some(first) = added.iter().find(|o| !o.untimed).map(|o| o.time) else {
         return;
     };
-    for o in added.iter_mut().take_while(|o| o.untimed) {
-        o.time = first;
+    let mut last = first;
+    for o in added.iter_mut() {
+        if o.untimed {
+            o.time = last;
+        } else {
+            last = o.time;
+        }
     }
 }
 

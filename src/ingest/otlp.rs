@@ -6,6 +6,7 @@
 //! its own, so one malformed span is reported (with its `resourceSpans[i]...` path) and
 //! skipped while the rest loads. The spans then go through [`super::spans::add_spans`].
 
+use super::cloudevents::escape_msg;
 use super::ids::{self, IdForm, otlp_or_opaque};
 use super::spans::{
     AttrValue, Attrs, EnumVal, Flex64, LineIndex, Parsed, Span, SpanKind, SpanPath, nanos_of,
@@ -119,70 +120,82 @@ impl KvList {
 }
 
 impl AnyValue {
-    fn into_attr(self) -> Result<AttrValue, String> {
+    /// The value; a number that is not one (a redacted `"xxxxx"`) is kept as its text, and
+    /// `notes` says so.
+    fn into_attr(self, notes: &mut Vec<String>) -> AttrValue {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         if let Some(s) = self.string_value {
-            return Ok(AttrValue::Str(s));
+            return AttrValue::Str(s);
         }
         if let Some(b) = self.bool_value {
-            return Ok(AttrValue::Bool(b));
+            return AttrValue::Bool(b);
         }
         if let Some(v) = self.int_value {
             if let Some(i) = v.as_i64() {
-                return Ok(AttrValue::Int(i));
+                return AttrValue::Int(i);
             }
-            return match &v {
-                serde_json::Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map(AttrValue::Int)
-                    .map_err(|_| format!("intValue {v} is not a 64-bit integer")),
-                _ => Err(format!("intValue {v} is not a 64-bit integer")),
-            };
+            if let serde_json::Value::String(s) = &v
+                && let Ok(i) = s.trim().parse()
+            {
+                return AttrValue::Int(i);
+            }
+            notes.push(format!("intValue {v} is not a 64-bit integer: kept as text"));
+            return AttrValue::Str(text(&v));
         }
         if let Some(v) = self.double_value {
-            return match &v {
-                serde_json::Value::Number(n) => Ok(AttrValue::Float(n.as_f64().unwrap_or(0.0))),
-                serde_json::Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map(AttrValue::Float)
-                    .map_err(|_| format!("doubleValue {v} is not a number")),
-                _ => Err(format!("doubleValue {v} is not a number")),
-            };
+            match &v {
+                serde_json::Value::Number(n) => {
+                    return AttrValue::Float(n.as_f64().unwrap_or(0.0));
+                }
+                serde_json::Value::String(s) => {
+                    if let Ok(f) = s.trim().parse() {
+                        return AttrValue::Float(f);
+                    }
+                }
+                _ => {}
+            }
+            notes.push(format!("doubleValue {v} is not a number: kept as text"));
+            return AttrValue::Str(text(&v));
         }
         if let Some(a) = self.array_value {
-            let items: Result<Vec<String>, String> = a
+            let items: Vec<String> = a
                 .values()
                 .into_iter()
-                .map(|v| v.into_attr().map(|a| a.as_str().into_owned()))
+                .map(|v| v.into_attr(notes).as_str().into_owned())
                 .collect();
-            return Ok(AttrValue::Str(format!("[{}]", items?.join(","))));
+            return AttrValue::Str(format!("[{}]", items.join(",")));
         }
         if let Some(kv) = self.kvlist_value {
             let values = kv.values();
             let mut parts = Vec::with_capacity(values.len());
             for e in values {
-                let v = e.value.unwrap_or_default().into_attr()?;
+                let v = e.value.unwrap_or_default().into_attr(notes);
                 parts.push(format!("{}={}", e.key, v.as_str()));
             }
-            return Ok(AttrValue::Str(format!("{{{}}}", parts.join(","))));
+            return AttrValue::Str(format!("{{{}}}", parts.join(",")));
         }
         if let Some(b) = self.bytes_value {
-            return Ok(AttrValue::Str(b));
+            return AttrValue::Str(b);
         }
-        Ok(AttrValue::Str(String::new()))
+        AttrValue::Str(String::new())
     }
 }
 
-pub(crate) fn attrs(kvs: Vec<KeyValue>) -> Result<Attrs, String> {
+/// Attributes as read; a value that could not be read as its type is kept as text, with a
+/// note naming the attribute in `notes`.
+pub(crate) fn attrs(kvs: Vec<KeyValue>, notes: &mut Vec<String>) -> Attrs {
     kvs.into_iter()
         .map(|kv| {
-            let v = kv
-                .value
-                .unwrap_or_default()
-                .into_attr()
-                .map_err(|e| format!("attribute \"{}\": {e}", kv.key))?;
-            Ok((kv.key, v))
+            let mut own = Vec::new();
+            let v = kv.value.unwrap_or_default().into_attr(&mut own);
+            notes.extend(
+                own.into_iter()
+                    .map(|n| format!("attribute \"{}\": {n}", escape_msg(&kv.key))),
+            );
+            (kv.key, v)
         })
         .collect()
 }
@@ -327,13 +340,19 @@ fn parse_span(
             )
         })?,
     };
+    // No start time (test output with times removed): the span is read without a time; its
+    // observations are placed in file order and shown as "no time" (see `place_untimed`).
     let start = match Flex64::of(s.start, "startTimeUnixNano")? {
-        None | Some(0) => return Err("startTimeUnixNano is missing or zero".into()),
+        None | Some(0) => {
+            notes.push("startTimeUnixNano is missing or zero: the span has no time".into());
+            0
+        }
         Some(n) => {
             nanos_of(n, 1).ok_or_else(|| format!("startTimeUnixNano {n} is out of range"))?
         }
     };
     let end = match Flex64::of(s.end, "endTimeUnixNano")? {
+        _ if start == 0 => None,
         None | Some(0) => None,
         Some(n) => {
             let e = nanos_of(n, 1).ok_or_else(|| format!("endTimeUnixNano {n} is out of range"))?;
@@ -362,6 +381,7 @@ fn parse_span(
             .and_then(|kv| kv.value?.string_value)
             .filter(|m| !m.is_empty());
     }
+    let attributes = attrs(s.attributes, &mut notes);
     let note = (!notes.is_empty()).then(|| notes.join("; "));
     let span = Span {
         trace_id,
@@ -375,7 +395,7 @@ fn parse_span(
         end,
         error,
         status_message,
-        attrs: attrs(s.attributes)?,
+        attrs: attributes,
         resource: resource.clone(),
         remote_service: None,
         line,
@@ -399,14 +419,15 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
     };
     let mut work = Vec::new();
     for (r, rs) in data.resource_spans.into_iter().enumerate() {
-        let resource = match rs.resource.map(|r| attrs(r.attributes)).transpose() {
-            Ok(a) => a.unwrap_or_default(),
-            Err(e) => {
-                out.errors
-                    .push((line_of(0), format!("resourceSpans[{r}].resource: {e}")));
-                Vec::new()
-            }
-        };
+        let mut resource_notes = Vec::new();
+        let resource = rs
+            .resource
+            .map(|r| attrs(r.attributes, &mut resource_notes))
+            .unwrap_or_default();
+        for n in resource_notes {
+            out.notes
+                .push((line_of(0), format!("resourceSpans[{r}].resource: {n}")));
+        }
         let service: Arc<str> = resource
             .iter()
             .find(|(k, _)| k == "service.name")
@@ -518,18 +539,59 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_attribute_names_itself() {
+    fn a_bad_attribute_names_itself_and_the_span_still_loads() {
         let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1","attributes":[{"key":"n","value":{"intValue":"lots"}}]}]}]}]}"#;
         let p = parse_line(text, 7);
-        assert_eq!(p.errors.len(), 1);
-        assert_eq!(p.errors[0].0, 7);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(p.spans[0].attr("n"), Some(&AttrValue::Str("lots".into())));
+        assert_eq!(p.notes.len(), 1);
+        assert_eq!(p.notes[0].0, 7);
         assert!(
-            p.errors[0]
+            p.notes[0]
                 .1
                 .starts_with("resourceSpans[0].scopeSpans[0].spans[0]: attribute \"n\""),
             "{:?}",
-            p.errors
+            p.notes
         );
         assert_eq!(&*parse_line(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1"}]}]}]}"#, 1).spans[0].service, "unknown_service");
+    }
+
+    #[test]
+    fn proto_names_mixed_with_camel_case_and_tempo_batches() {
+        // Proto field names in one resource, camelCase in the next, enum names and numbers.
+        let text = r#"{"resource_spans": [
+          {"resource": {"attributes": [{"key": "service.name", "value": {"string_value": "a"}}]},
+           "scope_spans": [{"spans": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+             "span_id": "00f067aa0ba902b7", "parent_span_id": "", "kind": "SPAN_KIND_PRODUCER",
+             "start_time_unix_nano": "1700000000000000000", "end_time_unix_nano": 1700000000001000000,
+             "trace_state": "", "dropped_attributes_count": 0,
+             "attributes": [{"key": "l", "value": {"array_value": {"values": [{"int_value": "2"}]}}},
+                            {"key": "m", "value": {"kvlist_value": {"values": [{"key": "k", "value": {"double_value": 1.5}}]}}}],
+             "status": {"code": "STATUS_CODE_ERROR"}}]}]},
+          {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "b"}}]},
+           "scopeSpans": [{"spans": [{"traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+             "spanId": "00f067aa0ba902b8", "parentSpanId": "00f067aa0ba902b7", "kind": 5,
+             "startTimeUnixNano": "1700000000002000000", "status": {"code": 2}}]}]}
+        ]}"#;
+        let p = parse_document(text);
+        assert!(p.errors.is_empty() && p.notes.is_empty(), "{p:?}");
+        assert_eq!(p.spans.len(), 2);
+        let (a, b) = (&p.spans[0], &p.spans[1]);
+        assert_eq!((&*a.service, a.kind, a.error), ("a", SpanKind::Producer, true));
+        assert_eq!(a.end, Some(1_700_000_000_001_000_000));
+        assert_eq!(a.attr("l"), Some(&AttrValue::Str("[2]".into())));
+        assert_eq!(a.attr("m"), Some(&AttrValue::Str("{k=1.5}".into())));
+        assert_eq!((&*b.service, b.kind, b.error), ("b", SpanKind::Consumer, true));
+        assert_eq!(b.parent, Some(a.span_id));
+        // Tempo's shape: `batches`, base64 ids.
+        let tempo = r#"{"batches": [{"instrumentationLibrarySpans": [{"spans": [
+          {"traceId": "AAAAAAAAAABguiq7RPE+rg==", "spanId": "cmteMBAvwNA=", "kind": "SPAN_KIND_SERVER",
+           "startTimeUnixNano": "1627471657255809000"}]}]}]}"#;
+        let p = parse_document(tempo);
+        assert_eq!(p.spans.len(), 1, "{p:?}");
+        assert_eq!(
+            super::super::spans::hex(&p.spans[0].trace_id),
+            "000000000000000060ba2abb44f13eae"
+        );
     }
 }

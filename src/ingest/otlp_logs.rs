@@ -76,7 +76,7 @@ enum Record {
 
 fn parse_record(raw: &RawValue) -> Result<Record, String> {
     let r: LogRecord = serde_json::from_str(raw.get()).map_err(|e| super::json_error(&e))?;
-    let a = attrs(r.attributes)?;
+    let a = attrs(r.attributes, &mut Vec::new());
     let get = |k: &str| {
         a.iter()
             .find(|(key, _)| key == k)
@@ -132,11 +132,8 @@ fn parse_logs_data(
     })?;
     let mut work = Vec::new();
     for (r, rl) in data.resource_logs.into_iter().enumerate() {
-        // The resource is not needed for the event, but a malformed one is still a record
-        // error, as in the traces reader.
-        if let Some(Err(e)) = rl.resource.map(|res| attrs(res.attributes)) {
-            return Err((line_of(0), format!("resourceLogs[{r}].resource: {e}")));
-        }
+        // The resource is not needed for the event.
+        let _ = rl.resource;
         let scopes = rl
             .scope_logs
             .into_iter()
