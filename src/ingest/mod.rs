@@ -395,6 +395,14 @@ pub fn sniff_or_why(head: &[u8]) -> Result<(Format, Layout), String> {
     let end = stream.byte_offset();
     let one_line_value = matches!(first_value, Some(Ok(_))) && !text[..end].contains(&b'\n');
     let cut_off = matches!(&first_value, Some(Err(e)) if e.is_eof());
+    let not_json = match &first_value {
+        Some(Err(e)) if !e.is_eof() => format!(
+            "not a recognised format: the file does not start with JSON (invalid at line {}, column {}), and no line in the first 256 KiB is a record eventlens reads (CloudEvents, OTLP, Jaeger, Zipkin, kcat, Event Grid, EventBridge or CDEvents)",
+            e.line(),
+            e.column()
+        ),
+        _ => NOT_RECOGNISED.to_string(),
+    };
     let whole_document = match first_value {
         Some(Ok(_)) => !one_line_value,
         Some(Err(_)) => cut_off,
@@ -480,7 +488,7 @@ pub fn sniff_or_why(head: &[u8]) -> Result<(Format, Layout), String> {
                 )),
             }
         }
-        _ => Err(NOT_RECOGNISED.into()),
+        _ => Err(not_json),
     }
 }
 
