@@ -135,8 +135,7 @@ pub fn parse_rfc3339(s: &str) -> Result<Nanos, TimeError> {
 }
 
 /// The message for a valid RFC 3339 time eventlens cannot represent.
-pub const OUT_OF_RANGE: &str =
-    "outside the years 1678 to 2261 that eventlens can represent (nanoseconds since 1970 in 64 bits)";
+pub const OUT_OF_RANGE: &str = "outside the years 1678 to 2261 that eventlens can represent (nanoseconds since 1970 in 64 bits)";
 
 /// Why a time read from a record stands for "no time", if it does: exactly the Unix epoch
 /// (what an unset Unix timestamp formats as), or a valid date outside the years eventlens can

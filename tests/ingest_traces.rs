@@ -392,7 +392,11 @@ fn otlp_lines_with_garbage_load_the_good_spans() {
     );
     has_issue(&r, last, &[&format!("{sp}[3]"), "before startTimeUnixNano"]);
     // An id that is neither hex nor base64 is read as an opaque id, and noted.
-    has_note(&r, last, &[&format!("{sp}[4]"), "traceId", "nothex", "opaque"]);
+    has_note(
+        &r,
+        last,
+        &[&format!("{sp}[4]"), "traceId", "nothex", "opaque"],
+    );
     has_issue(&r, last, &[&format!("{sp}[6]")]);
     assert_eq!(r.inputs[0].skipped, 8, "{:#?}", issues(&r));
     // The good spans all loaded, and the good consumer span of handler-c joined evt-1.

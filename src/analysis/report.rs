@@ -117,8 +117,16 @@ impl Report {
         // Times a record gives, not those borrowed by records without one: with none at all,
         // no figure that needs a time (latency, when a finding happened) is shown.
         let untimed = store.observations.iter().filter(|o| o.untimed).count() as u64;
-        let first = store.observations.iter().find(|o| !o.untimed).map(|o| o.time);
-        let last = store.observations.iter().rfind(|o| !o.untimed).map(|o| o.time);
+        let first = store
+            .observations
+            .iter()
+            .find(|o| !o.untimed)
+            .map(|o| o.time);
+        let last = store
+            .observations
+            .iter()
+            .rfind(|o| !o.untimed)
+            .map(|o| o.time);
         let timed = first.is_some();
         let topo = &store.topology;
         let mut nodes: Vec<NodeReport> = topo

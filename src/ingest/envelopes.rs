@@ -257,8 +257,9 @@ fn cdevent(text_: &str) -> Result<Mapped<'_>, String> {
     m.ty = required("context.type", ty, &mut m, s);
     let time = text("context.timestamp", c.timestamp, &mut m, s);
     if time.is_none() {
-        m.violations
-            .push(format!("context.timestamp: required attribute is missing ({s})"));
+        m.violations.push(format!(
+            "context.timestamp: required attribute is missing ({s})"
+        ));
     }
     m.time = time_of("context.timestamp", time, &mut m, s);
     m.dataschema = optional(text("context.schemaUri", c.schema_uri, &mut m, s));
@@ -335,19 +336,19 @@ fn add(
         .map(|(k, v)| (*k, NewExt::Str(v.as_str())))
         .collect();
     let event = store.add_event(&NewEvent {
-            source: &m.source,
-            id: &m.id,
-            ty: &m.ty,
-            specversion: "",
-            subject: m.subject.as_deref(),
-            time: m.time,
-            dataschema: m.dataschema.as_deref(),
-            extensions,
-            payload,
-            payload_shape: shape.as_deref(),
-            loc,
-            ..Default::default()
-        });
+        source: &m.source,
+        id: &m.id,
+        ty: &m.ty,
+        specversion: "",
+        subject: m.subject.as_deref(),
+        time: m.time,
+        dataschema: m.dataschema.as_deref(),
+        extensions,
+        payload,
+        payload_shape: shape.as_deref(),
+        loc,
+        ..Default::default()
+    });
     let time = m.time.unwrap_or(*last_time);
     *last_time = time;
     let from = store.node(NodeClass::Service, &m.source);

@@ -102,7 +102,10 @@ mod tests {
         );
         assert_eq!(hex_or_opaque::<8>("0000"), None);
         assert_eq!(hex_or_opaque::<8>(""), None);
-        assert_eq!(hex_or_opaque::<8>("span-1").map(|x| x.1), Some(IdForm::Opaque));
+        assert_eq!(
+            hex_or_opaque::<8>("span-1").map(|x| x.1),
+            Some(IdForm::Opaque)
+        );
         assert!(otlp_or_opaque::<8>("").is_err());
         assert!(otlp_or_opaque::<8>("AAAAAAAAAAA=").is_err());
         assert_eq!(

@@ -200,29 +200,33 @@ fn parse_span(
     };
     Ok((
         Span {
-        trace_id,
-        span_id,
-        parent,
-        links,
-        service,
-        kind,
-        name: s.operation_name.unwrap_or_default(),
-        start,
-        end,
-        error,
-        status_message,
-        attrs,
-        resource,
-        remote_service: None,
-        line,
-        path,
+            trace_id,
+            span_id,
+            parent,
+            links,
+            service,
+            kind,
+            name: s.operation_name.unwrap_or_default(),
+            start,
+            end,
+            error,
+            status_message,
+            attrs,
+            resource,
+            remote_service: None,
+            line,
+            path,
         },
         note,
     ))
 }
 
 /// A trace id: hex of up to 32 digits, else an opaque text.
-fn trace_id_of(t: &str, name: &str, opaque: &mut Vec<(String, String)>) -> Result<[u8; 16], String> {
+fn trace_id_of(
+    t: &str,
+    name: &str,
+    opaque: &mut Vec<(String, String)>,
+) -> Result<[u8; 16], String> {
     match hex_or_opaque::<16>(t) {
         None => Err(format!("{name} is empty or all zeros")),
         Some((id, form)) => {

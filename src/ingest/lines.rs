@@ -572,3 +572,58 @@ pub fn add_live_lines<S: AsRef<str>>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(text: &[u8], chunk: usize, max_line: usize) -> Vec<Chunk> {
+        let mut c = LineChunks::with_limits(text, chunk, max_line);
+        let mut out = Vec::new();
+        while let Some(ch) = c.next_chunk().unwrap_or_default() {
+            out.push(ch);
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_are_read_whole_and_endless_ones_skipped() {
+        let long = "x".repeat(100);
+        let text = format!("a\n{long}\nb\n");
+        // Lines longer than a chunk are read whole.
+        let all = chunks(text.as_bytes(), 8, 1000);
+        let lines: Vec<(u64, String)> = all
+            .iter()
+            .flat_map(|c| {
+                c.lines()
+                    .into_iter()
+                    .map(|(n, _, l)| (n, String::from_utf8_lossy(l).into_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(1, "a".into()), (2, long.clone()), (3, "b".into())]
+        );
+        assert!(all.iter().all(|c| c.overlong.is_empty()));
+        // Longer than the limit: skipped (an empty line stands in), reported with its
+        // length, and the lines and offsets after it stay right.
+        let all = chunks(text.as_bytes(), 8, 50);
+        let overlong: Vec<(u64, u64)> = all.iter().flat_map(|c| c.overlong.clone()).collect();
+        assert_eq!(overlong, vec![(2, 100)]);
+        let last = all
+            .iter()
+            .flat_map(|c| {
+                c.lines()
+                    .into_iter()
+                    .map(|(n, off, l)| (n, c.offset + off as u64, l.to_vec()))
+            })
+            .rfind(|(_, _, l)| !l.is_empty());
+        assert_eq!(last, Some((3, 103, b"b".to_vec())));
+        // An endless line (no newline at all) ends the input with one report.
+        let endless = "y".repeat(300);
+        let all = chunks(endless.as_bytes(), 8, 50);
+        let overlong: Vec<(u64, u64)> = all.iter().flat_map(|c| c.overlong.clone()).collect();
+        assert_eq!(overlong, vec![(1, 300)]);
+    }
+}

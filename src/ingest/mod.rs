@@ -9,9 +9,9 @@ pub mod kcat;
 // Formats at the edges: opaque ids, other event schemas, OTLP logs.
 pub mod envelopes;
 pub mod ids;
-pub mod otlp_logs;
 pub mod lines;
 pub mod otlp;
+pub mod otlp_logs;
 pub mod scan;
 pub mod spans;
 pub mod zipkin;
@@ -111,7 +111,10 @@ enum Class {
     /// A format eventlens reads. `strong` is false for an object that only has some
     /// CloudEvents attribute (a weak sign, enough for a whole document but not for
     /// deciding a line format).
-    Read { format: Format, strong: bool },
+    Read {
+        format: Format,
+        strong: bool,
+    },
     /// Recognised, and not read: the sentence says what it is.
     Refuse(String),
     Unknown,
@@ -162,7 +165,9 @@ fn classify_fields(fields: &[Field]) -> Class {
     if has("eventType") && (has("eventTime") || has("dataVersion") || has("metadataVersion")) {
         return read(Format::Eventgrid);
     }
-    if has("context") && matches!(kind("context"), Some(Kind::Object | Kind::Unknown)) && has("subject")
+    if has("context")
+        && matches!(kind("context"), Some(Kind::Object | Kind::Unknown))
+        && has("subject")
     {
         return read(Format::Cdevents);
     }
@@ -191,7 +196,10 @@ fn ce_or_capture(fields: &[Field]) -> Format {
 
 /// What a record's keys say it is (the line formats; a weak CloudEvents sign is not enough).
 pub fn classify_record(keys: &[&str]) -> Option<Format> {
-    let fields: Vec<Field> = keys.iter().map(|k| (k.to_string(), Kind::Unknown)).collect();
+    let fields: Vec<Field> = keys
+        .iter()
+        .map(|k| (k.to_string(), Kind::Unknown))
+        .collect();
     match classify_fields(&fields) {
         Class::Read {
             format,
@@ -333,7 +341,10 @@ fn sniff_array(text: &[u8]) -> Result<Format, String> {
             // `[]`: an empty CloudEvents batch is valid and holds nothing.
             Ok(Format::CloudeventsBatch)
         } else {
-            Err("a JSON array whose first element is not a JSON object: not an event or trace file".into())
+            Err(
+                "a JSON array whose first element is not a JSON object: not an event or trace file"
+                    .into(),
+            )
         };
     }
     let objects: Vec<&Vec<Field>> = elements.iter().flatten().collect();
@@ -356,8 +367,7 @@ fn sniff_array(text: &[u8]) -> Result<Format, String> {
         Class::Refuse(why) => return Err(why),
         _ => {}
     }
-    let carries_ce =
-        |f: &&Vec<Field>| f.iter().any(|(k, _)| CE_ATTRIBUTES.contains(&k.as_str()));
+    let carries_ce = |f: &&Vec<Field>| f.iter().any(|(k, _)| CE_ATTRIBUTES.contains(&k.as_str()));
     if objects.iter().any(carries_ce) {
         Ok(Format::CloudeventsBatch)
     } else {
@@ -829,5 +839,71 @@ mod tests {
         );
         assert_eq!(sniffed("   \n"), None);
         assert_eq!(sniffed("hello"), None);
+    }
+
+    #[test]
+    fn formats_at_the_edges() {
+        use Format::*;
+        use Layout::*;
+        // Proto field names, in a document and in lines; Tempo's `batches`.
+        assert_eq!(
+            sniffed("{\n  \"resource_spans\": [\n    {\"scope_spans\": []}\n  ]\n}\n"),
+            Some((Otlp, Document))
+        );
+        let line = r#"{"resource_spans":[{"scope_spans":[]}]}"#;
+        assert_eq!(sniffed(&format!("{line}\n{line}\n")), Some((Otlp, Lines)));
+        assert_eq!(
+            sniffed("{\n  \"batches\": [\n    {\"instrumentationLibrarySpans\": []}\n  ]\n}"),
+            Some((Otlp, Document))
+        );
+        // One line longer than the window is a line, not a document.
+        let long = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}"#,
+            r#"{"name":"x"},"#.repeat(50_000)
+        );
+        assert_eq!(sniff(&long.as_bytes()[..HEAD]), Some((Otlp, Lines)));
+        // Other schemas.
+        assert_eq!(
+            sniffed(
+                r#"[{"topic":"t","subject":"s","eventType":"E","eventTime":"2017-06-26T18:41:00Z","id":"1","data":{},"dataVersion":""}]"#
+            ),
+            Some((Eventgrid, Document))
+        );
+        assert_eq!(
+            sniffed(
+                "{\n \"version\": \"0\", \"id\": \"1\", \"detail-type\": \"D\", \"source\": \"aws.ecr\", \"detail\": {}\n}"
+            ),
+            Some((Eventbridge, Document))
+        );
+        assert_eq!(
+            sniffed("{\n \"context\": {\"id\": \"1\"},\n \"subject\": {\"id\": \"s\"}\n}"),
+            Some((Cdevents, Document))
+        );
+        assert_eq!(
+            sniffed("{\n \"resourceLogs\": []\n}"),
+            Some((OtlpLogs, Document))
+        );
+        let why = sniff_or_why(b"{\n \"resourceMetrics\": []\n}").unwrap_err();
+        assert!(why.contains("OTLP metrics"), "{why}");
+        // Not CloudEvents: objects without any CloudEvents attribute.
+        let why = sniff_or_why(br#"[{"name": "a"}, {"name": "b"}]"#).unwrap_err();
+        assert!(why.contains("not a CloudEvents batch"), "{why}");
+        let why = sniff_or_why(b"{\n \"data\": \"SGk=\",\n \"messageId\": \"1\"\n}").unwrap_err();
+        assert!(why.contains("data, messageId"), "{why}");
+        // The empty batch is a batch.
+        assert_eq!(sniffed("[]"), Some((CloudeventsBatch, Document)));
+        assert_eq!(sniffed(" [ ]\n"), Some((CloudeventsBatch, Document)));
+        // kcat status lines before the messages.
+        assert_eq!(
+            sniffed(
+                "% Auto-selecting Consumer mode (use -P or -C to override)\n{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"payload\":null}\n"
+            ),
+            Some((Kcat, Lines))
+        );
+        // Zipkin v1 says so.
+        let why =
+            sniff_or_why(br#"[{"traceId":"a","id":"b","annotations":[],"binaryAnnotations":[]}]"#)
+                .unwrap_err();
+        assert!(why.contains("Zipkin v1"), "{why}");
     }
 }

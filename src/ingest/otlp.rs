@@ -142,7 +142,9 @@ impl AnyValue {
             {
                 return AttrValue::Int(i);
             }
-            notes.push(format!("intValue {v} is not a 64-bit integer: kept as text"));
+            notes.push(format!(
+                "intValue {v} is not a 64-bit integer: kept as text"
+            ));
             return AttrValue::Str(text(&v));
         }
         if let Some(v) = self.double_value {
@@ -577,11 +579,17 @@ mod tests {
         assert!(p.errors.is_empty() && p.notes.is_empty(), "{p:?}");
         assert_eq!(p.spans.len(), 2);
         let (a, b) = (&p.spans[0], &p.spans[1]);
-        assert_eq!((&*a.service, a.kind, a.error), ("a", SpanKind::Producer, true));
+        assert_eq!(
+            (&*a.service, a.kind, a.error),
+            ("a", SpanKind::Producer, true)
+        );
         assert_eq!(a.end, Some(1_700_000_000_001_000_000));
         assert_eq!(a.attr("l"), Some(&AttrValue::Str("[2]".into())));
         assert_eq!(a.attr("m"), Some(&AttrValue::Str("{k=1.5}".into())));
-        assert_eq!((&*b.service, b.kind, b.error), ("b", SpanKind::Consumer, true));
+        assert_eq!(
+            (&*b.service, b.kind, b.error),
+            ("b", SpanKind::Consumer, true)
+        );
         assert_eq!(b.parent, Some(a.span_id));
         // Tempo's shape: `batches`, base64 ids.
         let tempo = r#"{"batches": [{"instrumentationLibrarySpans": [{"spans": [

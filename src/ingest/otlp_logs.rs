@@ -134,14 +134,17 @@ fn parse_logs_data(
     for (r, rl) in data.resource_logs.into_iter().enumerate() {
         // The resource is not needed for the event.
         let _ = rl.resource;
-        let scopes = rl
-            .scope_logs
-            .into_iter()
-            .map(|s| (s, "scopeLogs"))
-            .chain(rl.library_logs.into_iter().map(|s| (s, "instrumentationLibraryLogs")));
+        let scopes = rl.scope_logs.into_iter().map(|s| (s, "scopeLogs")).chain(
+            rl.library_logs
+                .into_iter()
+                .map(|s| (s, "instrumentationLibraryLogs")),
+        );
         for (sc, (scope, name)) in scopes.enumerate() {
             for (k, raw) in scope.log_records.into_iter().enumerate() {
-                work.push((raw, format!("resourceLogs[{r}].{name}[{sc}].logRecords[{k}]")));
+                work.push((
+                    raw,
+                    format!("resourceLogs[{r}].{name}[{sc}].logRecords[{k}]"),
+                ));
             }
         }
     }
