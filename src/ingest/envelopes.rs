@@ -400,8 +400,8 @@ pub fn load_document(store: &mut Store, input: u16, format: Format, bytes: &[u8]
     }
     // One record, or several written one after another (each takes the line it starts on).
     let index = super::spans::LineIndex::new(text.as_bytes());
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
-    while let Some(next) = stream.next() {
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    for next in stream {
         match next {
             Ok(raw) => {
                 let s = raw.get();

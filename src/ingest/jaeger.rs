@@ -101,6 +101,9 @@ fn tags(t: Vec<Tag>) -> Attrs {
         .collect()
 }
 
+/// A span with a note about how it was read, or `(line, why)` it could not be.
+type NotedSpan = Result<(Span, Option<String>), (u64, String)>;
+
 struct Resolved {
     service: Arc<str>,
     tags: Arc<Attrs>,
@@ -293,7 +296,7 @@ fn parse_trace(
             )
         })
         .collect();
-    let results: Vec<Result<(Span, Option<String>), (u64, String)>> = t
+    let results: Vec<NotedSpan> = t
         .spans
         .par_iter()
         .with_min_len(64)

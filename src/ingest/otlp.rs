@@ -406,6 +406,9 @@ fn parse_span(
     Ok((span, note))
 }
 
+/// A span with a note about how it was read, or `(line, why)` it could not be.
+type NotedSpan = Result<(Span, Option<String>), (u64, String)>;
+
 /// Parses one `TracesData` text. `line_of` maps a byte offset in `text` to its line.
 fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
     let mut out = Parsed::default();
@@ -456,7 +459,7 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
         }
     }
     let base = text.as_ptr() as usize;
-    let results: Vec<Result<(Span, Option<String>), (u64, String)>> = work
+    let results: Vec<NotedSpan> = work
         .par_iter()
         .with_min_len(64)
         .map(|(raw, service, resource, path)| {

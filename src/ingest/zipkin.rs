@@ -176,19 +176,16 @@ fn error_of(attrs: &[(String, AttrValue)]) -> (bool, Option<String>) {
 
 /// Merges late data (a span without a timestamp) into the timed span with the same trace
 /// and span id (and the same service and kind, where the late data names them), as Zipkin
-/// merges a span reported in parts. Returns the index of the span merged into.
-fn merge_late(spans: &mut [Span], late: Span, duration: Option<i64>) -> Result<usize, Span> {
+/// merges a span reported in parts. Returns the index of the span merged into, if any.
+fn merge_late(spans: &mut [Span], late: Span, duration: Option<i64>) -> Option<usize> {
     let same_id = |s: &&mut Span| s.trace_id == late.trace_id && s.span_id == late.span_id;
     let named = |s: &Span| &*late.service == "unknown_service" || s.service == late.service;
     let kinded = |s: &Span| late.kind == SpanKind::Unspecified || s.kind == late.kind;
-    let Some((i, target)) = spans
+    let (i, target) = spans
         .iter_mut()
         .enumerate()
         .filter(|(_, s)| same_id(s) && named(s) && kinded(s))
-        .min_by_key(|(_, s)| s.kind != late.kind)
-    else {
-        return Err(late);
-    };
+        .min_by_key(|(_, s)| s.kind != late.kind)?;
     for (k, v) in late.attrs {
         if !target.attrs.iter().any(|(t, _)| *t == k) {
             target.attrs.push((k, v));
@@ -214,7 +211,7 @@ fn merge_late(spans: &mut [Span], late: Span, duration: Option<i64>) -> Result<u
     if target.status_message.is_none() {
         target.status_message = message;
     }
-    Ok(i)
+    Some(i)
 }
 
 fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
@@ -276,14 +273,14 @@ fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
     for (span, duration) in late {
         let (line, path) = (span.line, span.path.clone());
         match merge_late(&mut out.spans, span, duration) {
-            Ok(i) => out.notes.push((
+            Some(i) => out.notes.push((
                 line,
                 format!(
                     "{path}: no timestamp (late data about a span): merged into {}, the span with the same traceId and id",
                     out.spans[i].path
                 ),
             )),
-            Err(_) => out.notes.push((
+            None => out.notes.push((
                 line,
                 format!(
                     "{path}: no timestamp, and no span with the same traceId and id has one to merge it into (Zipkin reports late data about a span this way): skipped"
