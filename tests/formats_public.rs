@@ -447,6 +447,21 @@ fn event_grid_schema_is_read_as_the_same_event_as_its_cloudevent() {
     assert_eq!(store.events.len(), 1);
     assert_eq!(r.summary.merged_duplicates, 1);
 
+    // The same event as JSON Lines (payloads then read back from the file by offset).
+    let events: Value =
+        serde_json::from_str(&std::fs::read_to_string(&eg).expect("fixture")).expect("JSON");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = dir.path().join("eventgrid.jsonl");
+    let mut second = events[0].clone();
+    second["id"] = "second".into();
+    std::fs::write(&lines, format!("{}\n{}\n", events[0], second)).expect("write");
+    let (store, r) = load(&[&lines]);
+    assert_eq!(r.inputs[0].format, Some(Format::Eventgrid));
+    assert_eq!(r.inputs[0].records, 2);
+    let e = store.event(store.find_event(topic, "second").expect("second event"));
+    let data: Value = serde_json::from_slice(&store.payload(e).expect("payload")).expect("JSON");
+    assert_eq!(data, events[0]["data"]);
+
     let (code, text, _) = analyze_text(&eg);
     assert_eq!(code, Some(0));
     assert!(

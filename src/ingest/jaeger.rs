@@ -2,8 +2,10 @@
 //! `{"data":[{"traceID","spans":[...],"processes":{...}}]}` and a bare trace object
 //! `{"traceID","spans","processes"}` (also one per line). Span times are microseconds;
 //! `references` give the parent (`CHILD_OF`) and links (`FOLLOWS_FROM`, and further
-//! `CHILD_OF`s); the `span.kind` and `error` tags give kind and status. Each span is parsed on
-//! its own: a malformed one is reported with its `data[t].spans[k]` path and line.
+//! `CHILD_OF`s); the `span.kind` and `error` tags give kind and status. Ids are hex; other
+//! texts (`trace-123`, `span-2_1`) are read as opaque ids ([`super::ids`]), one note per
+//! trace. Each span is parsed on its own: a malformed one is reported with its
+//! `data[t].spans[k]` path and line.
 
 use super::ids::{self, IdForm, hex_or_opaque};
 use super::spans::{

@@ -1,6 +1,8 @@
 //! kcat `-J` JSON Lines: one Kafka message per line (`topic`, `partition`, `offset`,
 //! `tstype`, `ts` in milliseconds, `broker`, `headers` as a flat `[k, v, k, v]` list or a
-//! map, `key`, `payload` as a string). Each message is a publish onto the topic at `ts`:
+//! map, `key`, `payload` as a string), or several written back to back on one line (as
+//! `kcat -P -J` accepts them). kcat's `%` status lines, found in a pasted terminal transcript,
+//! are skipped. Each message is a publish onto the topic at `ts`:
 //!
 //! - `ce_*` headers are the CloudEvents Kafka binary mode (`content-type` is
 //!   `datacontenttype`, the payload is `data`);

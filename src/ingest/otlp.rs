@@ -2,9 +2,13 @@
 //! collector file exporter's JSON Lines (one `TracesData` per line). Accepts what real
 //! writers emit: `scopeSpans` and the older `instrumentationLibrarySpans`, camelCase or
 //! proto field names, ids as hex (the OTLP/JSON spec) or base64 (protobuf JSON mappers),
-//! enums as numbers or names, 64-bit numbers as strings or numbers. Every span is parsed on
-//! its own, so one malformed span is reported (with its `resourceSpans[i]...` path) and
-//! skipped while the rest loads. The spans then go through [`super::spans::add_spans`].
+//! enums as numbers or names, 64-bit numbers as strings or numbers, and Tempo's
+//! `{"batches": [...]}`. Every span is parsed on its own, so one malformed span is reported
+//! (with its `resourceSpans[i]...` path) and skipped while the rest loads. What can be read
+//! in part is, with a note: ids that are neither hex nor base64 (redacted `xxxxx`) as opaque
+//! ids, a span without a start time as a span without a time, a number attribute that is not
+//! a number as text, a link without usable ids left out. The spans then go through
+//! [`super::spans::add_spans`].
 
 use super::cloudevents::escape_msg;
 use super::ids::{self, IdForm, otlp_or_opaque};

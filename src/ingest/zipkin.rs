@@ -2,7 +2,10 @@
 //! (`traceId`, `id`, `parentId`, `kind`, `name`, `timestamp` and `duration` in microseconds,
 //! `localEndpoint.serviceName`, `remoteEndpoint.serviceName`, string `tags`), or one span or
 //! array per line. The `error` tag marks a failed span. Each span is parsed on its own: a
-//! malformed one is reported with its position and line and skipped.
+//! malformed one is reported with its position and line and skipped. A span without
+//! `timestamp` is late data about a span (Zipkin's API allows it): it is merged into the timed
+//! span with the same trace and span id, or skipped, with a note either way. (Zipkin v1 is
+//! refused when sniffing.)
 
 use super::ids::{self, IdForm, hex_or_opaque};
 use super::spans::{
