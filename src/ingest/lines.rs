@@ -13,7 +13,7 @@ const CHUNK: usize = 8 << 20;
 
 /// The longest line read (a collector line with thousands of spans is a few MB): a longer
 /// one is reported and skipped, so an endless line cannot take all memory.
-pub const MAX_LINE: usize = 1 << 30;
+pub const MAX_LINE: usize = 256 << 20;
 
 /// A block of whole lines and where it starts in the stream.
 #[derive(Default)]
