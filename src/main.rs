@@ -364,16 +364,20 @@ fn analyze(
     store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
     let progress = LoadProgress::default();
     let mut failures = Vec::new();
+    let mut loaded = 0usize;
     for f in files {
-        if let Err(e) = load_path(&mut store, f, &progress) {
-            failures.push(e.to_string());
+        match load_path(&mut store, f, &progress) {
+            Ok(_) => loaded += 1,
+            Err(e) => failures.push(e.to_string()),
         }
     }
     let t_load = t0.elapsed();
     for f in &failures {
         eprintln!("eventlens: {f}");
     }
-    if store.inputs.iter().all(|i| i.records == 0) {
+    // An input that loaded, even empty (`[]`, a capture with no events yet), is a report;
+    // only when nothing could be read at all is it a failure.
+    if loaded == 0 {
         if failures.is_empty() {
             eprintln!(
                 "eventlens: no events in {}",

@@ -93,7 +93,11 @@ fn instrumented_traces_made_now_against_the_local_brokers() {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg(root.join("tests/instrumented/regenerate.sh"))
         .env("INSTR_OUT", out.path());
-    if std::process::Command::new("node").arg("--version").output().is_err() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         cmd.env("SKIP_NODE", "1");
     }
     let status = cmd.status().expect("running regenerate.sh");
@@ -248,6 +252,18 @@ fn public_traces_show_the_topology_their_projects_state() {
         if x.get("invalid_json").is_some() {
             continue;
         }
+        // Its consumer is linked to a span in another file (filter-cart_get.json) and names
+        // no destination: spans are joined within one input, so alone it is a clear
+        // per-line error (asserted in files_without_event_flow_say_so's neighbour below).
+        if file == "jaeger-integration/filter-worker.json" {
+            continue;
+        }
+        // Zipkin v1 is named, not read (tests/formats_public.rs).
+        if x.get("zipkin_version")
+            .is_some_and(|v| v.to_string().contains('1'))
+        {
+            continue;
+        }
         let (_, r) = load(&[dir.join(file)]);
         let what = file;
         let redacted = x.get("ids_redacted").is_some();
@@ -291,7 +307,8 @@ fn public_traces_show_the_topology_their_projects_state() {
         }
         // Tempo's service graph draws an edge for every call: so do we (a call, or a
         // store access where the callee is a database).
-        for c in x["calls"].as_array().unwrap() {
+        // Redacted ids (`xxxxx`) cannot pair a client with its server.
+        for c in x["calls"].as_array().unwrap().iter().filter(|_| !redacted) {
             let (from, to) = (c["from"].as_str().unwrap(), c["to"].as_str().unwrap());
             let from_id = format!("service:{from}");
             let found = r.topology.edges.iter().any(|e| {
@@ -640,4 +657,18 @@ fn a_cloudevent_and_its_span_are_one_producer() {
     assert_eq!(e.count, 1);
     assert_eq!(e.types, ["com.example.OrderPlaced"]);
     assert_eq!(r.summary.events, 1);
+}
+
+/// A consumer span that names no destination and whose producer is in another file is
+/// reported with its file, line and reason, not drawn on a made-up channel.
+#[test]
+fn an_unjoinable_consumer_is_a_clear_error() {
+    let f = fixtures().join("public/jaeger-integration/filter-worker.json");
+    let mut store = Store::new();
+    let err = load_path(&mut store, &f, &LoadProgress::default())
+        .expect_err("nothing in it can be placed")
+        .to_string();
+    assert!(err.contains("filter-worker.json"), "{err}");
+    assert!(err.contains("line 28"), "{err}");
+    assert!(err.contains("names no destination"), "{err}");
 }

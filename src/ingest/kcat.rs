@@ -1,6 +1,8 @@
 //! kcat `-J` JSON Lines: one Kafka message per line (`topic`, `partition`, `offset`,
 //! `tstype`, `ts` in milliseconds, `broker`, `headers` as a flat `[k, v, k, v]` list or a
-//! map, `key`, `payload` as a string). Each message is a publish onto the topic at `ts`:
+//! map, `key`, `payload` as a string), or several written back to back on one line (as
+//! `kcat -P -J` accepts them). kcat's `%` status lines, found in a pasted terminal transcript,
+//! are skipped. Each message is a publish onto the topic at `ts`:
 //!
 //! - `ce_*` headers are the CloudEvents Kafka binary mode (`content-type` is
 //!   `datacontenttype`, the payload is `data`);
@@ -104,6 +106,7 @@ struct Message {
     shape: Option<String>,
     cloudevent: bool,
     violations: Vec<String>,
+    notes: Vec<String>,
 }
 
 enum OwnedExt {
@@ -198,6 +201,7 @@ fn parse_line(text: &str) -> Result<Message, String> {
         shape: None,
         cloudevent: false,
         violations: Vec::new(),
+        notes: Vec::new(),
     };
     let structured = ce_headers.is_empty()
         && payload.as_deref().is_some_and(|p| {
@@ -296,6 +300,7 @@ fn fill_checked(m: &mut Message, c: &cloudevents::Checked<'_>) {
         .filter_map(|(k, v)| Some((k.to_string(), owned_ext(v)?)))
         .collect();
     m.violations = c.violations.clone();
+    m.notes = c.notes.clone();
 }
 
 /// What reading one kcat input remembers from chunk to chunk.
@@ -318,29 +323,64 @@ pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut Kcat
         }
     }
     let lines = chunk.lines();
-    let parsed: Vec<Option<Result<Message, String>>> = lines
+    let parsed: Vec<Vec<Result<Message, String>>> = lines
         .par_iter()
         .with_min_len(256)
         .map(|(_, _, line)| {
-            if line.trim_ascii().is_empty() {
-                return None;
+            let t = line.trim_ascii();
+            // kcat's own status lines (`% Reached end of topic orders [0] at offset 4`,
+            // `% Auto-selecting Consumer mode`) go to stderr, and end up in a pasted
+            // terminal transcript: they are not messages.
+            if t.is_empty() || t.first() == Some(&b'%') {
+                return Vec::new();
             }
-            Some(
-                std::str::from_utf8(line)
-                    .map_err(|e| {
-                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1)
-                    })
-                    .and_then(parse_line),
-            )
+            match std::str::from_utf8(line) {
+                Ok(text) => parse_records(text),
+                Err(e) => vec![Err(format!(
+                    "invalid UTF-8 at byte {} of the line",
+                    e.valid_up_to() + 1
+                ))],
+            }
         })
         .collect();
-    for ((line, _, _), result) in lines.iter().zip(parsed) {
-        match result {
-            None => {}
-            Some(Ok(m)) => add_message(store, input, *line, m, state),
-            Some(Err(e)) => store.inputs[input as usize].error(*line, e),
+    for ((line, _, _), results) in lines.iter().zip(parsed) {
+        for result in results {
+            match result {
+                Ok(m) => add_message(store, input, *line, m, state),
+                Err(e) => store.inputs[input as usize].error(*line, e),
+            }
         }
     }
+}
+
+/// The messages of one line: `kcat -P -J` accepts records written back to back without a
+/// newline (its test `0003-json.sh` produces two that way), so a line may hold several.
+fn parse_records(text: &str) -> Vec<Result<Message, String>> {
+    let mut out = Vec::with_capacity(1);
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    loop {
+        match stream.next() {
+            None => break,
+            Some(Ok(raw)) => {
+                let r = parse_line(raw.get());
+                out.push(if out.is_empty() {
+                    r
+                } else {
+                    r.map_err(|e| format!("record {} of the line: {e}", out.len() + 1))
+                });
+            }
+            Some(Err(e)) => {
+                let msg = super::json_error(&e);
+                out.push(Err(if out.is_empty() {
+                    msg
+                } else {
+                    format!("after {} record(s) on the line: {msg}", out.len())
+                }));
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut KcatState) {
@@ -353,6 +393,9 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
         inp.records += 1;
         for v in &m.violations {
             inp.violation(line, v.clone());
+        }
+        for n in &m.notes {
+            inp.note(line, n.clone());
         }
     }
     let payload = m.payload.as_ref().and_then(|(bytes, json)| {
@@ -413,7 +456,8 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
             ev.partition_key = pk;
         }
     }
-    let time = m.ts.or(m.time).unwrap_or(state.last_time);
+    let own_time = m.ts.or(m.time);
+    let time = own_time.unwrap_or(state.last_time);
     state.last_time = time;
     let to = store.channel_or_dead_letter(&m.topic);
     let dead_letter = store.nodes[to.0 as usize].class == NodeClass::DeadLetter;
@@ -440,5 +484,6 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
     };
     let mut o = Observation::new(stage, time, event, from, to);
     o.loc = loc;
+    o.untimed = own_time.is_none();
     store.add_observation(o);
 }

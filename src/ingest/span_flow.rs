@@ -321,6 +321,13 @@ fn resolve_channels<'s>(sp: &Spans<'s>, joins: &[Join]) -> Vec<Option<Cow<'s, st
     for (i, r) in resolved.iter_mut().enumerate() {
         if sp.roles[i] == Role::Publish {
             *r = best[i].as_ref().map(|(n, _)| n.clone());
+            // Neither the producer nor any consumer of its message names a destination
+            // (OpenTracing's span.kind alone): older instrumentation names the span after
+            // it, so the producer's span name is the channel.
+            let name = spans[i].name.trim();
+            if r.is_none() && !name.is_empty() {
+                *r = Some(Cow::Borrowed(name));
+            }
         }
     }
     for i in 0..spans.len() {
@@ -783,7 +790,33 @@ fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Sp
             .or_else(|| s.parent.and_then(|p| clients.get(&(s.trace_id, p))))
             .copied();
         let Some(c) = client else {
-            // A request from outside the traced system.
+            // A request from outside the traced system: drawn when the server names its
+            // caller (`peer.service`, Zipkin's remote endpoint of a SERVER span).
+            let caller = s
+                .attr_str("peer.service")
+                .map(|p| p.into_owned())
+                .or_else(|| s.remote_service.as_deref().map(str::to_string))
+                .filter(|p| !p.is_empty() && **p != *s.service);
+            if let Some(caller) = caller {
+                let name = conv::call_name(s);
+                let event = call_event(store, s, &name, loc(s));
+                let from = store.node(NodeClass::Service, &caller);
+                let to = store.node(NodeClass::Service, &s.service);
+                let mut o = Observation::new(Stage::Call, s.start, event, from, to);
+                o.duration = s.duration();
+                o.outcome = if s.error || failed_below.contains(&i) {
+                    Outcome::Error
+                } else {
+                    Outcome::Ok
+                };
+                if let Some(m) = &s.status_message {
+                    o.reason = store.intern(m);
+                }
+                o.trace = trace_syms[i];
+                o.loc = loc(s);
+                store.add_observation(o);
+                served.insert(i);
+            }
             continue;
         };
         answered.insert(c);

@@ -20,6 +20,14 @@ pub enum Format {
     Kcat,
     /// A live source (broker, webhook, the built-in demo).
     Live,
+    /// OTLP JSON logs: the log records that carry `cloudevents.*` attributes.
+    OtlpLogs,
+    /// Azure Event Grid event schema (`eventType`, `eventTime`, `topic`, `subject`).
+    Eventgrid,
+    /// Amazon EventBridge events (`detail-type`, `detail`, `source`).
+    Eventbridge,
+    /// CDEvents (`context` with id, source, type, timestamp; `subject`).
+    Cdevents,
 }
 
 impl Format {
@@ -34,6 +42,10 @@ impl Format {
             Format::Zipkin => "zipkin",
             Format::Kcat => "kcat",
             Format::Live => "live",
+            Format::OtlpLogs => "otlp-logs",
+            Format::Eventgrid => "eventgrid",
+            Format::Eventbridge => "eventbridge",
+            Format::Cdevents => "cdevents",
         }
     }
 }
@@ -61,6 +73,10 @@ pub struct Input {
     /// Records loaded but breaking the CloudEvents spec.
     pub violation_count: u64,
     pub violations: Vec<RecordIssue>,
+    /// Records left out or loaded in part on purpose, each with why: not errors (a Zipkin
+    /// span with nothing to merge into, a placeholder time, an unusable span link).
+    pub note_count: u64,
+    pub notes: Vec<RecordIssue>,
     pub payloads: PayloadSource,
 }
 
@@ -69,6 +85,15 @@ impl Input {
         self.skipped += 1;
         if self.errors.len() < MAX_ISSUES {
             self.errors.push(RecordIssue {
+                line,
+                message: message.into(),
+            });
+        }
+    }
+    pub fn note(&mut self, line: u64, message: impl Into<String>) {
+        self.note_count += 1;
+        if self.notes.len() < MAX_ISSUES {
+            self.notes.push(RecordIssue {
                 line,
                 message: message.into(),
             });
@@ -189,6 +214,8 @@ impl Store {
             errors: Vec::new(),
             violation_count: 0,
             violations: Vec::new(),
+            note_count: 0,
+            notes: Vec::new(),
             payloads: PayloadSource::None,
         });
         (self.inputs.len() - 1) as u16

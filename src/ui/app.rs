@@ -884,11 +884,12 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                     ui.strong(&input.path);
                     ui.label(
                         RichText::new(format!(
-                            "{} · {} records · {} unreadable · {} spec violations",
+                            "{} · {} records · {} unreadable · {} spec violations · {} notes",
                             input.format.map_or("?", |f| f.as_str()),
                             fmt_count(input.records),
                             fmt_count(input.skipped),
-                            fmt_count(input.violation_count)
+                            fmt_count(input.violation_count),
+                            fmt_count(input.note_count)
                         ))
                         .color(cx.theme.text_weak),
                     );
@@ -904,6 +905,13 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                     ui.label(
                         RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
                             .color(cx.theme.warn)
+                            .monospace(),
+                    );
+                }
+                for n in &input.notes {
+                    ui.label(
+                        RichText::new(format!("  {}:{}: {}", input.path, n.line, n.message))
+                            .color(cx.theme.text_weak)
                             .monospace(),
                     );
                 }

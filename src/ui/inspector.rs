@@ -410,9 +410,13 @@ fn event(
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.label(
-                        RichText::new(format!("{:.3}", cx.secs(o.time)))
-                            .monospace()
-                            .color(c),
+                        RichText::new(if o.untimed {
+                            "no time".to_string()
+                        } else {
+                            format!("{:.3}", cx.secs(o.time))
+                        })
+                        .monospace()
+                        .color(c),
                     );
                     ui.label(RichText::new(o.stage.as_str()).strong().color(c));
                     ui.label(RichText::new(route).color(c));

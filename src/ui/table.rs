@@ -251,7 +251,12 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     }
                 };
                 row.col(|ui| {
-                    ui.label(weak(format!("{:.3}", cx.secs(o.time))).monospace());
+                    let t = if o.untimed {
+                        "no time".to_string()
+                    } else {
+                        format!("{:.3}", cx.secs(o.time))
+                    };
+                    ui.label(weak(t).monospace());
                 });
                 row.col(|ui| {
                     ui.label(weak(o.stage.as_str().to_string()));
