@@ -148,15 +148,23 @@ fn files_that_draw_nothing_screenshot_as_promptly_as_a_sample_capture() {
     assert_eq!(spans.code, Some(0), "{}", spans.stderr);
     assert_png(&out.join("spans-without-events.png"));
 
-    // An empty batch: nothing could be read, so exit 1 with one sentence, as `analyze`
-    // does, after saving the window that says so.
+    // An empty batch loads (an empty report, exit 0 as `analyze` gives), and the window
+    // says it holds no events.
     let batch = screenshot(&empty, &out.join("empty-batch.png"), &[], RUN_LIMIT);
-    assert_eq!(batch.code, Some(1), "{}", batch.stderr);
+    assert_eq!(batch.code, Some(0), "{}", batch.stderr);
     assert_png(&out.join("empty-batch.png"));
-    let lines: Vec<&str> = batch.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{}", batch.stderr);
+
+    // Nothing could be read at all: exit 1 with one sentence, as `analyze` does, after
+    // saving the window that says why.
+    let garbage = out.join("not-an-event-file.txt");
+    std::fs::write(&garbage, "hello, this is not JSON\n").unwrap();
+    let bad = screenshot(&garbage, &out.join("unreadable.png"), &[], RUN_LIMIT);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+    assert_png(&out.join("unreadable.png"));
+    let lines: Vec<&str> = bad.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", bad.stderr);
     assert!(
-        lines[0].starts_with("eventlens: no events in ") && lines[0].contains("empty-batch.json"),
+        lines[0].starts_with("eventlens: ") && lines[0].contains("not-an-event-file.txt"),
         "{}",
         lines[0]
     );

@@ -275,8 +275,9 @@ impl EventLensApp {
     fn finish_load(&mut self, done: crate::live::loader::Loaded) {
         self.load_failures = done.failures;
         let label = label_of(&done.paths);
-        // As `analyze` decides: nothing could be read when no input gave a record.
-        if done.store.inputs.iter().all(|i| i.records == 0) {
+        // As `analyze` decides: nothing could be read when no input loaded (an empty
+        // batch `[]` loads: it is an empty report).
+        if done.loaded == 0 {
             let why = if self.load_failures.is_empty() {
                 let names: Vec<String> =
                     done.paths.iter().map(|p| p.display().to_string()).collect();
