@@ -380,3 +380,48 @@ fn a_filter_that_matches_nothing_says_so_and_can_be_cleared() {
     assert!(h.query_by_label_contains("matches none of").is_none());
     assert_eq!(edit_text(&h), "");
 }
+
+/// The app reads the same `eventlens.toml` as `analyze` (next to the first file), so a
+/// threshold a team set gives the same findings in both.
+#[test]
+fn the_app_uses_the_thresholds_of_eventlens_toml() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-traces/defects/poison-message.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("poison-message.jsonl");
+    std::fs::copy(&src, &file).unwrap();
+    let poison = |h: &Harness<'static, EventLensApp>| {
+        h.state()
+            .findings()
+            .iter()
+            .filter(|f| f.kind == "poison-message")
+            .count()
+    };
+    let cli = |file: &std::path::Path| -> usize {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .args(["analyze", "--json"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "poison-message")
+            .count()
+    };
+    // Defaults: the poisoned message is reported by both.
+    let h = open(file.clone());
+    assert!(poison(&h) > 0);
+    assert_eq!(poison(&h), cli(&file));
+    // A team that tolerates many attempts: neither reports it.
+    std::fs::write(
+        dir.path().join("eventlens.toml"),
+        "poison_attempts = 1000\n",
+    )
+    .unwrap();
+    let h = open(file.clone());
+    assert_eq!(poison(&h), 0);
+    assert_eq!(cli(&file), 0);
+}
