@@ -316,14 +316,18 @@ fn opening_spans_that_draw_nothing_says_what_was_read_and_why() {
 }
 
 #[test]
-fn an_empty_batch_says_it_holds_no_events_and_opens_the_inputs_tab() {
+fn an_empty_batch_says_it_holds_no_events_and_points_to_the_inputs_tab() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("empty-batch.json");
     std::fs::write(&path, "[]\n").expect("write");
-    let h = open(path);
+    let mut h = open(path);
     assert_eq!(h.state().store().inputs.len(), 1);
     assert_eq!(h.state().store().inputs[0].records, 0);
+    // An empty batch is an empty report (as `analyze` exits 0), not a failure.
+    assert!(h.state().load_failures().is_empty());
     h.get_by_label("Nothing to read in empty-batch.json (CloudEvents batch): it holds no events.");
+    h.get_by_label("Show inputs & read errors").click();
+    h.run_steps(3);
     h.get_by_label_contains("cloudevents-batch · 0 records");
     assert!(h.query_by_label_contains("No events yet").is_none());
 }

@@ -227,16 +227,8 @@ impl Report {
             schema: SCHEMA,
             inputs,
             summary: Summary {
-                events: store
-                    .events
-                    .iter()
-                    .filter(|e| e.kind != EventKind::Call)
-                    .count() as u64,
-                calls: store
-                    .events
-                    .iter()
-                    .filter(|e| e.kind == EventKind::Call)
-                    .count() as u64,
+                events: store.events.len() as u64 - store.call_events,
+                calls: store.call_events,
                 observations: store.observations.len() as u64,
                 first: first.map(format_rfc3339),
                 last: last.map(format_rfc3339),

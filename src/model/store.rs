@@ -171,6 +171,9 @@ pub struct Store {
     /// Observations that were reported by two inputs (e.g. a capture and an OTLP export of
     /// the same run) and merged into one.
     pub merged_duplicates: u64,
+    /// Events of kind [`EventKind::Call`] (calls and store accesses outside any event
+    /// handling): `events.len() - call_events` are events.
+    pub call_events: u64,
     /// Service names by the name an input gives them (`[services]` in `eventlens.toml`).
     service_names: FxHashMap<Sym, Sym>,
     /// Event sources found to be the same producer as a traced service (see
@@ -464,6 +467,9 @@ impl Store {
             sequence,
             loc: e.loc,
         };
+        if ev.kind == EventKind::Call {
+            self.call_events += 1;
+        }
         self.events.push(ev);
         self.event_keys.insert((source, id), idx);
         idx

@@ -834,11 +834,17 @@ fn menu_bar(
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.label(RichText::new(format!(
-                "{} events · {} observations",
-                fmt_count(cx.store.events.len() as u64),
+            let calls = cx.store.call_events;
+            let events = cx.store.events.len() as u64 - calls;
+            let mut text = format!("{} events", fmt_count(events));
+            if calls > 0 {
+                text.push_str(&format!(" · {} calls", fmt_count(calls)));
+            }
+            text.push_str(&format!(
+                " · {} observations",
                 fmt_count(cx.store.observations.len() as u64)
-            )).color(cx.theme.text_weak));
+            ));
+            ui.label(RichText::new(text).color(cx.theme.text_weak));
         });
     });
 }

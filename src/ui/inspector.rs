@@ -157,7 +157,15 @@ fn summary(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
         .striped(true)
         .max_col_width(value_width(ui))
         .show(ui, |ui| {
-            kv(ui, "events", fmt_count(cx.store.events.len() as u64));
+            let calls = cx.store.call_events;
+            kv(
+                ui,
+                "events",
+                fmt_count(cx.store.events.len() as u64 - calls),
+            );
+            if calls > 0 {
+                kv(ui, "calls", fmt_count(calls));
+            }
             kv(
                 ui,
                 "observations",
