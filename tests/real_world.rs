@@ -216,6 +216,11 @@ fn check_instrumented(dir: &Path) -> usize {
                     .collect();
                 assert_eq!(lat.len(), 1, "{what} {id}");
                 let want = m["delivery_latency_ns"].as_i64().unwrap();
+                eprintln!(
+                    "{what} {id}: delivery latency {} ns, spans say {want} ns (diff {} ns)",
+                    lat[0],
+                    lat[0] - want
+                );
                 assert!(
                     (lat[0] - want).abs() <= 1_000_000,
                     "{what} {id}: {} vs {want}",
