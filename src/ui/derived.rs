@@ -1,13 +1,15 @@
 //! What the panels draw that is computed from the data rather than per frame: the graph
 //! layout (only when the node/edge set changes), the filter result, the per-channel rate
 //! series and the finding markers. Recomputed when the store's generation or the filter
-//! changes, never per frame.
+//! changes, never per frame. The engine's latency figures (`analyze --json`'s latency
+//! series and the cold/warm split) are computed on first use after a data change.
 
 use super::filter::{Filter, FilterResult};
-use super::findings::FindingView;
+use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
 use crate::model::{NodeId, NodeKind, Stage, Store};
 use crate::time::Nanos;
+use std::cell::OnceCell;
 
 /// Bins of the rate plot over the whole range (decimation: the plot never draws more).
 pub const RATE_BINS: usize = 320;
@@ -35,6 +37,10 @@ pub struct Derived {
     pub finding_times: Vec<Nanos>,
     /// Largest edge count (edge widths are relative to it).
     pub max_edge_count: u64,
+    /// `analysis::latency` of the data: what `analyze --json` prints as `latency`.
+    latency: OnceCell<LatencyReport>,
+    /// `analysis::cold_warm` of the data: the split the `cold-start` finding makes.
+    cold_warm: OnceCell<Vec<ColdWarm>>,
 }
 
 impl Derived {
@@ -44,7 +50,7 @@ impl Derived {
         store: &Store,
         generation: u64,
         filter_text: &str,
-        findings: &[FindingView],
+        findings: &[Finding],
     ) -> bool {
         let data_changed = generation != self.generation;
         let filter_changed = filter_text != self.filter_text;
@@ -52,6 +58,8 @@ impl Derived {
             return false;
         }
         if data_changed {
+            self.latency = OnceCell::new();
+            self.cold_warm = OnceCell::new();
             let key = LayoutKey::of(store);
             if key != self.layout.key {
                 self.layout = GraphLayout::of_store(store);
@@ -75,6 +83,18 @@ impl Derived {
         self.generation = generation;
         self.rates = rate_series(store, self.filter.as_ref());
         true
+    }
+
+    /// The engine's latency report of the data (computed on first use).
+    pub fn latency_report(&self, store: &Store, cfg: &AnalysisConfig) -> &LatencyReport {
+        self.latency
+            .get_or_init(|| crate::analysis::latency(store, cfg))
+    }
+
+    /// The engine's cold/warm split per handler (computed on first use).
+    pub fn cold_warm(&self, store: &Store, cfg: &AnalysisConfig) -> &[ColdWarm] {
+        self.cold_warm
+            .get_or_init(|| crate::analysis::cold_warm(store, cfg))
     }
 
     /// Times of the observations on an edge (filtered when a filter is active).
