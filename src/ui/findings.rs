@@ -14,6 +14,9 @@ pub use crate::analysis::{Finding, Severity};
 #[derive(Default)]
 pub struct FindingsView {
     revealed: Option<usize>,
+    /// Frames left to keep it scrolled into view (a request made while the list is still
+    /// being laid out, e.g. right after loading, can land short).
+    reveal_frames: u8,
 }
 
 /// The panel.
@@ -31,10 +34,12 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut FindingsView, cmds: 
     }
     // Scroll a finding selected elsewhere (Finding ▶, the timeline, --select) into view,
     // once per selection, so the list can still be scrolled by hand afterwards.
-    let reveal = cx.selected_finding.filter(|&i| view.revealed != Some(i));
-    if cx.selected_finding.is_none() {
-        view.revealed = None;
+    if cx.selected_finding != view.revealed {
+        view.revealed = cx.selected_finding;
+        view.reveal_frames = 3;
     }
+    let reveal = cx.selected_finding.filter(|_| view.reveal_frames > 0);
+    view.reveal_frames = view.reveal_frames.saturating_sub(1);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -63,7 +68,6 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut FindingsView, cmds: 
                             let r = row(ui, cx, idx, f, cmds);
                             if reveal == Some(idx) {
                                 r.scroll_to_me(Some(egui::Align::Center));
-                                view.revealed = Some(idx);
                             }
                         }
                     });

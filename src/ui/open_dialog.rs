@@ -130,9 +130,11 @@ impl OpenDialog {
                 }
             });
             ui.separator();
+            // A fixed height, so the dialog does not jump when another folder is listed.
             egui::ScrollArea::vertical()
                 .max_height(360.0)
-                .auto_shrink([false, true])
+                .min_scrolled_height(360.0)
+                .auto_shrink([false, false])
                 .show(ui, |ui| {
                     if let Some(e) = &self.error {
                         ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
