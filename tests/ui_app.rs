@@ -395,7 +395,11 @@ fn a_filter_that_matches_nothing_says_so_and_can_be_cleared() {
 fn event_with_id(app: &EventLensApp, id: &str) -> eventlens::model::EventIdx {
     let s = app.store();
     let sym = s.strings.get(id).expect("the id is interned");
-    let i = s.events.iter().position(|e| e.id == sym).expect("an event with that id");
+    let i = s
+        .events
+        .iter()
+        .position(|e| e.id == sym)
+        .expect("an event with that id");
     eventlens::model::EventIdx(i as u32)
 }
 
@@ -460,7 +464,10 @@ fn select_event_moves_the_cursor_to_it_and_scrolls_the_table_to_its_row() {
     h.run_steps(4);
     assert_eq!(h.state().cursor(), h.state().store().last_time());
     // Only the rows in view are laid out: the event's row is one of them.
-    let row = h.get_all_by_label(id).next().expect("the event's row is in view");
+    let row = h
+        .get_all_by_label(id)
+        .next()
+        .expect("the event's row is in view");
     assert!(shown_between(&row, 560.0, 820.0), "{:?}", row.rect());
     assert!(h.query_by_label("ord-000600").is_none());
 }
@@ -472,7 +479,11 @@ fn next_finding_scrolls_the_findings_list_to_it() {
     let title = h.state().findings()[last].title.clone();
     // The findings panel ends above the tabs; the last finding starts out of view.
     let title_node = h.get_by_label(&title);
-    assert!(!shown_between(&title_node, 60.0, 540.0), "{:?}", title_node.rect());
+    assert!(
+        !shown_between(&title_node, 60.0, 540.0),
+        "{:?}",
+        title_node.rect()
+    );
     h.state_mut().command(Command::SelectFinding(last));
     h.run_steps(4);
     assert!(shown_between(&h.get_by_label(&title), 60.0, 540.0));
@@ -494,7 +505,12 @@ fn the_inspector_shows_the_delivery_history_first_in_sections_that_fold() {
         ..Default::default()
     });
     h.run_steps(2);
-    let sections = ["Delivery history", "Causal chain", "CloudEvent attributes", "Payload"];
+    let sections = [
+        "Delivery history",
+        "Causal chain",
+        "CloudEvent attributes",
+        "Payload",
+    ];
     let ys: Vec<f32> = sections
         .iter()
         .map(|s| h.get_by_label(s).rect().top())
@@ -560,8 +576,16 @@ fn recent_files_are_stored_as_absolute_paths() {
 fn startup_options_that_do_not_apply_are_reported_in_the_window() {
     for (select, cursor, says) in [
         (Some("node:nope"), None, "there is no node named \"nope\""),
-        (Some("finding:99"), None, "there are 15 findings (finding:0 to finding:14)"),
-        (Some("edge:orders->read-model"), None, "there is no edge from orders to read-model"),
+        (
+            Some("finding:99"),
+            None,
+            "there are 15 findings (finding:0 to finding:14)",
+        ),
+        (
+            Some("edge:orders->read-model"),
+            None,
+            "there is no edge from orders to read-model",
+        ),
         (None, Some("99999"), "--cursor 99999: the input spans"),
     ] {
         let h = open_with(StartOptions {
@@ -635,8 +659,40 @@ fn the_in_app_open_dialog_lists_a_folder_and_opens_a_file() {
         h.state().store().observations.len() > 100,
         "{:?} {:?}",
         h.state().load_failures(),
-        h.state().store().inputs.iter().map(|i| &i.path).collect::<Vec<_>>()
+        h.state()
+            .store()
+            .inputs
+            .iter()
+            .map(|i| &i.path)
+            .collect::<Vec<_>>()
     );
     assert_eq!(h.state().recent_files(), [defects.join("clean.jsonl")]);
 }
 
+#[test]
+fn spec_violations_are_on_the_inputs_tab_once_and_link_to_their_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("violations.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"specversion":"1.0","id":"a-1","source":"/shop","type":"OrderPlaced","time":"2026-03-02T09:00:00Z"}"#,
+            "\n",
+            r#"{"specversion":"1.0","id":"a-2","source":"/shop","type":"OrderPlaced","time":"yesterday"}"#,
+            "\n",
+        ),
+    )
+    .expect("write");
+    let mut h = open(path);
+    // The finding is analyze's nonconformant-event; no GUI-only spec-violation beside it.
+    let kinds: Vec<Kind> = h.state().findings().iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&Kind::NonconformantEvent), "{kinds:?}");
+    assert!(h.query_by_label_contains("spec-violation").is_none());
+    h.get_by_label_contains("Inputs & read errors (1)").click();
+    h.run_steps(3);
+    h.get_by_label_contains("violations.jsonl:2: time: \"yesterday\" is not an RFC 3339")
+        .click();
+    h.run_steps(3);
+    let e = event_with_id(h.state(), "a-2");
+    assert_eq!(h.state().selection(), Selection::Event(e));
+}

@@ -77,8 +77,16 @@ fn the_app_lists_exactly_the_findings_of_analyze_on_every_sample() {
         for (i, (g, c)) in gui.iter().zip(cli).enumerate() {
             assert_eq!(g.kind.as_str(), c["kind"], "{name} finding {i}: kind");
             assert_eq!(g.severity.as_str(), c["severity"], "{name} finding {i}");
-            assert_eq!(g.title, c["title"].as_str().unwrap_or(""), "{name} finding {i}");
-            assert_eq!(Some(g.count), c["count"].as_u64(), "{name} finding {i}: count");
+            assert_eq!(
+                g.title,
+                c["title"].as_str().unwrap_or(""),
+                "{name} finding {i}"
+            );
+            assert_eq!(
+                Some(g.count),
+                c["count"].as_u64(),
+                "{name} finding {i}: count"
+            );
             let first = g.first.map(eventlens::time::format_rfc3339);
             assert_eq!(first.as_deref(), c["first"].as_str(), "{name} finding {i}");
         }
@@ -98,7 +106,10 @@ fn the_app_lists_exactly_the_findings_of_analyze_on_every_sample() {
             h.state_mut().command(Command::SelectFinding(last));
             h.run_steps(2);
             let sel = h.state().selected_finding().expect("selected");
-            assert_eq!(h.state().findings()[sel].title, cli[last]["title"].as_str().unwrap_or(""));
+            assert_eq!(
+                h.state().findings()[sel].title,
+                cli[last]["title"].as_str().unwrap_or("")
+            );
         }
     }
 }
@@ -123,7 +134,8 @@ fn summary(v: &Value) -> Option<LatencySummary> {
 /// Selects `sel`, shows the Latency tab and returns what it shows.
 fn latency_tab(h: &mut Harness<'static, EventLensApp>, sel: Selection) -> LatencyFigures {
     h.state_mut().command(Command::Select(sel));
-    h.state_mut().command(Command::SetBottomTab(BottomTab::Latency));
+    h.state_mut()
+        .command(Command::SetBottomTab(BottomTab::Latency));
     h.run_steps(2);
     h.state()
         .latency_figures()
@@ -174,11 +186,22 @@ fn the_latency_tab_shows_the_percentiles_of_analyze_for_every_edge_and_handler()
         assert_eq!(shown.overall, Some(expected), "{key}: processing");
         let cold = findings
             .iter()
-            .find(|f| f["kind"] == "cold-start" && f["nodes"].as_array().is_some_and(|v| v.contains(&Value::from(key))))
+            .find(|f| {
+                f["kind"] == "cold-start"
+                    && f["nodes"]
+                        .as_array()
+                        .is_some_and(|v| v.contains(&Value::from(key)))
+            })
             .expect("the sample's handlers both have cold starts");
         assert_eq!(shown.cold_count, cold["count"].as_u64().expect("count"));
-        assert_eq!(shown.cold.map(|c| c.p50), cold["evidence"]["cold_p50_ms"].as_f64());
-        assert_eq!(shown.warm.map(|w| w.p50), cold["evidence"]["warm_p50_ms"].as_f64());
+        assert_eq!(
+            shown.cold.map(|c| c.p50),
+            cold["evidence"]["cold_p50_ms"].as_f64()
+        );
+        assert_eq!(
+            shown.warm.map(|w| w.p50),
+            cold["evidence"]["warm_p50_ms"].as_f64()
+        );
         // The tab prints the finding's figures (the finding's title says them too).
         h.get_by_label_contains(&format!(
             "cold starts: cold p50 {:.1} ms · warm p50 {:.1} ms",

@@ -13,9 +13,9 @@ use super::startup::{StartCursor, StartSelect};
 use super::table::TableView;
 use super::theme::{self, Theme, ThemeChoice};
 use super::{BottomTab, ColorBy, Command, Selection, ViewCtx, fmt_count};
+use crate::analysis::Finding;
 use crate::live::loader::Loading;
 use crate::live::{LiveFeed, LiveInput, Waker};
-use crate::analysis::Finding;
 use crate::model::Store;
 use crate::replay::{PlayState, TimeCommand, TimeControl};
 use crate::time::Nanos;
@@ -311,7 +311,17 @@ impl EventLensApp {
         if let Some(plan) = &self.screenshot {
             plan.load_failures(&self.load_failures);
         }
-        let label = label_of(&done.paths);
+        // The title names the files that were read (the Inputs tab says why others were not).
+        let read: Vec<PathBuf> = done
+            .paths
+            .iter()
+            .filter(|p| {
+                let shown = p.display().to_string();
+                done.store.inputs.iter().any(|i| i.path == shown)
+            })
+            .cloned()
+            .collect();
+        let label = label_of(if read.is_empty() { &done.paths } else { &read });
         // As `analyze` decides: nothing could be read when no input gave a record.
         if done.store.inputs.iter().all(|i| i.records == 0) {
             let why = if self.load_failures.is_empty() {
@@ -338,11 +348,7 @@ impl EventLensApp {
             return;
         }
         // Recent files: the ones that were read, as absolute paths (reopened from anywhere).
-        for p in done.paths.iter().rev() {
-            let shown = p.display().to_string();
-            if !done.store.inputs.iter().any(|i| i.path == shown) {
-                continue;
-            }
+        for p in read.iter().rev() {
             let Ok(abs) = std::path::absolute(p) else {
                 continue;
             };
@@ -377,12 +383,7 @@ impl EventLensApp {
 
     /// Shows a new store: resets the cursor and selection, applies pending start options.
     /// `analysis` is the analysis findings when already computed (on the loading thread).
-    fn install(
-        &mut self,
-        store: Store,
-        label: String,
-        analysis: Option<Vec<Finding>>,
-    ) {
+    fn install(&mut self, store: Store, label: String, analysis: Option<Vec<Finding>>) {
         let store_end = store.last_time();
         self.store = store;
         self.generation += 1;
@@ -479,7 +480,9 @@ impl EventLensApp {
 
     fn open_in_app_dialog(&mut self, reason: Option<String>) {
         if self.open_dialog.is_none() {
-            let dir = self.dialog_start_dir().unwrap_or_else(|| PathBuf::from("/"));
+            let dir = self
+                .dialog_start_dir()
+                .unwrap_or_else(|| PathBuf::from("/"));
             self.open_dialog = Some(OpenDialog::new(dir, reason));
         }
     }
@@ -693,7 +696,7 @@ impl EventLensApp {
                     BottomTab::Latency => {
                         super::latency::show(ui, &cx, &mut self.latency, &mut cmds)
                     }
-                    BottomTab::Inputs => inputs_panel(ui, &cx),
+                    BottomTab::Inputs => inputs_panel(ui, &cx, &mut cmds),
                 }
                 // A panel keeps the size of its content: claim exactly the panel (no item
                 // spacing, which would grow it a little every frame) so it keeps its own.
@@ -706,7 +709,9 @@ impl EventLensApp {
                 .default_size(theme::PANEL_LEFT_W)
                 .max_size(theme::PANEL_LEFT_W * 1.6)
                 .frame(panel_frame)
-                .show(ui, |ui| findings::show(ui, &cx, &mut self.findings_view, &mut cmds));
+                .show(ui, |ui| {
+                    findings::show(ui, &cx, &mut self.findings_view, &mut cmds)
+                });
         }
         if self.settings.show_inspector {
             egui::Panel::right("inspector")
@@ -822,8 +827,7 @@ impl EventLensApp {
                     let spawned = std::thread::Builder::new()
                         .name("eventlens-dialog".into())
                         .spawn(move || {
-                            let mut d =
-                                rfd::FileDialog::new().set_title("Open captures or traces");
+                            let mut d = rfd::FileDialog::new().set_title("Open captures or traces");
                             if let Some(dir) = start {
                                 d = d.set_directory(dir);
                             }
@@ -989,7 +993,11 @@ fn notices_overlay(
             .stroke(egui::Stroke::new(1.5, cx.theme.error))
             .show(ui, |ui| {
                 ui.set_width(w - 20.0);
-                ui.label(RichText::new("Startup options that do not apply").strong().color(cx.theme.error));
+                ui.label(
+                    RichText::new("Startup options that do not apply")
+                        .strong()
+                        .color(cx.theme.error),
+                );
                 for n in notices {
                     ui.add(egui::Label::new(RichText::new(n).color(cx.theme.text)).wrap());
                 }
@@ -1000,7 +1008,9 @@ fn notices_overlay(
     });
 }
 
-fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
+/// What was read from each input: records, unreadable records and spec violations by line
+/// (a violation links to its event), and the files that could not be read at all.
+fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
     let failures = cx.load_failures;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -1008,7 +1018,7 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
             for f in failures {
                 ui.label(RichText::new(f).color(cx.theme.error));
             }
-            for input in &cx.store.inputs {
+            for (ii, input) in cx.store.inputs.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.strong(&input.path);
                     ui.label(
@@ -1030,11 +1040,24 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                     );
                 }
                 for v in &input.violations {
-                    ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
-                            .color(cx.theme.warn)
-                            .monospace(),
-                    );
+                    let text = RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
+                        .color(cx.theme.warn)
+                        .monospace();
+                    match cx.derived.event_at(cx.store, ii as u16, v.line) {
+                        Some(e) => {
+                            let selected = cx.selection == Selection::Event(e);
+                            if ui
+                                .selectable_label(selected, text)
+                                .on_hover_text("Select this event")
+                                .clicked()
+                            {
+                                cmds.push(Command::Select(Selection::Event(e)));
+                            }
+                        }
+                        None => {
+                            ui.label(text);
+                        }
+                    }
                 }
             }
             if cx.store.inputs.is_empty() && failures.is_empty() {

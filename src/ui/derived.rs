@@ -7,7 +7,7 @@
 use super::filter::{Filter, FilterResult};
 use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
-use crate::model::{NodeId, NodeKind, Stage, Store};
+use crate::model::{EventIdx, NodeId, NodeKind, Stage, Store};
 use crate::time::Nanos;
 use std::cell::OnceCell;
 
@@ -41,6 +41,8 @@ pub struct Derived {
     latency: OnceCell<LatencyReport>,
     /// `analysis::cold_warm` of the data: the split the `cold-start` finding makes.
     cold_warm: OnceCell<Vec<ColdWarm>>,
+    /// The first event read from each (input, line): spec violations point at their event.
+    by_line: OnceCell<rustc_hash::FxHashMap<(u16, u32), EventIdx>>,
 }
 
 impl Derived {
@@ -60,6 +62,7 @@ impl Derived {
         if data_changed {
             self.latency = OnceCell::new();
             self.cold_warm = OnceCell::new();
+            self.by_line = OnceCell::new();
             let key = LayoutKey::of(store);
             if key != self.layout.key {
                 self.layout = GraphLayout::of_store(store);
@@ -95,6 +98,19 @@ impl Derived {
     pub fn cold_warm(&self, store: &Store, cfg: &AnalysisConfig) -> &[ColdWarm] {
         self.cold_warm
             .get_or_init(|| crate::analysis::cold_warm(store, cfg))
+    }
+
+    /// The event read from `line` of input `input` (computed on first use).
+    pub fn event_at(&self, store: &Store, input: u16, line: u64) -> Option<EventIdx> {
+        let map = self.by_line.get_or_init(|| {
+            let mut m = rustc_hash::FxHashMap::default();
+            for (i, e) in store.events.iter().enumerate() {
+                m.entry((e.loc.input, e.loc.line))
+                    .or_insert(EventIdx(i as u32));
+            }
+            m
+        });
+        map.get(&(input, u32::try_from(line).ok()?)).copied()
     }
 
     /// Times of the observations on an edge (filtered when a filter is active).

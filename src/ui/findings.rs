@@ -87,11 +87,13 @@ fn row(
 ) -> egui::Response {
     let selected = cx.selected_finding == Some(idx);
     let top = ui.label(
-        RichText::new(format!(
-            "#{idx} · {} · {}",
-            f.kind.as_str(),
-            super::fmt_count(f.count)
-        ) + if f.count == 1 { " event" } else { " events" })
+        RichText::new(
+            format!(
+                "#{idx} · {} · {}",
+                f.kind.as_str(),
+                super::fmt_count(f.count)
+            ) + if f.count == 1 { " event" } else { " events" },
+        )
         .color(cx.theme.text_weak),
     );
     let title = ui
@@ -102,7 +104,9 @@ fn row(
     }
     let mut r = top.union(title);
     if selected {
-        r = r.union(ui.add(egui::Label::new(RichText::new(&f.detail).color(cx.theme.text_weak)).wrap()));
+        r = r.union(
+            ui.add(egui::Label::new(RichText::new(&f.detail).color(cx.theme.text_weak)).wrap()),
+        );
     }
     ui.add_space(4.0);
     r

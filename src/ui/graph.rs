@@ -741,8 +741,12 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
                 let a = pos2(r.left(), r.center().y);
                 let b = pos2(r.right(), r.center().y);
                 if dashed {
-                    ui.painter()
-                        .extend(Shape::dashed_line(&[a, b], Stroke::new(3.0, color), 5.0, 3.0));
+                    ui.painter().extend(Shape::dashed_line(
+                        &[a, b],
+                        Stroke::new(3.0, color),
+                        5.0,
+                        3.0,
+                    ));
                 } else {
                     ui.painter().line_segment([a, b], Stroke::new(4.0, color));
                 }

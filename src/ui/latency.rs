@@ -170,18 +170,11 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
             beyond += 1;
         }
         let b = ((ms / bin_width) as usize).min(HIST_BINS - 1);
-        if c {
-            cold[b] += 1.0
-        } else {
-            warm[b] += 1.0
-        }
+        if c { cold[b] += 1.0 } else { warm[b] += 1.0 }
     }
     let centre = |i: usize| (i as f64 + 0.5) * bin_width;
     let bars = |v: &[f64]| -> Vec<[f64; 2]> {
-        v.iter()
-            .enumerate()
-            .map(|(i, &c)| [centre(i), c])
-            .collect()
+        v.iter().enumerate().map(|(i, &c)| [centre(i), c]).collect()
     };
     let (mut p50, mut p95, mut p99) = (Vec::new(), Vec::new(), Vec::new());
     if let Some((from, to)) = series {
@@ -302,7 +295,8 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut LatencyView, cmds: &
                         } else {
                             "warm".to_string()
                         };
-                        let warm = BarChart::new(warm_name, bars(&d.warm_bars)).color(cx.theme.accent);
+                        let warm =
+                            BarChart::new(warm_name, bars(&d.warm_bars)).color(cx.theme.accent);
                         if d.cold_bars.iter().any(|b| b[1] > 0.0) {
                             let cold = BarChart::new("cold start", bars(&d.cold_bars))
                                 .color(cx.theme.warn)

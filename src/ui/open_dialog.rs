@@ -79,8 +79,9 @@ impl OpenDialog {
                     let dir = std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
                     self.entries.push(Entry { name, dir });
                 }
-                self.entries
-                    .sort_by(|a, b| (!a.dir, a.name.to_lowercase()).cmp(&(!b.dir, b.name.to_lowercase())));
+                self.entries.sort_by(|a, b| {
+                    (!a.dir, a.name.to_lowercase()).cmp(&(!b.dir, b.name.to_lowercase()))
+                });
             }
             Err(e) => self.error = Some(format!("{}: {e}", self.dir.display())),
         }
@@ -146,7 +147,10 @@ impl OpenDialog {
                     for e in &self.entries {
                         let path = self.dir.join(&e.name);
                         if e.dir {
-                            if ui.selectable_label(false, format!("🗀 {}/", e.name)).clicked() {
+                            if ui
+                                .selectable_label(false, format!("🗀 {}/", e.name))
+                                .clicked()
+                            {
                                 enter = Some(path);
                             }
                         } else {
@@ -184,8 +188,7 @@ impl OpenDialog {
                     action = Some(DialogAction::Cancel);
                 }
                 ui.label(
-                    RichText::new("Ctrl-click picks several files; double-click opens one.")
-                        .weak(),
+                    RichText::new("Ctrl-click picks several files; double-click opens one.").weak(),
                 );
             });
         });

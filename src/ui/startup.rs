@@ -20,9 +20,8 @@ pub enum StartSelect {
 impl StartSelect {
     /// `node:NAME`, `edge:FROM->TO`, `event:ID`, `finding:N`.
     pub fn parse(s: &str) -> Result<StartSelect, String> {
-        let usage = || {
-            format!("--select {s}: expected node:NAME, edge:FROM->TO, event:ID or finding:N")
-        };
+        let usage =
+            || format!("--select {s}: expected node:NAME, edge:FROM->TO, event:ID or finding:N");
         let (kind, v) = s.split_once(':').ok_or_else(usage)?;
         if v.trim().is_empty() {
             return Err(usage());
@@ -46,9 +45,12 @@ impl StartSelect {
     /// The command that selects it in `store` with these findings, or why it cannot.
     pub fn resolve(&self, store: &Store, findings: &[Finding]) -> Result<Command, String> {
         Ok(match self {
-            StartSelect::Node(name) => Command::Select(Selection::Node(node(store, name)?)),
+            StartSelect::Node(name) => {
+                Command::Select(Selection::Node(node(store, name, &format!("node:{name}"))?))
+            }
             StartSelect::Edge(a, b) => {
-                let (na, nb) = (node(store, a)?, node(store, b)?);
+                let given = format!("edge:{a}->{b}");
+                let (na, nb) = (node(store, a, &given)?, node(store, b, &given)?);
                 if store.topology.edge_between(na, nb).is_none() {
                     return Err(format!(
                         "--select edge:{a}->{b}: there is no edge from {a} to {b}"
@@ -81,8 +83,9 @@ impl StartSelect {
     }
 }
 
-/// A node by its name or its id (`handler-b`, `service:handler-b`).
-fn node(store: &Store, name: &str) -> Result<NodeId, String> {
+/// A node by its name or its id (`handler-b`, `service:handler-b`); `given` is the
+/// `--select` value, for the message.
+fn node(store: &Store, name: &str, given: &str) -> Result<NodeId, String> {
     let ids = (0..store.nodes.len() as u32).map(NodeId);
     if let Some(n) = ids
         .clone()
@@ -100,7 +103,7 @@ fn node(store: &Store, name: &str) -> Result<NodeId, String> {
     let shown = names.len().min(8);
     let more = if names.len() > shown { ", ..." } else { "" };
     Err(format!(
-        "--select: there is no node named {name:?} (the nodes are {}{more})",
+        "--select {given}: there is no node named {name:?} (the nodes are {}{more})",
         names[..shown].join(", ")
     ))
 }
@@ -183,7 +186,14 @@ mod tests {
             Ok(StartSelect::Event("ord-1:x".into()))
         );
         assert_eq!(StartSelect::parse("finding:3"), Ok(StartSelect::Finding(3)));
-        for bad in ["handler-b", "nodes:x", "node:", "edge:a", "finding:x", "finding:-1"] {
+        for bad in [
+            "handler-b",
+            "nodes:x",
+            "node:",
+            "edge:a",
+            "finding:x",
+            "finding:-1",
+        ] {
             let e = StartSelect::parse(bad).expect_err(bad);
             assert!(e.starts_with(&format!("--select {bad}:")), "{e}");
         }

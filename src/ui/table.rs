@@ -197,8 +197,7 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         view.follow_frames = 3;
     }
     view.last_len = n;
-    let follow =
-        time_sorted && !view.descending && view.follow_frames > 0 && reveal_row.is_none();
+    let follow = time_sorted && !view.descending && view.follow_frames > 0 && reveal_row.is_none();
     view.follow_frames = view.follow_frames.saturating_sub(1);
     let mut clicked_sort = None;
     let mut clicked_event = None;
