@@ -76,8 +76,10 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
         cold_inferred: false,
     };
     let mut incoming = Vec::new();
-    // (ms, cold) per sample, and the engine series to plot over time.
-    let (samples, series): (Vec<(f64, bool)>, Option<(NodeId, NodeId)>) = match cx.selection {
+    // (ms, cold) per sample, and the (from, to) of the engine series to plot over time.
+    let samples: Vec<(f64, bool)>;
+    let series: Option<(NodeId, NodeId)>;
+    (samples, series) = match cx.selection {
         Selection::Edge(a, b) => {
             let e = store.topology.edge_between(a, b)?;
             figures.what = match e.stage {
