@@ -696,3 +696,49 @@ fn spec_violations_are_on_the_inputs_tab_once_and_link_to_their_event() {
     let e = event_with_id(h.state(), "a-2");
     assert_eq!(h.state().selection(), Selection::Event(e));
 }
+
+#[test]
+fn the_findings_panel_can_be_widened_and_its_titles_rewrap() {
+    let mut h = open(capture());
+    let title = h.state().findings()[0].title.clone();
+    let before = h.get_by_label(&title).rect();
+    // Drag the panel's right edge (its default width is 260) to the right.
+    let edge_x = 260.0;
+    let y = 300.0;
+    let button = |x: f32, pressed| egui::Event::PointerButton {
+        pos: egui::pos2(x, y),
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    let drag = |h: &mut Harness<'static, EventLensApp>, x: f32| {
+        h.event(egui::Event::PointerMoved(egui::pos2(x, y)));
+        h.run_steps(1);
+        h.event(button(x, true));
+        h.run_steps(1);
+        for i in 1..=10 {
+            h.event(egui::Event::PointerMoved(egui::pos2(
+                x + 12.0 * i as f32,
+                y,
+            )));
+            h.run_steps(1);
+        }
+        h.event(button(x + 120.0, false));
+        h.run_steps(3);
+    };
+    // The edge is within a few points of there.
+    for dx in [0.0, -3.0, 3.0, -6.0, 6.0] {
+        drag(&mut h, edge_x + dx);
+        if h.get_by_label(&title).rect().width() > before.width() + 50.0 {
+            break;
+        }
+    }
+    let after = h.get_by_label(&title).rect();
+    assert!(
+        after.width() > before.width() + 50.0,
+        "{before:?} -> {after:?}"
+    );
+    // Body-size text: the title is as tall as a body line (one or more of them).
+    let body = h.ctx.global_style().text_styles[&egui::TextStyle::Body].size;
+    assert!(after.height() >= body, "{after:?} vs {body}");
+}
