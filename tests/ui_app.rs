@@ -742,3 +742,39 @@ fn the_findings_panel_can_be_widened_and_its_titles_rewrap() {
     let body = h.ctx.global_style().text_styles[&egui::TextStyle::Body].size;
     assert!(after.height() >= body, "{after:?} vs {body}");
 }
+
+#[test]
+fn file_open_falls_back_to_the_in_app_dialog_where_no_system_dialog_can_be_shown() {
+    // Only where no system dialog can appear: no session bus (so no desktop portal) and no
+    // zenity. Elsewhere a real dialog would open and wait for a person.
+    let zenity = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("zenity").is_file()));
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || zenity {
+        eprintln!("skipped: a desktop portal or zenity may show a real dialog here");
+        return;
+    }
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(2);
+    // The first start's card offers Open… as the File menu does.
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    assert_eq!(h.get_all_by_label("Open…").count(), 2);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.get_by_label("Open…").click();
+    // rfd answers "no dialog" on its thread; the app then opens its own.
+    let t0 = std::time::Instant::now();
+    while h.state().open_dialog_dir().is_none() && t0.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    assert!(h.state().open_dialog_dir().is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("No system file dialog could be shown");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel")
+        .click();
+    h.run_steps(2);
+    assert!(h.state().open_dialog_dir().is_none());
+}
