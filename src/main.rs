@@ -30,7 +30,8 @@ struct GuiArgs {
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
     /// screenshot could be taken, e.g. still waiting after EVENTLENS_SCREENSHOT_TIMEOUT
-    /// seconds (default 60).
+    /// seconds (default 60), or when --cursor or --select does not apply to the input
+    /// (the PNG shows the window reporting it).
     #[arg(long, value_name = "PATH")]
     screenshot: Option<PathBuf>,
     /// Window size, e.g. 1600x1000.
@@ -217,11 +218,16 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         Some("light") => Some(ThemeChoice::Light),
         Some(other) => anyhow::bail!("--theme {other}: expected dark or light"),
     };
-    for f in &args.files {
-        if !f.exists() {
-            anyhow::bail!("{}: no such file", f.display());
-        }
+    // A malformed --cursor or --select is a usage error; one that does not apply to the
+    // input (a node that is not there, a time past the end) is reported by the window.
+    if let Some(c) = &args.cursor {
+        eventlens::ui::startup::StartCursor::parse(c).map_err(anyhow::Error::msg)?;
     }
+    if let Some(s) = &args.select {
+        eventlens::ui::startup::StartSelect::parse(s).map_err(anyhow::Error::msg)?;
+    }
+    // Files that are missing or unreadable do not stop the window: it opens with the
+    // readable ones and says on the Inputs tab why the others could not be read.
     let timeout = screenshot_timeout()?;
     let request = args.screenshot.as_ref().map(|_| ScreenshotRequest {
         slot: Arc::new(Mutex::new(ScreenshotOutcome {
@@ -342,6 +348,21 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
             // As `analyze`: one sentence, exit 1. The screenshot shows the window saying so.
             eprintln!("eventlens: {why} (screenshot saved to {})", path.display());
             return Ok(ExitCode::from(1));
+        }
+        if !outcome.bad_options.is_empty() {
+            // A startup option that does not apply to the input: one sentence, exit 2.
+            // The screenshot shows the window reporting it.
+            eprintln!(
+                "eventlens: {} (screenshot saved to {})",
+                outcome.bad_options.join("; "),
+                path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        // As `analyze`: files that could not be read beside ones that could are reported,
+        // not fatal.
+        for f in &outcome.load_failures {
+            eprintln!("eventlens: {f}");
         }
         eprintln!(
             "eventlens: screenshot saved to {} ({iw}x{ih})",
