@@ -677,3 +677,48 @@ fn an_unjoinable_consumer_is_a_clear_error() {
     assert!(err.contains("line 28"), "{err}");
     assert!(err.contains("names no destination"), "{err}");
 }
+
+/// `[services]` in `eventlens.toml` names producers that nothing in the inputs links to
+/// their traced service: the CloudEvent's `source` is drawn as the service it names.
+#[test]
+fn services_table_names_a_source_as_its_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let ce = dir.path().join("events.jsonl");
+    std::fs::write(
+        &ce,
+        concat!(
+            r#"{"specversion":"1.0","id":"A-1","source":"/shop/orders","type":"com.example.OrderPlaced","time":"2026-03-02T09:00:00Z"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let run = || -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .args(["analyze", "--json"])
+            .arg(&ce)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let nodes = |v: &Value| -> Vec<String> {
+        v["topology"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(nodes(&run()).contains(&"service:/shop/orders".to_string()));
+    std::fs::write(
+        dir.path().join("eventlens.toml"),
+        "[services]\n\"/shop/orders\" = \"orders-api\"\n",
+    )
+    .unwrap();
+    let v = run();
+    assert!(nodes(&v).contains(&"service:orders-api".to_string()), "{v}");
+    assert!(
+        !nodes(&v).contains(&"service:/shop/orders".to_string()),
+        "{v}"
+    );
+}

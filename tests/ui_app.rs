@@ -827,3 +827,25 @@ fn file_open_falls_back_to_the_in_app_dialog_where_no_system_dialog_can_be_shown
     h.run_steps(2);
     assert!(h.state().open_dialog_dir().is_none());
 }
+
+/// Calls (HTTP between services) are drawn beside the event flow, and the Flow toolbar's
+/// "calls" toggle hides them: traces of the Python OpenTelemetry SDK (tests/instrumented).
+#[test]
+fn the_calls_toggle_hides_call_edges() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/instrumented/python-pika-redis-http.json");
+    let mut h = open(path);
+    assert!(h.state().shows_calls());
+    // checkout -> orders-api (call), orders-api -> orders, orders -> fulfillment, and two
+    // writes to Redis.
+    assert_eq!(h.state().drawn_edges(), 5);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "calls")
+        .click();
+    h.run_steps(3);
+    assert!(!h.state().shows_calls());
+    assert_eq!(h.state().drawn_edges(), 4);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "calls")
+        .click();
+    h.run_steps(3);
+    assert_eq!(h.state().drawn_edges(), 5);
+}

@@ -263,6 +263,14 @@ impl EventLensApp {
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
     }
+    /// Whether call edges are drawn (the Flow toolbar's "calls" toggle).
+    pub fn shows_calls(&self) -> bool {
+        self.settings.show_calls
+    }
+    /// Edges the flow graph drew in the last frame.
+    pub fn drawn_edges(&self) -> usize {
+        self.graph.drawn_edges
+    }
     pub fn load_failures(&self) -> &[String] {
         &self.load_failures
     }

@@ -25,6 +25,8 @@ pub struct GraphView {
     /// or zooms.
     fitted_size: Vec2,
     user_moved: bool,
+    /// Edges drawn in the last frame (for tests: the calls toggle hides call edges).
+    pub drawn_edges: usize,
 }
 
 impl Default for GraphView {
@@ -36,6 +38,7 @@ impl Default for GraphView {
             fitted_for: 0,
             fitted_size: Vec2::ZERO,
             user_moved: false,
+            drawn_edges: 0,
         }
     }
 }
@@ -248,6 +251,7 @@ pub fn show(
             rate: recent as f64 / (RATE_WINDOW as f64 / NANOS_PER_SEC as f64),
         });
     }
+    view.drawn_edges = geoms.len();
     let max_rate = geoms.iter().map(|g| g.rate).fold(0.0f64, f64::max);
     let max_count = geoms.iter().map(|g| g.count).max().unwrap_or(0).max(1);
     let speed = if cx.live { 1.0 } else { cx.time_ctl.speed };
