@@ -31,7 +31,8 @@ struct GuiArgs {
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
     /// screenshot could be taken, e.g. still waiting after EVENTLENS_SCREENSHOT_TIMEOUT
-    /// seconds (default 60).
+    /// seconds (default 60), or when --cursor or --select does not apply to the input
+    /// (the PNG shows the window reporting it).
     #[arg(long, value_name = "PATH")]
     screenshot: Option<PathBuf>,
     /// Window size, e.g. 1600x1000.
@@ -331,11 +332,16 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
             "the window opens either files or live broker URLs, not both yet (`eventlens analyze` reads both together)"
         );
     }
-    for f in &files {
-        if !f.exists() {
-            anyhow::bail!("{}: no such file", f.display());
-        }
+    // A malformed --cursor or --select is a usage error; one that does not apply to the
+    // input (a node that is not there, a time past the end) is reported by the window.
+    if let Some(c) = &args.cursor {
+        eventlens::ui::startup::StartCursor::parse(c).map_err(anyhow::Error::msg)?;
     }
+    if let Some(s) = &args.select {
+        eventlens::ui::startup::StartSelect::parse(s).map_err(anyhow::Error::msg)?;
+    }
+    // Files that are missing or unreadable do not stop the window: it opens with the
+    // readable ones and says on the Inputs tab why the others could not be read.
     let timeout = screenshot_timeout()?;
     let request = args.screenshot.as_ref().map(|_| ScreenshotRequest {
         slot: Arc::new(Mutex::new(ScreenshotOutcome {
@@ -458,6 +464,21 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
             eprintln!("eventlens: {why} (screenshot saved to {})", path.display());
             return Ok(ExitCode::from(1));
         }
+        if !outcome.bad_options.is_empty() {
+            // A startup option that does not apply to the input: one sentence, exit 2.
+            // The screenshot shows the window reporting it.
+            eprintln!(
+                "eventlens: {} (screenshot saved to {})",
+                outcome.bad_options.join("; "),
+                path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        // As `analyze`: files that could not be read beside ones that could are reported,
+        // not fatal.
+        for f in &outcome.load_failures {
+            eprintln!("eventlens: {f}");
+        }
         eprintln!(
             "eventlens: screenshot saved to {} ({iw}x{ih})",
             path.display()
@@ -551,9 +572,11 @@ fn analyze(
     store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
     let progress = LoadProgress::default();
     let mut failures = Vec::new();
+    let mut loaded = 0usize;
     for f in files {
-        if let Err(e) = load_path(&mut store, f, &progress) {
-            failures.push(e.to_string());
+        match load_path(&mut store, f, &progress) {
+            Ok(_) => loaded += 1,
+            Err(e) => failures.push(e.to_string()),
         }
     }
     let mut shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -561,12 +584,15 @@ fn analyze(
         let mut input = eventlens::live::LiveInput::new(&mut store, name);
         input.add(&mut store, lines);
         shown.push(name.clone());
+        loaded += 1;
     }
     let t_load = t0.elapsed();
     for f in &failures {
         eprintln!("eventlens: {f}");
     }
-    if store.inputs.iter().all(|i| i.records == 0) {
+    // An input that loaded, even empty (`[]`, a capture with no events yet), is a report;
+    // only when nothing could be read at all is it a failure.
+    if loaded == 0 {
         if failures.is_empty() {
             eprintln!("eventlens: no events in {}", shown.join(", "));
         }

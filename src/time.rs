@@ -126,7 +126,28 @@ pub fn parse_rfc3339(s: &str) -> Result<Nanos, TimeError> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se.min(59) - offset_secs;
-    Ok(secs * NANOS_PER_SEC + frac)
+    // Nanoseconds since 1970 in 64 bits reach from 1677-09-21 to 2262-04-11: a valid date
+    // outside that (Go's zero time 0001-01-01T00:00:00Z, year 9999) is an error, not an
+    // overflow.
+    secs.checked_mul(NANOS_PER_SEC)
+        .and_then(|n| n.checked_add(frac))
+        .ok_or(TimeError(OUT_OF_RANGE))
+}
+
+/// The message for a valid RFC 3339 time eventlens cannot represent.
+pub const OUT_OF_RANGE: &str = "outside the years 1678 to 2261 that eventlens can represent (nanoseconds since 1970 in 64 bits)";
+
+/// Why a time read from a record stands for "no time", if it does: exactly the Unix epoch
+/// (what an unset Unix timestamp formats as), or a valid date outside the years eventlens can
+/// represent, such as Go's zero `time.Time` (`0001-01-01T00:00:00Z`).
+pub fn no_time_reason(parsed: &Result<Nanos, TimeError>) -> Option<&'static str> {
+    match parsed {
+        Ok(0) => Some("is the Unix epoch itself, a placeholder: the record has no time"),
+        Err(e) if e.0 == OUT_OF_RANGE => Some(
+            "is outside the years 1678 to 2261 (0001-01-01 is Go's zero time, a placeholder): the record has no time",
+        ),
+        _ => None,
+    }
 }
 
 /// Formats as RFC 3339 UTC with millisecond precision, or more when the value needs it.
@@ -176,6 +197,28 @@ mod tests {
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad} must be rejected");
         }
+    }
+
+    #[test]
+    fn zero_times_are_errors_or_placeholders_not_overflows() {
+        for s in [
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "1677-01-01T00:00:00Z",
+            "2262-12-31T00:00:00+23:59",
+        ] {
+            let r = parse_rfc3339(s);
+            assert_eq!(r, Err(TimeError(OUT_OF_RANGE)), "{s}");
+            assert!(no_time_reason(&r).is_some(), "{s}");
+        }
+        assert_eq!(
+            no_time_reason(&parse_rfc3339("1970-01-01T00:00:00Z")),
+            no_time_reason(&Ok(0))
+        );
+        assert!(no_time_reason(&Ok(0)).is_some());
+        assert!(no_time_reason(&parse_rfc3339("1970-01-01T00:00:00.001Z")).is_none());
+        assert!(parse_rfc3339("1678-01-01T00:00:00Z").is_ok());
+        assert!(parse_rfc3339("2261-12-31T23:59:59Z").is_ok());
     }
 
     #[test]

@@ -341,6 +341,19 @@ fn has_issue(r: &Report, line: u64, fragments: &[&str]) {
     );
 }
 
+fn has_note(r: &Report, line: u64, fragments: &[&str]) {
+    let all: Vec<(u64, String)> = r.inputs[0]
+        .notes
+        .iter()
+        .map(|e| (e.line, e.message.clone()))
+        .collect();
+    assert!(
+        all.iter()
+            .any(|(l, m)| *l == line && fragments.iter().all(|f| m.contains(f))),
+        "no note on line {line} with {fragments:?} in {all:#?}"
+    );
+}
+
 #[test]
 fn otlp_lines_with_garbage_load_the_good_spans() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -378,7 +391,12 @@ fn otlp_lines_with_garbage_load_the_good_spans() {
         &[&format!("{sp}[2]"), "SPAN_KIND_BOGUS", "not a SpanKind"],
     );
     has_issue(&r, last, &[&format!("{sp}[3]"), "before startTimeUnixNano"]);
-    has_issue(&r, last, &[&format!("{sp}[4]"), "traceId", "nothex"]);
+    // An id that is neither hex nor base64 is read as an opaque id, and noted.
+    has_note(
+        &r,
+        last,
+        &[&format!("{sp}[4]"), "traceId", "nothex", "opaque"],
+    );
     has_issue(&r, last, &[&format!("{sp}[6]")]);
     assert_eq!(r.inputs[0].skipped, 8, "{:#?}", issues(&r));
     // The good spans all loaded, and the good consumer span of handler-c joined evt-1.
@@ -414,9 +432,9 @@ fn jaeger_zipkin_kcat_with_garbage_load_the_good_records() {
     assert_eq!(r.inputs[0].format, Some(Format::Jaeger));
     has_issue(&r, 7, &["data[0].spans[1]", "processID \"p9\""]);
     has_issue(&r, 8, &["data[0].spans[2]", "startTime is missing"]);
-    has_issue(&r, 9, &["data[0].spans[3]", "spanID \"zz\""]);
+    has_note(&r, 9, &["data[0].spans[3]", "spanID \"zz\"", "opaque"]);
     has_issue(&r, 14, &["data[1]", "not a Jaeger trace"]);
-    assert_eq!(r.inputs[0].records, 2);
+    assert_eq!(r.inputs[0].records, 3);
     assert_eq!(
         edge(&r, "channel:orders", "service:handler-b")
             .latency_ms
@@ -435,7 +453,8 @@ fn jaeger_zipkin_kcat_with_garbage_load_the_good_records() {
     let (_, r) = load(&[&write(dir.path(), "z.json", zipkin)]);
     assert_eq!(r.inputs[0].format, Some(Format::Zipkin));
     has_issue(&r, 3, &["element 2", "not a span object"]);
-    has_issue(&r, 4, &["element 3", "timestamp is missing"]);
+    // No timestamp and no timed span with its id to merge into: skipped, with the reason.
+    has_note(&r, 4, &["element 3", "no timestamp", "skipped"]);
     has_issue(&r, 5, &["element 4", "kind \"BROKER\""]);
     assert_eq!(r.inputs[0].records, 2);
     // The consumer names no topic: it takes its producer's.

@@ -78,9 +78,37 @@ fn assert_no_false_alarms(r: &Report, what: &str) {
 /// spans (tests/instrumented/ground_truth.py).
 #[test]
 fn instrumented_traces_draw_what_happened() {
-    let dir = fixtures().join("instrumented");
+    let checked = check_instrumented(&fixtures().join("instrumented"));
+    assert!(checked >= 8, "{checked} fixtures checked");
+}
+
+/// The same, on traces made now: `regenerate.sh` installs the SDKs from PyPI and npm, runs
+/// the scenarios against the local RabbitMQ and Redis, and computes the truth from the
+/// spans the SDK finished; then eventlens reads what the SDK's encoder wrote.
+#[cfg(feature = "broker-tests")]
+#[test]
+fn instrumented_traces_made_now_against_the_local_brokers() {
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root.join("tests/instrumented/regenerate.sh"))
+        .env("INSTR_OUT", out.path());
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        cmd.env("SKIP_NODE", "1");
+    }
+    let status = cmd.status().expect("running regenerate.sh");
+    assert!(status.success(), "regenerate.sh failed: {status}");
+    let checked = check_instrumented(out.path());
+    assert!(checked >= 6, "{checked} fixtures checked");
+}
+
+fn check_instrumented(dir: &Path) -> usize {
     let mut checked = 0;
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
@@ -188,6 +216,11 @@ fn instrumented_traces_draw_what_happened() {
                     .collect();
                 assert_eq!(lat.len(), 1, "{what} {id}");
                 let want = m["delivery_latency_ns"].as_i64().unwrap();
+                eprintln!(
+                    "{what} {id}: delivery latency {} ns, spans say {want} ns (diff {} ns)",
+                    lat[0],
+                    lat[0] - want
+                );
                 assert!(
                     (lat[0] - want).abs() <= 1_000_000,
                     "{what} {id}: {} vs {want}",
@@ -205,7 +238,7 @@ fn instrumented_traces_draw_what_happened() {
             checked += 1;
         }
     }
-    assert!(checked >= 8, "{checked} fixtures checked");
+    checked
 }
 
 /// The public corpus (tests/fixtures/public/expected.json): each file's messaging, calls
@@ -222,6 +255,18 @@ fn public_traces_show_the_topology_their_projects_state() {
         }
         let file = x["file"].as_str().unwrap();
         if x.get("invalid_json").is_some() {
+            continue;
+        }
+        // Its consumer is linked to a span in another file (filter-cart_get.json) and names
+        // no destination: spans are joined within one input, so alone it is a clear
+        // per-line error (asserted in files_without_event_flow_say_so's neighbour below).
+        if file == "jaeger-integration/filter-worker.json" {
+            continue;
+        }
+        // Zipkin v1 is named, not read (tests/formats_public.rs).
+        if x.get("zipkin_version")
+            .is_some_and(|v| v.to_string().contains('1'))
+        {
             continue;
         }
         let (_, r) = load(&[dir.join(file)]);
@@ -267,7 +312,8 @@ fn public_traces_show_the_topology_their_projects_state() {
         }
         // Tempo's service graph draws an edge for every call: so do we (a call, or a
         // store access where the callee is a database).
-        for c in x["calls"].as_array().unwrap() {
+        // Redacted ids (`xxxxx`) cannot pair a client with its server.
+        for c in x["calls"].as_array().unwrap().iter().filter(|_| !redacted) {
             let (from, to) = (c["from"].as_str().unwrap(), c["to"].as_str().unwrap());
             let from_id = format!("service:{from}");
             let found = r.topology.edges.iter().any(|e| {
@@ -572,4 +618,107 @@ fn the_same_file_twice_counts_nothing_twice() {
         assert_eq!(counts(&once), counts(&twice), "{f:?}");
         assert_eq!(once.summary.events, twice.summary.events);
     }
+}
+
+/// A CloudEvent and the span that published it (OpenTelemetry's `cloudevents.*` span
+/// attributes name the event) are one producer: the span's service, on the span's
+/// channel, not a second node named after the event's `source` on the default bus.
+#[test]
+fn a_cloudevent_and_its_span_are_one_producer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ce = dir.path().join("events.jsonl");
+    std::fs::write(
+        &ce,
+        concat!(
+            r#"{"specversion":"1.0","id":"A-1","source":"/shop/orders","type":"com.example.OrderPlaced","time":"2026-03-02T09:00:00.001Z","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","data":{"n":1}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    // As the OpenTelemetry SDK's OTLP JSON encoder writes it (lowerCamelCase, enum numbers,
+    // int64 as strings), a PRODUCER span with the CloudEvents semantic conventions.
+    let otlp = dir.path().join("spans.json");
+    std::fs::write(
+        &otlp,
+        r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders-api"}}]},
+  "scopeSpans":[{"scope":{"name":"app"},"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
+  "name":"orders publish","kind":4,"startTimeUnixNano":"1772442000001000000","endTimeUnixNano":"1772442000002000000",
+  "attributes":[{"key":"messaging.system","value":{"stringValue":"rabbitmq"}},
+    {"key":"messaging.destination.name","value":{"stringValue":"orders"}},
+    {"key":"cloudevents.event_id","value":{"stringValue":"A-1"}},
+    {"key":"cloudevents.event_source","value":{"stringValue":"/shop/orders"}},
+    {"key":"cloudevents.event_type","value":{"stringValue":"com.example.OrderPlaced"}}],"status":{}}]}]}]}"#,
+    )
+    .unwrap();
+    let (_, r) = load(&[ce, otlp]);
+    let ids: Vec<&str> = r.topology.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["channel:orders", "service:orders-api"],
+        "{:#?}",
+        r.topology
+    );
+    let e = edge(&r, "service:orders-api", "channel:orders", "one producer");
+    assert_eq!(e.count, 1);
+    assert_eq!(e.types, ["com.example.OrderPlaced"]);
+    assert_eq!(r.summary.events, 1);
+}
+
+/// A consumer span that names no destination and whose producer is in another file is
+/// reported with its file, line and reason, not drawn on a made-up channel.
+#[test]
+fn an_unjoinable_consumer_is_a_clear_error() {
+    let f = fixtures().join("public/jaeger-integration/filter-worker.json");
+    let mut store = Store::new();
+    let err = load_path(&mut store, &f, &LoadProgress::default())
+        .expect_err("nothing in it can be placed")
+        .to_string();
+    assert!(err.contains("filter-worker.json"), "{err}");
+    assert!(err.contains("line 28"), "{err}");
+    assert!(err.contains("names no destination"), "{err}");
+}
+
+/// `[services]` in `eventlens.toml` names producers that nothing in the inputs links to
+/// their traced service: the CloudEvent's `source` is drawn as the service it names.
+#[test]
+fn services_table_names_a_source_as_its_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let ce = dir.path().join("events.jsonl");
+    std::fs::write(
+        &ce,
+        concat!(
+            r#"{"specversion":"1.0","id":"A-1","source":"/shop/orders","type":"com.example.OrderPlaced","time":"2026-03-02T09:00:00Z"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let run = || -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .args(["analyze", "--json"])
+            .arg(&ce)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let nodes = |v: &Value| -> Vec<String> {
+        v["topology"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(nodes(&run()).contains(&"service:/shop/orders".to_string()));
+    std::fs::write(
+        dir.path().join("eventlens.toml"),
+        "[services]\n\"/shop/orders\" = \"orders-api\"\n",
+    )
+    .unwrap();
+    let v = run();
+    assert!(nodes(&v).contains(&"service:orders-api".to_string()), "{v}");
+    assert!(
+        !nodes(&v).contains(&"service:/shop/orders".to_string()),
+        "{v}"
+    );
 }

@@ -4,6 +4,7 @@
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use eventlens::analysis::Kind;
 use eventlens::model::NodeId;
 use eventlens::replay::TimeCommand;
 use eventlens::ui::{Command, EventLensApp, Selection, StartOptions};
@@ -15,10 +16,14 @@ fn capture() -> PathBuf {
 }
 
 fn open(path: PathBuf) -> Harness<'static, EventLensApp> {
-    let opts = StartOptions {
+    open_with(StartOptions {
         files: vec![path],
         ..Default::default()
-    };
+    })
+}
+
+/// The app started as the command line would start it, once its files are loaded.
+fn open_with(opts: StartOptions) -> Harness<'static, EventLensApp> {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| EventLensApp::new(cc, opts));
@@ -139,8 +144,8 @@ fn clicking_a_finding_selects_its_events_and_time() {
         let f = h.state().findings();
         let i = f
             .iter()
-            .position(|f| f.kind == "handler-failures")
-            .expect("a handler-failures finding");
+            .position(|f| f.kind == Kind::PoisonMessage)
+            .expect("the sample's poison-message finding");
         (i, f[i].title.clone(), f[i].first)
     };
     h.get_by_label(&title).click();
@@ -189,10 +194,13 @@ fn clicking_an_analysis_finding_selects_its_edge_and_event() {
         let f = h.state().findings();
         let i = f
             .iter()
-            .position(|f| f.kind == "dead-letter")
+            .position(|f| f.kind == Kind::DeadLetter)
             .expect("the sample's dead-letter finding");
         (i, f[i].title.clone(), f[i].edges.clone())
     };
+    // Further down the list than the panel shows: scroll to it first.
+    h.get_by_label(&title).scroll_to_me();
+    h.run_steps(4);
     h.get_by_label(&title).click();
     h.run_steps(3);
     assert_eq!(h.state().selected_finding(), Some(i));
@@ -316,14 +324,18 @@ fn opening_spans_that_draw_nothing_says_what_was_read_and_why() {
 }
 
 #[test]
-fn an_empty_batch_says_it_holds_no_events_and_opens_the_inputs_tab() {
+fn an_empty_batch_says_it_holds_no_events_and_points_to_the_inputs_tab() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("empty-batch.json");
     std::fs::write(&path, "[]\n").expect("write");
-    let h = open(path);
+    let mut h = open(path);
     assert_eq!(h.state().store().inputs.len(), 1);
     assert_eq!(h.state().store().inputs[0].records, 0);
+    // An empty batch is an empty report (as `analyze` exits 0), not a failure.
+    assert!(h.state().load_failures().is_empty());
     h.get_by_label("Nothing to read in empty-batch.json (CloudEvents batch): it holds no events.");
+    h.get_by_label("Show inputs & read errors").click();
+    h.run_steps(3);
     h.get_by_label_contains("cloudevents-batch · 0 records");
     assert!(h.query_by_label_contains("No events yet").is_none());
 }
@@ -379,4 +391,461 @@ fn a_filter_that_matches_nothing_says_so_and_can_be_cleared() {
     assert_eq!(h.state().filter_text(), "");
     assert!(h.query_by_label_contains("matches none of").is_none());
     assert_eq!(edit_text(&h), "");
+}
+
+/// The app reads the same `eventlens.toml` as `analyze` (next to the first file), so a
+/// threshold a team set gives the same findings in both.
+#[test]
+fn the_app_uses_the_thresholds_of_eventlens_toml() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-traces/defects/poison-message.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("poison-message.jsonl");
+    std::fs::copy(&src, &file).unwrap();
+    let poison = |h: &Harness<'static, EventLensApp>| {
+        h.state()
+            .findings()
+            .iter()
+            .filter(|f| f.kind.as_str() == "poison-message")
+            .count()
+    };
+    let cli = |file: &std::path::Path| -> usize {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .args(["analyze", "--json"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "poison-message")
+            .count()
+    };
+    // Defaults: the poisoned message is reported by both.
+    let h = open(file.clone());
+    assert!(poison(&h) > 0);
+    assert_eq!(poison(&h), cli(&file));
+    // A team that tolerates many attempts: neither reports it.
+    std::fs::write(
+        dir.path().join("eventlens.toml"),
+        "poison_attempts = 1000\n",
+    )
+    .unwrap();
+    let h = open(file.clone());
+    assert_eq!(poison(&h), 0);
+    assert_eq!(cli(&file), 0);
+}
+
+// ---- drill-down ----
+
+/// The event whose id is `id`.
+fn event_with_id(app: &EventLensApp, id: &str) -> eventlens::model::EventIdx {
+    let s = app.store();
+    let sym = s.strings.get(id).expect("the id is interned");
+    let i = s
+        .events
+        .iter()
+        .position(|e| e.id == sym)
+        .expect("an event with that id");
+    eventlens::model::EventIdx(i as u32)
+}
+
+/// True when the widget is drawn inside the window's visible area between `top` and
+/// `bottom` (a scrolled-away row is laid out, but outside its scroll area).
+fn shown_between(node: &egui_kittest::Node<'_>, top: f32, bottom: f32) -> bool {
+    let r = node.rect();
+    r.center().y > top && r.center().y < bottom
+}
+
+#[test]
+fn clicking_the_text_of_a_row_selects_its_event() {
+    let mut h = open(capture());
+    h.run_steps(3);
+    // The last rows at the end of the capture; click the text of a cell, not the gap.
+    let id = "ord-000600";
+    let cell = h.get_all_by_label(id).next().expect("a row of ord-000600");
+    cell.click();
+    h.run_steps(3);
+    let e = event_with_id(h.state(), id);
+    assert_eq!(h.state().selection(), Selection::Event(e));
+    // Another column's text of another row: the route.
+    h.state_mut().command(Command::Select(Selection::None));
+    h.run_steps(2);
+    let route = h
+        .get_all_by_label("handler-b → read-model")
+        .last()
+        .expect("a store row");
+    route.click();
+    h.run_steps(3);
+    assert!(
+        matches!(h.state().selection(), Selection::Event(_)),
+        "{:?}",
+        h.state().selection()
+    );
+}
+
+#[test]
+fn select_event_moves_the_cursor_to_it_and_scrolls_the_table_to_its_row() {
+    let id = "ord-000100";
+    // Without --cursor: the cursor goes to the event's first observation.
+    let h = open_with(StartOptions {
+        files: vec![capture()],
+        select: Some(format!("event:{id}")),
+        ..Default::default()
+    });
+    let app = h.state();
+    let e = event_with_id(app, id);
+    assert_eq!(app.selection(), Selection::Event(e));
+    let first = app.store().first_observation(e).expect("observed").time;
+    assert_eq!(app.cursor(), Some(first));
+    assert!(app.notices().is_empty(), "{:?}", app.notices());
+
+    // With --cursor end the cursor stays at the end, and the table still scrolls up from
+    // the last row to the event's.
+    let mut h = open_with(StartOptions {
+        files: vec![capture()],
+        select: Some(format!("event:{id}")),
+        cursor: Some("end".into()),
+        ..Default::default()
+    });
+    h.run_steps(4);
+    assert_eq!(h.state().cursor(), h.state().store().last_time());
+    // Only the rows in view are laid out: the event's row is one of them.
+    let row = h
+        .get_all_by_label(id)
+        .next()
+        .expect("the event's row is in view");
+    assert!(shown_between(&row, 560.0, 820.0), "{:?}", row.rect());
+    assert!(h.query_by_label("ord-000600").is_none());
+}
+
+#[test]
+fn next_finding_scrolls_the_findings_list_to_it() {
+    let mut h = open(capture());
+    let last = h.state().findings().len() - 1;
+    let title = h.state().findings()[last].title.clone();
+    // The findings panel ends above the tabs; the last finding starts out of view.
+    let title_node = h.get_by_label(&title);
+    assert!(
+        !shown_between(&title_node, 60.0, 540.0),
+        "{:?}",
+        title_node.rect()
+    );
+    h.state_mut().command(Command::SelectFinding(last));
+    h.run_steps(4);
+    assert!(shown_between(&h.get_by_label(&title), 60.0, 540.0));
+    // Finding ▶ from the start selects the first finding in time, and shows it.
+    h.key_press(Key::Home);
+    h.run_steps(2);
+    h.get_by_label("Finding ▶").click();
+    h.run_steps(4);
+    let i = h.state().selected_finding().expect("a finding is selected");
+    let title = h.state().findings()[i].title.clone();
+    assert!(shown_between(&h.get_by_label(&title), 60.0, 540.0));
+}
+
+#[test]
+fn the_inspector_shows_the_delivery_history_first_in_sections_that_fold() {
+    let mut h = open_with(StartOptions {
+        files: vec![capture()],
+        select: Some("event:ord-000302".into()),
+        ..Default::default()
+    });
+    h.run_steps(2);
+    let sections = [
+        "Delivery history",
+        "Causal chain",
+        "CloudEvent attributes",
+        "Payload",
+    ];
+    let ys: Vec<f32> = sections
+        .iter()
+        .map(|s| h.get_by_label(s).rect().top())
+        .collect();
+    assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
+    // A section folds away.
+    assert!(h.query_by_label("specversion").is_some());
+    h.get_by_label("CloudEvent attributes").scroll_to_me();
+    h.run_steps(4);
+    h.get_by_label("CloudEvent attributes").click();
+    h.run_steps(6);
+    assert!(h.query_by_label("specversion").is_none());
+}
+
+#[test]
+fn the_edge_colours_have_a_legend_in_both_colourings() {
+    let mut h = open(capture());
+    h.get_by_label("Edges by failed share:");
+    h.get_by_label("under 2%");
+    h.get_by_label("8% or more, dead letters");
+    h.get_by_label("p95 latency").click();
+    h.run_steps(3);
+    h.get_by_label("Edges by p95 latency:");
+    h.get_by_label("under 20 ms");
+    h.get_by_label("100 ms or more");
+    h.get_by_label("selected");
+}
+
+// ---- startup ----
+
+#[test]
+fn a_missing_file_beside_a_readable_one_opens_the_readable_one_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-capture.jsonl");
+    let h = open_with(StartOptions {
+        files: vec![capture(), missing.clone()],
+        ..Default::default()
+    });
+    let app = h.state();
+    assert!(app.store().observations.len() > 100);
+    assert_eq!(app.load_failures().len(), 1, "{:?}", app.load_failures());
+    assert!(app.load_failures()[0].contains("no-such-capture.jsonl"));
+    // The Inputs tab is shown, with the reason.
+    h.get_by_label_contains("no-such-capture.jsonl: No such file");
+    // Only what was read is a recent file, and as an absolute path.
+    let recent = app.recent_files();
+    assert_eq!(recent.len(), 1, "{recent:?}");
+    assert!(recent[0].is_absolute());
+    assert!(recent[0].ends_with("sample-traces/capture.jsonl"));
+}
+
+#[test]
+fn recent_files_are_stored_as_absolute_paths() {
+    // Tests run in the package root, so this relative path names the sample.
+    let h = open(PathBuf::from("sample-traces/capture.jsonl"));
+    let recent = h.state().recent_files();
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].is_absolute(), "{:?}", recent[0]);
+    assert_eq!(recent[0], capture());
+}
+
+#[test]
+fn startup_options_that_do_not_apply_are_reported_in_the_window() {
+    for (select, cursor, says) in [
+        (Some("node:nope"), None, "there is no node named \"nope\""),
+        (
+            Some("finding:99"),
+            None,
+            "there are 15 findings (finding:0 to finding:14)",
+        ),
+        (
+            Some("edge:orders->read-model"),
+            None,
+            "there is no edge from orders to read-model",
+        ),
+        (None, Some("99999"), "--cursor 99999: the input spans"),
+    ] {
+        let h = open_with(StartOptions {
+            files: vec![capture()],
+            select: select.map(String::from),
+            cursor: cursor.map(String::from),
+            ..Default::default()
+        });
+        let app = h.state();
+        assert_eq!(app.notices().len(), 1, "{:?}", app.notices());
+        assert!(app.notices()[0].contains(says), "{}", app.notices()[0]);
+        assert_eq!(app.selection(), Selection::None);
+        // Shown over the graph.
+        h.get_by_label_contains(says);
+        h.get_by_label("Startup options that do not apply");
+    }
+    // --select finding:N is findings[N].
+    let h = open_with(StartOptions {
+        files: vec![capture()],
+        select: Some("finding:3".into()),
+        ..Default::default()
+    });
+    assert_eq!(h.state().selected_finding(), Some(3));
+    assert!(h.state().notices().is_empty());
+}
+
+#[test]
+fn the_in_app_open_dialog_lists_a_folder_and_opens_a_file() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(2);
+    h.state_mut().command(Command::OpenInAppDialog);
+    h.run_steps(2);
+    assert!(h.state().open_dialog_dir().is_some());
+    // Type a folder and press Enter: it is listed.
+    let defects = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-traces/defects");
+    let start = h
+        .state()
+        .open_dialog_dir()
+        .expect("open")
+        .display()
+        .to_string();
+    let path_field = |h: &Harness<'static, EventLensApp>, value: &str| {
+        h.get_all_by_role(egui::accesskit::Role::TextInput)
+            .find(|n| n.accesskit_node().value().as_deref() == Some(value))
+            .expect("the dialog's path field")
+            .accesskit_node()
+            .id()
+    };
+    let id = path_field(&h, &start);
+    h.get_by(|n| n.id() == id).focus();
+    h.run_steps(1);
+    h.get_by(|n| n.id() == id)
+        .set_text_value_accesskit(&defects.display().to_string());
+    h.run_steps(1);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().open_dialog_dir(), Some(defects.as_path()));
+    // Pick a file in the listing and open it.
+    h.get_by_label_contains("clean.jsonl").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Open")
+        .click();
+    h.run_steps(2);
+    assert!(h.state().open_dialog_dir().is_none());
+    assert!(h.state().is_loading());
+    h.state_mut().wait_until_loaded();
+    h.run_steps(2);
+    assert!(
+        h.state().store().observations.len() > 100,
+        "{:?} {:?}",
+        h.state().load_failures(),
+        h.state()
+            .store()
+            .inputs
+            .iter()
+            .map(|i| &i.path)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(h.state().recent_files(), [defects.join("clean.jsonl")]);
+}
+
+#[test]
+fn spec_violations_are_on_the_inputs_tab_once_and_link_to_their_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("violations.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"specversion":"1.0","id":"a-1","source":"/shop","type":"OrderPlaced","time":"2026-03-02T09:00:00Z"}"#,
+            "\n",
+            r#"{"specversion":"1.0","id":"a-2","source":"/shop","type":"OrderPlaced","time":"yesterday"}"#,
+            "\n",
+        ),
+    )
+    .expect("write");
+    let mut h = open(path);
+    // The finding is analyze's nonconformant-event; no GUI-only spec-violation beside it.
+    let kinds: Vec<Kind> = h.state().findings().iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&Kind::NonconformantEvent), "{kinds:?}");
+    assert!(h.query_by_label_contains("spec-violation").is_none());
+    h.get_by_label_contains("Inputs & read errors (1)").click();
+    h.run_steps(3);
+    h.get_by_label_contains("violations.jsonl:2: time: \"yesterday\" is not an RFC 3339")
+        .click();
+    h.run_steps(3);
+    let e = event_with_id(h.state(), "a-2");
+    assert_eq!(h.state().selection(), Selection::Event(e));
+}
+
+#[test]
+fn the_findings_panel_can_be_widened_and_its_titles_rewrap() {
+    let mut h = open(capture());
+    let title = h.state().findings()[0].title.clone();
+    let before = h.get_by_label(&title).rect();
+    // Drag the panel's right edge (its default width is 260) to the right.
+    let edge_x = 260.0;
+    let y = 300.0;
+    let button = |x: f32, pressed| egui::Event::PointerButton {
+        pos: egui::pos2(x, y),
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    let drag = |h: &mut Harness<'static, EventLensApp>, x: f32| {
+        h.event(egui::Event::PointerMoved(egui::pos2(x, y)));
+        h.run_steps(1);
+        h.event(button(x, true));
+        h.run_steps(1);
+        for i in 1..=10 {
+            h.event(egui::Event::PointerMoved(egui::pos2(
+                x + 12.0 * i as f32,
+                y,
+            )));
+            h.run_steps(1);
+        }
+        h.event(button(x + 120.0, false));
+        h.run_steps(3);
+    };
+    // The edge is within a few points of there.
+    for dx in [0.0, -3.0, 3.0, -6.0, 6.0] {
+        drag(&mut h, edge_x + dx);
+        if h.get_by_label(&title).rect().width() > before.width() + 50.0 {
+            break;
+        }
+    }
+    let after = h.get_by_label(&title).rect();
+    assert!(
+        after.width() > before.width() + 50.0,
+        "{before:?} -> {after:?}"
+    );
+    // Body-size text: the title is as tall as a body line (one or more of them).
+    let body = h.ctx.global_style().text_styles[&egui::TextStyle::Body].size;
+    assert!(after.height() >= body, "{after:?} vs {body}");
+}
+
+#[test]
+fn file_open_falls_back_to_the_in_app_dialog_where_no_system_dialog_can_be_shown() {
+    // Only where no system dialog can appear: no session bus (so no desktop portal) and no
+    // zenity. Elsewhere a real dialog would open and wait for a person.
+    let zenity = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("zenity").is_file()));
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || zenity {
+        eprintln!("skipped: a desktop portal or zenity may show a real dialog here");
+        return;
+    }
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(2);
+    // The first start's card offers Open… as the File menu does.
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    assert_eq!(h.get_all_by_label("Open…").count(), 2);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.get_by_label("Open…").click();
+    // rfd answers "no dialog" on its thread; the app then opens its own.
+    let t0 = std::time::Instant::now();
+    while h.state().open_dialog_dir().is_none() && t0.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    assert!(h.state().open_dialog_dir().is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("No system file dialog could be shown");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel")
+        .click();
+    h.run_steps(2);
+    assert!(h.state().open_dialog_dir().is_none());
+}
+
+/// Calls (HTTP between services) are drawn beside the event flow, and the Flow toolbar's
+/// "calls" toggle hides them: traces of the Python OpenTelemetry SDK (tests/instrumented).
+#[test]
+fn the_calls_toggle_hides_call_edges() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/instrumented/python-pika-redis-http.json");
+    let mut h = open(path);
+    assert!(h.state().shows_calls());
+    // checkout -> orders-api (call), orders-api -> orders, orders -> fulfillment, and two
+    // writes to Redis.
+    assert_eq!(h.state().drawn_edges(), 5);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "calls")
+        .click();
+    h.run_steps(3);
+    assert!(!h.state().shows_calls());
+    assert_eq!(h.state().drawn_edges(), 4);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "calls")
+        .click();
+    h.run_steps(3);
+    assert_eq!(h.state().drawn_edges(), 5);
 }

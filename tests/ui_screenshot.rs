@@ -1,6 +1,8 @@
 //! The real binary's `--screenshot` under Xvfb: a file whose records draw nothing and an
-//! empty batch both render and return as promptly as a sample capture, and a run that can
-//! never finish gives up at the deadline saying what it waited for.
+//! empty batch both render and return as promptly as a sample capture, a run that can
+//! never finish gives up at the deadline saying what it waited for, a missing file beside a
+//! readable one is reported and not fatal, and a startup option that does not apply to the
+//! input exits 2 with one sentence.
 //!
 //! Needs `xvfb-run` (`apt-get install xvfb xauth libgl1-mesa-dri libegl1
 //! libxkbcommon-x11-0`). Without it the tests say so and pass, unless
@@ -55,11 +57,25 @@ struct Run {
 
 /// `xvfb-run eventlens FILE --screenshot OUT`, killed (with Xvfb) if it outlives `limit`.
 fn screenshot(file: &Path, out: &Path, env: &[(&str, &str)], limit: Duration) -> Run {
+    screenshot_with(&[file], &[], out, env, limit)
+}
+
+/// `xvfb-run eventlens FILES... ARGS... --screenshot OUT`, killed (with Xvfb) if it outlives
+/// `limit`.
+fn screenshot_with(
+    files: &[&Path],
+    args: &[&str],
+    out: &Path,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Run {
     let _ = std::fs::remove_file(out);
+    let file = files.first().copied().unwrap_or(Path::new(""));
     let mut cmd = Command::new("xvfb-run");
     cmd.args(["-a", "-s", "-screen 0 1600x1000x24"])
         .arg(env!("CARGO_BIN_EXE_eventlens"))
-        .arg(file)
+        .args(files)
+        .args(args)
         .arg("--screenshot")
         .arg(out)
         .envs(env.iter().copied())
@@ -148,15 +164,23 @@ fn files_that_draw_nothing_screenshot_as_promptly_as_a_sample_capture() {
     assert_eq!(spans.code, Some(0), "{}", spans.stderr);
     assert_png(&out.join("spans-without-events.png"));
 
-    // An empty batch: nothing could be read, so exit 1 with one sentence, as `analyze`
-    // does, after saving the window that says so.
+    // An empty batch loads (an empty report, exit 0 as `analyze` gives), and the window
+    // says it holds no events.
     let batch = screenshot(&empty, &out.join("empty-batch.png"), &[], RUN_LIMIT);
-    assert_eq!(batch.code, Some(1), "{}", batch.stderr);
+    assert_eq!(batch.code, Some(0), "{}", batch.stderr);
     assert_png(&out.join("empty-batch.png"));
-    let lines: Vec<&str> = batch.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{}", batch.stderr);
+
+    // Nothing could be read at all: exit 1 with one sentence, as `analyze` does, after
+    // saving the window that says why.
+    let garbage = out.join("not-an-event-file.txt");
+    std::fs::write(&garbage, "hello, this is not JSON\n").unwrap();
+    let bad = screenshot(&garbage, &out.join("unreadable.png"), &[], RUN_LIMIT);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+    assert_png(&out.join("unreadable.png"));
+    let lines: Vec<&str> = bad.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", bad.stderr);
     assert!(
-        lines[0].starts_with("eventlens: no events in ") && lines[0].contains("empty-batch.json"),
+        lines[0].starts_with("eventlens: ") && lines[0].contains("not-an-event-file.txt"),
         "{}",
         lines[0]
     );
@@ -212,4 +236,90 @@ fn a_screenshot_that_cannot_finish_gives_up_and_says_what_it_waited_for() {
     );
     assert!(!png.exists());
     eprintln!("gave up in {:.2} s: {}", run.secs, run.stderr.trim());
+}
+
+#[test]
+fn a_missing_file_beside_a_readable_one_is_reported_not_fatal() {
+    let _x = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    if !xvfb_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-capture.jsonl");
+    let out = out_dir().join("missing-beside-readable.png");
+    let run = screenshot_with(
+        &[&fixture("sample-traces/capture.jsonl"), &missing],
+        &[],
+        &out,
+        &[],
+        RUN_LIMIT,
+    );
+    // As `analyze`: it loaded something, so 0, and the unreadable file is named.
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_png(&out);
+    assert!(
+        run.stderr.contains("no-such-capture.jsonl: No such file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("screenshot saved"), "{}", run.stderr);
+}
+
+#[test]
+fn startup_options_that_do_not_apply_exit_2_with_one_sentence() {
+    let _x = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    if !xvfb_available() {
+        return;
+    }
+    let capture = fixture("sample-traces/capture.jsonl");
+    for (args, says) in [
+        (
+            ["--select", "node:nope"],
+            "eventlens: --select node:nope: there is no node named \"nope\" (the nodes are ",
+        ),
+        (
+            ["--select", "finding:99"],
+            "eventlens: --select finding:99: there are 15 findings (finding:0 to finding:14)",
+        ),
+        (
+            ["--cursor", "99999"],
+            "eventlens: --cursor 99999: the input spans ",
+        ),
+    ] {
+        let out = out_dir().join(format!("bad-{}.png", args[1].replace(':', "-")));
+        let run = screenshot_with(&[&capture], &args, &out, &[], RUN_LIMIT);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {}", run.stderr);
+        assert!(lines[0].starts_with(says), "{args:?}: {}", lines[0]);
+        // The window reporting it is still saved, to look at.
+        assert_png(&out);
+    }
+}
+
+#[test]
+fn a_malformed_startup_option_is_a_usage_error_before_any_window() {
+    // No window, so no Xvfb needed.
+    for (args, says) in [
+        (
+            ["--select", "handler-b"],
+            "eventlens: --select handler-b: expected node:NAME, edge:FROM->TO, event:ID or finding:N",
+        ),
+        (
+            ["--cursor", "soon"],
+            "eventlens: --cursor soon: expected seconds after the start, start, end or an RFC 3339 time",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .arg(fixture("sample-traces/capture.jsonl"))
+            .args(args)
+            .arg("--screenshot")
+            .arg(out_dir().join("never-written.png"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run eventlens");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim(), says, "{args:?}");
+    }
 }

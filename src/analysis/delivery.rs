@@ -258,17 +258,54 @@ struct HandlerStats {
     warm: LatencyHistogram,
     cold: LatencyHistogram,
     cold_acc: Acc,
+    /// The cold invocations (observation indices, in time order).
+    cold_obs: Vec<u32>,
     all: LatencyHistogram,
     /// Shortest processing time that ended in a timeout (the observed limit).
     timeout_at: Option<i64>,
     last_end: Option<Nanos>,
 }
 
-fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+/// A handler's processing time split into cold and warm invocations, exactly as the
+/// `cold-start` finding splits them (marked in the input, else inferred from idle gaps and
+/// slowness). The GUI shows these figures; it never splits on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColdWarm {
+    pub handler: NodeId,
+    /// Processing time of the cold invocations (ms), when any had a duration.
+    pub cold: Option<LatencySummary>,
+    /// Processing time of the warm invocations (ms).
+    pub warm: Option<LatencySummary>,
+    /// Cold invocations (with or without a duration).
+    pub cold_count: u64,
+    /// True when the input marks no cold start for this handler and they were inferred.
+    pub inferred: bool,
+    /// The cold invocations: indices into `store.observations`, in time order.
+    pub cold_observations: Vec<u32>,
+}
+
+/// The cold/warm split of every handler with processing times, by handler id.
+pub fn cold_warm(store: &Store, cfg: &AnalysisConfig) -> Vec<ColdWarm> {
+    let mut v: Vec<ColdWarm> = handler_stats(store, cfg)
+        .into_iter()
+        .map(|st| ColdWarm {
+            handler: st.handler,
+            cold: LatencySummary::of(&st.cold),
+            warm: LatencySummary::of(&st.warm),
+            cold_count: st.cold_acc.count,
+            inferred: !st.marked_cold,
+            cold_observations: st.cold_obs,
+        })
+        .collect();
+    v.sort_by_key(|c| c.handler);
+    v
+}
+
+fn handler_stats(store: &Store, cfg: &AnalysisConfig) -> Vec<HandlerStats> {
     let max = cfg.max_examples;
     let mut slots: FxHashMap<NodeId, usize> = FxHashMap::default();
     let mut stats: Vec<HandlerStats> = Vec::new();
-    for o in &store.observations {
+    for (oi, o) in store.observations.iter().enumerate() {
         if o.stage != Stage::Handle {
             continue;
         }
@@ -279,6 +316,7 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 warm: new_histogram(),
                 cold: new_histogram(),
                 cold_acc: Acc::default(),
+                cold_obs: Vec::new(),
                 all: new_histogram(),
                 timeout_at: None,
                 last_end: None,
@@ -297,6 +335,7 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
             st.cold_acc.add(o.event, o.time, max);
             st.cold_acc.edge(o.from, o.to);
             st.cold_acc.node(o.to);
+            st.cold_obs.push(oi as u32);
             if o.duration >= 0 {
                 record_nanos(&mut st.cold, o.duration);
             }
@@ -316,10 +355,12 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 })
             })
             .collect();
-        for st in &mut stats {
-            st.warm = new_histogram();
+        for (st, t) in stats.iter_mut().zip(&thresholds) {
+            if t.is_some() {
+                st.warm = new_histogram();
+            }
         }
-        for o in &store.observations {
+        for (oi, o) in store.observations.iter().enumerate() {
             if o.stage != Stage::Handle {
                 continue;
             }
@@ -340,12 +381,19 @@ fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
                 st.cold_acc.add(o.event, o.time, max);
                 st.cold_acc.edge(o.from, o.to);
                 st.cold_acc.node(o.to);
+                st.cold_obs.push(oi as u32);
                 record_nanos(&mut st.cold, o.duration);
             } else {
                 record_nanos(&mut st.warm, o.duration);
             }
         }
     }
+    stats
+}
+
+fn handlers(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+    let max = cfg.max_examples;
+    let stats = handler_stats(store, cfg);
     // Timeout risk: handlers whose p99 is within the margin of their limit, then one pass
     // for the invocations at risk of all of them.
     let mut risky: Vec<(NodeId, f64, f64, i64, bool)> = Vec::new();

@@ -13,5 +13,6 @@ pub mod schema;
 pub mod storm;
 
 pub use config::AnalysisConfig;
+pub use delivery::{ColdWarm, cold_warm};
 pub use findings::{EdgeRef, EventRef, Evidence, FailOn, Finding, Kind, Severity, analyze};
 pub use latency::{LatencyKind, LatencyPoint, LatencyReport, LatencySeries, latency};

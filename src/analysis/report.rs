@@ -32,6 +32,9 @@ pub struct InputReport {
     pub errors: Vec<RecordIssue>,
     pub violation_count: u64,
     pub violations: Vec<RecordIssue>,
+    /// Records left out or read in part on purpose, with why (not errors).
+    pub note_count: u64,
+    pub notes: Vec<RecordIssue>,
 }
 
 #[derive(Serialize, Debug)]
@@ -41,8 +44,11 @@ pub struct Summary {
     /// Synchronous calls and store accesses outside any event handling, from span inputs.
     pub calls: u64,
     pub observations: u64,
+    /// The first and last time an observation gives (null when none gives a time).
     pub first: Option<String>,
     pub last: Option<String>,
+    /// Observations whose record gives no time (kept in file order, shown as "no time").
+    pub untimed: u64,
     /// Observations two inputs both reported, merged into one.
     pub merged_duplicates: u64,
     /// Deliveries derived from `causationid` rather than observed.
@@ -113,12 +119,31 @@ impl Report {
                 errors: i.errors.clone(),
                 violation_count: i.violation_count,
                 violations: i.violations.clone(),
+                note_count: i.note_count,
+                notes: i.notes.clone(),
             })
             .collect();
+        // Times a record gives, not those borrowed by records without one: with none at all,
+        // no figure that needs a time (latency, when a finding happened) is shown.
+        let untimed = store.observations.iter().filter(|o| o.untimed).count() as u64;
+        let first = store
+            .observations
+            .iter()
+            .find(|o| !o.untimed)
+            .map(|o| o.time);
+        let last = store
+            .observations
+            .iter()
+            .rfind(|o| !o.untimed)
+            .map(|o| o.time);
+        let timed = first.is_some();
         let topo = &store.topology;
         let mut nodes: Vec<NodeReport> = topo
             .graph
             .node_weights()
+            // A node nothing was seen at (a name an input gave that turned out to be
+            // another's, see `unify_producers`) is not part of the flow, as in the app.
+            .filter(|n| n.observations > 0)
             .map(|n| NodeReport {
                 id: store.node_key(n.id),
                 kind: n.kind,
@@ -153,7 +178,11 @@ impl Report {
                     .iter()
                     .map(|(t, _)| store.str(*t).to_string())
                     .collect(),
-                latency_ms: e.latency.as_ref().and_then(LatencySummary::of),
+                latency_ms: e
+                    .latency
+                    .as_ref()
+                    .filter(|_| timed)
+                    .and_then(LatencySummary::of),
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
@@ -174,23 +203,36 @@ impl Report {
         } else {
             (None, Vec::new())
         };
+        let (latency, findings) = if timed {
+            (latency, findings)
+        } else {
+            (
+                latency.map(|l| LatencyReport {
+                    end_to_end_ms: None,
+                    chains: 0,
+                    series: Vec::new(),
+                    ..l
+                }),
+                findings
+                    .into_iter()
+                    .map(|mut f| {
+                        f.first = None;
+                        f.last = None;
+                        f
+                    })
+                    .collect(),
+            )
+        };
         Report {
             schema: SCHEMA,
             inputs,
             summary: Summary {
-                events: store
-                    .events
-                    .iter()
-                    .filter(|e| e.kind != EventKind::Call)
-                    .count() as u64,
-                calls: store
-                    .events
-                    .iter()
-                    .filter(|e| e.kind == EventKind::Call)
-                    .count() as u64,
+                events: store.events.len() as u64 - store.call_events,
+                calls: store.call_events,
                 observations: store.observations.len() as u64,
-                first: store.first_time().map(format_rfc3339),
-                last: store.last_time().map(format_rfc3339),
+                first: first.map(format_rfc3339),
+                last: last.map(format_rfc3339),
+                untimed,
                 merged_duplicates: store.merged_duplicates,
                 inferred_deliveries: store.inferred_deliveries,
             },
@@ -231,6 +273,12 @@ impl Report {
                     i.violation_count - 10
                 );
             }
+            for n in i.notes.iter().take(10) {
+                let _ = writeln!(s, "  line {}: note: {}", n.line, clean(&n.message));
+            }
+            if i.note_count > 10 {
+                let _ = writeln!(s, "  ... {} more notes (see --json)", i.note_count - 10);
+            }
         }
         let sm = &self.summary;
         let _ = writeln!(
@@ -246,6 +294,18 @@ impl Report {
             sm.first.as_deref().unwrap_or("-"),
             sm.last.as_deref().unwrap_or("-")
         );
+        if sm.untimed > 0 && sm.first.is_none() {
+            let _ = writeln!(
+                s,
+                "times are missing: no record gives a time, so events are in file order and no latency or time is shown"
+            );
+        } else if sm.untimed > 0 {
+            let _ = writeln!(
+                s,
+                "{} of {} observations have no time (placed after the record before them; shown as \"no time\")",
+                sm.untimed, sm.observations
+            );
+        }
         let _ = writeln!(s, "\nNodes:");
         for n in &self.topology.nodes {
             let _ = write!(

@@ -5,7 +5,7 @@
 
 use super::jsonval::{Key, Val, object_shape};
 use crate::model::*;
-use crate::time::{Nanos, parse_rfc3339};
+use crate::time::{Nanos, no_time_reason, parse_rfc3339};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -150,6 +150,9 @@ pub struct Checked<'a> {
     pub shape: Option<String>,
     pub capture: Option<CaptureObs<'a>>,
     pub violations: Vec<String>,
+    /// What was read differently from what the record says, and why (not violations): a
+    /// placeholder time taken as no time.
+    pub notes: Vec<String>,
     /// [`event_key_hash`] of `source` + `id`, or 0.
     pub key_hash: u64,
 }
@@ -283,8 +286,17 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
             escape_msg(ct)
         ));
     }
+    let mut notes = Vec::new();
     let time = match string_attr("time", raw.time, false, &mut v) {
         Some(t) => match parse_rfc3339(&t) {
+            r if no_time_reason(&r).is_some() => {
+                notes.push(format!(
+                    "time \"{}\" {}",
+                    escape_msg(&t),
+                    no_time_reason(&r).unwrap_or_default()
+                ));
+                None
+            }
             Ok(n) => Some(n),
             Err(e) => {
                 v.push(format!(
@@ -367,7 +379,7 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
         }
         let c = capture.get_or_insert_with(CaptureObs::default);
         if let Some(f) = field {
-            capture_field(c, f, std::mem::replace(value, Val::Null), &mut v);
+            capture_field(c, f, std::mem::replace(value, Val::Null), &mut v, &mut notes);
         }
         false
     });
@@ -401,6 +413,7 @@ pub fn check<'a>(raw: RawEvent<'a>, base: &'a str) -> Result<Checked<'a>, String
         shape,
         capture,
         violations: v,
+        notes,
     })
 }
 
@@ -449,6 +462,7 @@ fn capture_field<'a>(
     field: CaptureField,
     value: Val<'a>,
     v: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) {
     let as_int = |value: &Val<'a>| match value {
         Val::Int(i) => Some(*i),
@@ -457,6 +471,11 @@ fn capture_field<'a>(
     };
     match field {
         CaptureField::RecordedTime => match value.as_str().map(parse_rfc3339) {
+            Some(r) if no_time_reason(&r).is_some() => notes.push(format!(
+                "recordedtime \"{}\" {}",
+                escape_msg(value.as_str().unwrap_or_default()),
+                no_time_reason(&r).unwrap_or_default()
+            )),
             Some(Ok(t)) => c.recorded = Some(t),
             Some(Err(e)) => v.push(format!("recordedtime: is {e} (CloudEvents recordedtime extension: RFC 3339 Timestamp)")),
             None => v.push(format!("recordedtime: must be a Timestamp string, got {}", value.kind())),
@@ -541,6 +560,9 @@ pub fn add_checked(
         for msg in &c.violations {
             inp.violation(line, msg.clone());
         }
+        for msg in &c.notes {
+            inp.note(line, msg.clone());
+        }
     }
     let payload = c.payload.and_then(|(off, len, json)| {
         let offset = match &mut store.inputs[input as usize].payloads {
@@ -613,7 +635,8 @@ pub fn add_checked(
         }
     };
     let cap = c.capture.take().unwrap_or_default();
-    let time = cap.recorded.or(c.time).unwrap_or(*last_time);
+    let own_time = cap.recorded.or(c.time);
+    let time = own_time.unwrap_or(*last_time);
     *last_time = time;
     let stage = cap.stage.unwrap_or(Stage::Publish);
     let channel = cap.channel.as_deref();
@@ -689,6 +712,7 @@ pub fn add_checked(
     obs.cold_start = cap.cold_start;
     obs.reason = cap.reason.as_deref().map_or(Sym::NONE, |r| store.intern(r));
     obs.loc = loc;
+    obs.untimed = own_time.is_none();
     store.add_observation(obs);
 }
 

@@ -228,8 +228,9 @@ pub fn role(s: &Span) -> Role {
     let messaging = op.is_some() || first(s, &["messaging.system"]).is_some();
     match s.kind {
         SpanKind::Client if first(s, DB_SYSTEM).is_some() => Role::Db,
+        // A query without a system (older or minimal instrumentation): still a database.
         SpanKind::Client
-            if first(s, DB_QUERY).is_some() && s.remote_service.is_some() && !messaging =>
+            if first(s, DB_QUERY).is_some() && !messaging && first(s, HTTP_METHOD).is_none() =>
         {
             Role::Db
         }
@@ -237,6 +238,8 @@ pub fn role(s: &Span) -> Role {
         SpanKind::Client if messaging => Role::Internal,
         SpanKind::Client => Role::CallOut,
         SpanKind::Server => Role::Serve,
+        // OpenTracing without `span.kind`: a span tagged with the database it queries.
+        _ if first(s, DB_SYSTEM).is_some() && !messaging => Role::Db,
         _ => Role::Internal,
     }
 }
@@ -386,6 +389,9 @@ pub fn db_store<'s>(s: &'s Span) -> Option<Cow<'s, str>> {
                 .filter(|r| !r.is_empty())
                 .map(Cow::Borrowed)
         })
+        .or_else(|| first(s, &["server.address", "net.peer.name"]))
+        // A query that names nothing it went to still went to a database.
+        .or(Some(Cow::Borrowed("database")))
 }
 
 /// The database system (`postgresql`, `redis`).

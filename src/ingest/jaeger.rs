@@ -2,12 +2,14 @@
 //! `{"data":[{"traceID","spans":[...],"processes":{...}}]}` and a bare trace object
 //! `{"traceID","spans","processes"}` (also one per line). Span times are microseconds;
 //! `references` give the parent (`CHILD_OF`) and links (`FOLLOWS_FROM`, and further
-//! `CHILD_OF`s); the `span.kind` and `error` tags give kind and status. Each span is parsed on
-//! its own: a malformed one is reported with its `data[t].spans[k]` path and line.
+//! `CHILD_OF`s); the `span.kind` and `error` tags give kind and status. Ids are hex; other
+//! texts (`trace-123`, `span-2_1`) are read as opaque ids ([`super::ids`]), one note per
+//! trace. Each span is parsed on its own: a malformed one is reported with its
+//! `data[t].spans[k]` path and line.
 
+use super::ids::{self, IdForm, hex_or_opaque};
 use super::spans::{
     AttrValue, Attrs, Flex64, LineIndex, Parsed, Scalar, Span, SpanKind, SpanPath, micros_span,
-    parse_hex_id,
 };
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -101,6 +103,9 @@ fn tags(t: Vec<Tag>) -> Attrs {
         .collect()
 }
 
+/// A span with a note about how it was read, or `(line, why)` it could not be.
+type NotedSpan = Result<(Span, Option<String>), (u64, String)>;
+
 struct Resolved {
     service: Arc<str>,
     tags: Arc<Attrs>,
@@ -111,38 +116,43 @@ fn parse_span(
     processes: &FxHashMap<String, Resolved>,
     path: SpanPath,
     line: u64,
-) -> Result<Span, String> {
+) -> Result<(Span, Option<String>), String> {
     let s: JSpan = serde_json::from_str(raw.get()).map_err(|e| super::json_error(&e))?;
-    let id = |name: &str, v: Option<&str>| -> Result<[u8; 8], String> {
-        match v {
+    // Ids are hex (leading zeros may be dropped); test traces and some exporters use other
+    // texts (`trace-123`, `span-2_1`), read as opaque ids so references still resolve.
+    let mut opaque: Vec<(String, String)> = Vec::new();
+    let mut id = |name: &str, v: Option<&str>| -> Result<[u8; 8], String> {
+        match v.map(hex_or_opaque::<8>) {
             None => Err(format!("{name} is missing")),
-            Some(v) => parse_hex_id::<8>(v).ok_or_else(|| {
-                format!(
-                    "{name} \"{}\" is not a hex span id",
-                    super::cloudevents::escape_msg(v)
-                )
-            }),
+            Some(None) => Err(format!("{name} is empty or all zeros")),
+            Some(Some((id, form))) => {
+                if form == IdForm::Opaque {
+                    opaque.push((name.to_string(), v.unwrap_or_default().to_string()));
+                }
+                Ok(id)
+            }
         }
-    };
-    let trace_id = match s.trace_id.as_deref() {
-        None => return Err("traceID is missing".into()),
-        Some(t) => parse_hex_id::<16>(t).ok_or_else(|| {
-            format!(
-                "traceID \"{}\" is not a hex trace id",
-                super::cloudevents::escape_msg(t)
-            )
-        })?,
     };
     let span_id = id("spanID", s.span_id.as_deref())?;
     let mut parent = match s.parent_span_id.as_deref() {
         None | Some("") => None,
-        Some(p) => parse_hex_id::<8>(p),
+        Some(p) => id("parentSpanID", Some(p)).ok(),
+    };
+    let mut refs = Vec::new();
+    for (i, r) in s.references.unwrap_or_default().into_iter().enumerate() {
+        let rs = id(&format!("references[{i}].spanID"), r.span_id.as_deref())?;
+        refs.push((i, r, rs));
+    }
+    let trace_id = match s.trace_id.as_deref() {
+        None => return Err("traceID is missing".into()),
+        Some(t) => trace_id_of(t, "traceID", &mut opaque)?,
     };
     let mut links = Vec::new();
-    for (i, r) in s.references.unwrap_or_default().into_iter().enumerate() {
-        let rt = parse_hex_id::<16>(r.trace_id.as_deref().unwrap_or(""))
-            .ok_or_else(|| format!("references[{i}].traceID is missing or not a hex trace id"))?;
-        let rs = id(&format!("references[{i}].spanID"), r.span_id.as_deref())?;
+    for (i, r, rs) in refs {
+        let rt = match r.trace_id.as_deref() {
+            None | Some("") => trace_id,
+            Some(t) => trace_id_of(t, &format!("references[{i}].traceID"), &mut opaque)?,
+        };
         let child_of = r
             .ref_type
             .as_deref()
@@ -153,6 +163,13 @@ fn parse_span(
             links.push((rt, rs));
         }
     }
+    let note = (!opaque.is_empty()).then(|| {
+        let fields: Vec<(&str, &str)> = opaque
+            .iter()
+            .map(|(f, v)| (f.as_str(), v.as_str()))
+            .collect();
+        ids::opaque_note(&fields)
+    });
     let (start, end) = micros_span(s.start_time, s.duration, "startTime")?;
     let (service, resource) = match (&s.process, s.process_id.as_deref()) {
         (Some(p), _) => (
@@ -186,24 +203,44 @@ fn parse_span(
     } else {
         None
     };
-    Ok(Span {
-        trace_id,
-        span_id,
-        parent,
-        links,
-        service,
-        kind,
-        name: s.operation_name.unwrap_or_default(),
-        start,
-        end,
-        error,
-        status_message,
-        attrs,
-        resource,
-        remote_service: None,
-        line,
-        path,
-    })
+    Ok((
+        Span {
+            trace_id,
+            span_id,
+            parent,
+            links,
+            service,
+            kind,
+            name: s.operation_name.unwrap_or_default(),
+            start,
+            end,
+            error,
+            status_message,
+            attrs,
+            resource,
+            remote_service: None,
+            line,
+            path,
+        },
+        note,
+    ))
+}
+
+/// A trace id: hex of up to 32 digits, else an opaque text.
+fn trace_id_of(
+    t: &str,
+    name: &str,
+    opaque: &mut Vec<(String, String)>,
+) -> Result<[u8; 16], String> {
+    match hex_or_opaque::<16>(t) {
+        None => Err(format!("{name} is empty or all zeros")),
+        Some((id, form)) => {
+            if form == IdForm::Opaque {
+                opaque.push((name.to_string(), t.to_string()));
+            }
+            Ok(id)
+        }
+    }
 }
 
 fn error_log_message(logs: Vec<Log>) -> Option<String> {
@@ -261,7 +298,7 @@ fn parse_trace(
             )
         })
         .collect();
-    let results: Vec<Result<Span, (u64, String)>> = t
+    let results: Vec<NotedSpan> = t
         .spans
         .par_iter()
         .with_min_len(64)
@@ -276,7 +313,29 @@ fn parse_trace(
                 .map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    out.push_results(results);
+    let mut opaque_spans = 0u64;
+    let mut first_note = None;
+    for r in results {
+        match r {
+            Ok((span, note)) => {
+                if let Some(n) = note {
+                    opaque_spans += 1;
+                    first_note.get_or_insert((span.line, format!("{}: {n}", span.path)));
+                }
+                out.spans.push(span);
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    // One note per trace: its ids are all written the same way.
+    if let Some((line, n)) = first_note {
+        let more = if opaque_spans > 1 {
+            format!(" ({opaque_spans} spans of this trace have such ids)")
+        } else {
+            String::new()
+        };
+        out.notes.push((line, format!("{n}{more}")));
+    }
 }
 
 fn parse_text(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {

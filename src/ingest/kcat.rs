@@ -1,6 +1,8 @@
 //! kcat `-J` JSON Lines: one Kafka message per line (`topic`, `partition`, `offset`,
 //! `tstype`, `ts` in milliseconds, `broker`, `headers` as a flat `[k, v, k, v]` list or a
-//! map, `key`, `payload` as a string). Each message is a publish onto the topic at `ts`:
+//! map, `key`, `payload` as a string), or several written back to back on one line (as
+//! `kcat -P -J` accepts them). kcat's `%` status lines, found in a pasted terminal transcript,
+//! are skipped. Each message is a publish onto the topic at `ts`:
 //!
 //! - `ce_*` headers are the CloudEvents Kafka binary mode (`content-type` is
 //!   `datacontenttype`, the payload is `data`);
@@ -178,33 +180,66 @@ pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut Kcat
         }
     }
     let lines = chunk.lines();
-    let parsed: Vec<Option<Result<Vec<Message>, String>>> = lines
+    let parsed: Vec<Vec<Result<Message, String>>> = lines
         .par_iter()
         .with_min_len(256)
         .map(|(_, _, line)| {
-            if line.trim_ascii().is_empty() {
-                return None;
+            let t = line.trim_ascii();
+            // kcat's own status lines (`% Reached end of topic orders [0] at offset 4`,
+            // `% Auto-selecting Consumer mode`) go to stderr, and end up in a pasted
+            // terminal transcript: they are not messages.
+            if t.is_empty() || t.first() == Some(&b'%') {
+                return Vec::new();
             }
-            Some(
-                std::str::from_utf8(line)
-                    .map_err(|e| {
-                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to() + 1)
-                    })
-                    .and_then(parse_line),
-            )
+            match std::str::from_utf8(line) {
+                Ok(text) => parse_records(text),
+                Err(e) => vec![Err(format!(
+                    "invalid UTF-8 at byte {} of the line",
+                    e.valid_up_to() + 1
+                ))],
+            }
         })
         .collect();
-    for ((line, _, _), result) in lines.iter().zip(parsed) {
-        match result {
-            None => {}
-            Some(Ok(events)) => {
-                for m in events {
-                    add_message(store, input, *line, m, state);
-                }
+    for ((line, _, _), results) in lines.iter().zip(parsed) {
+        for result in results {
+            match result {
+                Ok(m) => add_message(store, input, *line, m, state),
+                Err(e) => store.inputs[input as usize].error(*line, e),
             }
-            Some(Err(e)) => store.inputs[input as usize].error(*line, e),
         }
     }
+}
+
+/// The messages of one line: `kcat -P -J` accepts records written back to back without a
+/// newline (its test `0003-json.sh` produces two that way), so a line may hold several.
+fn parse_records(text: &str) -> Vec<Result<Message, String>> {
+    let mut out = Vec::with_capacity(1);
+    let mut records = 0;
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    loop {
+        match stream.next() {
+            None => break,
+            Some(Ok(raw)) => {
+                records += 1;
+                match parse_line(raw.get()) {
+                    // A batch message gives several events.
+                    Ok(events) => out.extend(events.into_iter().map(Ok)),
+                    Err(e) if records == 1 => out.push(Err(e)),
+                    Err(e) => out.push(Err(format!("record {records} of the line: {e}"))),
+                }
+            }
+            Some(Err(e)) => {
+                let msg = super::json_error(&e);
+                out.push(Err(if records == 0 {
+                    msg
+                } else {
+                    format!("after {records} record(s) on the line: {msg}")
+                }));
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut KcatState) {
@@ -217,6 +252,9 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
         inp.records += 1;
         for v in &m.ev.violations {
             inp.violation(line, v.clone());
+        }
+        for n in &m.ev.notes {
+            inp.note(line, n.clone());
         }
     }
     let ev = &m.ev;
@@ -279,7 +317,8 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
             ev.partition_key = pk;
         }
     }
-    let time = m.ts.or(ev.time).unwrap_or(state.last_time);
+    let own_time = m.ts.or(ev.time);
+    let time = own_time.unwrap_or(state.last_time);
     state.last_time = time;
     let to = store.channel_or_dead_letter(&m.topic);
     let dead_letter = store.nodes[to.0 as usize].class == NodeClass::DeadLetter;
@@ -306,5 +345,6 @@ fn add_message(store: &mut Store, input: u16, line: u64, m: Message, state: &mut
     };
     let mut o = Observation::new(stage, time, event, from, to);
     o.loc = loc;
+    o.untimed = own_time.is_none();
     store.add_observation(o);
 }

@@ -4,12 +4,16 @@
 //! at a few chunks whatever the file size.
 
 use super::LoadProgress;
-use super::{cloudevents, jaeger, kcat, otlp, spans, zipkin};
+use super::{cloudevents, envelopes, jaeger, kcat, otlp, otlp_logs, spans, zipkin};
 use crate::model::{Format, Store};
 use rayon::prelude::*;
 use std::io::{self, Read};
 
 const CHUNK: usize = 8 << 20;
+
+/// The longest line read (a collector line with thousands of spans is a few MB): a longer
+/// one is reported and skipped, so an endless line cannot take all memory.
+pub const MAX_LINE: usize = 256 << 20;
 
 /// A block of whole lines and where it starts in the stream.
 #[derive(Default)]
@@ -21,6 +25,9 @@ pub struct Chunk {
     pub offset: u64,
     /// Positions of the newlines in `data`.
     newlines: Vec<usize>,
+    /// Lines longer than the limit, left out of `data` (an empty line stands in for each):
+    /// `(line number, length in bytes)`.
+    pub overlong: Vec<(u64, u64)>,
 }
 
 impl Chunk {
@@ -76,10 +83,17 @@ pub struct LineChunks<R> {
     next_line: u64,
     offset: u64,
     done: bool,
+    chunk: usize,
+    max_line: usize,
 }
 
 impl<R: Read> LineChunks<R> {
     pub fn new(reader: R) -> Self {
+        Self::with_limits(reader, CHUNK, MAX_LINE)
+    }
+
+    /// Chunks of about `chunk` bytes; lines longer than `max_line` are skipped.
+    pub fn with_limits(reader: R, chunk: usize, max_line: usize) -> Self {
         LineChunks {
             reader,
             carry: Vec::new(),
@@ -87,6 +101,8 @@ impl<R: Read> LineChunks<R> {
             next_line: 1,
             offset: 0,
             done: false,
+            chunk: chunk.max(1),
+            max_line: max_line.max(1),
         }
     }
 
@@ -99,11 +115,12 @@ impl<R: Read> LineChunks<R> {
         data.clear();
         data.extend_from_slice(&self.carry);
         self.carry.clear();
-        data.reserve(CHUNK.saturating_sub(data.len()));
-        while data.len() < CHUNK {
+        data.reserve(self.chunk.saturating_sub(data.len()));
+        chunk.overlong.clear();
+        while data.len() < self.chunk {
             let before = data.len();
             let n = (&mut self.reader)
-                .take((CHUNK - before) as u64)
+                .take((self.chunk - before) as u64)
                 .read_to_end(&mut data)?;
             if n == 0 {
                 self.done = true;
@@ -113,28 +130,56 @@ impl<R: Read> LineChunks<R> {
         if data.is_empty() {
             return Ok(None);
         }
+        let mut skipped_bytes = 0;
         if !self.done {
             match memchr::memrchr(b'\n', &data) {
                 Some(last) => {
                     self.carry.extend_from_slice(&data[last + 1..]);
                     data.truncate(last + 1);
                 }
-                // A single line longer than a chunk: keep reading until it ends.
+                // A single line longer than a chunk: keep reading until it ends, up to
+                // `max_line` bytes; a longer one is skipped (and reported) to its end.
                 None => {
                     let mut rest = Vec::new();
+                    let mut dropped: Option<u64> = None;
+                    let mut buf = vec![0u8; 1 << 20];
+                    if data.len() > self.max_line {
+                        dropped = Some(data.len() as u64);
+                        data.clear();
+                    }
                     loop {
-                        let mut buf = [0u8; 65536];
-                        let n = self.reader.read(&mut buf)?;
+                        let n = match self.reader.read(&mut buf) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        };
                         if n == 0 {
                             self.done = true;
                             break;
                         }
-                        if let Some(p) = memchr::memchr(b'\n', &buf[..n]) {
-                            data.extend_from_slice(&buf[..=p]);
+                        let newline = memchr::memchr(b'\n', &buf[..n]);
+                        let take = newline.map_or(n, |p| p + 1);
+                        if dropped.is_none() && data.len() + take > self.max_line {
+                            dropped = Some(data.len() as u64);
+                            data.clear();
+                        }
+                        match &mut dropped {
+                            Some(len) => *len += take as u64,
+                            None => data.extend_from_slice(&buf[..take]),
+                        }
+                        if let Some(p) = newline {
                             rest.extend_from_slice(&buf[p + 1..n]);
                             break;
                         }
-                        data.extend_from_slice(&buf[..n]);
+                    }
+                    if let Some(len) = dropped {
+                        // An empty line stands in for it, so the numbering goes on (and
+                        // the offsets after it stay those of the stream).
+                        let len = len - u64::from(!self.done);
+                        chunk.overlong.push((self.next_line, len));
+                        data.clear();
+                        data.push(b'\n');
+                        skipped_bytes = len;
                     }
                     self.carry = rest;
                 }
@@ -146,7 +191,7 @@ impl<R: Read> LineChunks<R> {
         chunk.first_line = self.next_line;
         chunk.offset = self.offset;
         self.next_line += chunk.newlines.len() as u64;
-        self.offset += chunk.data.len() as u64;
+        self.offset += chunk.data.len() as u64 + skipped_bytes;
         Ok(Some(chunk))
     }
 
@@ -257,6 +302,7 @@ fn add_chunk(
     last_time: &mut i64,
 ) -> (Chunk, ParsedLines<'static>) {
     let offset = parsed.borrow_owner().offset;
+    report_overlong(store, input, parsed.borrow_owner());
     let spare = parsed.with_dependent_mut(|_, lines| {
         add_parsed(store, input, lines, offset, last_time);
         reuse(std::mem::take(lines))
@@ -381,8 +427,13 @@ pub fn load_lines(
                 break;
             }
             progress.add(chunk.data.len() as u64);
+            report_overlong(store, input, &chunk);
             match format {
                 Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut kcat_state),
+                Format::OtlpLogs => otlp_logs::load_chunk(store, input, &chunk, &mut last_time),
+                Format::Eventgrid | Format::Eventbridge | Format::Cdevents => {
+                    envelopes::load_chunk(store, input, format, &chunk, &mut last_time)
+                }
                 Format::Otlp => parsed_spans.extend(span_lines(&chunk, otlp::parse_line)),
                 Format::Jaeger => parsed_spans.extend(span_lines(&chunk, jaeger::parse_line)),
                 Format::Zipkin => parsed_spans.extend(span_lines(&chunk, zipkin::parse_line)),
@@ -436,6 +487,19 @@ pub fn load_lines(
     Ok(())
 }
 
+/// Reports the lines of a chunk that were too long to read.
+fn report_overlong(store: &mut Store, input: u16, chunk: &Chunk) {
+    for &(line, len) in &chunk.overlong {
+        store.inputs[input as usize].error(
+            line,
+            format!(
+                "the line is {len} bytes long, longer than the {} MiB eventlens reads in one line: skipped",
+                MAX_LINE >> 20
+            ),
+        );
+    }
+}
+
 /// Parses the lines of a chunk of a span format in parallel.
 fn span_lines(chunk: &Chunk, parse: fn(&str, u64) -> spans::Parsed) -> spans::Parsed {
     let lines = chunk.lines();
@@ -448,8 +512,8 @@ fn span_lines(chunk: &Chunk, parse: fn(&str, u64) -> spans::Parsed) -> spans::Pa
             match utf8_line(line) {
                 Ok(text) => parse(text, *line_no),
                 Err(e) => spans::Parsed {
-                    spans: Vec::new(),
                     errors: vec![(*line_no, e)],
+                    ..Default::default()
                 },
             }
         })
@@ -506,5 +570,60 @@ pub fn add_live_lines<S: AsRef<str>>(
             }
             Err(message) => store.inputs[input as usize].error(n, message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(text: &[u8], chunk: usize, max_line: usize) -> Vec<Chunk> {
+        let mut c = LineChunks::with_limits(text, chunk, max_line);
+        let mut out = Vec::new();
+        while let Some(ch) = c.next_chunk().unwrap_or_default() {
+            out.push(ch);
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_are_read_whole_and_endless_ones_skipped() {
+        let long = "x".repeat(100);
+        let text = format!("a\n{long}\nb\n");
+        // Lines longer than a chunk are read whole.
+        let all = chunks(text.as_bytes(), 8, 1000);
+        let lines: Vec<(u64, String)> = all
+            .iter()
+            .flat_map(|c| {
+                c.lines()
+                    .into_iter()
+                    .map(|(n, _, l)| (n, String::from_utf8_lossy(l).into_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(1, "a".into()), (2, long.clone()), (3, "b".into())]
+        );
+        assert!(all.iter().all(|c| c.overlong.is_empty()));
+        // Longer than the limit: skipped (an empty line stands in), reported with its
+        // length, and the lines and offsets after it stay right.
+        let all = chunks(text.as_bytes(), 8, 50);
+        let overlong: Vec<(u64, u64)> = all.iter().flat_map(|c| c.overlong.clone()).collect();
+        assert_eq!(overlong, vec![(2, 100)]);
+        let last = all
+            .iter()
+            .flat_map(|c| {
+                c.lines()
+                    .into_iter()
+                    .map(|(n, off, l)| (n, c.offset + off as u64, l.to_vec()))
+            })
+            .rfind(|(_, _, l)| !l.is_empty());
+        assert_eq!(last, Some((3, 103, b"b".to_vec())));
+        // An endless line (no newline at all) ends the input with one report.
+        let endless = "y".repeat(300);
+        let all = chunks(endless.as_bytes(), 8, 50);
+        let overlong: Vec<(u64, u64)> = all.iter().flat_map(|c| c.overlong.clone()).collect();
+        assert_eq!(overlong, vec![(1, 300)]);
     }
 }

@@ -7,8 +7,12 @@ pub mod conventions;
 pub mod jaeger;
 pub mod jsonval;
 pub mod kcat;
+// Formats at the edges: opaque ids, other event schemas, OTLP logs.
+pub mod envelopes;
+pub mod ids;
 pub mod lines;
 pub mod otlp;
+pub mod otlp_logs;
 pub mod scan;
 pub mod span_flow;
 pub mod spans;
@@ -75,104 +79,326 @@ impl LoadProgress {
     }
 }
 
-/// What a record's keys say it is.
-pub fn classify_record(keys: &[&str]) -> Option<Format> {
-    let has = |k: &str| keys.contains(&k);
-    if has("resourceSpans") {
-        Some(Format::Otlp)
-    } else if has("topic") && (has("offset") || has("partition")) {
-        Some(Format::Kcat)
-    } else if has("traceID") && has("spans")
+/// The JSON kind of a field's value, as far as sniffing needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    String,
+    /// A number, boolean or null.
+    Scalar,
+    /// Cut off by the sniffing window.
+    Unknown,
+}
+
+/// A top-level field of a record: its key and the kind of its value.
+pub type Field = (String, Kind);
+
+/// The CloudEvents context attributes: a record with none of them is never a CloudEvent.
+const CE_ATTRIBUTES: &[&str] = &[
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "dataschema",
+    "data_base64",
+];
+
+/// What a record's fields say it is.
+#[derive(Clone, Debug, PartialEq)]
+enum Class {
+    /// A format eventlens reads. `strong` is false for an object that only has some
+    /// CloudEvents attribute (a weak sign, enough for a whole document but not for
+    /// deciding a line format).
+    Read {
+        format: Format,
+        strong: bool,
+    },
+    /// Recognised, and not read: the sentence says what it is.
+    Refuse(String),
+    Unknown,
+}
+
+/// Classifies one record by its top-level fields.
+fn classify_fields(fields: &[Field]) -> Class {
+    let has = |k: &str| fields.iter().any(|(f, _)| f == k);
+    let kind = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, t)| *t);
+    let read = |format| Class::Read {
+        format,
+        strong: true,
+    };
+    if has("resourceSpans") || has("resource_spans") {
+        return read(Format::Otlp);
+    }
+    if has("batches") && matches!(kind("batches"), Some(Kind::Array | Kind::Unknown)) {
+        // Tempo's trace-by-id API and Grafana downloads: resourceSpans under another name.
+        return read(Format::Otlp);
+    }
+    if has("resourceLogs") || has("resource_logs") {
+        return read(Format::OtlpLogs);
+    }
+    if has("resourceMetrics") || has("resource_metrics") {
+        return Class::Refuse(
+            "an OTLP metrics file (resourceMetrics): eventlens reads traces (and log records with cloudevents.* attributes), not metrics".into(),
+        );
+    }
+    if has("specversion") {
+        return read(ce_or_capture(fields));
+    }
+    if has("topic") && (has("offset") || has("partition")) {
+        return read(Format::Kcat);
+    }
+    if has("traceID") && has("spans")
         || has("data")
-            && !["specversion", "id", "source", "type"]
-                .iter()
-                .any(|k| has(k))
+            && matches!(kind("data"), Some(Kind::Array | Kind::Unknown))
+            && !["id", "source", "type"].iter().any(|k| has(k))
     {
-        Some(Format::Jaeger)
-    } else if has("traceId") && (has("localEndpoint") || has("kind") || has("timestamp")) {
-        Some(Format::Zipkin)
-    } else if has("specversion")
-        || has("id") && (has("source") || has("type"))
-        || has("source") && has("type")
+        return read(Format::Jaeger);
+    }
+    if has("traceId") && (has("localEndpoint") || has("kind") || has("timestamp")) {
+        return read(Format::Zipkin);
+    }
+    if has("detail-type") && has("source") {
+        return read(Format::Eventbridge);
+    }
+    if has("eventType") && (has("eventTime") || has("dataVersion") || has("metadataVersion")) {
+        return read(Format::Eventgrid);
+    }
+    if has("context")
+        && matches!(kind("context"), Some(Kind::Object | Kind::Unknown))
+        && has("subject")
     {
-        if has("recordedtime") || keys.iter().any(|k| k.starts_with("lens")) {
-            Some(Format::Capture)
-        } else {
-            Some(Format::Cloudevents)
-        }
+        return read(Format::Cdevents);
+    }
+    if has("id") && (has("source") || has("type")) || has("source") && has("type") {
+        return read(ce_or_capture(fields));
+    }
+    if CE_ATTRIBUTES.iter().any(|k| has(k)) {
+        return Class::Read {
+            format: ce_or_capture(fields),
+            strong: false,
+        };
+    }
+    Class::Unknown
+}
+
+fn ce_or_capture(fields: &[Field]) -> Format {
+    if fields
+        .iter()
+        .any(|(k, _)| k == "recordedtime" || k.starts_with("lens"))
+    {
+        Format::Capture
     } else {
-        None
+        Format::Cloudevents
     }
 }
 
-fn object_keys(bytes: &[u8]) -> Option<Vec<String>> {
+/// What a record's keys say it is (the line formats; a weak CloudEvents sign is not enough).
+pub fn classify_record(keys: &[&str]) -> Option<Format> {
+    let fields: Vec<Field> = keys
+        .iter()
+        .map(|k| (k.to_string(), Kind::Unknown))
+        .collect();
+    match classify_fields(&fields) {
+        Class::Read {
+            format,
+            strong: true,
+        } => Some(format),
+        _ => None,
+    }
+}
+
+fn kind_of(v: &serde_json::Value) -> Kind {
+    match v {
+        serde_json::Value::Object(_) => Kind::Object,
+        serde_json::Value::Array(_) => Kind::Array,
+        serde_json::Value::String(_) => Kind::String,
+        _ => Kind::Scalar,
+    }
+}
+
+/// The fields of a complete JSON object.
+fn object_fields(bytes: &[u8]) -> Option<Vec<Field>> {
     let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).ok()?;
-    Some(v.keys().cloned().collect())
+    Some(v.iter().map(|(k, v)| (k.clone(), kind_of(v))).collect())
 }
 
 fn classify_bytes(bytes: &[u8]) -> Option<Format> {
-    let keys = object_keys(bytes)?;
-    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    classify_record(&refs)
+    match classify_fields(&object_fields(bytes)?) {
+        Class::Read { format, .. } => Some(format),
+        _ => None,
+    }
 }
 
-/// The keys of a top-level JSON object, as far as `text` goes: a document cut off by the
-/// sniffing window still names the keys before the cut.
-fn leading_keys(text: &[u8]) -> Vec<String> {
-    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-    struct Keys<'k>(&'k mut Vec<String>);
-    impl<'de> Visitor<'de> for Keys<'_> {
+/// The fields of a top-level JSON object, as far as `text` goes: a document cut off by the
+/// sniffing window still names the fields before the cut.
+fn leading_fields(text: &[u8]) -> Vec<Field> {
+    use serde::de::{DeserializeSeed, MapAccess, Visitor};
+    struct Fields<'k>(&'k mut Vec<Field>);
+    impl<'de> Visitor<'de> for Fields<'_> {
         type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an object")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(k) = map.next_key::<String>()? {
-                self.0.push(k);
-                map.next_value::<IgnoredAny>()?;
+                self.0.push((k, Kind::Unknown));
+                let v = map.next_value::<jsonval::Val>()?;
+                if let Some(last) = self.0.last_mut() {
+                    last.1 = match v {
+                        jsonval::Val::Object => Kind::Object,
+                        jsonval::Val::Array => Kind::Array,
+                        jsonval::Val::Str(_) => Kind::String,
+                        _ => Kind::Scalar,
+                    };
+                }
             }
             Ok(())
         }
     }
-    impl<'de> DeserializeSeed<'de> for Keys<'_> {
+    impl<'de> DeserializeSeed<'de> for Fields<'_> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_map(self)
         }
     }
-    let mut keys = Vec::new();
+    let mut fields = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(text);
-    let _ = Keys(&mut keys).deserialize(&mut de);
-    keys
+    let _ = Fields(&mut fields).deserialize(&mut de);
+    fields
 }
 
-/// The keys of the first element of a JSON array, as far as `text` goes.
-fn first_element_keys(text: &[u8]) -> Vec<String> {
+/// The first elements of a JSON array, as far as `text` goes (at most 64): the fields of
+/// each object element (`None` for other values), and whether the array ended in `text`.
+fn array_elements(text: &[u8]) -> (Vec<Option<Vec<Field>>>, bool) {
+    let mut out = Vec::new();
     let Some(open) = text.iter().position(|&b| b == b'[') else {
-        return Vec::new();
+        return (out, false);
     };
-    let rest = &text[open + 1..];
-    match rest.iter().position(|b| !b.is_ascii_whitespace()) {
-        Some(i) if rest[i] == b'{' => leading_keys(&rest[i..]),
-        _ => Vec::new(),
+    let mut rest = &text[open + 1..];
+    loop {
+        let Some(i) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
+            return (out, false);
+        };
+        rest = &rest[i..];
+        match rest[0] {
+            b']' => return (out, true),
+            b',' if !out.is_empty() => {
+                rest = &rest[1..];
+                continue;
+            }
+            _ => {}
+        }
+        if out.len() >= 64 {
+            return (out, false);
+        }
+        let mut stream =
+            serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
+        match stream.next() {
+            Some(Ok(_)) => {
+                let end = stream.byte_offset();
+                let value = &rest[..end];
+                out.push((value.first() == Some(&b'{')).then(|| leading_fields(value)));
+                rest = &rest[end..];
+            }
+            _ => {
+                // Cut off by the window (or broken): what it starts with still counts.
+                if rest[0] == b'{' {
+                    out.push(Some(leading_fields(rest)));
+                }
+                return (out, false);
+            }
+        }
     }
 }
 
-fn classify_keys(keys: &[String]) -> Option<Format> {
-    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    classify_record(&refs)
+/// A Zipkin v1 span (annotations with endpoints, `binaryAnnotations`), which the v2 reader
+/// would misread.
+fn zipkin_v1(fields: &[Field]) -> bool {
+    let has = |k: &str| fields.iter().any(|(f, _)| f == k);
+    has("binaryAnnotations") && !has("localEndpoint") && !has("kind")
+}
+
+const ZIPKIN_V1: &str = "a Zipkin v1 span array (annotations with endpoints, binaryAnnotations): eventlens reads Zipkin v2 (what /api/v2/spans and Brave's JSON v2 encoder write)";
+
+fn field_list(fields: &[Field]) -> String {
+    let mut keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).take(8).collect();
+    if fields.len() > 8 {
+        keys.push("...");
+    }
+    keys.iter()
+        .map(|k| cloudevents::escape_msg(k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Classifies a JSON array by its first elements.
+fn sniff_array(text: &[u8]) -> Result<Format, String> {
+    let (elements, complete) = array_elements(text);
+    if elements.is_empty() {
+        return if complete {
+            // `[]`: an empty CloudEvents batch is valid and holds nothing.
+            Ok(Format::CloudeventsBatch)
+        } else {
+            Err(
+                "a JSON array whose first element is not a JSON object: not an event or trace file"
+                    .into(),
+            )
+        };
+    }
+    let objects: Vec<&Vec<Field>> = elements.iter().flatten().collect();
+    let Some(first) = objects.first() else {
+        return Err(
+            "a JSON array of values that are not objects: not an event or trace file".into(),
+        );
+    };
+    if first.iter().any(|(k, _)| k == "traceId") {
+        if zipkin_v1(first) {
+            return Err(ZIPKIN_V1.into());
+        }
+        return Ok(Format::Zipkin);
+    }
+    match classify_fields(first) {
+        Class::Read {
+            format: f @ (Format::Eventgrid | Format::Eventbridge | Format::Cdevents),
+            ..
+        } => return Ok(f),
+        Class::Refuse(why) => return Err(why),
+        _ => {}
+    }
+    let carries_ce = |f: &&Vec<Field>| f.iter().any(|(k, _)| CE_ATTRIBUTES.contains(&k.as_str()));
+    if objects.iter().any(carries_ce) {
+        Ok(Format::CloudeventsBatch)
+    } else {
+        Err(format!(
+            "a JSON array of objects none of which has a CloudEvents attribute (specversion, id, source, type): not a CloudEvents batch (the first has {})",
+            field_list(first)
+        ))
+    }
 }
 
 /// Decides the format and layout from the first bytes (decompressed).
 ///
 /// A first JSON value that ends on its first line means one record per line (a leading
 /// garbage line is skipped over: the first lines that parse as complete objects decide);
-/// a value spanning lines, or cut off by the window, is a whole document, classified by its
-/// top-level keys (a `[` array by its first element: `traceId` is Zipkin, anything else a
-/// CloudEvents batch).
+/// a value spanning lines is a whole document, classified by its top-level keys (a `[`
+/// array by its first elements). A first value cut off by the window with no newline
+/// before the cut is one long line: span formats read it as JSON Lines, so a collector
+/// line of any length loads.
 pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
+    sniff_or_why(head).ok()
+}
+
+/// [`sniff`], or one sentence saying what the bytes are when eventlens does not read them.
+pub fn sniff_or_why(head: &[u8]) -> Result<(Format, Layout), String> {
+    const NOT_RECOGNISED: &str = "not a recognised format: no JSON record (CloudEvents, OTLP, Jaeger, Zipkin, kcat, Event Grid, EventBridge or CDEvents) in the first 256 KiB";
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Err("the file is empty".into());
+    };
     let text = &text[start..];
     let first = text[0];
     let mut stream =
@@ -180,47 +406,101 @@ pub fn sniff(head: &[u8]) -> Option<(Format, Layout)> {
     let first_value = stream.next();
     let end = stream.byte_offset();
     let one_line_value = matches!(first_value, Some(Ok(_))) && !text[..end].contains(&b'\n');
+    let cut_off = matches!(&first_value, Some(Err(e)) if e.is_eof());
+    let not_json = match &first_value {
+        Some(Err(e)) if !e.is_eof() => format!(
+            "not a recognised format: the file does not start with JSON (invalid at line {}, column {}), and no line in the first 256 KiB is a record eventlens reads (CloudEvents, OTLP, Jaeger, Zipkin, kcat, Event Grid, EventBridge or CDEvents)",
+            e.line(),
+            e.column()
+        ),
+        _ => NOT_RECOGNISED.to_string(),
+    };
     let whole_document = match first_value {
         Some(Ok(_)) => !one_line_value,
-        Some(Err(e)) => e.is_eof(),
+        Some(Err(_)) => cut_off,
         None => false,
     };
+    // Cut off by the window without a newline: one line longer than the window.
+    let long_line = cut_off && !text.contains(&b'\n');
     if !whole_document {
         // One record per line: the first lines that parse as a complete object say what it is.
         for line in text.split(|&b| b == b'\n').take(64) {
             let t = line.trim_ascii();
-            if t.first() == Some(&b'[') && first_element_keys(t).iter().any(|k| k == "traceId") {
-                // Zipkin span arrays, one per line.
-                return Some((Format::Zipkin, Layout::Lines));
+            if t.first() == Some(&b'[') {
+                let (elements, _) = array_elements(t);
+                if let Some(Some(f)) = elements.first()
+                    && f.iter().any(|(k, _)| k == "traceId")
+                {
+                    if zipkin_v1(f) {
+                        return Err(ZIPKIN_V1.into());
+                    }
+                    // Zipkin span arrays, one per line.
+                    return Ok((Format::Zipkin, Layout::Lines));
+                }
             }
             if t.first() != Some(&b'{') {
                 continue;
             }
-            if let Some(f) = classify_bytes(t) {
-                let f = match f {
-                    Format::Cloudevents => Format::CloudeventsJsonl,
-                    f => f,
-                };
-                return Some((f, Layout::Lines));
+            let Some(fields) = object_fields(t) else {
+                continue;
+            };
+            match classify_fields(&fields) {
+                Class::Read {
+                    format,
+                    strong: true,
+                } => {
+                    let f = match format {
+                        Format::Cloudevents => Format::CloudeventsJsonl,
+                        f => f,
+                    };
+                    return Ok((f, Layout::Lines));
+                }
+                Class::Refuse(why) => return Err(why),
+                _ => {}
             }
         }
     }
     match first {
         b'[' => {
-            let keys = first_element_keys(text);
-            if keys.iter().any(|k| k == "traceId") {
-                Some((Format::Zipkin, Layout::Document))
+            let format = sniff_array(text)?;
+            let layout = if long_line && format == Format::Zipkin {
+                Layout::Lines
             } else {
-                Some((Format::CloudeventsBatch, Layout::Document))
+                Layout::Document
+            };
+            Ok((format, layout))
+        }
+        b'{' => {
+            let fields = leading_fields(text);
+            match classify_fields(&fields) {
+                Class::Read { format, .. } => match format {
+                    Format::Otlp | Format::Jaeger | Format::Zipkin | Format::OtlpLogs
+                        if long_line =>
+                    {
+                        Ok((format, Layout::Lines))
+                    }
+                    Format::Otlp
+                    | Format::Jaeger
+                    | Format::Zipkin
+                    | Format::OtlpLogs
+                    | Format::Eventgrid
+                    | Format::Eventbridge
+                    | Format::Cdevents => Ok((format, Layout::Document)),
+                    Format::Kcat if !whole_document => Ok((Format::Kcat, Layout::Lines)),
+                    _ if !whole_document && one_line_value => {
+                        Ok((Format::CloudeventsJsonl, Layout::Lines))
+                    }
+                    _ => Ok((Format::Cloudevents, Layout::Document)),
+                },
+                Class::Refuse(why) => Err(why),
+                Class::Unknown if fields.is_empty() => Err(NOT_RECOGNISED.into()),
+                Class::Unknown => Err(format!(
+                    "a JSON object with {}: not an event or trace file (no CloudEvents attribute such as specversion, id, source or type)",
+                    field_list(&fields)
+                )),
             }
         }
-        b'{' => match classify_keys(&leading_keys(text)) {
-            Some(f @ (Format::Otlp | Format::Jaeger | Format::Zipkin)) => {
-                Some((f, Layout::Document))
-            }
-            _ => Some((Format::Cloudevents, Layout::Document)),
-        },
-        _ => None,
+        _ => Err(not_json),
     }
 }
 
@@ -290,17 +570,11 @@ pub fn load_path(
         source: io::Error::new(e.kind(), format!("reading {compression:?} data: {e}")),
     })?;
     head.truncate(n);
-    let Some((format, layout)) = sniff(&head) else {
-        let message = if head.iter().all(u8::is_ascii_whitespace) {
-            "the file is empty".to_string()
-        } else {
-            "not a recognised format: no JSON record (CloudEvents, OTLP, Jaeger, Zipkin or kcat) in the first 256 KiB".to_string()
-        };
-        return Err(LoadError::Unrecognised {
-            path: shown,
-            message,
-        });
-    };
+    let (format, layout) = sniff_or_why(&head).map_err(|message| LoadError::Unrecognised {
+        path: shown.clone(),
+        message,
+    })?;
+    let observations_before = store.observations.len();
     let input = store.add_input(shown.clone(), Some(format));
     // Plain line files are read back by offset; anything else keeps its payloads in an arena.
     store.inputs[input as usize].payloads = match (compression, layout) {
@@ -334,7 +608,17 @@ pub fn load_path(
     if progress.is_cancelled() {
         return Err(LoadError::Cancelled { path: shown });
     }
+    place_untimed(store, observations_before);
     let inp = &store.inputs[input as usize];
+    if inp.format == Some(Format::OtlpLogs) && inp.records == 0 && inp.skipped == 0 {
+        return Err(LoadError::Unrecognised {
+            path: shown,
+            message: format!(
+                "an OTLP logs file ({} log records, none with cloudevents.event_id and cloudevents.event_source attributes): eventlens reads traces (and log records with cloudevents.* attributes)",
+                inp.note_count
+            ),
+        });
+    }
     if inp.records == 0 && inp.skipped > 0 {
         let first = inp
             .errors
@@ -347,6 +631,31 @@ pub fn load_path(
         });
     }
     Ok(input)
+}
+
+/// Gives the observations an input added without a time of their own a place in time. A
+/// reader marks them (and places each at the time of the record before it); a span without a
+/// start time gives observations at 0, the Unix epoch, which no real record has: those are
+/// marked here. Each takes the time of the timed observation before it (the first one for
+/// leading ones), so file order is kept; an input without any time keeps 0 and file order.
+fn place_untimed(store: &mut Store, from: usize) {
+    let added = store.observations.get_mut(from..).unwrap_or_default();
+    for o in added.iter_mut() {
+        if o.time == 0 {
+            o.untimed = true;
+        }
+    }
+    let Some(first) = added.iter().find(|o| !o.untimed).map(|o| o.time) else {
+        return;
+    };
+    let mut last = first;
+    for o in added.iter_mut() {
+        if o.untimed {
+            o.time = last;
+        } else {
+            last = o.time;
+        }
+    }
 }
 
 /// A whole JSON document: a single CloudEvent, a batch, OTLP, Jaeger or Zipkin.
@@ -371,6 +680,30 @@ fn load_document(store: &mut Store, input: u16, bytes: &[u8]) {
         let parsed = parse(text);
         add_parsed_spans(store, input, parsed);
         return;
+    }
+    match format {
+        Some(Format::OtlpLogs) => {
+            let text = match std::str::from_utf8(text) {
+                Ok(t) => t,
+                Err(e) => {
+                    store.inputs[input as usize].error(
+                        spans::LineIndex::new(text).line(e.valid_up_to()),
+                        format!(
+                            "invalid UTF-8 at byte {}: the document cannot be read",
+                            e.valid_up_to()
+                        ),
+                    );
+                    return;
+                }
+            };
+            otlp_logs::load_document(store, input, text);
+            return;
+        }
+        Some(f @ (Format::Eventgrid | Format::Eventbridge | Format::Cdevents)) => {
+            envelopes::load_document(store, input, f, text);
+            return;
+        }
+        _ => {}
     }
     let trimmed = text.trim_ascii_start();
     if trimmed.first() == Some(&b'[') {
@@ -408,6 +741,11 @@ pub(crate) fn add_parsed_spans(store: &mut Store, input: u16, parsed: spans::Par
     errors.sort_by_key(|(line, _)| *line);
     for (line, message) in errors {
         store.inputs[input as usize].error(line, message);
+    }
+    let mut notes = parsed.notes;
+    notes.sort_by_key(|(line, _)| *line);
+    for (line, message) in notes {
+        store.inputs[input as usize].note(line, message);
     }
     spans::add_spans(store, input, &parsed.spans);
 }
@@ -503,5 +841,71 @@ mod tests {
         );
         assert_eq!(sniffed("   \n"), None);
         assert_eq!(sniffed("hello"), None);
+    }
+
+    #[test]
+    fn formats_at_the_edges() {
+        use Format::*;
+        use Layout::*;
+        // Proto field names, in a document and in lines; Tempo's `batches`.
+        assert_eq!(
+            sniffed("{\n  \"resource_spans\": [\n    {\"scope_spans\": []}\n  ]\n}\n"),
+            Some((Otlp, Document))
+        );
+        let line = r#"{"resource_spans":[{"scope_spans":[]}]}"#;
+        assert_eq!(sniffed(&format!("{line}\n{line}\n")), Some((Otlp, Lines)));
+        assert_eq!(
+            sniffed("{\n  \"batches\": [\n    {\"instrumentationLibrarySpans\": []}\n  ]\n}"),
+            Some((Otlp, Document))
+        );
+        // One line longer than the window is a line, not a document.
+        let long = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}"#,
+            r#"{"name":"x"},"#.repeat(50_000)
+        );
+        assert_eq!(sniff(&long.as_bytes()[..HEAD]), Some((Otlp, Lines)));
+        // Other schemas.
+        assert_eq!(
+            sniffed(
+                r#"[{"topic":"t","subject":"s","eventType":"E","eventTime":"2017-06-26T18:41:00Z","id":"1","data":{},"dataVersion":""}]"#
+            ),
+            Some((Eventgrid, Document))
+        );
+        assert_eq!(
+            sniffed(
+                "{\n \"version\": \"0\", \"id\": \"1\", \"detail-type\": \"D\", \"source\": \"aws.ecr\", \"detail\": {}\n}"
+            ),
+            Some((Eventbridge, Document))
+        );
+        assert_eq!(
+            sniffed("{\n \"context\": {\"id\": \"1\"},\n \"subject\": {\"id\": \"s\"}\n}"),
+            Some((Cdevents, Document))
+        );
+        assert_eq!(
+            sniffed("{\n \"resourceLogs\": []\n}"),
+            Some((OtlpLogs, Document))
+        );
+        let why = sniff_or_why(b"{\n \"resourceMetrics\": []\n}").unwrap_err();
+        assert!(why.contains("OTLP metrics"), "{why}");
+        // Not CloudEvents: objects without any CloudEvents attribute.
+        let why = sniff_or_why(br#"[{"name": "a"}, {"name": "b"}]"#).unwrap_err();
+        assert!(why.contains("not a CloudEvents batch"), "{why}");
+        let why = sniff_or_why(b"{\n \"data\": \"SGk=\",\n \"messageId\": \"1\"\n}").unwrap_err();
+        assert!(why.contains("data, messageId"), "{why}");
+        // The empty batch is a batch.
+        assert_eq!(sniffed("[]"), Some((CloudeventsBatch, Document)));
+        assert_eq!(sniffed(" [ ]\n"), Some((CloudeventsBatch, Document)));
+        // kcat status lines before the messages.
+        assert_eq!(
+            sniffed(
+                "% Auto-selecting Consumer mode (use -P or -C to override)\n{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"payload\":null}\n"
+            ),
+            Some((Kcat, Lines))
+        );
+        // Zipkin v1 says so.
+        let why =
+            sniff_or_why(br#"[{"traceId":"a","id":"b","annotations":[],"binaryAnnotations":[]}]"#)
+                .unwrap_err();
+        assert!(why.contains("Zipkin v1"), "{why}");
     }
 }

@@ -2,13 +2,18 @@
 //! collector file exporter's JSON Lines (one `TracesData` per line). Accepts what real
 //! writers emit: `scopeSpans` and the older `instrumentationLibrarySpans`, camelCase or
 //! proto field names, ids as hex (the OTLP/JSON spec) or base64 (protobuf JSON mappers),
-//! enums as numbers or names, 64-bit numbers as strings or numbers. Every span is parsed on
-//! its own, so one malformed span is reported (with its `resourceSpans[i]...` path) and
-//! skipped while the rest loads. The spans then go through [`super::spans::add_spans`].
+//! enums as numbers or names, 64-bit numbers as strings or numbers, and Tempo's
+//! `{"batches": [...]}`. Every span is parsed on its own, so one malformed span is reported
+//! (with its `resourceSpans[i]...` path) and skipped while the rest loads. What can be read
+//! in part is, with a note: ids that are neither hex nor base64 (redacted `xxxxx`) as opaque
+//! ids, a span without a start time as a span without a time, a number attribute that is not
+//! a number as text, a link without usable ids left out. The spans then go through
+//! [`super::spans::add_spans`].
 
+use super::cloudevents::escape_msg;
+use super::ids::{self, IdForm, otlp_or_opaque};
 use super::spans::{
     AttrValue, Attrs, EnumVal, Flex64, LineIndex, Parsed, Span, SpanKind, SpanPath, nanos_of,
-    parse_otlp_id,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -17,7 +22,14 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct TracesData<'a> {
-    #[serde(rename = "resourceSpans", alias = "resource_spans", default, borrow)]
+    /// `batches` is Tempo's name for it (its trace-by-id API and Grafana's downloads).
+    #[serde(
+        rename = "resourceSpans",
+        alias = "resource_spans",
+        alias = "batches",
+        default,
+        borrow
+    )]
     resource_spans: Vec<ResourceSpans<'a>>,
 }
 
@@ -37,9 +49,9 @@ struct ResourceSpans<'a> {
 }
 
 #[derive(Deserialize)]
-struct Resource {
+pub(crate) struct Resource {
     #[serde(default)]
-    attributes: Vec<KeyValue>,
+    pub(crate) attributes: Vec<KeyValue>,
 }
 
 #[derive(Deserialize)]
@@ -49,14 +61,14 @@ struct ScopeSpans<'a> {
 }
 
 #[derive(Deserialize)]
-struct KeyValue {
+pub(crate) struct KeyValue {
     key: String,
     #[serde(default)]
     value: Option<AnyValue>,
 }
 
 #[derive(Deserialize, Default)]
-struct AnyValue {
+pub(crate) struct AnyValue {
     #[serde(rename = "stringValue", alias = "string_value")]
     string_value: Option<String>,
     #[serde(rename = "boolValue", alias = "bool_value")]
@@ -73,82 +85,123 @@ struct AnyValue {
     bytes_value: Option<String>,
 }
 
+/// `{"values": [...]}`, or the bare list some writers emit (the OTLP `events.json` example
+/// has `"kvlistValue": [...]`).
 #[derive(Deserialize)]
-struct ArrayValue {
-    #[serde(default)]
-    values: Vec<AnyValue>,
+#[serde(untagged)]
+enum ArrayValue {
+    Wrapped {
+        #[serde(default)]
+        values: Vec<AnyValue>,
+    },
+    Bare(Vec<AnyValue>),
 }
 
 #[derive(Deserialize)]
-struct KvList {
-    #[serde(default)]
-    values: Vec<KeyValue>,
+#[serde(untagged)]
+enum KvList {
+    Wrapped {
+        #[serde(default)]
+        values: Vec<KeyValue>,
+    },
+    Bare(Vec<KeyValue>),
 }
 
-impl AnyValue {
-    fn into_attr(self) -> Result<AttrValue, String> {
-        if let Some(s) = self.string_value {
-            return Ok(AttrValue::Str(s));
+impl ArrayValue {
+    fn values(self) -> Vec<AnyValue> {
+        match self {
+            ArrayValue::Wrapped { values } | ArrayValue::Bare(values) => values,
         }
-        if let Some(b) = self.bool_value {
-            return Ok(AttrValue::Bool(b));
-        }
-        if let Some(v) = self.int_value {
-            if let Some(i) = v.as_i64() {
-                return Ok(AttrValue::Int(i));
-            }
-            return match &v {
-                serde_json::Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map(AttrValue::Int)
-                    .map_err(|_| format!("intValue {v} is not a 64-bit integer")),
-                _ => Err(format!("intValue {v} is not a 64-bit integer")),
-            };
-        }
-        if let Some(v) = self.double_value {
-            return match &v {
-                serde_json::Value::Number(n) => Ok(AttrValue::Float(n.as_f64().unwrap_or(0.0))),
-                serde_json::Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map(AttrValue::Float)
-                    .map_err(|_| format!("doubleValue {v} is not a number")),
-                _ => Err(format!("doubleValue {v} is not a number")),
-            };
-        }
-        if let Some(a) = self.array_value {
-            let items: Result<Vec<String>, String> = a
-                .values
-                .into_iter()
-                .map(|v| v.into_attr().map(|a| a.as_str().into_owned()))
-                .collect();
-            return Ok(AttrValue::Str(format!("[{}]", items?.join(","))));
-        }
-        if let Some(kv) = self.kvlist_value {
-            let mut parts = Vec::with_capacity(kv.values.len());
-            for e in kv.values {
-                let v = e.value.unwrap_or_default().into_attr()?;
-                parts.push(format!("{}={}", e.key, v.as_str()));
-            }
-            return Ok(AttrValue::Str(format!("{{{}}}", parts.join(","))));
-        }
-        if let Some(b) = self.bytes_value {
-            return Ok(AttrValue::Str(b));
-        }
-        Ok(AttrValue::Str(String::new()))
     }
 }
 
-fn attrs(kvs: Vec<KeyValue>) -> Result<Attrs, String> {
+impl KvList {
+    fn values(self) -> Vec<KeyValue> {
+        match self {
+            KvList::Wrapped { values } | KvList::Bare(values) => values,
+        }
+    }
+}
+
+impl AnyValue {
+    /// The value; a number that is not one (a redacted `"xxxxx"`) is kept as its text, and
+    /// `notes` says so.
+    fn into_attr(self, notes: &mut Vec<String>) -> AttrValue {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if let Some(s) = self.string_value {
+            return AttrValue::Str(s);
+        }
+        if let Some(b) = self.bool_value {
+            return AttrValue::Bool(b);
+        }
+        if let Some(v) = self.int_value {
+            if let Some(i) = v.as_i64() {
+                return AttrValue::Int(i);
+            }
+            if let serde_json::Value::String(s) = &v
+                && let Ok(i) = s.trim().parse()
+            {
+                return AttrValue::Int(i);
+            }
+            notes.push(format!(
+                "intValue {v} is not a 64-bit integer: kept as text"
+            ));
+            return AttrValue::Str(text(&v));
+        }
+        if let Some(v) = self.double_value {
+            match &v {
+                serde_json::Value::Number(n) => {
+                    return AttrValue::Float(n.as_f64().unwrap_or(0.0));
+                }
+                serde_json::Value::String(s) => {
+                    if let Ok(f) = s.trim().parse() {
+                        return AttrValue::Float(f);
+                    }
+                }
+                _ => {}
+            }
+            notes.push(format!("doubleValue {v} is not a number: kept as text"));
+            return AttrValue::Str(text(&v));
+        }
+        if let Some(a) = self.array_value {
+            let items: Vec<String> = a
+                .values()
+                .into_iter()
+                .map(|v| v.into_attr(notes).as_str().into_owned())
+                .collect();
+            return AttrValue::Str(format!("[{}]", items.join(",")));
+        }
+        if let Some(kv) = self.kvlist_value {
+            let values = kv.values();
+            let mut parts = Vec::with_capacity(values.len());
+            for e in values {
+                let v = e.value.unwrap_or_default().into_attr(notes);
+                parts.push(format!("{}={}", e.key, v.as_str()));
+            }
+            return AttrValue::Str(format!("{{{}}}", parts.join(",")));
+        }
+        if let Some(b) = self.bytes_value {
+            return AttrValue::Str(b);
+        }
+        AttrValue::Str(String::new())
+    }
+}
+
+/// Attributes as read; a value that could not be read as its type is kept as text, with a
+/// note naming the attribute in `notes`.
+pub(crate) fn attrs(kvs: Vec<KeyValue>, notes: &mut Vec<String>) -> Attrs {
     kvs.into_iter()
         .map(|kv| {
-            let v = kv
-                .value
-                .unwrap_or_default()
-                .into_attr()
-                .map_err(|e| format!("attribute \"{}\": {e}", kv.key))?;
-            Ok((kv.key, v))
+            let mut own = Vec::new();
+            let v = kv.value.unwrap_or_default().into_attr(&mut own);
+            notes.extend(
+                own.into_iter()
+                    .map(|n| format!("attribute \"{}\": {n}", escape_msg(&kv.key))),
+            );
+            (kv.key, v)
         })
         .collect()
 }
@@ -218,24 +271,69 @@ fn parse_span(
     resource: &Arc<Attrs>,
     path: SpanPath,
     line: u64,
-) -> Result<Span, String> {
+) -> Result<(Span, Option<String>), String> {
     let s: OtlpSpan = serde_json::from_str(raw.get()).map_err(|e| super::json_error(&e))?;
+    // Ids that are neither hex nor base64 (redacted `xxxxx`, placeholder words) are read as
+    // opaque ids, and the span says so in a note.
+    let mut opaque: Vec<(&str, &str)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let trace_id = match s.trace_id.as_deref() {
         None => return Err("traceId is missing".into()),
-        Some(t) => parse_otlp_id::<16>(t).map_err(|e| format!("traceId {e}"))?,
+        Some(t) => {
+            let (id, form) = otlp_or_opaque::<16>(t).map_err(|e| format!("traceId {e}"))?;
+            if form == IdForm::Opaque {
+                opaque.push(("traceId", t));
+            }
+            id
+        }
     };
     let span_id = match s.span_id.as_deref() {
         None => return Err("spanId is missing".into()),
-        Some(t) => parse_otlp_id::<8>(t).map_err(|e| format!("spanId {e}"))?,
+        Some(t) => {
+            let (id, form) = otlp_or_opaque::<8>(t).map_err(|e| format!("spanId {e}"))?;
+            if form == IdForm::Opaque {
+                opaque.push(("spanId", t));
+            }
+            id
+        }
     };
     let parent = match s.parent_span_id.as_deref() {
         None | Some("") => None,
-        Some(p) => match parse_otlp_id::<8>(p) {
-            Ok(id) => Some(id),
-            Err(e) if e.starts_with("is all zeros") => None,
-            Err(e) => return Err(format!("parentSpanId {e}")),
+        Some(p) => match otlp_or_opaque::<8>(p) {
+            Ok((id, form)) => {
+                if form == IdForm::Opaque {
+                    opaque.push(("parentSpanId", p));
+                }
+                Some(id)
+            }
+            Err(_) => None,
         },
     };
+    // A span that names itself as its parent (all ids redacted to one text) has none.
+    let parent = parent.filter(|p| *p != span_id);
+    let mut links = Vec::with_capacity(s.links.len());
+    for (i, l) in s.links.iter().enumerate() {
+        let (t, sp) = (
+            l.trace_id.as_deref().unwrap_or(""),
+            l.span_id.as_deref().unwrap_or(""),
+        );
+        match (otlp_or_opaque::<16>(t), otlp_or_opaque::<8>(sp)) {
+            (Ok((tid, tf)), Ok((sid, sf))) => {
+                if tf == IdForm::Opaque || sf == IdForm::Opaque {
+                    notes.push(format!(
+                        "links[{i}] {}",
+                        ids::opaque_note(&[("traceId", t), ("spanId", sp)])
+                    ));
+                }
+                links.push((tid, sid));
+            }
+            (Err(e), _) => notes.push(format!("links[{i}].traceId {e}: the link is ignored")),
+            (_, Err(e)) => notes.push(format!("links[{i}].spanId {e}: the link is ignored")),
+        }
+    }
+    if !opaque.is_empty() {
+        notes.insert(0, ids::opaque_note(&opaque));
+    }
     let kind = match &s.kind {
         None => SpanKind::Unspecified,
         Some(EnumVal::Num(n)) => {
@@ -248,13 +346,19 @@ fn parse_span(
             )
         })?,
     };
+    // No start time (test output with times removed): the span is read without a time; its
+    // observations are placed in file order and shown as "no time" (see `place_untimed`).
     let start = match Flex64::of(s.start, "startTimeUnixNano")? {
-        None | Some(0) => return Err("startTimeUnixNano is missing or zero".into()),
+        None | Some(0) => {
+            notes.push("startTimeUnixNano is missing or zero: the span has no time".into());
+            0
+        }
         Some(n) => {
             nanos_of(n, 1).ok_or_else(|| format!("startTimeUnixNano {n} is out of range"))?
         }
     };
     let end = match Flex64::of(s.end, "endTimeUnixNano")? {
+        _ if start == 0 => None,
         None | Some(0) => None,
         Some(n) => {
             let e = nanos_of(n, 1).ok_or_else(|| format!("endTimeUnixNano {n} is out of range"))?;
@@ -266,14 +370,6 @@ fn parse_span(
             Some(e)
         }
     };
-    let mut links = Vec::with_capacity(s.links.len());
-    for (i, l) in s.links.iter().enumerate() {
-        let t = parse_otlp_id::<16>(l.trace_id.as_deref().unwrap_or(""))
-            .map_err(|e| format!("links[{i}].traceId {e}"))?;
-        let sp = parse_otlp_id::<8>(l.span_id.as_deref().unwrap_or(""))
-            .map_err(|e| format!("links[{i}].spanId {e}"))?;
-        links.push((t, sp));
-    }
     let (error, mut status_message) = match s.status {
         Some(st) => (
             st.code.as_ref().is_some_and(is_error_status),
@@ -291,7 +387,9 @@ fn parse_span(
             .and_then(|kv| kv.value?.string_value)
             .filter(|m| !m.is_empty());
     }
-    Ok(Span {
+    let attributes = attrs(s.attributes, &mut notes);
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    let span = Span {
         trace_id,
         span_id,
         parent,
@@ -303,13 +401,17 @@ fn parse_span(
         end,
         error,
         status_message,
-        attrs: attrs(s.attributes)?,
+        attrs: attributes,
         resource: resource.clone(),
         remote_service: None,
         line,
         path,
-    })
+    };
+    Ok((span, note))
 }
+
+/// A span with a note about how it was read, or `(line, why)` it could not be.
+type NotedSpan = Result<(Span, Option<String>), (u64, String)>;
 
 /// Parses one `TracesData` text. `line_of` maps a byte offset in `text` to its line.
 fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Parsed {
@@ -326,14 +428,15 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
     };
     let mut work = Vec::new();
     for (r, rs) in data.resource_spans.into_iter().enumerate() {
-        let resource = match rs.resource.map(|r| attrs(r.attributes)).transpose() {
-            Ok(a) => a.unwrap_or_default(),
-            Err(e) => {
-                out.errors
-                    .push((line_of(0), format!("resourceSpans[{r}].resource: {e}")));
-                Vec::new()
-            }
-        };
+        let mut resource_notes = Vec::new();
+        let resource = rs
+            .resource
+            .map(|r| attrs(r.attributes, &mut resource_notes))
+            .unwrap_or_default();
+        for n in resource_notes {
+            out.notes
+                .push((line_of(0), format!("resourceSpans[{r}].resource: {n}")));
+        }
         let service: Arc<str> = resource
             .iter()
             .find(|(k, _)| k == "service.name")
@@ -360,7 +463,7 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
         }
     }
     let base = text.as_ptr() as usize;
-    let results: Vec<Result<Span, (u64, String)>> = work
+    let results: Vec<NotedSpan> = work
         .par_iter()
         .with_min_len(64)
         .map(|(raw, service, resource, path)| {
@@ -369,7 +472,17 @@ fn parse_traces_data(text: &str, line_of: &(dyn Fn(usize) -> u64 + Sync)) -> Par
                 .map_err(|e| (line, format!("{path}: {e}")))
         })
         .collect();
-    out.push_results(results);
+    for r in results {
+        match r {
+            Ok((span, note)) => {
+                if let Some(n) = note {
+                    out.notes.push((span.line, format!("{}: {n}", span.path)));
+                }
+                out.spans.push(span);
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
     out
 }
 
@@ -435,18 +548,65 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_attribute_names_itself() {
+    fn a_bad_attribute_names_itself_and_the_span_still_loads() {
         let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1","attributes":[{"key":"n","value":{"intValue":"lots"}}]}]}]}]}"#;
         let p = parse_line(text, 7);
-        assert_eq!(p.errors.len(), 1);
-        assert_eq!(p.errors[0].0, 7);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(p.spans[0].attr("n"), Some(&AttrValue::Str("lots".into())));
+        assert_eq!(p.notes.len(), 1);
+        assert_eq!(p.notes[0].0, 7);
         assert!(
-            p.errors[0]
+            p.notes[0]
                 .1
                 .starts_with("resourceSpans[0].scopeSpans[0].spans[0]: attribute \"n\""),
             "{:?}",
-            p.errors
+            p.notes
         );
         assert_eq!(&*parse_line(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1"}]}]}]}"#, 1).spans[0].service, "unknown_service");
+    }
+
+    #[test]
+    fn proto_names_mixed_with_camel_case_and_tempo_batches() {
+        // Proto field names in one resource, camelCase in the next, enum names and numbers.
+        let text = r#"{"resource_spans": [
+          {"resource": {"attributes": [{"key": "service.name", "value": {"string_value": "a"}}]},
+           "scope_spans": [{"spans": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+             "span_id": "00f067aa0ba902b7", "parent_span_id": "", "kind": "SPAN_KIND_PRODUCER",
+             "start_time_unix_nano": "1700000000000000000", "end_time_unix_nano": 1700000000001000000,
+             "trace_state": "", "dropped_attributes_count": 0,
+             "attributes": [{"key": "l", "value": {"array_value": {"values": [{"int_value": "2"}]}}},
+                            {"key": "m", "value": {"kvlist_value": {"values": [{"key": "k", "value": {"double_value": 1.5}}]}}}],
+             "status": {"code": "STATUS_CODE_ERROR"}}]}]},
+          {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "b"}}]},
+           "scopeSpans": [{"spans": [{"traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+             "spanId": "00f067aa0ba902b8", "parentSpanId": "00f067aa0ba902b7", "kind": 5,
+             "startTimeUnixNano": "1700000000002000000", "status": {"code": 2}}]}]}
+        ]}"#;
+        let p = parse_document(text);
+        assert!(p.errors.is_empty() && p.notes.is_empty(), "{p:?}");
+        assert_eq!(p.spans.len(), 2);
+        let (a, b) = (&p.spans[0], &p.spans[1]);
+        assert_eq!(
+            (&*a.service, a.kind, a.error),
+            ("a", SpanKind::Producer, true)
+        );
+        assert_eq!(a.end, Some(1_700_000_000_001_000_000));
+        assert_eq!(a.attr("l"), Some(&AttrValue::Str("[2]".into())));
+        assert_eq!(a.attr("m"), Some(&AttrValue::Str("{k=1.5}".into())));
+        assert_eq!(
+            (&*b.service, b.kind, b.error),
+            ("b", SpanKind::Consumer, true)
+        );
+        assert_eq!(b.parent, Some(a.span_id));
+        // Tempo's shape: `batches`, base64 ids.
+        let tempo = r#"{"batches": [{"instrumentationLibrarySpans": [{"spans": [
+          {"traceId": "AAAAAAAAAABguiq7RPE+rg==", "spanId": "cmteMBAvwNA=", "kind": "SPAN_KIND_SERVER",
+           "startTimeUnixNano": "1627471657255809000"}]}]}]}"#;
+        let p = parse_document(tempo);
+        assert_eq!(p.spans.len(), 1, "{p:?}");
+        assert_eq!(
+            super::super::spans::hex(&p.spans[0].trace_id),
+            "000000000000000060ba2abb44f13eae"
+        );
     }
 }

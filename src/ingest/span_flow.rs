@@ -321,6 +321,13 @@ fn resolve_channels<'s>(sp: &Spans<'s>, joins: &[Join]) -> Vec<Option<Cow<'s, st
     for (i, r) in resolved.iter_mut().enumerate() {
         if sp.roles[i] == Role::Publish {
             *r = best[i].as_ref().map(|(n, _)| n.clone());
+            // Neither the producer nor any consumer of its message names a destination
+            // (OpenTracing's span.kind alone): older instrumentation names the span after
+            // it, so the producer's span name is the channel.
+            let name = spans[i].name.trim();
+            if r.is_none() && !name.is_empty() {
+                *r = Some(Cow::Borrowed(name));
+            }
         }
     }
     for i in 0..spans.len() {
@@ -748,9 +755,44 @@ fn add_store_accesses(
     }
 }
 
+/// One call as the spans show it: `caller` (the span that names the call and carries its
+/// identity) from service `from` to service `to`; `timed` gives the time, duration, trace
+/// and line.
+struct Call<'a> {
+    from: &'a str,
+    to: &'a str,
+    name: String,
+    caller: &'a Span,
+    timed: &'a Span,
+    trace: Sym,
+    failed: bool,
+    reason: Option<&'a str>,
+}
+
+fn add_call(store: &mut Store, c: Call, loc: &impl Fn(&Span) -> RecordLoc) {
+    let event = call_event(store, c.caller, &c.name, loc(c.caller));
+    let from = store.node(NodeClass::Service, c.from);
+    let to = store.node(NodeClass::Service, c.to);
+    let mut o = Observation::new(Stage::Call, c.timed.start, event, from, to);
+    o.duration = c.timed.duration();
+    o.outcome = if c.failed {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    if let Some(m) = c.reason {
+        o.reason = store.intern(m);
+    }
+    o.trace = c.trace;
+    o.loc = loc(c.timed);
+    store.add_observation(o);
+}
+
 /// Calls: a SERVER span and the CLIENT span that caused it (its parent, or Zipkin's
-/// shared span of the same id) are one call between their services; a CLIENT span whose
-/// callee was not traced is a call to the peer it names.
+/// shared span of the same id) are one call between their services; a SERVER span that
+/// names its caller is a call from it; a span whose parent runs in another service is a
+/// call from that service; a CLIENT span whose callee was not traced is a call to the peer
+/// it names.
 fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Span) -> RecordLoc) {
     let spans = sp.spans;
     let mut clients: FxHashMap<(TraceId, SpanId), usize> = FxHashMap::default();
@@ -782,34 +824,57 @@ fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Sp
             .filter(|&&c| c != i)
             .or_else(|| s.parent.and_then(|p| clients.get(&(s.trace_id, p))))
             .copied();
-        let Some(c) = client else {
-            // A request from outside the traced system.
-            continue;
-        };
-        answered.insert(c);
-        served.insert(i);
-        let caller = &spans[c];
-        let name = conv::call_name(s);
-        let event = call_event(store, caller, &name, loc(caller));
-        let from = store.node(NodeClass::Service, &caller.service);
-        let to = store.node(NodeClass::Service, &s.service);
-        let mut o = Observation::new(Stage::Call, caller.start, event, from, to);
-        o.duration = if caller.end.is_some() {
-            caller.duration()
-        } else {
-            s.duration()
-        };
-        o.outcome = if caller.error || s.error || failed_below.contains(&i) {
-            Outcome::Error
-        } else {
-            Outcome::Ok
-        };
-        if let Some(m) = s.status_message.as_ref().or(caller.status_message.as_ref()) {
-            o.reason = store.intern(m);
+        let failed = s.error || failed_below.contains(&i);
+        match client {
+            Some(c) => {
+                answered.insert(c);
+                served.insert(i);
+                let caller = &spans[c];
+                add_call(
+                    store,
+                    Call {
+                        from: &caller.service,
+                        to: &s.service,
+                        name: conv::call_name(s),
+                        caller,
+                        // The client's view of the call, where it has one.
+                        timed: if caller.end.is_some() { caller } else { s },
+                        trace: trace_syms[c],
+                        failed: failed || caller.error,
+                        reason: s
+                            .status_message
+                            .as_deref()
+                            .or(caller.status_message.as_deref()),
+                    },
+                    &loc,
+                );
+            }
+            None => {
+                // A request from outside the traced system: drawn when the server names
+                // its caller (`peer.service`, Zipkin's remote endpoint of a SERVER span).
+                let caller = s
+                    .attr_str("peer.service")
+                    .or_else(|| s.remote_service.as_deref().map(Cow::Borrowed))
+                    .filter(|p| !p.is_empty() && **p != *s.service);
+                if let Some(caller) = caller {
+                    served.insert(i);
+                    add_call(
+                        store,
+                        Call {
+                            from: &caller,
+                            to: &s.service,
+                            name: conv::call_name(s),
+                            caller: s,
+                            timed: s,
+                            trace: trace_syms[i],
+                            failed,
+                            reason: s.status_message.as_deref(),
+                        },
+                        &loc,
+                    );
+                }
+            }
         }
-        o.trace = trace_syms[c];
-        o.loc = loc(caller);
-        store.add_observation(o);
     }
     // A span whose parent runs in another service, without client and server kinds
     // (OpenTracing without `span.kind`, or an untraced server): the parent's service
@@ -830,23 +895,24 @@ fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Sp
             continue;
         }
         answered.insert(p);
-        let name = if sp.roles[p] == Role::CallOut {
-            conv::call_name(caller)
-        } else {
-            conv::call_name(s)
-        };
-        let event = call_event(store, caller, &name, loc(caller));
-        let from = store.node(NodeClass::Service, &caller.service);
-        let to = store.node(NodeClass::Service, &s.service);
-        let mut o = Observation::new(Stage::Call, s.start, event, from, to);
-        o.duration = s.duration();
-        o.outcome = if s.error { Outcome::Error } else { Outcome::Ok };
-        if let Some(m) = &s.status_message {
-            o.reason = store.intern(m);
-        }
-        o.trace = trace_syms[i];
-        o.loc = loc(s);
-        store.add_observation(o);
+        add_call(
+            store,
+            Call {
+                from: &caller.service,
+                to: &s.service,
+                name: if sp.roles[p] == Role::CallOut {
+                    conv::call_name(caller)
+                } else {
+                    conv::call_name(s)
+                },
+                caller,
+                timed: s,
+                trace: trace_syms[i],
+                failed: s.error,
+                reason: s.status_message.as_deref(),
+            },
+            &loc,
+        );
     }
     for (i, s) in spans.iter().enumerate() {
         if sp.roles[i] != Role::CallOut || answered.contains(&i) {
@@ -856,19 +922,20 @@ fn add_calls(store: &mut Store, sp: &Spans, trace_syms: &[Sym], loc: impl Fn(&Sp
             // A call that names no callee draws nothing.
             continue;
         };
-        let name = conv::call_name(s);
-        let event = call_event(store, s, &name, loc(s));
-        let from = store.node(NodeClass::Service, &s.service);
-        let to = store.node(NodeClass::Service, &peer);
-        let mut o = Observation::new(Stage::Call, s.start, event, from, to);
-        o.duration = s.duration();
-        o.outcome = outcome(s);
-        if let Some(m) = &s.status_message {
-            o.reason = store.intern(m);
-        }
-        o.trace = trace_syms[i];
-        o.loc = loc(s);
-        store.add_observation(o);
+        add_call(
+            store,
+            Call {
+                from: &s.service,
+                to: &peer,
+                name: conv::call_name(s),
+                caller: s,
+                timed: s,
+                trace: trace_syms[i],
+                failed: s.error,
+                reason: s.status_message.as_deref(),
+            },
+            &loc,
+        );
     }
 }
 

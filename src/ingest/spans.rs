@@ -320,6 +320,8 @@ pub struct Parsed {
     pub spans: Vec<Span>,
     /// `(line, message)`; the message starts with the span's path.
     pub errors: Vec<(u64, String)>,
+    /// `(line, message)` for spans left out or read in part on purpose (not errors).
+    pub notes: Vec<(u64, String)>,
 }
 
 impl Parsed {
@@ -337,6 +339,7 @@ impl Parsed {
     pub fn extend(&mut self, other: Parsed) {
         self.spans.extend(other.spans);
         self.errors.extend(other.errors);
+        self.notes.extend(other.notes);
     }
 }
 

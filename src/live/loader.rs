@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 
 /// What a load produced: the finalized store and the files that could not be read at all.
 pub struct Loaded {
+    /// Inputs that loaded (an empty one too, as `analyze` counts them).
+    pub loaded: usize,
     pub store: Store,
     pub paths: Vec<PathBuf>,
     pub failures: Vec<String>,
@@ -64,12 +66,14 @@ impl Loading {
                         .iter()
                         .map(|(a, b)| (a.as_str(), b.as_str())),
                 );
+                let mut loaded = 0usize;
                 for path in &thread_paths {
                     if p.is_cancelled() {
                         break;
                     }
-                    if let Err(e) = load_path(&mut store, path, &p) {
-                        failures.push(e.to_string());
+                    match load_path(&mut store, path, &p) {
+                        Ok(_) => loaded += 1,
+                        Err(e) => failures.push(e.to_string()),
                     }
                 }
                 let mut findings = Vec::new();
@@ -78,6 +82,7 @@ impl Loading {
                     findings = crate::analysis::analyze(&store, &config);
                 }
                 let _ = tx.send(Loaded {
+                    loaded,
                     store,
                     paths: thread_paths,
                     failures,

@@ -270,6 +270,10 @@ pub struct Observation {
     pub cold_start: bool,
     /// Derived rather than seen (e.g. from a `causationid`); carries no latency.
     pub inferred: bool,
+    /// The record gave no time (no `time`, receive or record time): `time` is borrowed from
+    /// the record before it in the same input (the first timed one for leading records, 0
+    /// when none has a time) so that file order is kept; shown as "no time".
+    pub untimed: bool,
     /// Error message or dead-letter reason.
     pub reason: Sym,
     pub trace: Sym,
@@ -291,6 +295,7 @@ impl Observation {
             attempt: 0,
             cold_start: false,
             inferred: false,
+            untimed: false,
             reason: Sym::NONE,
             trace: Sym::NONE,
             loc: RecordLoc::default(),

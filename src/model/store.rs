@@ -20,6 +20,14 @@ pub enum Format {
     Kcat,
     /// A live source (broker, webhook, the built-in demo).
     Live,
+    /// OTLP JSON logs: the log records that carry `cloudevents.*` attributes.
+    OtlpLogs,
+    /// Azure Event Grid event schema (`eventType`, `eventTime`, `topic`, `subject`).
+    Eventgrid,
+    /// Amazon EventBridge events (`detail-type`, `detail`, `source`).
+    Eventbridge,
+    /// CDEvents (`context` with id, source, type, timestamp; `subject`).
+    Cdevents,
 }
 
 impl Format {
@@ -34,6 +42,10 @@ impl Format {
             Format::Zipkin => "zipkin",
             Format::Kcat => "kcat",
             Format::Live => "live",
+            Format::OtlpLogs => "otlp-logs",
+            Format::Eventgrid => "eventgrid",
+            Format::Eventbridge => "eventbridge",
+            Format::Cdevents => "cdevents",
         }
     }
 }
@@ -61,6 +73,10 @@ pub struct Input {
     /// Records loaded but breaking the CloudEvents spec.
     pub violation_count: u64,
     pub violations: Vec<RecordIssue>,
+    /// Records left out or loaded in part on purpose, each with why: not errors (a Zipkin
+    /// span with nothing to merge into, a placeholder time, an unusable span link).
+    pub note_count: u64,
+    pub notes: Vec<RecordIssue>,
     pub payloads: PayloadSource,
 }
 
@@ -69,6 +85,15 @@ impl Input {
         self.skipped += 1;
         if self.errors.len() < MAX_ISSUES {
             self.errors.push(RecordIssue {
+                line,
+                message: message.into(),
+            });
+        }
+    }
+    pub fn note(&mut self, line: u64, message: impl Into<String>) {
+        self.note_count += 1;
+        if self.notes.len() < MAX_ISSUES {
+            self.notes.push(RecordIssue {
                 line,
                 message: message.into(),
             });
@@ -146,6 +171,9 @@ pub struct Store {
     /// Observations that were reported by two inputs (e.g. a capture and an OTLP export of
     /// the same run) and merged into one.
     pub merged_duplicates: u64,
+    /// Events of kind [`EventKind::Call`] (calls and store accesses outside any event
+    /// handling): `events.len() - call_events` are events.
+    pub call_events: u64,
     /// Service names by the name an input gives them (`[services]` in `eventlens.toml`).
     service_names: FxHashMap<Sym, Sym>,
     /// Event sources found to be the same producer as a traced service (see
@@ -189,6 +217,8 @@ impl Store {
             errors: Vec::new(),
             violation_count: 0,
             violations: Vec::new(),
+            note_count: 0,
+            notes: Vec::new(),
             payloads: PayloadSource::None,
         });
         (self.inputs.len() - 1) as u16
@@ -437,6 +467,9 @@ impl Store {
             sequence,
             loc: e.loc,
         };
+        if ev.kind == EventKind::Call {
+            self.call_events += 1;
+        }
         self.events.push(ev);
         self.event_keys.insert((source, id), idx);
         idx

@@ -70,6 +70,8 @@ pub struct DecodedEvent {
     pub shape: Option<String>,
     /// CloudEvents rules the event breaks (it is kept all the same).
     pub violations: Vec<String>,
+    /// What was read differently from what the event says, and why (not violations).
+    pub notes: Vec<String>,
 }
 
 /// What a message decoded to.
@@ -398,6 +400,7 @@ fn from_checked(msg: &Message, c: &cloudevents::Checked<'_>, time_text: Option<S
         data: None,
         shape: None,
         violations,
+        notes: c.notes.clone(),
     }
 }
 

@@ -3,19 +3,22 @@
 
 use super::derived::Derived;
 use super::empty::EmptyState;
-use super::findings::{self, FindingView};
+use super::findings::{self, FindingsView};
 use super::graph::GraphView;
 use super::inspector::InspectorView;
-use super::latency::LatencyView;
+use super::latency::{LatencyFigures, LatencyView};
+use super::open_dialog::{DialogAction, OpenDialog};
 use super::screenshot::{LIVE_WARMUP, ScreenshotPlan, ScreenshotRequest};
+use super::startup::{StartCursor, StartSelect};
 use super::table::TableView;
 use super::theme::{self, Theme, ThemeChoice};
 use super::{BottomTab, ColorBy, Command, Selection, ViewCtx, fmt_count};
+use crate::analysis::Finding;
 use crate::live::loader::Loading;
 use crate::live::{LiveFeed, LiveInput, Waker};
-use crate::model::{EventIdx, NodeId, Store};
+use crate::model::Store;
 use crate::replay::{PlayState, TimeCommand, TimeControl};
-use crate::time::{Nanos, parse_rfc3339};
+use crate::time::Nanos;
 use crossbeam_channel::Receiver;
 use egui::{Key, RichText};
 use std::path::PathBuf;
@@ -105,9 +108,17 @@ pub struct EventLensApp {
     live: Option<Live>,
     loading: Option<Loading>,
     load_failures: Vec<String>,
-    dialog: Option<Receiver<Vec<PathBuf>>>,
+    /// The system file dialog's answer: `None` when it could not be shown at all.
+    dialog: Option<Receiver<Option<Vec<PathBuf>>>>,
+    /// The in-app file dialog, while open.
+    open_dialog: Option<OpenDialog>,
     derived: Derived,
-    findings: Vec<FindingView>,
+    /// `analyze`'s findings, exactly (kinds, order, indexes).
+    findings: Vec<Finding>,
+    findings_view: FindingsView,
+    /// Startup options that did not apply to the input (one sentence each), shown over the
+    /// graph until dismissed.
+    notices: Vec<String>,
     /// The thresholds of the analysis: the same `eventlens.toml` as `analyze` reads.
     analysis_config: crate::analysis::AnalysisConfig,
     selection: Selection,
@@ -153,6 +164,9 @@ impl EventLensApp {
         if let Some(f) = opts.filter.take() {
             settings.filter = f;
         }
+        // Older versions stored paths as typed, relative to a working directory nobody
+        // remembers: such an entry cannot be reopened reliably.
+        settings.recent.retain(|p| p.is_absolute());
         let mut time = settings.time.clone();
         time.state = PlayState::Paused;
         let theme = Theme::new(settings.theme);
@@ -169,8 +183,11 @@ impl EventLensApp {
             loading: None,
             load_failures: Vec::new(),
             dialog: None,
+            open_dialog: None,
             derived: Derived::default(),
             findings: Vec::new(),
+            findings_view: FindingsView::default(),
+            notices: Vec::new(),
             analysis_config: crate::analysis::AnalysisConfig::default(),
             selection: Selection::None,
             selected_finding: None,
@@ -222,8 +239,25 @@ impl EventLensApp {
     pub fn selected_finding(&self) -> Option<usize> {
         self.selected_finding
     }
-    pub fn findings(&self) -> &[FindingView] {
+    /// `analyze`'s findings, in its order.
+    pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+    /// What the Latency tab shows for the selection (once the tab was drawn).
+    pub fn latency_figures(&self) -> Option<&LatencyFigures> {
+        self.latency.figures()
+    }
+    /// Startup options that did not apply to the input, one sentence each.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+    /// The recent files, most recent first (absolute paths).
+    pub fn recent_files(&self) -> &[PathBuf] {
+        &self.settings.recent
+    }
+    /// The folder the in-app Open dialog lists, while it is open.
+    pub fn open_dialog_dir(&self) -> Option<&std::path::Path> {
+        self.open_dialog.as_ref().map(|d| d.dir())
     }
     pub fn time_control(&self) -> &TimeControl {
         &self.time
@@ -233,6 +267,14 @@ impl EventLensApp {
     }
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
+    }
+    /// Whether call edges are drawn (the Flow toolbar's "calls" toggle).
+    pub fn shows_calls(&self) -> bool {
+        self.settings.show_calls
+    }
+    /// Edges the flow graph drew in the last frame.
+    pub fn drawn_edges(&self) -> usize {
+        self.graph.drawn_edges
     }
     pub fn load_failures(&self) -> &[String] {
         &self.load_failures
@@ -279,9 +321,23 @@ impl EventLensApp {
 
     fn finish_load(&mut self, done: crate::live::loader::Loaded) {
         self.load_failures = done.failures;
-        let label = label_of(&done.paths);
-        // As `analyze` decides: nothing could be read when no input gave a record.
-        if done.store.inputs.iter().all(|i| i.records == 0) {
+        if let Some(plan) = &self.screenshot {
+            plan.load_failures(&self.load_failures);
+        }
+        // The title names the files that were read (the Inputs tab says why others were not).
+        let read: Vec<PathBuf> = done
+            .paths
+            .iter()
+            .filter(|p| {
+                let shown = p.display().to_string();
+                done.store.inputs.iter().any(|i| i.path == shown)
+            })
+            .cloned()
+            .collect();
+        let label = label_of(if read.is_empty() { &done.paths } else { &read });
+        // As `analyze` decides: nothing could be read when no input loaded (an empty
+        // batch `[]` loads: it is an empty report).
+        if done.loaded == 0 {
             let why = if self.load_failures.is_empty() {
                 let names: Vec<String> =
                     done.paths.iter().map(|p| p.display().to_string()).collect();
@@ -305,9 +361,13 @@ impl EventLensApp {
             self.install(done.store, label, Some(done.findings));
             return;
         }
-        for p in done.paths.iter().rev() {
-            self.settings.recent.retain(|r| r != p);
-            self.settings.recent.insert(0, p.clone());
+        // Recent files: the ones that were read, as absolute paths (reopened from anywhere).
+        for p in read.iter().rev() {
+            let Ok(abs) = std::path::absolute(p) else {
+                continue;
+            };
+            self.settings.recent.retain(|r| r != &abs);
+            self.settings.recent.insert(0, abs);
         }
         self.settings.recent.truncate(MAX_RECENT);
         self.live = None;
@@ -357,12 +417,7 @@ impl EventLensApp {
 
     /// Shows a new store: resets the cursor and selection, applies pending start options.
     /// `analysis` is the analysis findings when already computed (on the loading thread).
-    fn install(
-        &mut self,
-        store: Store,
-        label: String,
-        analysis: Option<Vec<crate::analysis::Finding>>,
-    ) {
+    fn install(&mut self, store: Store, label: String, analysis: Option<Vec<Finding>>) {
         let store_end = store.last_time();
         self.store = store;
         self.generation += 1;
@@ -378,10 +433,10 @@ impl EventLensApp {
         self.apply_start_options();
     }
 
-    fn after_data_change(&mut self, analysis: Option<Vec<crate::analysis::Finding>>) {
-        let analysis = analysis
+    fn after_data_change(&mut self, analysis: Option<Vec<Finding>>) {
+        // One truth: the app's findings are `analyze`'s, in its order, nothing added.
+        self.findings = analysis
             .unwrap_or_else(|| crate::analysis::analyze(&self.store, &self.analysis_config));
-        self.findings = findings::collect(&self.store, &analysis);
         self.derived.refresh(
             &self.store,
             self.generation,
@@ -390,27 +445,46 @@ impl EventLensApp {
         );
     }
 
+    /// Applies `--cursor`, `--select` and `--play` once there is something to apply them
+    /// to. One that does not apply is reported (over the graph, and by `--screenshot`'s
+    /// exit code), never silently ignored; a live source gets more time to show it.
     fn apply_start_options(&mut self) {
         if self.store.observations.is_empty() {
             return;
         }
+        let live = self.live.is_some();
+        let mut cursor_set = false;
         if let Some(c) = self.pending.cursor.take() {
-            let t = match c.as_str() {
-                "start" => self.store.first_time(),
-                "end" => self.store.last_time(),
-                s => match s.trim_end_matches('s').parse::<f64>() {
-                    Ok(secs) => self.store.first_time().map(|f| f + (secs * 1e9) as Nanos),
-                    Err(_) => parse_rfc3339(s).ok(),
-                },
-            };
-            if let Some(t) = t {
-                self.apply(Command::Time(TimeCommand::SetTime(t)));
+            match StartCursor::parse(&c).and_then(|sc| sc.resolve(&self.store, &c)) {
+                Ok(t) => {
+                    self.apply(Command::Time(TimeCommand::SetTime(t)));
+                    cursor_set = true;
+                }
+                Err(why) => self.notice(why),
             }
         }
-        if let Some(sel) = self.pending.select.take()
-            && let Some(cmd) = self.parse_selection(&sel)
-        {
-            self.apply(cmd);
+        if let Some(sel) = self.pending.select.take() {
+            match StartSelect::parse(&sel).and_then(|s| s.resolve(&self.store, &self.findings)) {
+                Ok(cmd) => {
+                    let event = match cmd {
+                        Command::Select(Selection::Event(e)) => Some(e),
+                        _ => None,
+                    };
+                    self.apply(cmd);
+                    // An event is shown where it happened: the cursor on its first
+                    // observation (unless --cursor says otherwise), the table on its row.
+                    if let Some(e) = event
+                        && !cursor_set
+                        && let Some(o) = self.store.first_observation(e)
+                    {
+                        let t = o.time;
+                        self.apply(Command::Time(TimeCommand::SetTime(t)));
+                    }
+                }
+                // What a live source has not sent yet may still come.
+                Err(_) if live => self.pending.select = Some(sel),
+                Err(why) => self.notice(why),
+            }
         }
         if self.pending.play {
             self.pending.play = false;
@@ -418,32 +492,33 @@ impl EventLensApp {
         }
     }
 
-    fn find_node(&self, name: &str) -> Option<NodeId> {
-        (0..self.store.nodes.len() as u32)
-            .map(NodeId)
-            .find(|&n| self.store.node_name(n) == name)
+    /// Reports a startup option that does not apply to the input.
+    fn notice(&mut self, why: String) {
+        tracing::warn!("{why}");
+        if let Some(plan) = &self.screenshot {
+            plan.bad_option(why.clone());
+        }
+        self.notices.push(why);
     }
 
-    /// `node:NAME`, `edge:FROM->TO`, `event:ID`, `finding:N`.
-    fn parse_selection(&self, s: &str) -> Option<Command> {
-        let (kind, v) = s.split_once(':')?;
-        Some(match kind {
-            "node" => Command::Select(Selection::Node(self.find_node(v)?)),
-            "edge" => {
-                let (a, b) = v.split_once("->")?;
-                Command::Select(Selection::Edge(
-                    self.find_node(a.trim())?,
-                    self.find_node(b.trim())?,
-                ))
-            }
-            "event" => {
-                let sym = self.store.strings.get(v)?;
-                let i = self.store.events.iter().position(|e| e.id == sym)?;
-                Command::Select(Selection::Event(EventIdx(i as u32)))
-            }
-            "finding" => Command::SelectFinding(v.parse().ok()?),
-            _ => return None,
-        })
+    /// Where Open dialogs start: the folder of the most recent file, else the working
+    /// directory.
+    fn dialog_start_dir(&self) -> Option<PathBuf> {
+        self.settings
+            .recent
+            .first()
+            .and_then(|p| p.parent())
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+    }
+
+    fn open_in_app_dialog(&mut self, reason: Option<String>) {
+        if self.open_dialog.is_none() {
+            let dir = self
+                .dialog_start_dir()
+                .unwrap_or_else(|| PathBuf::from("/"));
+            self.open_dialog = Some(OpenDialog::new(dir, reason));
+        }
     }
 
     // ---- the frame ----
@@ -464,10 +539,18 @@ impl EventLensApp {
             }
         }
         if let Some(rx) = &self.dialog
-            && let Ok(paths) = rx.try_recv()
+            && let Ok(answer) = rx.try_recv()
         {
             self.dialog = None;
-            self.open(paths);
+            match answer {
+                Some(paths) => self.open(paths),
+                // rfd found neither a desktop portal nor zenity: our own dialog instead.
+                None => self.open_in_app_dialog(Some(
+                    "No system file dialog could be shown (no desktop portal or zenity \
+                     answered), so eventlens shows its own."
+                        .into(),
+                )),
+            }
         }
         let mut finalized = false;
         if let Some(live) = &mut self.live {
@@ -576,6 +659,7 @@ impl EventLensApp {
             theme: &self.theme,
             derived: &self.derived,
             findings: &self.findings,
+            analysis_config: &self.analysis_config,
             time_ctl: &self.time,
             time,
             cursor_n: self.store.observations_until(time),
@@ -643,8 +727,10 @@ impl EventLensApp {
                 ui.separator();
                 match self.settings.bottom_tab {
                     BottomTab::Events => super::table::show(ui, &cx, &mut self.table, &mut cmds),
-                    BottomTab::Latency => super::latency::show(ui, &cx, &mut self.latency),
-                    BottomTab::Inputs => inputs_panel(ui, &cx),
+                    BottomTab::Latency => {
+                        super::latency::show(ui, &cx, &mut self.latency, &mut cmds)
+                    }
+                    BottomTab::Inputs => inputs_panel(ui, &cx, &mut cmds),
                 }
                 // A panel keeps the size of its content: claim exactly the panel (no item
                 // spacing, which would grow it a little every frame) so it keeps its own.
@@ -657,7 +743,9 @@ impl EventLensApp {
                 .default_size(theme::PANEL_LEFT_W)
                 .max_size(theme::PANEL_LEFT_W * 1.6)
                 .frame(panel_frame)
-                .show(ui, |ui| findings::show(ui, &cx, &mut cmds));
+                .show(ui, |ui| {
+                    findings::show(ui, &cx, &mut self.findings_view, &mut cmds)
+                });
         }
         if self.settings.show_inspector {
             egui::Panel::right("inspector")
@@ -678,6 +766,9 @@ impl EventLensApp {
                 } else if let Some(state) = EmptyState::of(&cx) {
                     super::empty::show(ui, &cx, &state, canvas, &mut cmds);
                 }
+                if !self.notices.is_empty() {
+                    notices_overlay(ui, &cx, canvas, &self.notices, &mut cmds);
+                }
                 if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
                     let r = ui.max_rect();
                     ui.painter()
@@ -691,6 +782,14 @@ impl EventLensApp {
                     );
                 }
             });
+        if let Some(d) = &mut self.open_dialog
+            && let Some(action) = d.show(&ctx)
+        {
+            self.open_dialog = None;
+            if let DialogAction::Open(paths) = action {
+                cmds.push(Command::Open(paths));
+            }
+        }
         for c in cmds {
             self.apply(c);
         }
@@ -755,24 +854,31 @@ impl EventLensApp {
             Command::SetFilter(f) => self.settings.filter = f,
             Command::Open(paths) => self.open(paths),
             Command::OpenDialog => {
-                if self.dialog.is_none() {
+                if self.dialog.is_none() && self.open_dialog.is_none() {
                     let (tx, rx) = crossbeam_channel::bounded(1);
                     let waker = waker_for(&self.ctx);
+                    let start = self.dialog_start_dir();
                     let spawned = std::thread::Builder::new()
                         .name("eventlens-dialog".into())
                         .spawn(move || {
-                            let files = rfd::FileDialog::new()
-                                .set_title("Open captures or traces")
-                                .pick_files()
-                                .unwrap_or_default();
-                            let _ = tx.send(files);
+                            let mut d = rfd::FileDialog::new().set_title("Open captures or traces");
+                            if let Some(dir) = start {
+                                d = d.set_directory(dir);
+                            }
+                            // Some(empty) is a cancel; None means no dialog could be shown.
+                            let _ = tx.send(d.pick_files());
                             waker();
                         });
-                    if spawned.is_ok() {
-                        self.dialog = Some(rx);
+                    match spawned {
+                        Ok(_) => self.dialog = Some(rx),
+                        Err(e) => self.open_in_app_dialog(Some(format!(
+                            "The system file dialog could not be started ({e})."
+                        ))),
                     }
                 }
             }
+            Command::OpenInAppDialog => self.open_in_app_dialog(None),
+            Command::DismissNotices => self.notices.clear(),
             Command::StartDemo => self.start_demo(),
             Command::CancelLoad => {
                 if let Some(l) = &self.loading {
@@ -803,6 +909,13 @@ fn menu_bar(
         ui.menu_button("File", |ui| {
             if ui.button("Open…").clicked() {
                 cmds.push(Command::OpenDialog);
+            }
+            if ui
+                .button("Open with eventlens's browser…")
+                .on_hover_text("eventlens's own file dialog, for where the system's does not work")
+                .clicked()
+            {
+                cmds.push(Command::OpenInAppDialog);
             }
             ui.menu_button("Open recent", |ui| {
                 if settings.recent.is_empty() {
@@ -858,11 +971,17 @@ fn menu_bar(
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.label(RichText::new(format!(
-                "{} events · {} observations",
-                fmt_count(cx.store.events.len() as u64),
+            let calls = cx.store.call_events;
+            let events = cx.store.events.len() as u64 - calls;
+            let mut text = format!("{} events", fmt_count(events));
+            if calls > 0 {
+                text.push_str(&format!(" · {} calls", fmt_count(calls)));
+            }
+            text.push_str(&format!(
+                " · {} observations",
                 fmt_count(cx.store.observations.len() as u64)
-            )).color(cx.theme.text_weak));
+            ));
+            ui.label(RichText::new(text).color(cx.theme.text_weak));
         });
     });
 }
@@ -896,7 +1015,42 @@ fn loading_overlay(ui: &mut egui::Ui, l: &Loading, cmds: &mut Vec<Command>) {
     });
 }
 
-fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
+/// Startup options that did not apply, over the top of the graph, until dismissed.
+fn notices_overlay(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    canvas: egui::Rect,
+    notices: &[String],
+    cmds: &mut Vec<Command>,
+) {
+    let w = (canvas.width() - 24.0).clamp(200.0, 640.0);
+    let area = egui::Rect::from_min_size(
+        egui::pos2(canvas.center().x - w / 2.0, canvas.top() + 8.0),
+        egui::vec2(w, canvas.height() - 16.0),
+    );
+    ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
+        egui::Frame::popup(ui.style())
+            .stroke(egui::Stroke::new(1.5, cx.theme.error))
+            .show(ui, |ui| {
+                ui.set_width(w - 20.0);
+                ui.label(
+                    RichText::new("Startup options that do not apply")
+                        .strong()
+                        .color(cx.theme.error),
+                );
+                for n in notices {
+                    ui.add(egui::Label::new(RichText::new(n).color(cx.theme.text)).wrap());
+                }
+                if ui.button("Dismiss").clicked() {
+                    cmds.push(Command::DismissNotices);
+                }
+            });
+    });
+}
+
+/// What was read from each input: records, unreadable records and spec violations by line
+/// (a violation links to its event), and the files that could not be read at all.
+fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
     let failures = cx.load_failures;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -904,16 +1058,17 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
             for f in failures {
                 ui.label(RichText::new(f).color(cx.theme.error));
             }
-            for input in &cx.store.inputs {
+            for (ii, input) in cx.store.inputs.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.strong(&input.path);
                     ui.label(
                         RichText::new(format!(
-                            "{} · {} records · {} unreadable · {} spec violations",
+                            "{} · {} records · {} unreadable · {} spec violations · {} notes",
                             input.format.map_or("?", |f| f.as_str()),
                             fmt_count(input.records),
                             fmt_count(input.skipped),
-                            fmt_count(input.violation_count)
+                            fmt_count(input.violation_count),
+                            fmt_count(input.note_count)
                         ))
                         .color(cx.theme.text_weak),
                     );
@@ -926,9 +1081,29 @@ fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                     );
                 }
                 for v in &input.violations {
+                    let text = RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
+                        .color(cx.theme.warn)
+                        .monospace();
+                    match cx.derived.event_at(cx.store, ii as u16, v.line) {
+                        Some(e) => {
+                            let selected = cx.selection == Selection::Event(e);
+                            if ui
+                                .selectable_label(selected, text)
+                                .on_hover_text("Select this event")
+                                .clicked()
+                            {
+                                cmds.push(Command::Select(Selection::Event(e)));
+                            }
+                        }
+                        None => {
+                            ui.label(text);
+                        }
+                    }
+                }
+                for n in &input.notes {
                     ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
-                            .color(cx.theme.warn)
+                        RichText::new(format!("  {}:{}: {}", input.path, n.line, n.message))
+                            .color(cx.theme.text_weak)
                             .monospace(),
                     );
                 }

@@ -1,13 +1,15 @@
 //! What the panels draw that is computed from the data rather than per frame: the graph
 //! layout (only when the node/edge set changes), the filter result, the per-channel rate
 //! series and the finding markers. Recomputed when the store's generation or the filter
-//! changes, never per frame.
+//! changes, never per frame. The engine's latency figures (`analyze --json`'s latency
+//! series and the cold/warm split) are computed on first use after a data change.
 
 use super::filter::{Filter, FilterResult};
-use super::findings::FindingView;
+use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
-use crate::model::{NodeId, NodeKind, Stage, Store};
+use crate::model::{EventIdx, NodeId, NodeKind, Stage, Store};
 use crate::time::Nanos;
+use std::cell::OnceCell;
 
 /// Bins of the rate plot over the whole range (decimation: the plot never draws more).
 pub const RATE_BINS: usize = 320;
@@ -35,6 +37,12 @@ pub struct Derived {
     pub finding_times: Vec<Nanos>,
     /// Largest edge count (edge widths are relative to it).
     pub max_edge_count: u64,
+    /// `analysis::latency` of the data: what `analyze --json` prints as `latency`.
+    latency: OnceCell<LatencyReport>,
+    /// `analysis::cold_warm` of the data: the split the `cold-start` finding makes.
+    cold_warm: OnceCell<Vec<ColdWarm>>,
+    /// The first event read from each (input, line): spec violations point at their event.
+    by_line: OnceCell<rustc_hash::FxHashMap<(u16, u32), EventIdx>>,
 }
 
 impl Derived {
@@ -44,7 +52,7 @@ impl Derived {
         store: &Store,
         generation: u64,
         filter_text: &str,
-        findings: &[FindingView],
+        findings: &[Finding],
     ) -> bool {
         let data_changed = generation != self.generation;
         let filter_changed = filter_text != self.filter_text;
@@ -52,6 +60,9 @@ impl Derived {
             return false;
         }
         if data_changed {
+            self.latency = OnceCell::new();
+            self.cold_warm = OnceCell::new();
+            self.by_line = OnceCell::new();
             let key = LayoutKey::of(store);
             if key != self.layout.key {
                 self.layout = GraphLayout::of_store(store);
@@ -75,6 +86,31 @@ impl Derived {
         self.generation = generation;
         self.rates = rate_series(store, self.filter.as_ref());
         true
+    }
+
+    /// The engine's latency report of the data (computed on first use).
+    pub fn latency_report(&self, store: &Store, cfg: &AnalysisConfig) -> &LatencyReport {
+        self.latency
+            .get_or_init(|| crate::analysis::latency(store, cfg))
+    }
+
+    /// The engine's cold/warm split per handler (computed on first use).
+    pub fn cold_warm(&self, store: &Store, cfg: &AnalysisConfig) -> &[ColdWarm] {
+        self.cold_warm
+            .get_or_init(|| crate::analysis::cold_warm(store, cfg))
+    }
+
+    /// The event read from `line` of input `input` (computed on first use).
+    pub fn event_at(&self, store: &Store, input: u16, line: u64) -> Option<EventIdx> {
+        let map = self.by_line.get_or_init(|| {
+            let mut m = rustc_hash::FxHashMap::default();
+            for (i, e) in store.events.iter().enumerate() {
+                m.entry((e.loc.input, e.loc.line))
+                    .or_insert(EventIdx(i as u32));
+            }
+            m
+        });
+        map.get(&(input, u32::try_from(line).ok()?)).copied()
     }
 
     /// Times of the observations on an edge (filtered when a filter is active).

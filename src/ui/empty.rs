@@ -182,6 +182,10 @@ pub fn format_name(f: Format) -> &'static str {
         Format::Zipkin => "Zipkin v2",
         Format::Kcat => "kcat -J",
         Format::Live => "live source",
+        Format::OtlpLogs => "OTLP JSON logs",
+        Format::Eventgrid => "Event Grid schema",
+        Format::Eventbridge => "EventBridge events",
+        Format::Cdevents => "CDEvents",
     }
 }
 
@@ -195,6 +199,8 @@ fn record_noun(f: Format) -> (&'static str, &'static str) {
         Format::Capture => ("observation", "observations"),
         Format::Kcat => ("message", "messages"),
         Format::Live => ("record", "records"),
+        Format::OtlpLogs => ("log record", "log records"),
+        Format::Eventgrid | Format::Eventbridge | Format::Cdevents => ("event", "events"),
     }
 }
 
@@ -209,12 +215,14 @@ fn conventions_of(f: Format) -> &'static str {
         Format::Jaeger => {
             "spans tagged span.kind producer or consumer (messaging.* or \
              message_bus.destination), client and server calls and db.* client spans; \
-             spans without span.kind are work inside a service and are not drawn."
+             a span without span.kind is a call when its parent runs in another service, \
+             else work inside its service, which is not drawn."
         }
         Format::Zipkin => {
             "PRODUCER and CONSUMER spans (the remoteEndpoint is the broker), CLIENT and \
-             SERVER calls and CLIENT spans to a database; spans without a kind are work \
-             inside a service and are not drawn."
+             SERVER calls and CLIENT spans to a database; a span without a kind is a call \
+             when its parent runs in another service, else work inside its service, which \
+             is not drawn."
         }
         Format::Cloudevents | Format::CloudeventsBatch | Format::CloudeventsJsonl => {
             "every event, published by its source onto the event-bus channel; \
@@ -226,6 +234,12 @@ fn conventions_of(f: Format) -> &'static str {
         }
         Format::Kcat => "every message, as an event published onto its topic.",
         Format::Live => "every event the source sends.",
+        Format::OtlpLogs => "log records that carry cloudevents.* attributes, as events.",
+        Format::Eventgrid => {
+            "every event, its topic and subject as the source, eventType as the type."
+        }
+        Format::Eventbridge => "every event, detail-type as the type, onto its event bus.",
+        Format::Cdevents => "every CDEvent, as the event its context describes.",
     }
 }
 

@@ -25,6 +25,8 @@ pub struct GraphView {
     /// or zooms.
     fitted_size: Vec2,
     user_moved: bool,
+    /// Edges drawn in the last frame (for tests: the calls toggle hides call edges).
+    pub drawn_edges: usize,
 }
 
 impl Default for GraphView {
@@ -36,6 +38,7 @@ impl Default for GraphView {
             fitted_for: 0,
             fitted_size: Vec2::ZERO,
             user_moved: false,
+            drawn_edges: 0,
         }
     }
 }
@@ -92,15 +95,31 @@ pub fn show(
         ui.separator();
         legend(ui, theme);
     });
-    let rect = ui.available_rect_before_wrap();
+    let layout = &cx.derived.layout;
+    // A row under the canvas says what the edge colours mean.
+    let full = ui.available_rect_before_wrap();
+    let legend_h = if layout.nodes.is_empty() { 0.0 } else { 24.0 };
+    let rect = Rect::from_min_max(full.min, pos2(full.max.x, full.max.y - legend_h));
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, theme.canvas);
-    let layout = &cx.derived.layout;
     if layout.nodes.is_empty() {
         // The app says why over the empty canvas (`super::empty`).
         return rect;
     }
+    let has_calls = cx.show_calls
+        && cx
+            .store
+            .topology
+            .graph
+            .edge_weights()
+            .any(|e| e.stage == Stage::Call);
+    edge_legend(
+        ui,
+        cx,
+        Rect::from_min_max(pos2(full.min.x, rect.max.y), full.max),
+        has_calls,
+    );
     let (bx0, by0, bx1, by1) = layout.bounds;
     let bounds_w = bx1 - bx0 + NODE_W + 40.0;
     let bounds_h = by1 - by0 + NODE_H + 60.0;
@@ -161,9 +180,8 @@ pub fn show(
         Selection::Node(n) => {
             lit_nodes.insert(n);
         }
-        Selection::Edge(a, b) => {
-            lit_edges.insert((a, b));
-        }
+        // The selected edge keeps its colour (what it says matters) and gets a halo.
+        Selection::Edge(..) => {}
         Selection::Event(e) => {
             for &oi in cx.store.observations_of(e) {
                 if let Some(o) = cx.store.observations.get(oi as usize) {
@@ -178,8 +196,8 @@ pub fn show(
         Selection::None => {}
     }
     if let Some(f) = cx.selected_finding.and_then(|i| cx.findings.get(i)) {
-        lit_edges.extend(f.edges.iter().copied());
-        lit_nodes.extend(f.nodes.iter().copied());
+        lit_edges.extend(f.edge_ids.iter().copied());
+        lit_nodes.extend(f.node_ids.iter().copied());
     }
     let t = cx.time;
     let filter_nodes = cx.derived.filter.as_ref().map(|f| &f.nodes);
@@ -233,6 +251,7 @@ pub fn show(
             rate: recent as f64 / (RATE_WINDOW as f64 / NANOS_PER_SEC as f64),
         });
     }
+    view.drawn_edges = geoms.len();
     let max_rate = geoms.iter().map(|g| g.rate).fold(0.0f64, f64::max);
     let max_count = geoms.iter().map(|g| g.count).max().unwrap_or(0).max(1);
     let speed = if cx.live { 1.0 } else { cx.time_ctl.speed };
@@ -278,6 +297,17 @@ pub fn show(
             };
         }
         let stroke = Stroke::new(if lit { width + 2.0 } else { width }, color);
+        let selected = cx.selection == Selection::Edge(e.from, e.to);
+        if selected {
+            // The selected edge: a wide halo in the selection colour under it, so it
+            // stands out whatever its own colour says.
+            painter.add(CubicBezierShape::from_points_stroke(
+                g.pts,
+                false,
+                Color32::TRANSPARENT,
+                Stroke::new(stroke.width + 9.0, theme.selection.gamma_multiply(0.55)),
+            ));
+        }
         if call {
             // Calls are not event flow: dashed, in their own colour.
             let curve = CubicBezierShape::from_points_stroke(
@@ -402,6 +432,14 @@ pub fn show(
             let h: f32 = galleys.iter().map(|g| g.size().y).sum();
             let label_rect = Rect::from_center_size(mid, vec2(w + 8.0, h + 2.0));
             painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.9));
+            if selected {
+                painter.rect_stroke(
+                    label_rect,
+                    3.0,
+                    Stroke::new(2.0, theme.selection),
+                    StrokeKind::Outside,
+                );
+            }
             let mut y = label_rect.top() + 1.0;
             for g in galleys {
                 let gh = g.size().y;
@@ -687,6 +725,52 @@ fn half_ellipse_v(painter: &egui::Painter, c: Pos2, r: Vec2, stroke: Stroke) {
         })
         .collect();
     painter.add(PathShape::line(pts, PathStroke::from(stroke)));
+}
+
+/// What the edge colours mean in the current colouring (and the dashes, the halo).
+fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool) {
+    let theme = cx.theme;
+    ui.scope_builder(
+        egui::UiBuilder::new()
+            .max_rect(rect.shrink2(vec2(4.0, 2.0)))
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+        |ui| {
+            let what = match cx.color_by {
+                ColorBy::Errors => "Edges by failed share:",
+                ColorBy::Latency => "Edges by p95 latency:",
+            };
+            ui.label(egui::RichText::new(what).color(theme.text_weak));
+            let swatch = |ui: &mut egui::Ui, color: Color32, dashed: bool| {
+                let (r, _) = ui.allocate_exact_size(vec2(22.0, 12.0), Sense::hover());
+                let a = pos2(r.left(), r.center().y);
+                let b = pos2(r.right(), r.center().y);
+                if dashed {
+                    ui.painter().extend(Shape::dashed_line(
+                        &[a, b],
+                        Stroke::new(3.0, color),
+                        5.0,
+                        3.0,
+                    ));
+                } else {
+                    ui.painter().line_segment([a, b], Stroke::new(4.0, color));
+                }
+            };
+            for (color, label) in theme.edge_legend(cx.color_by) {
+                swatch(ui, color, false);
+                ui.label(label);
+            }
+            ui.separator();
+            if has_calls {
+                swatch(ui, theme.call, true);
+                ui.label("call");
+            }
+            swatch(ui, theme.selection.gamma_multiply(0.55), false);
+            ui.label("selected");
+            swatch(ui, theme.highlight, false);
+            ui.label("event path");
+            ui.label(egui::RichText::new("· width: rate").color(theme.text_weak));
+        },
+    );
 }
 
 fn legend(ui: &mut egui::Ui, theme: &Theme) {

@@ -1,6 +1,7 @@
-//! The inspector (right): the selected node, edge or event in full. For an event: its
-//! CloudEvent attributes and extensions, the payload pretty-printed, its delivery history,
-//! and its causal chain (trace, causationid) as a tree to click through. Copy as JSON.
+//! The inspector (right): the selected node, edge or event in full. For an event, in
+//! collapsible sections: its delivery history, its causal chain (trace, causationid) as a
+//! tree to click through, its CloudEvent attributes and extensions, and the payload
+//! pretty-printed. Copy as JSON. Figures (percentiles, cold/warm) are the engine's.
 //! Untrusted strings are shown as plain text.
 
 use super::{Command, Selection, ViewCtx, fmt_count, fmt_duration};
@@ -157,7 +158,15 @@ fn summary(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
         .striped(true)
         .max_col_width(value_width(ui))
         .show(ui, |ui| {
-            kv(ui, "events", fmt_count(cx.store.events.len() as u64));
+            let calls = cx.store.call_events;
+            kv(
+                ui,
+                "events",
+                fmt_count(cx.store.events.len() as u64 - calls),
+            );
+            if calls > 0 {
+                kv(ui, "calls", fmt_count(calls));
+            }
             kv(
                 ui,
                 "observations",
@@ -188,45 +197,71 @@ fn node(ui: &mut egui::Ui, cx: &ViewCtx<'_>, n: NodeId, cmds: &mut Vec<Command>)
             .heading()
             .color(cx.theme.node_color(node.kind)),
     );
-    egui::Grid::new("node")
-        .num_columns(2)
-        .striped(true)
-        .max_col_width(value_width(ui))
+    egui::CollapsingHeader::new("Figures")
+        .default_open(true)
         .show(ui, |ui| {
-            kv(ui, "kind", node.kind.as_str());
-            kv(ui, "id", cx.store.node_key(n));
-            kv(ui, "observations", fmt_count(node.observations));
-            if node.kind == NodeKind::Handler {
-                kv(ui, "handled", fmt_count(node.handled));
-                kv(ui, "failures", fmt_count(node.failures));
-                kv(ui, "cold starts", fmt_count(node.cold_starts));
-                if let Some(s) = LatencySummary::of(&node.processing) {
-                    kv(
-                        ui,
-                        "processing",
-                        format!(
-                            "p50 {:.1} · p95 {:.1} · p99 {:.1} · max {:.1} ms",
-                            s.p50, s.p95, s.p99, s.max
-                        ),
+            egui::Grid::new("node")
+                .num_columns(2)
+                .striped(true)
+                .max_col_width(value_width(ui))
+                .show(ui, |ui| {
+                    kv(ui, "kind", node.kind.as_str());
+                    kv(ui, "id", cx.store.node_key(n));
+                    kv(ui, "observations", fmt_count(node.observations));
+                    if node.kind == NodeKind::Handler {
+                        kv(ui, "handled", fmt_count(node.handled));
+                        kv(ui, "failures", fmt_count(node.failures));
+                        if let Some(s) = LatencySummary::of(&node.processing) {
+                            kv(ui, "processing", fmt_summary(&s));
+                        }
+                        // The split the cold-start finding makes (marked or inferred).
+                        let split = cx
+                            .derived
+                            .cold_warm(cx.store, cx.analysis_config)
+                            .iter()
+                            .find(|c| c.handler == n);
+                        match split {
+                            Some(c) if c.cold_count > 0 => {
+                                let how = if c.inferred { "inferred" } else { "marked" };
+                                let mut v = format!("{} ({how})", fmt_count(c.cold_count));
+                                if let Some(cold) = &c.cold {
+                                    v.push_str(&format!(" · cold p50 {:.1} ms", cold.p50));
+                                }
+                                if let Some(warm) = &c.warm {
+                                    v.push_str(&format!(" · warm p50 {:.1} ms", warm.p50));
+                                }
+                                kv(ui, "cold starts", v);
+                            }
+                            _ => kv(ui, "cold starts", "0"),
+                        }
+                    }
+                });
+        });
+    egui::CollapsingHeader::new("Edges")
+        .default_open(true)
+        .show(ui, |ui| {
+            for e in cx.store.topology.edges_sorted() {
+                if e.from == n || e.to == n {
+                    let label = format!(
+                        "{} → {}  ({} at cursor)",
+                        cx.store.node_name(e.from),
+                        cx.store.node_name(e.to),
+                        fmt_count(e.count_until(cx.time))
                     );
+                    if ui.link(label).clicked() {
+                        cmds.push(Command::Select(Selection::Edge(e.from, e.to)));
+                    }
                 }
             }
         });
-    ui.add_space(6.0);
-    ui.strong("Edges");
-    for e in cx.store.topology.edges_sorted() {
-        if e.from == n || e.to == n {
-            let label = format!(
-                "{} → {}  ({} at cursor)",
-                cx.store.node_name(e.from),
-                cx.store.node_name(e.to),
-                fmt_count(e.count_until(cx.time))
-            );
-            if ui.link(label).clicked() {
-                cmds.push(Command::Select(Selection::Edge(e.from, e.to)));
-            }
-        }
-    }
+}
+
+/// Percentiles as `analyze` prints them.
+fn fmt_summary(s: &LatencySummary) -> String {
+    format!(
+        "p50 {:.1} · p95 {:.1} · p99 {:.1} · max {:.1} ms",
+        s.p50, s.p95, s.p99, s.max
+    )
 }
 
 fn edge(ui: &mut egui::Ui, cx: &ViewCtx<'_>, a: NodeId, b: NodeId) {
@@ -259,14 +294,7 @@ fn edge(ui: &mut egui::Ui, cx: &ViewCtx<'_>, a: NodeId, b: NodeId) {
                 ),
             );
             if let Some(s) = e.latency.as_ref().and_then(LatencySummary::of) {
-                kv(
-                    ui,
-                    "latency",
-                    format!(
-                        "p50 {:.1} · p95 {:.1} · p99 {:.1} · max {:.1} ms",
-                        s.p50, s.p95, s.p99, s.max
-                    ),
-                );
+                kv(ui, "latency", fmt_summary(&s));
             }
             for (t, c) in &e.types {
                 kv(
@@ -320,53 +348,7 @@ fn event(
             cmds.push(Command::CopyText(event_json(store, e)));
         }
     });
-    egui::CollapsingHeader::new("CloudEvent attributes")
-        .default_open(true)
-        .show(ui, |ui| {
-            egui::Grid::new("attrs")
-                .num_columns(2)
-                .striped(true)
-                .max_col_width(value_width(ui))
-                .show(ui, |ui| {
-                    kv(ui, "id", store.str(ev.id));
-                    kv(ui, "source", store.str(ev.source));
-                    kv(ui, "type", store.str(ev.ty));
-                    kv(ui, "specversion", store.str(ev.specversion));
-                    if let Some(s) = store.strings.resolve_opt(ev.subject) {
-                        kv(ui, "subject", s);
-                    }
-                    if let Some(t) = ev.time {
-                        kv(ui, "time", format_rfc3339(t));
-                    }
-                    if let Some(s) = store.strings.resolve_opt(ev.datacontenttype) {
-                        kv(ui, "datacontenttype", s);
-                    }
-                    if let Some(s) = store.strings.resolve_opt(ev.dataschema) {
-                        kv(ui, "dataschema", s);
-                    }
-                    for (k, v) in store.event_extensions(ev) {
-                        let v = match v {
-                            ExtValue::Str(s) => store.str(*s).to_string(),
-                            ExtValue::Int(i) => i.to_string(),
-                            ExtValue::Bool(b) => b.to_string(),
-                        };
-                        kv(ui, store.str(*k), v);
-                    }
-                    if let Some(input) = store.inputs.get(ev.loc.input as usize) {
-                        kv(ui, "read from", format!("{}:{}", input.path, ev.loc.line));
-                    }
-                });
-        });
-    egui::CollapsingHeader::new("Payload")
-        .default_open(true)
-        .show(ui, |ui| match &d.payload {
-            Some(p) => {
-                ui.add(egui::Label::new(RichText::new(p).monospace()).wrap());
-            }
-            None => {
-                ui.label(RichText::new("no payload").color(cx.theme.text_weak));
-            }
-        });
+    // The delivery history first: what happened to the event is what one looks for.
     egui::CollapsingHeader::new("Delivery history")
         .default_open(true)
         .show(ui, |ui| {
@@ -410,9 +392,13 @@ fn event(
                 }
                 ui.horizontal_wrapped(|ui| {
                     ui.label(
-                        RichText::new(format!("{:.3}", cx.secs(o.time)))
-                            .monospace()
-                            .color(c),
+                        RichText::new(if o.untimed {
+                            "no time".to_string()
+                        } else {
+                            format!("{:.3}", cx.secs(o.time))
+                        })
+                        .monospace()
+                        .color(c),
                     );
                     ui.label(RichText::new(o.stage.as_str()).strong().color(c));
                     ui.label(RichText::new(route).color(c));
@@ -470,6 +456,53 @@ fn event(
             }
             if let Some(c) = store.strings.resolve_opt(ev.correlation) {
                 ui.label(format!("correlationid: {c}"));
+            }
+        });
+    egui::CollapsingHeader::new("CloudEvent attributes")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new("attrs")
+                .num_columns(2)
+                .striped(true)
+                .max_col_width(value_width(ui))
+                .show(ui, |ui| {
+                    kv(ui, "id", store.str(ev.id));
+                    kv(ui, "source", store.str(ev.source));
+                    kv(ui, "type", store.str(ev.ty));
+                    kv(ui, "specversion", store.str(ev.specversion));
+                    if let Some(s) = store.strings.resolve_opt(ev.subject) {
+                        kv(ui, "subject", s);
+                    }
+                    if let Some(t) = ev.time {
+                        kv(ui, "time", format_rfc3339(t));
+                    }
+                    if let Some(s) = store.strings.resolve_opt(ev.datacontenttype) {
+                        kv(ui, "datacontenttype", s);
+                    }
+                    if let Some(s) = store.strings.resolve_opt(ev.dataschema) {
+                        kv(ui, "dataschema", s);
+                    }
+                    for (k, v) in store.event_extensions(ev) {
+                        let v = match v {
+                            ExtValue::Str(s) => store.str(*s).to_string(),
+                            ExtValue::Int(i) => i.to_string(),
+                            ExtValue::Bool(b) => b.to_string(),
+                        };
+                        kv(ui, store.str(*k), v);
+                    }
+                    if let Some(input) = store.inputs.get(ev.loc.input as usize) {
+                        kv(ui, "read from", format!("{}:{}", input.path, ev.loc.line));
+                    }
+                });
+        });
+    egui::CollapsingHeader::new("Payload")
+        .default_open(true)
+        .show(ui, |ui| match &d.payload {
+            Some(p) => {
+                ui.add(egui::Label::new(RichText::new(p).monospace()).wrap());
+            }
+            None => {
+                ui.label(RichText::new("no payload").color(cx.theme.text_weak));
             }
         });
 }

@@ -14,13 +14,16 @@ pub mod findings;
 mod graph;
 mod inspector;
 mod latency;
+mod open_dialog;
 mod screenshot;
+pub mod startup;
 mod table;
 pub mod theme;
 mod timeline;
 
 pub use app::{EventLensApp, Settings, StartOptions};
 pub use derived::Derived;
+pub use latency::LatencyFigures;
 pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 
 use crate::model::{EventIdx, NodeId, Store};
@@ -66,7 +69,12 @@ pub enum Command {
     JumpFinding(i32),
     SetFilter(String),
     Open(Vec<PathBuf>),
+    /// The system's file dialog, or the in-app one where none can be shown.
     OpenDialog,
+    /// The in-app file dialog (the fallback of [`Command::OpenDialog`]).
+    OpenInAppDialog,
+    /// Hide the startup problems shown over the graph.
+    DismissNotices,
     StartDemo,
     CancelLoad,
     SetTheme(theme::ThemeChoice),
@@ -84,7 +92,10 @@ pub struct ViewCtx<'a> {
     pub store: &'a Store,
     pub theme: &'a theme::Theme,
     pub derived: &'a Derived,
-    pub findings: &'a [findings::FindingView],
+    /// `analyze`'s findings, in its order: index N is `findings[N]` of `analyze --json`.
+    pub findings: &'a [crate::analysis::Finding],
+    /// The thresholds the findings were computed with (also for the engine's latency).
+    pub analysis_config: &'a crate::analysis::AnalysisConfig,
     pub time_ctl: &'a TimeControl,
     /// The cursor.
     pub time: Nanos,

@@ -24,6 +24,11 @@ pub struct ScreenshotOutcome {
     /// Set when nothing could be read at all: why, in one sentence (as `analyze` says it).
     /// The screenshot still shows the window, which says why too.
     pub nothing_read: Option<String>,
+    /// Startup options that did not apply to the input (`--select node:nope`), one
+    /// sentence each: the run exits 2 after saving the screenshot, which shows them too.
+    pub bad_options: Vec<String>,
+    /// Files that could not be read at all, beside ones that could (one sentence each).
+    pub load_failures: Vec<String>,
 }
 
 /// Asks the app for a screenshot.
@@ -60,6 +65,20 @@ impl ScreenshotPlan {
     pub fn nothing_read(&self, why: String) {
         if let Ok(mut out) = self.request.slot.lock() {
             out.nothing_read = Some(why);
+        }
+    }
+
+    /// Records a startup option that did not apply to the input.
+    pub fn bad_option(&self, why: String) {
+        if let Ok(mut out) = self.request.slot.lock() {
+            out.bad_options.push(why);
+        }
+    }
+
+    /// Records the files of the load that could not be read.
+    pub fn load_failures(&self, failures: &[String]) {
+        if let Ok(mut out) = self.request.slot.lock() {
+            out.load_failures = failures.to_vec();
         }
     }
 

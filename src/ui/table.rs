@@ -1,9 +1,11 @@
 //! The events table: every observation up to the cursor (or all, when sorted by another
 //! column), filtered by the filter expression, virtually scrolled so only visible rows are
-//! laid out.
+//! laid out. A click anywhere on a row (its text included) selects the row's event; an
+//! event selected elsewhere (a finding, the inspector, `--select event:ID`) is scrolled
+//! into view.
 
 use super::{Command, Selection, ViewCtx, fmt_count, fmt_duration};
-use crate::model::{Observation, Store};
+use crate::model::{EventIdx, Observation, Store};
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
@@ -34,6 +36,10 @@ pub struct TableView {
     /// Frames left to keep the cursor's row scrolled into view (a scroll request made
     /// while the panel is still being laid out can land short).
     follow_frames: u8,
+    /// The selected event the table last showed: a different one is scrolled to.
+    revealed: Option<EventIdx>,
+    /// Frames left to keep that event's row scrolled into view.
+    reveal_frames: u8,
 }
 
 fn time_rows<'a>(cx: &'a ViewCtx<'a>) -> RowsRef<'a> {
@@ -164,14 +170,39 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         Selection::Event(e) => Some(e),
         _ => None,
     };
+    // An event selected elsewhere: scroll to its row (it wins over following the cursor).
+    if selected_event != view.revealed {
+        view.revealed = selected_event;
+        view.reveal_frames = if selected_event.is_some() { 3 } else { 0 };
+    }
+    let reveal_row = match selected_event {
+        Some(e) if view.reveal_frames > 0 => {
+            let obs = cx.store.observations_of(e);
+            if time_sorted {
+                obs.iter()
+                    .find_map(|&oi| match &trows {
+                        RowsRef::Range(len) => ((oi as usize) < *len).then_some(oi as usize),
+                        RowsRef::List(l) => l.binary_search(&oi).ok(),
+                    })
+                    .map(|r| if view.descending { n - 1 - r } else { r })
+            } else {
+                view.sorted.iter().position(|r| obs.contains(r))
+            }
+        }
+        _ => None,
+    };
+    view.reveal_frames = view.reveal_frames.saturating_sub(1);
     // Keep the cursor's row in view whenever the cursor moves.
     if n != view.last_len {
         view.follow_frames = 3;
     }
     view.last_len = n;
-    let follow = time_sorted && !view.descending && view.follow_frames > 0;
+    let follow = time_sorted && !view.descending && view.follow_frames > 0 && reveal_row.is_none();
     view.follow_frames = view.follow_frames.saturating_sub(1);
     let mut clicked_sort = None;
+    let mut clicked_event = None;
+    // Cell text is not selectable, so a click on it reaches the row.
+    ui.style_mut().interaction.selectable_labels = false;
     let mut table = TableBuilder::new(ui)
         .striped(true)
         .resizable(true)
@@ -191,7 +222,9 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
         .animate_scrolling(false)
         .min_scrolled_height(0.0)
         .max_scroll_height(f32::INFINITY);
-    if follow && n > 0 {
+    if let Some(r) = reveal_row {
+        table = table.scroll_to_row(r, Some(egui::Align::Center));
+    } else if follow && n > 0 {
         table = table.scroll_to_row(n - 1, Some(egui::Align::BOTTOM));
     }
     table
@@ -251,7 +284,12 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     }
                 };
                 row.col(|ui| {
-                    ui.label(weak(format!("{:.3}", cx.secs(o.time))).monospace());
+                    let t = if o.untimed {
+                        "no time".to_string()
+                    } else {
+                        format!("{:.3}", cx.secs(o.time))
+                    };
+                    ui.label(weak(t).monospace());
                 });
                 row.col(|ui| {
                     ui.label(weak(o.stage.as_str().to_string()));
@@ -296,9 +334,15 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                 });
                 if row.response().clicked() {
                     cmds.push(Command::Select(Selection::Event(o.event)));
+                    // Clicked here: already in view, no need to scroll to it.
+                    clicked_event = Some(o.event);
                 }
             });
         });
+    if clicked_event.is_some() {
+        view.revealed = clicked_event;
+        view.reveal_frames = 0;
+    }
     if let Some(b) = clicked_sort {
         if b == view.sort {
             view.descending = !view.descending;

@@ -44,6 +44,11 @@ pub const PANEL_RIGHT_W: f32 = 350.0;
 pub const TIMELINE_H: f32 = 190.0;
 pub const BOTTOM_TABS_H: f32 = 250.0;
 
+/// Error rates where an edge turns from ok to warn to error colour.
+pub const ERROR_RATE_STEPS: [f64; 2] = [0.02, 0.08];
+/// p95 latencies (ms) where an edge turns from ok to warn to error colour.
+pub const LATENCY_STEPS_MS: [f64; 2] = [20.0, 100.0];
+
 /// A palette of distinct series colours (plots, channels).
 pub const SERIES: [Color32; 6] = [
     Color32::from_rgb(86, 156, 214),
@@ -112,11 +117,12 @@ impl Theme {
 
     /// Colour for an error rate in 0..=1.
     pub fn error_rate_color(&self, rate: f64) -> Color32 {
+        let [low, high] = ERROR_RATE_STEPS;
         if rate <= 0.0 {
             self.edge
-        } else if rate < 0.02 {
+        } else if rate < low {
             self.ok
-        } else if rate < 0.08 {
+        } else if rate < high {
             self.warn
         } else {
             self.error
@@ -125,12 +131,38 @@ impl Theme {
 
     /// Colour for a p95 latency in milliseconds.
     pub fn latency_color(&self, p95_ms: f64) -> Color32 {
-        if p95_ms < 20.0 {
+        let [low, high] = LATENCY_STEPS_MS;
+        if p95_ms < low {
             self.ok
-        } else if p95_ms < 100.0 {
+        } else if p95_ms < high {
             self.warn
         } else {
             self.error
+        }
+    }
+
+    /// The edge colours of a colouring with what each means, for the graph's legend: the
+    /// same steps as [`Self::error_rate_color`] and [`Self::latency_color`].
+    pub fn edge_legend(&self, by: super::ColorBy) -> Vec<(Color32, String)> {
+        match by {
+            super::ColorBy::Errors => {
+                let [low, high] = ERROR_RATE_STEPS.map(|r| r * 100.0);
+                vec![
+                    (self.edge, "none".into()),
+                    (self.ok, format!("under {low:.0}%")),
+                    (self.warn, format!("{low:.0}–{high:.0}%")),
+                    (self.error, format!("{high:.0}% or more, dead letters")),
+                ]
+            }
+            super::ColorBy::Latency => {
+                let [low, high] = LATENCY_STEPS_MS;
+                vec![
+                    (self.ok, format!("under {low:.0} ms")),
+                    (self.warn, format!("{low:.0}–{high:.0} ms")),
+                    (self.error, format!("{high:.0} ms or more")),
+                    (self.edge, "none measured".into()),
+                ]
+            }
         }
     }
 

@@ -6,13 +6,14 @@
 #   bash tests/instrumented/regenerate.sh            # install if needed, regenerate all
 #   SKIP_NODE=1 bash tests/instrumented/regenerate.sh  # Python fixtures only
 #
-# Environment: INSTR_VENV (default target/instrumented-venv), PYTHON (default python3).
+# Environment: INSTR_VENV (default target/instrumented-venv), PYTHON (default python3),
+# INSTR_OUT (default tests/fixtures/instrumented; the broker tests write elsewhere).
 set -euo pipefail
 
 start=$(date +%s.%N)
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-out="$repo/tests/fixtures/instrumented"
+out="${INSTR_OUT:-$repo/tests/fixtures/instrumented}"
 venv="${INSTR_VENV:-$repo/target/instrumented-venv}"
 python="${PYTHON:-python3}"
 
