@@ -499,8 +499,8 @@ fn record(
         .iter()
         .map(|u| source::BrokerUrl::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut writer = CaptureWriter::create(output)
-        .with_context(|| format!("creating {}", output.display()))?;
+    let mut writer =
+        CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()))?;
     let rt = source::runtime()?;
     let mut inbox = source::start(&urls, rt.handle(), source::DEFAULT_BUDGET);
     for u in &urls {

@@ -29,7 +29,10 @@ fn start_server(port: u16, dir: &Path) -> Child {
         .expect("starts nats-server");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not start on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child
@@ -45,9 +48,7 @@ async fn publish_acked(js: &async_nats::jetstream::Context, i: u32) {
         let body = format!(
             r#"{{"specversion":"1.0","id":"m-{i}","source":"/fault","type":"Tick","data":{{"i":{i}}}}}"#
         );
-        if let Ok(ack) = js
-            .publish_with_headers("fault.ticks", h, body.into())
-            .await
+        if let Ok(ack) = js.publish_with_headers("fault.ticks", h, body.into()).await
             && let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), ack).await
         {
             return;
@@ -85,7 +86,11 @@ fn jetstream_source_survives_a_server_restart_with_every_message_exactly_once() 
         js
     });
     let url = BrokerUrl::parse(&format!("nats://127.0.0.1:{port}/stream/FAULT")).expect("URL");
-    let mut inbox = source::start(std::slice::from_ref(&url), rt.handle(), source::DEFAULT_BUDGET);
+    let mut inbox = source::start(
+        std::slice::from_ref(&url),
+        rt.handle(),
+        source::DEFAULT_BUDGET,
+    );
     // The publisher runs all along, across the restart.
     let publisher = {
         let js = js.clone();

@@ -38,7 +38,9 @@ fn structured(id: &str, ty: &str, n: u32) -> String {
 async fn stream_with_events(n_structured: u32) -> (String, String, async_nats::jetstream::Context) {
     let name = unique("ELREC_");
     let subject = name.to_lowercase();
-    let client = async_nats::connect("127.0.0.1:4222").await.expect("connect");
+    let client = async_nats::connect("127.0.0.1:4222")
+        .await
+        .expect("connect");
     let js = async_nats::jetstream::new(client);
     js.create_stream(async_nats::jetstream::stream::Config {
         name: name.clone(),
@@ -50,7 +52,11 @@ async fn stream_with_events(n_structured: u32) -> (String, String, async_nats::j
     for i in 0..n_structured {
         let mut h = async_nats::HeaderMap::new();
         h.insert("content-type", "application/cloudevents+json");
-        let ty = if i % 2 == 0 { "OrderPlaced" } else { "OrderPaid" };
+        let ty = if i % 2 == 0 {
+            "OrderPlaced"
+        } else {
+            "OrderPaid"
+        };
         js.publish_with_headers(
             format!("{subject}.orders"),
             h,
@@ -89,8 +95,12 @@ async fn stream_with_events(n_structured: u32) -> (String, String, async_nats::j
 
 fn load(path: &Path) -> Store {
     let mut store = Store::new();
-    eventlens::ingest::load_path(&mut store, path, &eventlens::ingest::LoadProgress::default())
-        .expect("loads");
+    eventlens::ingest::load_path(
+        &mut store,
+        path,
+        &eventlens::ingest::LoadProgress::default(),
+    )
+    .expect("loads");
     store.finalize();
     store
 }
@@ -116,24 +126,52 @@ fn record_then_analyze_reproduces_what_was_published() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cap = dir.path().join("run.jsonl.zst");
     let url = format!("nats://127.0.0.1:4222/stream/{name}");
-    let (_, stderr) = run_ok(&["record", &url, "-o", cap.to_str().expect("path"), "--count", "6"]);
-    assert!(stderr.contains("recorded 6 messages (6 events)"), "{stderr}");
+    let (_, stderr) = run_ok(&[
+        "record",
+        &url,
+        "-o",
+        cap.to_str().expect("path"),
+        "--count",
+        "6",
+    ]);
+    assert!(
+        stderr.contains("recorded 6 messages (6 events)"),
+        "{stderr}"
+    );
 
     // The capture, read back by the engine: the same events on the same channels.
     let store = load(&cap);
     assert_eq!(store.inputs[0].format.map(|f| f.as_str()), Some("capture"));
-    assert!(store.inputs[0].violations.is_empty(), "{:?}", store.inputs[0].violations);
+    assert!(
+        store.inputs[0].violations.is_empty(),
+        "{:?}",
+        store.inputs[0].violations
+    );
     assert_eq!(store.events.len(), 6);
     for i in 0..4u32 {
-        let e = store.event(store.find_event("/test/producer", &format!("s-{i}")).expect("event"));
-        let ty = if i % 2 == 0 { "OrderPlaced" } else { "OrderPaid" };
+        let e = store.event(
+            store
+                .find_event("/test/producer", &format!("s-{i}"))
+                .expect("event"),
+        );
+        let ty = if i % 2 == 0 {
+            "OrderPlaced"
+        } else {
+            "OrderPaid"
+        };
         assert_eq!(store.str(e.ty), ty);
         assert_eq!(store.str(e.trace), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(store.payload(e).as_deref(), Some(format!(r#"{{"n":{i}}}"#).as_bytes()));
+        assert_eq!(
+            store.payload(e).as_deref(),
+            Some(format!(r#"{{"n":{i}}}"#).as_bytes())
+        );
     }
     let b = store.event(store.find_event("/test/producer", "b-1").expect("binary"));
     assert_eq!(store.str(b.ty), "OrderShipped");
-    assert_eq!(store.payload(b).as_deref(), Some(&br#"{"shipped":true}"#[..]));
+    assert_eq!(
+        store.payload(b).as_deref(),
+        Some(&br#"{"shipped":true}"#[..])
+    );
     let p = store.event(
         store
             .find_event(&format!("nats://{subject}.plain"), "plain-1")
@@ -151,7 +189,9 @@ fn record_then_analyze_reproduces_what_was_published() {
     let edges = r["topology"]["edges"].as_array().expect("edges");
     let orders = edges
         .iter()
-        .find(|e| e["from"] == "service:/test/producer" && e["to"] == format!("channel:{subject}.orders"))
+        .find(|e| {
+            e["from"] == "service:/test/producer" && e["to"] == format!("channel:{subject}.orders")
+        })
         .expect("producer -> orders edge");
     assert_eq!(orders["count"], 5);
     assert_eq!(orders["stage"], "publish");
@@ -207,7 +247,10 @@ fn a_killed_recorder_leaves_a_readable_capture() {
         if n == 42 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {n} of 42 events in the file");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of 42 events in the file"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // ...and stays readable after SIGKILL.
@@ -227,9 +270,12 @@ fn recording_an_amqp_tap_never_writes_its_credentials() {
     let rt = runtime();
     let exchange = unique("elrec.amqp.");
     let ch = rt.block_on(async {
-        let conn = Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", ConnectionProperties::default())
-            .await
-            .expect("connect");
+        let conn = Connection::connect(
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ConnectionProperties::default(),
+        )
+        .await
+        .expect("connect");
         let ch = conn.create_channel().await.expect("channel");
         ch.exchange_declare(
             exchange.as_str().into(),
@@ -246,7 +292,14 @@ fn recording_an_amqp_tap_never_writes_its_credentials() {
     let cap = dir.path().join("amqp.jsonl");
     let url = format!("amqp://guest:guest@127.0.0.1:5672/%2f?exchange={exchange}&key=%23");
     let child = Command::new(BIN)
-        .args(["record", &url, "-o", cap.to_str().expect("path"), "--duration", "5s"])
+        .args([
+            "record",
+            &url,
+            "-o",
+            cap.to_str().expect("path"),
+            "--duration",
+            "5s",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -274,7 +327,11 @@ fn recording_an_amqp_tap_never_writes_its_credentials() {
     assert!(out.status.success(), "{stderr}");
     let text = std::fs::read_to_string(&cap).expect("capture");
     assert_eq!(text.lines().count(), 10, "{stderr}");
-    for shown in [text.as_str(), &stderr, &String::from_utf8_lossy(&out.stdout)] {
+    for shown in [
+        text.as_str(),
+        &stderr,
+        &String::from_utf8_lossy(&out.stdout),
+    ] {
         assert!(!shown.contains("guest"), "credentials written: {shown}");
     }
     let first: serde_json::Value =

@@ -52,7 +52,11 @@ async fn start(urls: &[&str]) -> Inbox {
         assert!(
             Instant::now() < deadline,
             "sources did not connect: {:?}",
-            inbox.sources.iter().map(|s| s.summary()).collect::<Vec<_>>()
+            inbox
+                .sources
+                .iter()
+                .map(|s| s.summary())
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -71,7 +75,11 @@ async fn receive(inbox: &mut Inbox, n: usize) -> Vec<Envelope> {
             _ => panic!(
                 "received {} of {n} messages: {:?}",
                 got.len(),
-                inbox.sources.iter().map(|s| s.summary()).collect::<Vec<_>>()
+                inbox
+                    .sources
+                    .iter()
+                    .map(|s| s.summary())
+                    .collect::<Vec<_>>()
             ),
         }
     }
@@ -126,7 +134,10 @@ fn check_binary(ev: &DecodedEvent, mode: Mode, extensions: &[(&str, Attr)]) {
         .collect();
     assert_eq!(got, want);
     let data = ev.data.as_ref().expect("data");
-    assert_eq!((data.bytes.as_slice(), data.json), (BINARY_DATA.as_bytes(), true));
+    assert_eq!(
+        (data.bytes.as_slice(), data.json),
+        (BINARY_DATA.as_bytes(), true)
+    );
     assert!(ev.violations.is_empty(), "{:?}", ev.violations);
 }
 
@@ -135,7 +146,10 @@ fn check_plain(ev: &DecodedEvent, mode: Mode, source: &str, ty: &str) {
     assert!(!ev.cloudevent);
     assert_eq!((ev.source.as_str(), ev.ty.as_str()), (source, ty));
     let data = ev.data.as_ref().expect("data");
-    assert_eq!((data.bytes.as_slice(), data.json), (PLAIN.as_bytes(), false));
+    assert_eq!(
+        (data.bytes.as_slice(), data.json),
+        (PLAIN.as_bytes(), false)
+    );
 }
 
 // ---------------------------------------------------------------- NATS
@@ -152,7 +166,9 @@ fn nats_headers(pairs: &[(&str, &str)]) -> async_nats::HeaderMap {
 async fn nats_core_receives_structured_binary_batch_and_plain_messages_on_a_wildcard() {
     let base = unique("eltest.core.");
     let mut inbox = start(&[&format!("nats://127.0.0.1:4222/{base}.>")]).await;
-    let client = async_nats::connect("127.0.0.1:4222").await.expect("connect");
+    let client = async_nats::connect("127.0.0.1:4222")
+        .await
+        .expect("connect");
     let orders = format!("{base}.orders");
     client
         .publish_with_headers(
@@ -207,14 +223,11 @@ async fn nats_core_receives_structured_binary_batch_and_plain_messages_on_a_wild
         .find(|i| i.starts_with("fnv-"))
         .copied()
         .expect("the plain message without an id");
-    assert_eq!(
-        ids,
-        {
-            let mut want = vec!["b-1", hash_id, "plain-with-id", "s-1", "s-2", "s-3"];
-            want.sort();
-            want
-        }
-    );
+    assert_eq!(ids, {
+        let mut want = vec!["b-1", hash_id, "plain-with-id", "s-1", "s-2", "s-3"];
+        want.sort();
+        want
+    });
     check_structured(&ev["s-1"].0, ev["s-1"].2);
     assert_eq!(ev["s-1"].1, orders);
     check_binary(
@@ -227,7 +240,12 @@ async fn nats_core_receives_structured_binary_batch_and_plain_messages_on_a_wild
     let plain_source = format!("nats://{base}.plain");
     let plain_type = format!("{base}.plain");
     check_plain(&ev[hash_id].0, ev[hash_id].2, &plain_source, &plain_type);
-    check_plain(&ev["plain-with-id"].0, Mode::Plain, &plain_source, &plain_type);
+    check_plain(
+        &ev["plain-with-id"].0,
+        Mode::Plain,
+        &plain_source,
+        &plain_type,
+    );
     let c = inbox.sources[0].counters();
     assert_eq!((c.received, c.dropped), (5, 0));
 }
@@ -236,7 +254,9 @@ async fn nats_core_receives_structured_binary_batch_and_plain_messages_on_a_wild
 async fn jetstream_replays_the_stream_from_the_start_with_msg_ids_and_sequences() {
     let name = unique("ELTEST_JS_");
     let subject = name.to_lowercase();
-    let client = async_nats::connect("127.0.0.1:4222").await.expect("connect");
+    let client = async_nats::connect("127.0.0.1:4222")
+        .await
+        .expect("connect");
     let js = async_nats::jetstream::new(client);
     let _ = js.delete_stream(&name).await;
     js.create_stream(async_nats::jetstream::stream::Config {
@@ -287,11 +307,19 @@ async fn jetstream_replays_the_stream_from_the_start_with_msg_ids_and_sequences(
         PLAIN.into(),
     )
     .await;
-    publish(format!("{subject}.plain"), async_nats::HeaderMap::new(), PLAIN.into()).await;
+    publish(
+        format!("{subject}.plain"),
+        async_nats::HeaderMap::new(),
+        PLAIN.into(),
+    )
+    .await;
     let got = receive(&mut inbox, 4).await;
     let seqs: Vec<Option<u64>> = got.iter().map(|e| e.msg.meta.sequence).collect();
     assert_eq!(seqs, vec![Some(1), Some(2), Some(3), Some(4)]);
-    assert!(got.iter().all(|e| e.msg.meta.stream.as_deref() == Some(name.as_str())));
+    assert!(
+        got.iter()
+            .all(|e| e.msg.meta.stream.as_deref() == Some(name.as_str()))
+    );
     assert_eq!(got[0].msg.meta.message_id.as_deref(), Some("s-1"));
     let ev = events(&got);
     let ids: Vec<&str> = ev.keys().map(String::as_str).collect();
@@ -300,10 +328,19 @@ async fn jetstream_replays_the_stream_from_the_start_with_msg_ids_and_sequences(
     want.sort();
     assert_eq!(ids, want);
     check_structured(&ev["s-1"].0, ev["s-1"].2);
-    check_binary(&ev["b-1"].0, ev["b-1"].2, &[("partitionkey", Attr::Str("pk-1".into()))]);
+    check_binary(
+        &ev["b-1"].0,
+        ev["b-1"].2,
+        &[("partitionkey", Attr::Str("pk-1".into()))],
+    );
     let plain_source = format!("nats://{subject}.plain");
     let plain_type = format!("{subject}.plain");
-    check_plain(&ev["plain-1"].0, ev["plain-1"].2, &plain_source, &plain_type);
+    check_plain(
+        &ev["plain-1"].0,
+        ev["plain-1"].2,
+        &plain_source,
+        &plain_type,
+    );
     check_plain(&ev[&by_seq].0, Mode::Plain, &plain_source, &plain_type);
     drop(inbox);
     let _ = js.delete_stream(&name).await;
@@ -315,9 +352,7 @@ async fn mqtt_publisher() -> (rumqttc::v5::AsyncClient, tokio::task::JoinHandle<
     let mut opts = rumqttc::v5::MqttOptions::new(unique("eltest-pub-"), "127.0.0.1", 1883);
     opts.set_keep_alive(Duration::from_secs(10));
     let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(opts, 64);
-    let task = tokio::spawn(async move {
-        while eventloop.poll().await.is_ok() {}
-    });
+    let task = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
     (client, task)
 }
 
@@ -378,12 +413,21 @@ async fn mqtt5_reads_user_properties_as_binary_mode_and_structured_and_plain_mes
     let ev = events(&got);
     check_structured(&ev["s-1"].0, ev["s-1"].2);
     assert_eq!(ev["s-1"].1, format!("{base}/orders"));
-    check_binary(&ev["b-1"].0, ev["b-1"].2, &[("partitionkey", Attr::Str("pk-1".into()))]);
+    check_binary(
+        &ev["b-1"].0,
+        ev["b-1"].2,
+        &[("partitionkey", Attr::Str("pk-1".into()))],
+    );
     let plain = ev
         .values()
         .find(|(e, _, _)| !e.cloudevent)
         .expect("the plain message");
-    check_plain(&plain.0, plain.2, &format!("mqtt://{base}/plain"), &format!("{base}/plain"));
+    check_plain(
+        &plain.0,
+        plain.2,
+        &format!("mqtt://{base}/plain"),
+        &format!("{base}/plain"),
+    );
     assert!(plain.0.id.starts_with("fnv-"));
     task.abort();
 }
@@ -395,7 +439,12 @@ async fn mqtt311_reads_structured_mode_from_the_payload() {
     let mut inbox = start(&[&format!("mqtt://127.0.0.1:1883/{base}/+?v=3&qos=0")]).await;
     let (client, task) = mqtt_publisher().await;
     client
-        .publish(format!("{base}/orders"), QoS::AtLeastOnce, false, structured_event("s-1"))
+        .publish(
+            format!("{base}/orders"),
+            QoS::AtLeastOnce,
+            false,
+            structured_event("s-1"),
+        )
         .await
         .expect("publish");
     client
@@ -417,9 +466,12 @@ async fn amqp_taps_an_exchange_without_taking_from_real_consumers() {
     use lapin::types::{AMQPValue, FieldTable, ShortString};
     use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
     let exchange = unique("eltest.amqp.");
-    let conn = Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", ConnectionProperties::default())
-        .await
-        .expect("connect");
+    let conn = Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect");
     let ch = conn.create_channel().await.expect("channel");
     ch.exchange_declare(
         exchange.as_str().into(),
@@ -434,9 +486,13 @@ async fn amqp_taps_an_exchange_without_taking_from_real_consumers() {
     .expect("exchange");
     // A real consumer's queue: the tap must not take its messages.
     let real = format!("{exchange}.real");
-    ch.queue_declare(real.as_str().into(), QueueDeclareOptions::default(), FieldTable::default())
-        .await
-        .expect("queue");
+    ch.queue_declare(
+        real.as_str().into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("queue");
     ch.queue_bind(
         real.as_str().into(),
         exchange.as_str().into(),
@@ -501,7 +557,12 @@ async fn amqp_taps_an_exchange_without_taking_from_real_consumers() {
     )
     .await;
     // Not matched by the key pattern: the tap does not see it.
-    publish("invoices.created", PLAIN.to_string(), BasicProperties::default()).await;
+    publish(
+        "invoices.created",
+        PLAIN.to_string(),
+        BasicProperties::default(),
+    )
+    .await;
     let got = receive(&mut inbox, 3).await;
     let ev = events(&got);
     check_structured(&ev["s-1"].0, ev["s-1"].2);
@@ -533,7 +594,9 @@ async fn amqp_taps_an_exchange_without_taking_from_real_consumers() {
     }
     assert_eq!(real_count, 3);
     drop(inbox);
-    let _ = ch.queue_delete(real.as_str().into(), QueueDeleteOptions::default()).await;
+    let _ = ch
+        .queue_delete(real.as_str().into(), QueueDeleteOptions::default())
+        .await;
     let _ = ch
         .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
         .await;
@@ -546,7 +609,10 @@ async fn redis_stream_reads_attribute_fields_structured_fields_and_plain_entries
     use redis::AsyncCommands;
     let key = unique("eltest:stream:");
     let client = redis::Client::open("redis://127.0.0.1:6379/").expect("client");
-    let mut con = client.get_multiplexed_async_connection().await.expect("connect");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
     let s1: String = con
         .xadd(&key, "*", &[("event", structured_event("s-1"))])
         .await
@@ -568,17 +634,23 @@ async fn redis_stream_reads_attribute_fields_structured_fields_and_plain_entries
         .await
         .expect("xadd");
     let mut inbox = start(&[&format!("redis://127.0.0.1:6379/stream/{key}")]).await;
-    let plain_id: String = con
-        .xadd(&key, "*", &[("body", PLAIN)])
-        .await
-        .expect("xadd");
+    let plain_id: String = con.xadd(&key, "*", &[("body", PLAIN)]).await.expect("xadd");
     let got = receive(&mut inbox, 3).await;
     assert_eq!(got[0].msg.meta.message_id.as_deref(), Some(s1.as_str()));
     let ev = events(&got);
     check_structured(&ev["s-1"].0, ev["s-1"].2);
     assert_eq!(ev["s-1"].1, key);
-    check_binary(&ev["b-1"].0, ev["b-1"].2, &[("partitionkey", Attr::Str("pk-1".into()))]);
-    check_plain(&ev[&plain_id].0, ev[&plain_id].2, &format!("redis://{key}"), &key);
+    check_binary(
+        &ev["b-1"].0,
+        ev["b-1"].2,
+        &[("partitionkey", Attr::Str("pk-1".into()))],
+    );
+    check_plain(
+        &ev[&plain_id].0,
+        ev[&plain_id].2,
+        &format!("redis://{key}"),
+        &key,
+    );
     drop(inbox);
     let _: Result<(), _> = con.del(&key).await;
 }
@@ -589,7 +661,10 @@ async fn redis_pubsub_reads_a_channel_pattern() {
     let base = unique("eltest.pubsub.");
     let mut inbox = start(&[&format!("redis://127.0.0.1:6379/channel/{base}.*")]).await;
     let client = redis::Client::open("redis://127.0.0.1:6379/").expect("client");
-    let mut con = client.get_multiplexed_async_connection().await.expect("connect");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
     let _: i64 = con
         .publish(format!("{base}.orders"), structured_event("s-1"))
         .await
@@ -603,5 +678,10 @@ async fn redis_pubsub_reads_a_channel_pattern() {
     check_structured(&ev["s-1"].0, ev["s-1"].2);
     assert_eq!(ev["s-1"].1, format!("{base}.orders"));
     let plain = ev.values().find(|(e, _, _)| !e.cloudevent).expect("plain");
-    check_plain(&plain.0, plain.2, &format!("redis://{base}.plain"), &format!("{base}.plain"));
+    check_plain(
+        &plain.0,
+        plain.2,
+        &format!("redis://{base}.plain"),
+        &format!("{base}.plain"),
+    );
 }

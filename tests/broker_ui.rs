@@ -53,7 +53,9 @@ fn the_app_connected_to_nats_draws_the_published_events() {
     }
     h.run_steps(3);
     let app = h.state();
-    assert!(app.store().find_event("/ui/producer", "ui-0").is_some() || app.store().events.len() >= 3);
+    assert!(
+        app.store().find_event("/ui/producer", "ui-0").is_some() || app.store().events.len() >= 3
+    );
     assert!(app.store().topology.graph.edge_count() >= 1);
     // The channel is drawn on the graph, named by its subject.
     h.get_by_role_and_label(egui::accesskit::Role::Button, &channel);

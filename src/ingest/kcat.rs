@@ -137,7 +137,9 @@ fn parse_line(text: &str) -> Result<Vec<Message>, String> {
             .collect(),
         content_type: None,
         key: None,
-        payload: payload.map(|p| p.into_owned().into_bytes()).unwrap_or_default(),
+        payload: payload
+            .map(|p| p.into_owned().into_bytes())
+            .unwrap_or_default(),
         meta: source::BrokerMeta {
             partition: l.partition,
             offset: l.offset,

@@ -9,8 +9,7 @@ use super::url::{BrokerUrl, Endpoint};
 use super::{Backoff, BrokerMeta, HeaderValue, Message, Outlet, SourceStatus, System, now_nanos};
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Connection, ConnectionProperties};
@@ -199,9 +198,16 @@ mod tests {
 
     #[test]
     fn the_connect_uri_keeps_the_credentials_and_drops_eventlens_parameters() {
-        let u = BrokerUrl::parse("amqp://guest:p%40ss@127.0.0.1:5672/%2f?exchange=events&key=orders.*")
-            .expect("parses");
-        assert_eq!(connect_uri(&u, "/"), "amqp://guest:p%40ss@127.0.0.1:5672/%2F");
-        assert_eq!(u.to_string(), "amqp://127.0.0.1:5672/%2f?exchange=events&key=orders.*");
+        let u =
+            BrokerUrl::parse("amqp://guest:p%40ss@127.0.0.1:5672/%2f?exchange=events&key=orders.*")
+                .expect("parses");
+        assert_eq!(
+            connect_uri(&u, "/"),
+            "amqp://guest:p%40ss@127.0.0.1:5672/%2F"
+        );
+        assert_eq!(
+            u.to_string(),
+            "amqp://127.0.0.1:5672/%2f?exchange=events&key=orders.*"
+        );
     }
 }

@@ -115,10 +115,7 @@ async fn publish(
         next += tick;
         tokio::time::sleep_until(next).await;
     }
-    client
-        .flush()
-        .await
-        .map_err(|e| format!("flushing: {e}"))?;
+    client.flush().await.map_err(|e| format!("flushing: {e}"))?;
     Ok((sent, sent as f64 / start.elapsed().as_secs_f64().max(1e-9)))
 }
 
@@ -219,7 +216,8 @@ pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<Bench
                         input.add(&mut store, &lines);
                         lines.clear();
                     }
-                    if idle_since.elapsed() > IDLE && start.elapsed() > Duration::from_secs(seconds) {
+                    if idle_since.elapsed() > IDLE && start.elapsed() > Duration::from_secs(seconds)
+                    {
                         break;
                     }
                     std::thread::sleep(Duration::from_micros(200));

@@ -101,7 +101,11 @@ pub fn capture_line(ev: &DecodedEvent, msg: &Message, mode: Mode, broker: &str) 
             Attr::Bool(b) => raw_field(&mut out, name, if *b { "true" } else { "false" }),
         }
     }
-    field(&mut out, ext::RECORDED_TIME, &format_rfc3339(observed_at(msg)));
+    field(
+        &mut out,
+        ext::RECORDED_TIME,
+        &format_rfc3339(observed_at(msg)),
+    );
     field(&mut out, ext::STAGE, "publish");
     field(&mut out, ext::CHANNEL, &msg.channel);
     field(&mut out, ext::BROKER, broker);
@@ -195,7 +199,9 @@ fn new_gzip(w: BufWriter<File>) -> flate2::write::GzEncoder<BufWriter<File>> {
     flate2::write::GzEncoder::new(w, flate2::Compression::default())
 }
 
-fn new_zstd(w: BufWriter<File>) -> io::Result<zstd::stream::write::Encoder<'static, BufWriter<File>>> {
+fn new_zstd(
+    w: BufWriter<File>,
+) -> io::Result<zstd::stream::write::Encoder<'static, BufWriter<File>>> {
     zstd::stream::write::Encoder::new(w, 3)
 }
 
@@ -300,7 +306,11 @@ mod tests {
     use crate::source::message::{HeaderValue, System};
 
     fn binary_message() -> Message {
-        let mut m = Message::new(System::Nats, "orders.created", br#"{"orderId":"o-1"}"#.to_vec());
+        let mut m = Message::new(
+            System::Nats,
+            "orders.created",
+            br#"{"orderId":"o-1"}"#.to_vec(),
+        );
         m.headers = vec![
             ("ce-specversion".into(), "1.0".into()),
             ("ce-id".into(), "e-1".into()),
@@ -338,7 +348,10 @@ mod tests {
         store.finalize();
         let e = store.event(store.find_event("/orders", "e-1").expect("event"));
         assert_eq!(store.str(e.ty), "OrderPlaced");
-        assert_eq!(store.payload(e).as_deref(), Some(&br#"{"orderId":"o-1"}"#[..]));
+        assert_eq!(
+            store.payload(e).as_deref(),
+            Some(&br#"{"orderId":"o-1"}"#[..])
+        );
         assert!(store.inputs[input as usize].violations.is_empty());
     }
 
@@ -347,13 +360,15 @@ mod tests {
         let mut m = Message::new(System::Mqtt, "raw", vec![0xff, 0x00, 0x10]);
         let d = decode(&m).expect("decodes");
         let v: serde_json::Value =
-            serde_json::from_str(&capture_line(&d.events[0], &m, d.mode, "mqtt://h/#")).expect("JSON");
+            serde_json::from_str(&capture_line(&d.events[0], &m, d.mode, "mqtt://h/#"))
+                .expect("JSON");
         assert_eq!(v["data_base64"], "/wAQ");
         assert_eq!(v["lensmode"], "plain");
         m.payload = b"hello there".to_vec();
         let d = decode(&m).expect("decodes");
         let v: serde_json::Value =
-            serde_json::from_str(&capture_line(&d.events[0], &m, d.mode, "mqtt://h/#")).expect("JSON");
+            serde_json::from_str(&capture_line(&d.events[0], &m, d.mode, "mqtt://h/#"))
+                .expect("JSON");
         assert_eq!(v["data"], "hello there");
     }
 
@@ -368,7 +383,8 @@ mod tests {
             for i in 0..3 {
                 let mut e = d.events[0].clone();
                 e.id = format!("e-{i}");
-                w.write_line(&capture_line(&e, &m, d.mode, "nats://h/x")).expect("write");
+                w.write_line(&capture_line(&e, &m, d.mode, "nats://h/x"))
+                    .expect("write");
                 w.flush().expect("flush");
             }
             // Not finished: as if the recorder had been killed here.

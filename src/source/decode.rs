@@ -155,8 +155,7 @@ pub fn decode(msg: &Message) -> Result<Decoded, String> {
 /// A JSON object payload with `specversion` at its top level.
 fn looks_structured(payload: &[u8]) -> bool {
     let trimmed = payload.trim_ascii_start();
-    if !trimmed.starts_with(b"{") || memchr::memmem::find(payload, b"\"specversion\"").is_none()
-    {
+    if !trimmed.starts_with(b"{") || memchr::memmem::find(payload, b"\"specversion\"").is_none() {
         return false;
     }
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload)
@@ -283,8 +282,7 @@ fn structured(msg: &Message) -> Result<DecodedEvent, String> {
             e.valid_up_to() + 1
         )
     })?;
-    one_structured(msg, text)
-        .map_err(|e| format!("structured-mode CloudEvent in the payload: {e}"))
+    one_structured(msg, text).map_err(|e| format!("structured-mode CloudEvent in the payload: {e}"))
 }
 
 /// One structured event from its JSON text.
@@ -360,7 +358,11 @@ fn batch(msg: &Message) -> Result<Vec<DecodedEvent>, String> {
     Ok(events)
 }
 
-fn from_checked(msg: &Message, c: &cloudevents::Checked<'_>, time_text: Option<String>) -> DecodedEvent {
+fn from_checked(
+    msg: &Message,
+    c: &cloudevents::Checked<'_>,
+    time_text: Option<String>,
+) -> DecodedEvent {
     let mut violations = c.violations.clone();
     let id = match &c.id {
         Some(id) => id.to_string(),
@@ -480,7 +482,12 @@ mod tests {
     use super::*;
     use crate::source::message::BrokerMeta;
 
-    fn with_headers(system: System, channel: &str, headers: &[(&str, &str)], payload: &str) -> Message {
+    fn with_headers(
+        system: System,
+        channel: &str,
+        headers: &[(&str, &str)],
+        payload: &str,
+    ) -> Message {
         let mut m = Message::new(system, channel, payload.as_bytes().to_vec());
         m.headers = headers
             .iter()
@@ -511,10 +518,16 @@ mod tests {
         assert_eq!(d.mode, Mode::Binary);
         let e = &d.events[0];
         assert!(e.cloudevent);
-        assert_eq!((e.id.as_str(), e.source.as_str(), e.ty.as_str()), ("e-1", "/orders", "OrderPlaced"));
+        assert_eq!(
+            (e.id.as_str(), e.source.as_str(), e.ty.as_str()),
+            ("e-1", "/orders", "OrderPlaced")
+        );
         assert_eq!(e.subject.as_deref(), Some("café"));
         assert_eq!(e.datacontenttype.as_deref(), Some("application/json"));
-        assert_eq!(e.extensions, vec![("partitionkey".to_string(), Attr::Str("p-1".into()))]);
+        assert_eq!(
+            e.extensions,
+            vec![("partitionkey".to_string(), Attr::Str("p-1".into()))]
+        );
         let data = e.data.as_ref().expect("data");
         assert!(data.json);
         assert_eq!(data.bytes, br#"{"orderId":"o-1"}"#);
@@ -547,8 +560,13 @@ mod tests {
             assert_eq!(d.events[0].id, "x");
         }
         // Another binding's prefix is just a header.
-        let d = decode(&with_headers(System::Kafka, "c", &[("ce-id", "x"), ("ce-specversion", "1.0")], "hi"))
-            .expect("decodes");
+        let d = decode(&with_headers(
+            System::Kafka,
+            "c",
+            &[("ce-id", "x"), ("ce-specversion", "1.0")],
+            "hi",
+        ))
+        .expect("decodes");
         assert_eq!(d.mode, Mode::Plain);
     }
 
@@ -583,7 +601,10 @@ mod tests {
         let e = &d.events[0];
         assert_eq!(e.id, "e-1");
         assert_eq!(e.time_text.as_deref(), Some("2024-05-01T10:00:00Z"));
-        assert_eq!(e.data.as_ref().map(|d| d.bytes.as_slice()), Some(&br#"{"orderId":"o-1"}"#[..]));
+        assert_eq!(
+            e.data.as_ref().map(|d| d.bytes.as_slice()),
+            Some(&br#"{"orderId":"o-1"}"#[..])
+        );
         assert_eq!(e.extensions[0].0, "traceparent");
         m.content_type = Some("application/cloudevents+json; charset=utf-8".into());
         assert_eq!(decode(&m).expect("decodes").mode, Mode::Structured);
@@ -591,14 +612,31 @@ mod tests {
 
     #[test]
     fn a_batch_gives_every_event_and_reports_bad_elements() {
-        let body = format!("[{STRUCTURED},{},42]", r#"{"specversion":"1.0","id":"e-2","source":"/orders","type":"T","data_base64":"aGk="}"#);
+        let body = format!(
+            "[{STRUCTURED},{},42]",
+            r#"{"specversion":"1.0","id":"e-2","source":"/orders","type":"T","data_base64":"aGk="}"#
+        );
         let mut m = Message::new(System::Nats, "orders", body.into_bytes());
-        m.headers = vec![("Content-Type".into(), "application/cloudevents-batch+json".into())];
+        m.headers = vec![(
+            "Content-Type".into(),
+            "application/cloudevents-batch+json".into(),
+        )];
         let d = decode(&m).expect("decodes");
         assert_eq!(d.mode, Mode::Batch);
         assert_eq!(d.events.len(), 2);
-        assert_eq!(d.events[1].data, Some(Payload { bytes: b"hi".to_vec(), json: false }));
-        assert!(d.events[0].violations.iter().any(|v| v.starts_with("batch element 3")));
+        assert_eq!(
+            d.events[1].data,
+            Some(Payload {
+                bytes: b"hi".to_vec(),
+                json: false
+            })
+        );
+        assert!(
+            d.events[0]
+                .violations
+                .iter()
+                .any(|v| v.starts_with("batch element 3"))
+        );
     }
 
     #[test]
@@ -606,7 +644,10 @@ mod tests {
         let mut m = Message::new(System::Nats, "orders", b"{not json".to_vec());
         m.headers = vec![("content-type".into(), "application/cloudevents+json".into())];
         let e = decode(&m).expect_err("undecodable");
-        assert!(e.starts_with("structured-mode CloudEvent in the payload: invalid JSON"), "{e}");
+        assert!(
+            e.starts_with("structured-mode CloudEvent in the payload: invalid JSON"),
+            "{e}"
+        );
         let m = with_headers(System::Kafka, "t", &[("ce_type", "T")], "{}");
         let e = decode(&m).expect_err("no id nor source");
         assert!(e.starts_with("ce_ headers: neither source nor id"), "{e}");
@@ -622,8 +663,18 @@ mod tests {
         assert_eq!(e.source, "nats://sensors.t1");
         assert_eq!(e.ty, "sensors.t1");
         assert_eq!(e.id, format!("fnv-{:016x}", fnv1a(b"21.5")));
-        assert_eq!(e.data, Some(Payload { bytes: b"21.5".to_vec(), json: true }));
-        m.meta = BrokerMeta { stream: Some("SENSORS".into()), sequence: Some(7), ..Default::default() };
+        assert_eq!(
+            e.data,
+            Some(Payload {
+                bytes: b"21.5".to_vec(),
+                json: true
+            })
+        );
+        m.meta = BrokerMeta {
+            stream: Some("SENSORS".into()),
+            sequence: Some(7),
+            ..Default::default()
+        };
         assert_eq!(plain_id(&m), "SENSORS/7");
         m.meta.message_id = Some("m-9".into());
         assert_eq!(plain_id(&m), "m-9");

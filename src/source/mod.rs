@@ -486,7 +486,10 @@ mod tests {
         let waits: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
         for (i, w) in waits.iter().enumerate() {
             let full = Duration::from_millis(100 * (1 << i)).min(Duration::from_secs(2));
-            assert!(*w >= full / 2 && *w <= full, "attempt {i}: {w:?} vs {full:?}");
+            assert!(
+                *w >= full / 2 && *w <= full,
+                "attempt {i}: {w:?} vs {full:?}"
+            );
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
@@ -502,7 +505,10 @@ mod tests {
         .expect("classifies");
         assert_eq!(files, vec![PathBuf::from("capture.jsonl")]);
         assert_eq!(brokers.len(), 2);
-        assert_eq!(brokers[1].to_string(), "amqp://127.0.0.1/%2f?exchange=events");
+        assert_eq!(
+            brokers[1].to_string(),
+            "amqp://127.0.0.1/%2f?exchange=events"
+        );
         assert!(classify(&["nats://127.0.0.1".into()]).is_err());
     }
 
@@ -526,9 +532,13 @@ mod tests {
         let c = outlet.stats.counters();
         assert_eq!((c.received, c.dropped), (5, 3));
         assert_eq!(outlet.stats.url, "nats://h/x");
-        let stats = SourceStats::for_url(&BrokerUrl::parse("redis://:s3cret@h/channel/x").expect("URL"));
+        let stats =
+            SourceStats::for_url(&BrokerUrl::parse("redis://:s3cret@h/channel/x").expect("URL"));
         stats.set_status(SourceStatus::Ended(Some("auth failed for s3cret".into())));
-        assert_eq!(stats.status(), SourceStatus::Ended(Some("auth failed for ***".into())));
+        assert_eq!(
+            stats.status(),
+            SourceStatus::Ended(Some("auth failed for ***".into()))
+        );
         // Taking one out frees its bytes; a durable send then gets through.
         drop(rx.try_recv().expect("first"));
         assert!(rt.block_on(outlet.send_wait(msg)));

@@ -108,7 +108,9 @@ async fn run_v5(url: &BrokerUrl, filter: &str, qos: u8, outlet: &Outlet) -> Opti
                     .iter()
                     .find(|c| !matches!(c, SubscribeReasonCode::Success(_)))
                 {
-                    return Some(format!("the broker refused the subscription to {filter}: {code:?}"));
+                    return Some(format!(
+                        "the broker refused the subscription to {filter}: {code:?}"
+                    ));
                 }
             }
             Ok(_) => {}

@@ -69,7 +69,17 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
             stream,
             start,
             filter,
-        } => jetstream(client, stream, start, filter.as_deref(), outlet, &mut backoff).await,
+        } => {
+            jetstream(
+                client,
+                stream,
+                start,
+                filter.as_deref(),
+                outlet,
+                &mut backoff,
+            )
+            .await
+        }
         _ => Some("not a NATS endpoint".into()),
     }
 }
@@ -133,9 +143,9 @@ async fn jetstream(
                 start_sequence: seq + 1,
             },
             (None, StreamStart::All) => DeliverPolicy::All,
-            (None, StreamStart::Sequence(s)) => DeliverPolicy::ByStartSequence {
-                start_sequence: *s,
-            },
+            (None, StreamStart::Sequence(s)) => {
+                DeliverPolicy::ByStartSequence { start_sequence: *s }
+            }
             (None, StreamStart::Time(t)) => {
                 match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(*t)) {
                     Ok(start_time) => DeliverPolicy::ByStartTime { start_time },

@@ -271,7 +271,10 @@ mod tests {
         let e = &d.events[0];
         assert_eq!((e.id.as_str(), e.ty.as_str()), ("r-1", "OrderPlaced"));
         assert_eq!(e.datacontenttype.as_deref(), Some("application/json"));
-        assert_eq!(e.data.as_ref().map(|d| d.bytes.as_slice()), Some(&br#"{"orderId":"o-1"}"#[..]));
+        assert_eq!(
+            e.data.as_ref().map(|d| d.bytes.as_slice()),
+            Some(&br#"{"orderId":"o-1"}"#[..])
+        );
     }
 
     #[test]
@@ -284,12 +287,16 @@ mod tests {
         let d = decode(&m).expect("decodes");
         assert_eq!(d.mode, Mode::Plain);
         assert_eq!(d.events[0].id, "1-1");
-        assert_eq!(d.events[0].data.as_ref().map(|d| d.bytes.as_slice()), Some(&br#"{"qty":"2","sku":"a"}"#[..]));
+        assert_eq!(
+            d.events[0].data.as_ref().map(|d| d.bytes.as_slice()),
+            Some(&br#"{"qty":"2","sku":"a"}"#[..])
+        );
     }
 
     #[test]
     fn the_connect_url_keeps_only_host_and_credentials() {
-        let u = BrokerUrl::parse("redis://:s3cret@127.0.0.1:6379/stream/orders?from=$").expect("parses");
+        let u = BrokerUrl::parse("redis://:s3cret@127.0.0.1:6379/stream/orders?from=$")
+            .expect("parses");
         assert_eq!(connect_info(&u), "redis://:s3cret@127.0.0.1:6379/");
         assert!(!u.to_string().contains("s3cret"));
     }

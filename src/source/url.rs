@@ -264,7 +264,9 @@ impl BrokerUrl {
             },
             "mqtt" => {
                 if path.is_empty() {
-                    return Err(err("no topic filter: mqtt://host:port/FILTER (# for all)".into()));
+                    return Err(err(
+                        "no topic filter: mqtt://host:port/FILTER (# for all)".into()
+                    ));
                 }
                 let qos = match param("qos") {
                     None => 1,
@@ -282,11 +284,12 @@ impl BrokerUrl {
                 }
             }
             "amqp" => {
-                let exchange = param("exchange")
-                    .filter(|e| !e.is_empty())
-                    .ok_or_else(|| {
-                        err("no exchange: amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN".into())
-                    })?;
+                let exchange = param("exchange").filter(|e| !e.is_empty()).ok_or_else(|| {
+                    err(
+                        "no exchange: amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN"
+                            .into(),
+                    )
+                })?;
                 Endpoint::Amqp {
                     vhost: if path.is_empty() {
                         "/".to_string()
@@ -351,7 +354,10 @@ mod tests {
                 "amqp://mq:5672/%2f?exchange=events&key=orders.*",
             ),
             ("amqp://guest:s3cret@mq?exchange=x", "amqp://mq?exchange=x"),
-            ("nats://token@127.0.0.1:4222/orders.>", "nats://127.0.0.1:4222/orders.>"),
+            (
+                "nats://token@127.0.0.1:4222/orders.>",
+                "nats://127.0.0.1:4222/orders.>",
+            ),
             (
                 "redis://:p%40ss@localhost/stream/orders",
                 "redis://localhost/stream/orders",
@@ -360,7 +366,10 @@ mod tests {
                 "mqtt://host/a/#?password=hunter2&qos=1&Token=t",
                 "mqtt://host/a/#?password=***&qos=1&Token=***",
             ),
-            ("nats://127.0.0.1:4222/orders", "nats://127.0.0.1:4222/orders"),
+            (
+                "nats://127.0.0.1:4222/orders",
+                "nats://127.0.0.1:4222/orders",
+            ),
             ("captures/run.jsonl", "captures/run.jsonl"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
@@ -370,8 +379,10 @@ mod tests {
 
     #[test]
     fn a_parsed_url_never_shows_its_password() {
-        let u = BrokerUrl::parse("amqp://guest:s3cret@127.0.0.1:5672/%2f?exchange=events&key=orders.%23")
-            .expect("parses");
+        let u = BrokerUrl::parse(
+            "amqp://guest:s3cret@127.0.0.1:5672/%2f?exchange=events&key=orders.%23",
+        )
+        .expect("parses");
         assert_eq!(u.user.as_deref(), Some("guest"));
         assert_eq!(u.password.as_deref(), Some("s3cret"));
         assert_eq!(
@@ -395,27 +406,52 @@ mod tests {
         let ep = |u: &str| BrokerUrl::parse(u).map(|b| (b.address(), b.endpoint));
         assert_eq!(
             ep("nats://127.0.0.1:4222/orders.*"),
-            Ok(("127.0.0.1:4222".into(), Endpoint::NatsCore { subject: "orders.*".into() }))
+            Ok((
+                "127.0.0.1:4222".into(),
+                Endpoint::NatsCore {
+                    subject: "orders.*".into()
+                }
+            ))
         );
         assert_eq!(
             ep("nats://localhost/stream/ORDERS?seq=5").map(|e| e.1),
-            Ok(Endpoint::JetStream { stream: "ORDERS".into(), start: StreamStart::Sequence(5), filter: None })
+            Ok(Endpoint::JetStream {
+                stream: "ORDERS".into(),
+                start: StreamStart::Sequence(5),
+                filter: None
+            })
         );
         assert_eq!(
             ep("mqtt://localhost/sensors/+/temp/#").map(|e| e.1),
-            Ok(Endpoint::Mqtt { filter: "sensors/+/temp/#".into(), qos: 1, v5: true })
+            Ok(Endpoint::Mqtt {
+                filter: "sensors/+/temp/#".into(),
+                qos: 1,
+                v5: true
+            })
         );
         assert_eq!(
             ep("mqtt://localhost:1884/a?v=3&qos=0"),
-            Ok(("localhost:1884".into(), Endpoint::Mqtt { filter: "a".into(), qos: 0, v5: false }))
+            Ok((
+                "localhost:1884".into(),
+                Endpoint::Mqtt {
+                    filter: "a".into(),
+                    qos: 0,
+                    v5: false
+                }
+            ))
         );
         assert_eq!(
             ep("redis://localhost/stream/orders").map(|e| e.1),
-            Ok(Endpoint::RedisStream { key: "orders".into(), from: "0".into() })
+            Ok(Endpoint::RedisStream {
+                key: "orders".into(),
+                from: "0".into()
+            })
         );
         assert_eq!(
             ep("redis://localhost/channel/orders.*").map(|e| e.1),
-            Ok(Endpoint::RedisChannel { pattern: "orders.*".into() })
+            Ok(Endpoint::RedisChannel {
+                pattern: "orders.*".into()
+            })
         );
         for bad in [
             "nats://localhost",
