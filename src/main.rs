@@ -672,3 +672,32 @@ fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     w.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn inputs_split_into_files_and_broker_urls() {
+        let (files, urls) = split_inputs(&[
+            PathBuf::from("capture.jsonl"),
+            PathBuf::from("nats://127.0.0.1:4222/orders.>"),
+        ])
+        .expect("splits");
+        assert_eq!(files, vec![PathBuf::from("capture.jsonl")]);
+        assert_eq!(urls[0].to_string(), "nats://127.0.0.1:4222/orders.>");
+        assert!(split_inputs(&[PathBuf::from("mqtt://host")]).is_err());
+    }
+}
