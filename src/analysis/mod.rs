@@ -10,6 +10,7 @@ pub mod governance;
 pub mod latency;
 pub mod report;
 pub mod schema;
+pub mod series;
 pub mod storm;
 
 pub use config::AnalysisConfig;
