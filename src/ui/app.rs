@@ -114,6 +114,7 @@ pub struct EventLensApp {
     table: TableView,
     inspector: InspectorView,
     latency: LatencyView,
+    timeline: super::timeline::TimelineView,
     pending: StartOptions,
     screenshot: Option<ScreenshotPlan>,
     ctx: egui::Context,
@@ -176,6 +177,7 @@ impl EventLensApp {
             table: TableView::default(),
             inspector: InspectorView::default(),
             latency: LatencyView::default(),
+            timeline: Default::default(),
             pending: StartOptions::default(),
             screenshot,
             ctx: ctx.clone(),
@@ -583,7 +585,7 @@ impl EventLensApp {
             .frame(panel_frame)
             .show(ui, |ui| {
                 super::timeline::controls(ui, &cx, &mut cmds);
-                super::timeline::plot(ui, &cx, &mut cmds);
+                super::timeline::plot(ui, &cx, &mut self.timeline, &mut cmds);
             });
         egui::Panel::bottom("tabs")
             .resizable(true)

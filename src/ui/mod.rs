@@ -14,6 +14,7 @@ pub mod findings;
 mod graph;
 mod inspector;
 mod latency;
+mod plot_axes;
 mod screenshot;
 mod table;
 pub mod theme;

@@ -1,11 +1,23 @@
-//! The timeline (bottom): replay controls and the event rate per channel over time, with
-//! findings marked and the cursor; click or drag on the plot to move the cursor. Keys:
-//! Space play/pause, Left/Right step, Home/End.
+//! The timeline (bottom): replay controls, and the flow over time per channel or per
+//! handler: published, delivered, failed, retried and dead-lettered, as rates over a named
+//! window. Each pixel-wide bin shows the highest and lowest window of the steps it holds
+//! (the engine's decimation), so a one-second storm stays visible on a one-day capture at
+//! any zoom. Findings are markers, merged with a count where they crowd; hovering reads
+//! the data of the nearest series at that time. Click or drag to move the cursor,
+//! shift-drag to loop a range, scroll to zoom, double-click for the whole run. Keys: Space
+//! play/pause, Left/Right step, Home/End.
 
+use super::findings::Severity;
+use super::plot_axes::{self, Clock};
 use super::{Command, ViewCtx, fmt_count};
+use crate::analysis::series::{Bin, FlowKind, FlowTimeline, Grouping, fmt_rate, fmt_window};
 use crate::replay::{PlayState, SPEEDS, TimeCommand};
-use egui::RichText;
-use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoints, Span, VLine};
+use crate::time::Nanos;
+use egui::{Align2, Color32, RichText};
+use egui_plot::{
+    AxisHints, FilledArea, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points,
+    Span, Text, VLine,
+};
 
 pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
     let tc = cx.time_ctl;
@@ -142,88 +154,491 @@ pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
     cmds_outer.append(&mut other);
 }
 
-pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
-    let span = cx.store.last_time().map_or(1.0, |l| cx.secs(l)).max(0.001);
+/// Series drawn at most; the rest are named in the header (a filter shows them).
+const MAX_SERIES: usize = 16;
+/// Markers closer than this (in points) merge into one with a count.
+const MARKER_GAP_PX: f64 = 16.0;
+
+/// The timeline's own state: what it shows and its zoom.
+pub struct TimelineView {
+    pub grouping: Grouping,
+    /// Kinds shown, indexed like [`FlowKind::ALL`].
+    pub kinds: [bool; 5],
+    pub clock: Clock,
+    /// The visible range in seconds since the origin; `None`: the whole run.
+    pub zoom: Option<(f64, f64)>,
+    cache: Option<Decimated>,
+}
+
+impl Default for TimelineView {
+    fn default() -> Self {
+        TimelineView {
+            grouping: Grouping::Channel,
+            kinds: [true; 5],
+            clock: Clock::Utc,
+            zoom: None,
+            cache: None,
+        }
+    }
+}
+
+/// What the decimation was computed for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DecimationKey {
+    version: u64,
+    grouping: Grouping,
+    from: Nanos,
+    to: Nanos,
+    bins: usize,
+}
+
+/// The bins of every series of one grouping for one view.
+struct Decimated {
+    key: DecimationKey,
+    /// Index into the grouping's series, and that series' bins.
+    series: Vec<(usize, Vec<Option<Bin>>)>,
+}
+
+/// One series as drawn: its legend name, colour and rates per bin (`None`: no data).
+struct Drawn<'a> {
+    name: String,
+    kind: FlowKind,
+    color: Color32,
+    bins: &'a [Option<Bin>],
+}
+
+/// What the pointer is over, for the tooltip.
+struct Hover {
+    bin: usize,
+    /// Events per second at the pointer's height.
+    rate: f64,
+    /// Marker clusters within reach of the pointer.
+    cluster: Option<MarkerCluster>,
+}
+
+/// Nearby finding markers merged into one.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct MarkerCluster {
+    /// Where it is drawn: its first marker (seconds since the origin).
+    pub x: f64,
+    /// The most severe of its findings.
+    pub severity: Severity,
+    /// Its findings (indices), in time order.
+    pub findings: Vec<usize>,
+}
+
+/// Merges markers (x, severity, finding), sorted by x, that lie within `gap` of the first
+/// marker of their cluster.
+pub(crate) fn cluster_markers(marks: &[(f64, Severity, usize)], gap: f64) -> Vec<MarkerCluster> {
+    let mut out: Vec<MarkerCluster> = Vec::new();
+    for &(x, sev, i) in marks {
+        match out.last_mut() {
+            Some(c) if x - c.x < gap => {
+                c.severity = c.severity.min(sev);
+                c.findings.push(i);
+            }
+            _ => out.push(MarkerCluster {
+                x,
+                severity: sev,
+                findings: vec![i],
+            }),
+        }
+    }
+    out
+}
+
+/// The series whose drawn band (low..=peak) at one bin is nearest to `y`; inside a band
+/// is distance 0, and ties go to the higher peak. `None` when no series has data there.
+pub(crate) fn nearest_series(values: &[Option<(f64, f64)>], y: f64) -> Option<usize> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|(lo, hi)| (i, lo, hi)))
+        .map(|(i, lo, hi)| {
+            let d = if y < lo {
+                lo - y
+            } else if y > hi {
+                y - hi
+            } else {
+                0.0
+            };
+            (i, d, hi)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(b.2.total_cmp(&a.2)))
+        .map(|(i, _, _)| i)
+}
+
+fn kind_color(cx: &ViewCtx<'_>, kind: FlowKind, node_index: usize) -> Color32 {
+    match kind {
+        FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
+        FlowKind::Retried => cx.theme.warn,
+        FlowKind::Published | FlowKind::Delivered => cx.theme.series(node_index),
+    }
+}
+
+fn severity_color(cx: &ViewCtx<'_>, s: Severity) -> Color32 {
+    match s {
+        Severity::Error => cx.theme.error,
+        Severity::Warning => cx.theme.warn,
+        Severity::Info => cx.theme.accent,
+    }
+}
+
+/// The header above the plot: grouping, kinds (with their line styles), the nodes'
+/// colours, the clock, and the cursor on it.
+fn header(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, nodes: &[(String, Color32)]) {
+    ui.horizontal(|ui| {
+        let before = (view.grouping, view.kinds, view.clock);
+        egui::ComboBox::new("timeline-grouping", "")
+            .selected_text(match view.grouping {
+                Grouping::Channel => "per channel",
+                Grouping::Handler => "per handler",
+            })
+            .width(96.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut view.grouping, Grouping::Channel, "per channel");
+                ui.selectable_value(&mut view.grouping, Grouping::Handler, "per handler");
+            });
+        for (i, kind) in FlowKind::ALL.iter().enumerate() {
+            if view.grouping == Grouping::Handler && *kind == FlowKind::Published {
+                continue;
+            }
+            let color = match kind {
+                FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
+                FlowKind::Retried => cx.theme.warn,
+                _ => cx.theme.text,
+            };
+            let glyph = match kind {
+                FlowKind::Published | FlowKind::DeadLettered => "┄",
+                _ => "—",
+            };
+            let on = view.kinds[i];
+            let text = RichText::new(format!("{glyph} {}", kind.as_str()))
+                .small()
+                .color(if on { color } else { cx.theme.text_weak });
+            if ui
+                .selectable_label(on, text)
+                .on_hover_text("Show or hide this kind of series")
+                .clicked()
+            {
+                view.kinds[i] = !on;
+            }
+        }
+        if !nodes.is_empty() {
+            ui.separator();
+            for (name, color) in nodes {
+                ui.label(RichText::new("■").small().color(*color));
+                ui.label(RichText::new(name).small().color(cx.theme.text_weak));
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            for c in [Clock::Local, Clock::Utc] {
+                ui.selectable_value(&mut view.clock, c, RichText::new(c.name()).small());
+            }
+            ui.label(
+                RichText::new(format!("cursor {}", plot_axes::clock_full(cx.time, view.clock)))
+                    .small()
+                    .monospace(),
+            );
+        });
+        if (view.grouping, view.kinds, view.clock) != before {
+            ui.ctx().request_repaint();
+        }
+    });
+}
+
+/// What the plot shows and over which scope, written on the plot itself.
+fn scope_text(cx: &ViewCtx<'_>, view: &TimelineView, bin_secs: f64, hidden: usize) -> String {
+    let scope = if view.zoom.is_some() {
+        "zoomed (double-click: whole run)"
+    } else {
+        "whole run"
+    };
+    let mut text = format!(
+        "events/s over {} windows · per {} bin: line highest, band lowest–highest · {scope}",
+        fmt_window(cx.derived.flow.window),
+        fmt_secs(bin_secs)
+    );
+    if cx.derived.filter.is_some() {
+        text.push_str(" · filtered");
+    }
+    if hidden > 0 {
+        text.push_str(&format!(" · {hidden} smaller series not drawn"));
+    }
+    text
+}
+
+/// A bin width for people: `54 s`, `250 ms`, `1.5 h`.
+fn fmt_secs(s: f64) -> String {
+    if s >= 5400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 90.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if s >= 1.0 {
+        format!("{s:.1} s").replace(".0 s", " s")
+    } else {
+        format!("{:.0} ms", s * 1000.0)
+    }
+}
+
+pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: &mut Vec<Command>) {
+    let flow: &FlowTimeline = &cx.derived.flow;
+    let span = cx.store.last_time().map_or(0.0, |l| cx.secs(l)).max(0.0);
+    let full = if span > 0.0 { (0.0, span) } else { (-0.5, 0.5) };
+    let (x0, x1) = view.zoom.unwrap_or(full);
+    // One bin per point of plot width (the y axis takes about 40).
+    let bins = ((ui.available_width() - 44.0).max(16.0) as usize).min(4096);
+    let to_ns = |x: f64| cx.origin + (x * 1e9).round() as Nanos;
+    let key = DecimationKey {
+        version: cx.derived.version,
+        grouping: view.grouping,
+        from: to_ns(x0),
+        to: to_ns(x1).max(to_ns(x0) + 1),
+        bins,
+    };
+    if view.cache.as_ref().is_none_or(|c| c.key != key) {
+        let series = flow
+            .series(view.grouping)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, flow.decimate(s, key.from, key.to, bins)))
+            .collect();
+        view.cache = Some(Decimated { key, series });
+    }
+    let all = flow.series(view.grouping);
+    // The series shown: the kinds chosen, the largest first when there are too many.
+    let mut chosen: Vec<usize> = (0..all.len())
+        .filter(|&i| {
+            let k = all[i].kind;
+            !(view.grouping == Grouping::Handler && k == FlowKind::Published)
+                && FlowKind::ALL
+                    .iter()
+                    .position(|&x| x == k)
+                    .is_some_and(|p| view.kinds[p])
+        })
+        .collect();
+    let hidden = chosen.len().saturating_sub(MAX_SERIES);
+    if hidden > 0 {
+        chosen.sort_by_key(|&i| std::cmp::Reverse(all[i].total));
+        chosen.truncate(MAX_SERIES);
+        chosen.sort_unstable();
+    }
+    let bin_secs = (x1 - x0) / bins as f64;
+    let scope = scope_text(cx, view, bin_secs, hidden);
+    let Some(dec) = view.cache.take() else {
+        return;
+    };
+    // Published and delivered take their node's colour; failures, retries and dead
+    // letters take the colour of what they are.
+    let mut node_order: Vec<crate::model::NodeId> = Vec::new();
+    let drawn: Vec<Drawn<'_>> = chosen
+        .iter()
+        .filter_map(|&i| {
+            let s = all.get(i)?;
+            let bins = dec.series.get(i).map(|(_, b)| b.as_slice())?;
+            let own_colour = matches!(s.kind, FlowKind::Published | FlowKind::Delivered);
+            let ni = match node_order.iter().position(|&n| n == s.node) {
+                Some(p) => p,
+                None if own_colour => {
+                    node_order.push(s.node);
+                    node_order.len() - 1
+                }
+                None => 0,
+            };
+            Some(Drawn {
+                name: format!("{} · {}", s.name, s.kind.as_str()),
+                kind: s.kind,
+                color: kind_color(cx, s.kind, ni),
+                bins,
+            })
+        })
+        .collect();
+    let nodes: Vec<(String, Color32)> = node_order
+        .iter()
+        .enumerate()
+        .filter(|_| node_order.len() > 1)
+        .map(|(i, &n)| (cx.store.node_name(n).to_string(), cx.theme.series(i)))
+        .collect();
+    header(ui, cx, view, &nodes);
+    let per = |n: u32| flow.per_sec(n);
+    let ymax = drawn
+        .iter()
+        .flat_map(|d| d.bins.iter().flatten())
+        .map(|b| per(b.peak))
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let y_top = ymax * 1.3;
+    let y_marker = ymax * 1.14;
+    let bin_x = |b: usize| x0 + (b as f64 + 0.5) * bin_secs;
+
     let theme = cx.theme;
-    let resp = Plot::new("rates")
+    let origin = cx.origin;
+    let clock = view.clock;
+    let plot_w_px = bins as f64;
+    let marker_gap = MARKER_GAP_PX * (x1 - x0) / plot_w_px.max(1.0);
+    let mut marks: Vec<(f64, Severity, usize)> = cx
+        .findings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((cx.secs(f.first?), f.severity, i)))
+        .filter(|(x, _, _)| *x >= x0 - marker_gap && *x <= x1)
+        .collect();
+    marks.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let clusters = cluster_markers(&marks, marker_gap);
+
+    let resp = Plot::new("timeline-flow")
         .height(ui.available_height().max(60.0))
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .allow_double_click_reset(false)
-        .include_x(0.0)
-        .include_x(span)
-        .include_y(0.0)
+        .show_x(false)
+        .show_y(false)
         .y_axis_min_width(36.0)
-        .legend(Legend::default().position(Corner::LeftTop))
-        .x_axis_formatter(|m, range| {
-            let span = range.end() - range.start();
-            let decimals = if span < 0.05 {
-                4
-            } else if span < 2.0 {
-                2
-            } else {
-                1
-            };
-            format!("{:.*} s", decimals, m.value)
-        })
-        .label_formatter(|h| {
-            let p = match h {
-                HoverPosition::NearDataPoint { position, .. } => position,
-                HoverPosition::Elsewhere { position } => position,
-            };
-            Some(format!("{:.3} s\n{:.1} events/s", p.x, p.y))
-        })
+        .x_grid_spacer(move |input| plot_axes::time_marks(&input, origin, clock))
+        .custom_x_axes(vec![
+            AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
+            AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
+        ])
+        .y_axis_formatter(|m, _| if m.value < 0.0 { String::new() } else { fmt_rate(m.value) })
         .show(ui, |plot| {
-            for (i, r) in cx.derived.rates.iter().enumerate() {
-                let color = if r.channel.is_none() {
-                    theme.highlight
-                } else if r.dead_letter {
-                    theme.error
-                } else {
-                    theme.series(i)
+            plot.set_plot_bounds_x(x0..=x1);
+            plot.set_plot_bounds_y(0.0..=y_top);
+            for d in &drawn {
+                let style = match d.kind {
+                    FlowKind::Published | FlowKind::DeadLettered => LineStyle::dashed_loose(),
+                    _ => LineStyle::Solid,
                 };
-                plot.line(
-                    Line::new(format!("{} /s", r.name), PlotPoints::from(r.points.clone()))
-                        .color(color)
-                        .width(1.5),
-                );
-            }
-            for (i, f) in cx.findings.iter().enumerate() {
-                let Some(first) = f.first else { continue };
-                let color = match f.severity {
-                    super::findings::Severity::Error => theme.error,
-                    super::findings::Severity::Warning => theme.warn,
-                    super::findings::Severity::Info => theme.accent,
-                };
-                let selected = cx.selected_finding == Some(i);
-                if selected && let Some(last) = f.last.filter(|&l| l > first) {
-                    plot.span(
-                        Span::new("", cx.secs(first)..=cx.secs(last))
-                            .fill(color.gamma_multiply(0.15)),
+                for run in runs(d.bins) {
+                    let xs: Vec<f64> = run.clone().map(bin_x).collect();
+                    let (lo, hi): (Vec<f64>, Vec<f64>) = run
+                        .clone()
+                        .filter_map(|b| d.bins[b])
+                        .map(|b| (per(b.low), per(b.peak)))
+                        .unzip();
+                    plot.add(
+                        FilledArea::new("", &xs, &lo, &hi)
+                            .fill_color(d.color.gamma_multiply(0.22))
+                            .allow_hover(false),
+                    );
+                    let pts: Vec<[f64; 2]> = xs.iter().zip(&hi).map(|(&x, &y)| [x, y]).collect();
+                    plot.line(
+                        Line::new("", PlotPoints::from(pts))
+                            .color(d.color)
+                            .style(style)
+                            .width(1.4)
+                            .allow_hover(false),
                     );
                 }
-                plot.vline(
-                    VLine::new("", cx.secs(first))
-                        .color(color.gamma_multiply(if selected { 1.0 } else { 0.45 }))
-                        .width(1.0),
+            }
+            if let Some(f) = cx.selected_finding.and_then(|i| cx.findings.get(i))
+                && let Some(first) = f.first
+            {
+                let color = severity_color(cx, f.severity);
+                if let Some(last) = f.last.filter(|&l| l > first) {
+                    plot.span(
+                        Span::new("", cx.secs(first)..=cx.secs(last)).fill(color.gamma_multiply(0.15)),
+                    );
+                }
+                plot.vline(VLine::new("", cx.secs(first)).color(color).width(1.0));
+            }
+            for c in &clusters {
+                let color = severity_color(cx, c.severity);
+                let selected = cx.selected_finding.is_some_and(|s| c.findings.contains(&s));
+                plot.points(
+                    Points::new("", vec![[c.x.max(x0), y_marker]])
+                        .shape(MarkerShape::Down)
+                        .filled(true)
+                        .radius(if selected { 6.5 } else { 5.0 })
+                        .color(color)
+                        .allow_hover(false),
                 );
+                if c.findings.len() > 1 {
+                    plot.text(
+                        Text::new(
+                            "",
+                            PlotPoint::new(c.x.max(x0), y_marker + ymax * 0.05),
+                            RichText::new(fmt_count(c.findings.len() as u64)).small().color(color),
+                        )
+                        .anchor(Align2::CENTER_BOTTOM)
+                        .allow_hover(false),
+                    );
+                }
             }
             if let Some((a, b)) = cx.time_ctl.loop_range {
                 plot.span(
                     Span::new("", cx.secs(a)..=cx.secs(b)).fill(theme.accent.gamma_multiply(0.12)),
                 );
             }
-            plot.vline(
-                VLine::new("", cx.secs(cx.time))
-                    .color(theme.cursor)
-                    .width(2.0),
-            );
+            plot.vline(VLine::new("", cx.secs(cx.time)).color(theme.cursor).width(2.0));
+            // The hovered bin: a thin line and the values the tooltip reads.
+            let pointer = plot.pointer_coordinate()?;
+            if pointer.x < x0 || pointer.x > x1 {
+                return None;
+            }
+            let bin = (((pointer.x - x0) / bin_secs).floor().max(0.0) as usize).min(bins - 1);
+            plot.vline(VLine::new("", bin_x(bin)).color(theme.text_weak.gamma_multiply(0.5)).width(1.0));
+            let px = (x1 - x0) / plot_w_px.max(1.0);
+            let cluster = clusters
+                .iter()
+                .find(|c| (c.x.max(x0) - pointer.x).abs() <= 7.0 * px && pointer.y >= ymax)
+                .cloned();
+            Some(Hover {
+                bin,
+                rate: pointer.y,
+                cluster,
+            })
         });
     let r = &resp.response;
-    let to_time =
-        |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "timeline"));
+    ui.painter().text(
+        r.rect.right_top() + egui::vec2(-6.0, 4.0),
+        Align2::RIGHT_TOP,
+        scope,
+        egui::FontId::proportional(10.5),
+        theme.text_weak,
+    );
+    if let Some(h) = resp.inner.filter(|_| r.hovered()) {
+        egui::containers::Tooltip::for_widget(r)
+            .at_pointer()
+            .gap(12.0)
+            .show(|ui| hover_ui(ui, cx, flow, &drawn, &h, clock));
+    }
+    drop(drawn);
+    view.cache = Some(dec);
+
+    let to_time = |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
+    // Scroll zooms around the pointer, sideways scroll pans, double-click shows the run.
+    if r.hovered() {
+        let (scroll, zoom_delta) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
+        let factor = (zoom_delta as f64) * (-(scroll.y as f64) * 0.002).exp();
+        let pointer_x = r.hover_pos().map(|p| resp.transform.value_from_position(p).x);
+        let (mut a, mut b) = (x0, x1);
+        if (factor - 1.0).abs() > 1e-4
+            && let Some(px) = pointer_x
+        {
+            let min_w = (flow.window as f64 / 1e9 * 4.0).min(full.1 - full.0).max(1e-3);
+            let w = ((b - a) * factor).clamp(min_w, full.1 - full.0);
+            let frac = ((px - a) / (b - a)).clamp(0.0, 1.0);
+            a = px - frac * w;
+            b = a + w;
+        }
+        if scroll.x.abs() > 0.0 {
+            let d = -(scroll.x as f64) * (b - a) / plot_w_px.max(1.0);
+            a += d;
+            b += d;
+        }
+        if (a, b) != (x0, x1) {
+            // Keep the view inside the run.
+            let w = b - a;
+            let a2 = a.clamp(full.0, (full.1 - w).max(full.0));
+            view.zoom = (w < full.1 - full.0 - 1e-9).then_some((a2, a2 + w));
+        }
+    }
+    if r.double_clicked() {
+        view.zoom = None;
+    }
     // Shift-drag selects a loop range; a plain click or drag moves the cursor.
     let loop_start = r.id.with("loop-start");
     let shift = ui.input(|i| i.modifiers.shift);
@@ -247,5 +662,139 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         && let Some(p) = r.interact_pointer_pos()
     {
         cmds.push(Command::Time(TimeCommand::SetTime(to_time(p))));
+    }
+}
+
+/// Index ranges of consecutive bins with data.
+fn runs(bins: &[Option<Bin>]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, b) in bins.iter().enumerate() {
+        match (b.is_some(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push(s..i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..bins.len());
+    }
+    out
+}
+
+/// The tooltip: the hovered bin's time, then each series' figures there, the nearest to
+/// the pointer first; findings under the pointer.
+fn hover_ui(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    flow: &FlowTimeline,
+    drawn: &[Drawn<'_>],
+    h: &Hover,
+    clock: Clock,
+) {
+    let values: Vec<Option<(f64, f64)>> = drawn
+        .iter()
+        .map(|d| {
+            d.bins
+                .get(h.bin)
+                .copied()
+                .flatten()
+                .map(|b| (flow.per_sec(b.low), flow.per_sec(b.peak)))
+        })
+        .collect();
+    let span = drawn.iter().find_map(|d| d.bins.get(h.bin).copied().flatten());
+    if let Some(b) = span {
+        ui.label(
+            RichText::new(format!(
+                "{} – {}",
+                plot_axes::clock_full(b.from, clock),
+                plot_axes::clock_full(b.to, clock).get(11..).unwrap_or("")
+            ))
+            .small(),
+        );
+        ui.label(
+            RichText::new(format!(
+                "+{:.3} s – +{:.3} s · rates per {} window",
+                cx.secs(b.from),
+                cx.secs(b.to),
+                fmt_window(flow.window)
+            ))
+            .small()
+            .color(cx.theme.text_weak),
+        );
+    }
+    let nearest = nearest_series(&values, h.rate);
+    let mut order: Vec<usize> = (0..drawn.len()).filter(|&i| values[i].is_some()).collect();
+    order.sort_by_key(|&i| (Some(i) != nearest, i));
+    for i in order {
+        let (d, Some(b)) = (&drawn[i], drawn[i].bins.get(h.bin).copied().flatten()) else {
+            continue;
+        };
+        let text = format!(
+            "{}: peak {} · low {} · {} events",
+            d.name,
+            fmt_rate(flow.per_sec(b.peak)),
+            fmt_rate(flow.per_sec(b.low)),
+            fmt_count(b.events)
+        );
+        let mut rt = RichText::new(text).color(d.color);
+        if Some(i) == nearest {
+            rt = rt.strong();
+        }
+        ui.label(rt);
+    }
+    if let Some(c) = &h.cluster {
+        ui.separator();
+        ui.label(RichText::new(format!("{} findings here", c.findings.len())).small());
+        for &i in c.findings.iter().take(5) {
+            if let Some(f) = cx.findings.get(i) {
+                ui.label(RichText::new(&f.title).small().color(severity_color(cx, f.severity)));
+            }
+        }
+        if c.findings.len() > 5 {
+            ui.label(RichText::new(format!("+{} more", c.findings.len() - 5)).small());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hover_reads_the_series_nearest_to_the_pointer_not_the_pointer_height() {
+        // Three series at one bin: 0..2/s, 10..300/s (a burst), and no data.
+        let values = [Some((0.0, 2.0)), Some((10.0, 300.0)), None];
+        assert_eq!(nearest_series(&values, 1.0), Some(0));
+        assert_eq!(nearest_series(&values, 150.0), Some(1));
+        assert_eq!(nearest_series(&values, 7.0), Some(1));
+        assert_eq!(nearest_series(&values, 5.0), Some(0));
+        assert_eq!(nearest_series(&[None, None], 5.0), None);
+        // Inside two bands: the higher peak wins.
+        assert_eq!(nearest_series(&[Some((0.0, 50.0)), Some((0.0, 80.0))], 20.0), Some(1));
+    }
+
+    #[test]
+    fn crowded_markers_merge_into_one_with_their_count_and_worst_severity() {
+        let marks: Vec<(f64, Severity, usize)> = (0..194)
+            .map(|i| (10.0 + i as f64 * 0.01, if i == 7 { Severity::Error } else { Severity::Info }, i))
+            .chain([(50.0, Severity::Warning, 194)])
+            .collect();
+        let c = cluster_markers(&marks, 1.0);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert_eq!(c[0].findings.len() + c[1].findings.len(), 194);
+        assert_eq!(c[0].severity, Severity::Error);
+        assert_eq!(c[2].findings, vec![194]);
+        assert_eq!(c[2].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn gaps_in_the_data_break_the_drawn_runs() {
+        let b = Some(Bin::default());
+        assert_eq!(runs(&[None, b, b, None, b]), vec![1..3, 4..5]);
+        assert!(runs(&[None, None]).is_empty());
     }
 }
