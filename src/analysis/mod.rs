@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod delivery;
+pub mod distribution;
 pub mod duplicates;
 pub mod findings;
 pub mod governance;

@@ -1,19 +1,36 @@
 //! The latency view: the histogram of the selected edge's latency (delivery, write, time to
 //! dead-letter) or the selected handler's processing time, cold vs warm, and p50/p95/p99
 //! over time. Computed once per selection and data change, not per frame.
+//!
+//! Honest plots: latency axes are logarithmic, so warm invocations and cold starts both
+//! show at their real values; cold and warm are separate bars; outliers past the last bin
+//! are one labelled overflow bar; counts have a scale (linear or log). Percentiles over
+//! time are steps, one per window with samples, and break where a window has none: no line
+//! is drawn across an idle gap.
 
+use super::plot_axes::{self, Clock};
 use super::{Selection, ViewCtx};
+use crate::analysis::distribution::{LatencyBins, log_bins};
+use crate::analysis::latency::{LatencyPoint, window_ns, windows};
+use crate::analysis::series::contiguous_runs;
 use crate::model::{NodeKind, Stage};
-use egui::RichText;
-use egui_plot::{Bar, BarChart, Corner, Legend, Line, Plot, PlotPoints, VLine};
+use crate::time::Nanos;
+use egui::{Align2, RichText};
+use egui_plot::{
+    AxisHints, Bar, BarChart, Corner, Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints,
+    Points, Text, VLine,
+};
+use std::ops::Range;
 
 const HIST_BINS: usize = 40;
-const TIME_BINS: usize = 60;
 
 #[derive(Default)]
 pub struct LatencyView {
     key: Option<(Selection, u64)>,
     data: Option<LatencyData>,
+    /// Histogram counts on a log scale; `None`: chosen from the data (log when a cold-start
+    /// or overflow bar would be too small to see).
+    log_counts: Option<bool>,
 }
 
 struct LatencyData {
@@ -21,12 +38,14 @@ struct LatencyData {
     what: &'static str,
     /// (time in s since origin, ms, cold)
     samples: Vec<(f64, f64, bool)>,
-    warm_bars: Vec<[f64; 2]>,
-    cold_bars: Vec<[f64; 2]>,
-    bin_width: f64,
-    p50: Vec<[f64; 2]>,
-    p95: Vec<[f64; 2]>,
-    p99: Vec<[f64; 2]>,
+    /// Log-spaced bins of the whole run, cold and warm apart.
+    bins: Option<LatencyBins>,
+    /// Percentiles per window with samples, the window, and the runs of adjacent windows.
+    windows: Vec<LatencyPoint>,
+    window: Nanos,
+    runs: Vec<Range<usize>>,
+    /// Cold starts as points: (s since origin, log10 ms).
+    cold_points: Vec<[f64; 2]>,
     summary: String,
 }
 
@@ -91,48 +110,27 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
         }
         _ => return None,
     };
+    let mut samples = samples;
+    // In time order for the windows (a node's incoming edges come one edge after another).
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut all: Vec<f64> = samples.iter().map(|s| s.1).collect();
     all.sort_by(f64::total_cmp);
-    let hi = quantile(&all, 0.995).max(0.001) * 1.05;
-    let bin_width = hi / HIST_BINS as f64;
-    let mut warm = vec![0f64; HIST_BINS];
-    let mut cold = vec![0f64; HIST_BINS];
-    for &(_, ms, c) in &samples {
-        let b = ((ms / bin_width) as usize).min(HIST_BINS - 1);
-        if c { cold[b] += 1.0 } else { warm[b] += 1.0 }
-    }
-    let centre = |i: usize| (i as f64 + 0.5) * bin_width;
-    let warm_bars = warm
+    let pairs: Vec<(f64, bool)> = samples.iter().map(|s| (s.1, s.2)).collect();
+    let bins = log_bins(&pairs, HIST_BINS);
+    let window = window_ns(store, &crate::analysis::AnalysisConfig::default());
+    let windows = windows(
+        samples
+            .iter()
+            .map(|s| (cx.origin + (s.0 * 1e9).round() as Nanos, (s.1 * 1e6).round() as i64)),
+        window,
+    );
+    let starts: Vec<Nanos> = windows.iter().map(|p| p.start).collect();
+    let runs = contiguous_runs(&starts, window);
+    let cold_points = samples
         .iter()
-        .enumerate()
-        .map(|(i, &c)| [centre(i), c])
+        .filter(|s| s.2)
+        .map(|s| [s.0, log_ms(s.1)])
         .collect();
-    let cold_bars = cold
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| [centre(i), c])
-        .collect();
-    let (mut p50, mut p95, mut p99) = (Vec::new(), Vec::new(), Vec::new());
-    if let (Some(t0), Some(t1)) = (
-        samples.iter().map(|s| s.0).reduce(f64::min),
-        samples.iter().map(|s| s.0).reduce(f64::max),
-    ) {
-        let w = ((t1 - t0) / TIME_BINS as f64).max(1e-6);
-        let mut bins: Vec<Vec<f64>> = vec![Vec::new(); TIME_BINS];
-        for &(t, ms, _) in &samples {
-            bins[(((t - t0) / w) as usize).min(TIME_BINS - 1)].push(ms);
-        }
-        for (i, mut b) in bins.into_iter().enumerate() {
-            if b.is_empty() {
-                continue;
-            }
-            b.sort_by(f64::total_cmp);
-            let x = t0 + (i as f64 + 0.5) * w;
-            p50.push([x, quantile(&b, 0.5)]);
-            p95.push([x, quantile(&b, 0.95)]);
-            p99.push([x, quantile(&b, 0.99)]);
-        }
-    }
     let n_cold = samples.iter().filter(|s| s.2).count();
     let mut cold_sorted: Vec<f64> = samples.iter().filter(|s| s.2).map(|s| s.1).collect();
     cold_sorted.sort_by(f64::total_cmp);
@@ -157,14 +155,41 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
         title,
         what,
         samples,
-        warm_bars,
-        cold_bars,
-        bin_width,
-        p50,
-        p95,
-        p99,
+        bins,
+        windows,
+        window,
+        runs,
+        cold_points,
         summary,
     })
+}
+
+/// Milliseconds on the log axes (a floor of 1 µs keeps zero latencies on the plot).
+fn log_ms(ms: f64) -> f64 {
+    ms.max(0.001).log10()
+}
+
+/// Step lines of one percentile, one per run of adjacent windows: each window is a flat
+/// segment over its own time, never joined to a window across a gap.
+fn step_runs(
+    windows: &[LatencyPoint],
+    runs: &[Range<usize>],
+    window: Nanos,
+    origin: Nanos,
+    value: impl Fn(&LatencyPoint) -> f64,
+) -> Vec<Vec<[f64; 2]>> {
+    let secs = |t: Nanos| (t - origin) as f64 / 1e9;
+    runs.iter()
+        .map(|r| {
+            windows[r.clone()]
+                .iter()
+                .flat_map(|p| {
+                    let y = log_ms(value(p));
+                    [[secs(p.start), y], [secs(p.start + window), y]]
+                })
+                .collect()
+        })
+        .collect()
 }
 
 pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut LatencyView) {
@@ -184,10 +209,14 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut LatencyView) {
         ui.strong(format!("{} — {}", d.title, d.what));
         ui.label(RichText::new(&d.summary).color(cx.theme.text_weak));
     });
-    if d.samples.is_empty() {
+    let (Some(bins), false) = (&d.bins, d.samples.is_empty()) else {
         ui.label("No latency samples.");
         return;
-    }
+    };
+    let clock: Clock = ui
+        .ctx()
+        .data(|m| m.get_temp(egui::Id::unique(plot_axes::CLOCK_KEY)))
+        .unwrap_or_default();
     let h = ui.available_height().max(80.0);
     let w = ui.available_width();
     ui.allocate_ui_with_layout(
@@ -196,54 +225,302 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut LatencyView) {
         |ui| {
             ui.vertical(|ui| {
                 ui.set_width(w * 0.45);
-                Plot::new("latency-hist")
-                    .height(h - 6.0)
-                    .legend(Legend::default().position(Corner::RightTop))
-                    .x_axis_formatter(|m, _| format!("{:.0} ms", m.value))
-                    .allow_drag(false)
-                    .allow_zoom(false)
-                    .allow_scroll(false)
-                    .show(ui, |plot| {
-                        let bars = |v: &[[f64; 2]]| {
-                            v.iter()
-                                .map(|p| Bar::new(p[0], p[1]).width(d.bin_width * 0.9))
-                                .collect::<Vec<_>>()
-                        };
-                        plot.bar_chart(
-                            BarChart::new("warm", bars(&d.warm_bars)).color(cx.theme.accent),
-                        );
-                        if d.cold_bars.iter().any(|b| b[1] > 0.0) {
-                            plot.bar_chart(
-                                BarChart::new("cold start", bars(&d.cold_bars))
-                                    .color(cx.theme.warn)
-                                    .stack_on(&[&BarChart::new("warm", bars(&d.warm_bars))]),
-                            );
-                        }
-                    });
+                let auto = {
+                    let tallest = bins.tallest().max(1);
+                    let small = bins
+                        .cold
+                        .iter()
+                        .copied()
+                        .chain([bins.overflow()])
+                        .filter(|&c| c > 0)
+                        .min();
+                    small.is_some_and(|c| c * 20 < tallest)
+                };
+                let mut log = view.log_counts.unwrap_or(auto);
+                histogram(ui, cx, bins, &mut log, h);
+                if log != view.log_counts.unwrap_or(auto) {
+                    view.log_counts = Some(log);
+                }
             });
-            ui.vertical(|ui| {
-                Plot::new("latency-time")
-                    .height(h - 6.0)
-                    .legend(Legend::default().position(Corner::LeftTop))
-                    .x_axis_formatter(|m, _| format!("{:.0} s", m.value))
-                    .y_axis_formatter(|m, _| format!("{:.0} ms", m.value))
-                    .allow_drag(false)
-                    .allow_zoom(false)
-                    .allow_scroll(false)
-                    .include_y(0.0)
-                    .show(ui, |plot| {
-                        plot.line(
-                            Line::new("p50", PlotPoints::from(d.p50.clone())).color(cx.theme.ok),
-                        );
-                        plot.line(
-                            Line::new("p95", PlotPoints::from(d.p95.clone())).color(cx.theme.warn),
-                        );
-                        plot.line(
-                            Line::new("p99", PlotPoints::from(d.p99.clone())).color(cx.theme.error),
-                        );
-                        plot.vline(VLine::new("", cx.secs(cx.time)).color(cx.theme.cursor));
-                    });
-            });
+            ui.vertical(|ui| over_time(ui, cx, d, clock, h));
         },
     );
+}
+
+/// The histogram of the whole run on a log latency axis: warm and cold side by side, the
+/// overflow bar labelled with where it starts.
+fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &mut bool, h: f32) {
+    ui.horizontal(|ui| {
+        let n: u64 = b.warm.iter().chain(&b.cold).sum::<u64>() + b.overflow();
+        ui.label(
+            RichText::new(format!(
+                "whole run · {} samples · log latency axis",
+                super::fmt_count(n)
+            ))
+            .small()
+            .color(cx.theme.text_weak),
+        );
+        ui.checkbox(log_counts, RichText::new("log count").small());
+    });
+    let log = *log_counts;
+    // Bars start at 0.5 on a log scale, so a bin of one sample still shows.
+    let base = 0.5f64.log10();
+    let height = |c: u64| if log { (c as f64).log10() - base } else { c as f64 };
+    let n = b.warm.len();
+    let lo = b.edges.first().copied().unwrap_or(1.0).log10();
+    let step = if n > 0 {
+        (b.overflow_from().log10() - lo) / n as f64
+    } else {
+        1.0
+    };
+    let has_cold = b.cold.iter().any(|&c| c > 0) || b.overflow_cold > 0;
+    let width = if has_cold { step * 0.45 } else { step * 0.9 };
+    let centre = |i: usize| lo + (i as f64 + 0.5) * step;
+    let mk = |counts: &[u64], offset: f64| -> Vec<Bar> {
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| {
+                let bar = Bar::new(centre(i) + offset, height(c)).width(width);
+                if log { bar.base_offset(base) } else { bar }
+            })
+            .collect()
+    };
+    let (wo, co) = if has_cold {
+        (-step * 0.23, step * 0.23)
+    } else {
+        (0.0, 0.0)
+    };
+    let overflow_x = centre(n) + step * 0.5;
+    let overflow_from = b.overflow_from();
+    let tallest = b.tallest().max(1);
+    let y_top = if log {
+        (tallest as f64).log10() - base
+    } else {
+        tallest as f64
+    } * 1.2;
+    let edges = b.edges.clone();
+    let label = move |x: f64| {
+        let ms = 10f64.powf(x);
+        if x > centre_of_overflow_start(&edges) {
+            format!("> {}", plot_axes::fmt_ms(overflow_from))
+        } else {
+            plot_axes::fmt_ms(ms)
+        }
+    };
+    let tip_base = base;
+    Plot::new("latency-hist")
+        .height(h - 30.0)
+        .legend(Legend::default().position(Corner::RightTop))
+        .x_grid_spacer(|i| plot_axes::log_ms_marks(&i))
+        .x_axis_formatter(move |m, _| label(m.value))
+        .y_axis_formatter(move |m, _| {
+            if log {
+                let v = m.value + tip_base;
+                if v < -1e-9 || (v - v.round()).abs() > 1e-6 {
+                    String::new()
+                } else {
+                    plot_axes::log_count_label(v)
+                }
+            } else if m.value < 0.0 || m.value.fract() != 0.0 {
+                String::new()
+            } else {
+                super::fmt_count(m.value as u64)
+            }
+        })
+        .y_grid_spacer(move |i| {
+            if log {
+                let shifted = egui_plot::GridInput {
+                    bounds: (i.bounds.0 + tip_base, i.bounds.1 + tip_base),
+                    base_step_size: i.base_step_size,
+                };
+                plot_axes::log_count_marks(&shifted)
+                    .into_iter()
+                    .map(|m| egui_plot::GridMark {
+                        value: m.value - tip_base,
+                        step_size: m.step_size,
+                    })
+                    .collect()
+            } else {
+                plot_axes::linear_marks(&i)
+            }
+        })
+        .custom_y_axes(vec![AxisHints::new_y().label(RichText::new("samples").small())])
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(lo)
+        .include_x(overflow_x + step)
+        .include_y(0.0)
+        .include_y(y_top)
+        .show(ui, |plot| {
+            plot.bar_chart(
+                BarChart::new("warm", mk(&b.warm, wo))
+                    .color(cx.theme.accent)
+                    .element_formatter(Box::new(|bar, _| format!("{:.0} samples", bar.value))),
+            );
+            if has_cold {
+                plot.bar_chart(BarChart::new("cold start", mk(&b.cold, co)).color(cx.theme.warn));
+            }
+            if b.overflow() > 0 {
+                let bar = |c: u64, off: f64| {
+                    let bar = Bar::new(overflow_x + off, height(c)).width(width);
+                    if log { bar.base_offset(base) } else { bar }
+                };
+                let mut bars = Vec::new();
+                if b.overflow_warm > 0 {
+                    bars.push(bar(b.overflow_warm, wo));
+                }
+                if b.overflow_cold > 0 {
+                    bars.push(bar(b.overflow_cold, co));
+                }
+                plot.bar_chart(
+                    BarChart::new(
+                        format!("over {}", plot_axes::fmt_ms(overflow_from)),
+                        bars,
+                    )
+                    .color(cx.theme.text_weak),
+                );
+                plot.text(
+                    Text::new(
+                        "",
+                        PlotPoint::new(
+                            overflow_x,
+                            height(b.overflow_warm.max(b.overflow_cold))
+                                + if log { base } else { 0.0 },
+                        ),
+                        RichText::new(format!(
+                            "> {}: {} (max {})",
+                            plot_axes::fmt_ms(overflow_from),
+                            b.overflow(),
+                            plot_axes::fmt_ms(b.max)
+                        ))
+                        .small(),
+                    )
+                    .anchor(Align2::RIGHT_BOTTOM),
+                );
+            }
+        });
+}
+
+/// Where labels switch to "> overflow" on the histogram's x axis: past the last edge.
+fn centre_of_overflow_start(edges: &[f64]) -> f64 {
+    edges.last().map_or(f64::INFINITY, |e| e.log10() + 1e-9)
+}
+
+/// p50/p95/p99 per window as steps on a log axis, broken where a window has no samples;
+/// cold starts as points; the cursor.
+fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock, h: f32) {
+    ui.label(
+        RichText::new(format!(
+            "per {} window · steps break where a window has no samples · log latency axis",
+            crate::analysis::series::fmt_window(d.window)
+        ))
+        .small()
+        .color(cx.theme.text_weak),
+    );
+    let origin = cx.origin;
+    let lines: [(&str, egui::Color32, fn(&LatencyPoint) -> f64); 3] = [
+        ("p50", cx.theme.ok, |p| p.p50),
+        ("p95", cx.theme.warn, |p| p.p95),
+        ("p99", cx.theme.error, |p| p.p99),
+    ];
+    Plot::new("latency-time")
+        .height(h - 30.0)
+        .legend(Legend::default().position(Corner::LeftTop))
+        .x_grid_spacer(move |i| plot_axes::time_marks(&i, origin, clock))
+        .custom_x_axes(vec![
+            AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
+            AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
+        ])
+        .y_grid_spacer(|i| plot_axes::log_ms_marks(&i))
+        .y_axis_formatter(|m, _| plot_axes::log_ms_label(m.value))
+        .label_formatter(move |hover| {
+            let (name, p) = match hover {
+                egui_plot::HoverPosition::NearDataPoint {
+                    plot_name,
+                    position,
+                    ..
+                } => (*plot_name, *position),
+                egui_plot::HoverPosition::Elsewhere { position } => ("", *position),
+            };
+            let t = origin + (p.x * 1e9) as Nanos;
+            let head = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            Some(format!(
+                "{head}{}\n+{:.3} s\n{}",
+                plot_axes::clock_full(t, clock),
+                p.x,
+                plot_axes::fmt_ms(10f64.powf(p.y))
+            ))
+        })
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .show(ui, |plot| {
+            for (name, color, value) in lines {
+                for pts in step_runs(&d.windows, &d.runs, d.window, origin, value) {
+                    plot.line(
+                        Line::new(name, PlotPoints::from(pts))
+                            .color(color)
+                            .width(1.5)
+                            // egui_plot would merge the vertical steps into a filled band.
+                            .allow_band(false),
+                    );
+                }
+            }
+            if !d.cold_points.is_empty() {
+                plot.points(
+                    Points::new("cold start", d.cold_points.clone())
+                        .shape(MarkerShape::Diamond)
+                        .filled(true)
+                        .radius(3.5)
+                        .color(cx.theme.warn),
+                );
+            }
+            plot.vline(VLine::new("", cx.secs(cx.time)).color(cx.theme.cursor));
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(start: Nanos, p: f64) -> LatencyPoint {
+        LatencyPoint {
+            start,
+            count: 1,
+            p50: p,
+            p95: p,
+            p99: p,
+            max: p,
+        }
+    }
+
+    #[test]
+    fn percentile_steps_never_span_an_idle_window() {
+        // Samples in windows 0-2 and 10-11 of 1 s; windows 3-9 are idle.
+        let s = 1_000_000_000;
+        let windows: Vec<LatencyPoint> = [0, 1, 2, 10, 11]
+            .iter()
+            .map(|&i| point(i * s, 10.0 + i as f64))
+            .collect();
+        let starts: Vec<Nanos> = windows.iter().map(|p| p.start).collect();
+        let runs = contiguous_runs(&starts, s);
+        let lines = step_runs(&windows, &runs, s, 0, |p| p.p95);
+        assert_eq!(lines.len(), 2);
+        for line in &lines {
+            for seg in line.windows(2) {
+                let (a, b) = (seg[0][0], seg[1][0]);
+                // No segment covers any part of an idle window (3 s .. 10 s).
+                assert!(b <= 3.0 || a >= 10.0, "segment {a}..{b} crosses the gap");
+            }
+        }
+        // Each window is one flat step over its own time, at its real value.
+        assert_eq!(lines[0][0], [0.0, 10f64.log10()]);
+        assert_eq!(lines[0][1], [1.0, 10f64.log10()]);
+        assert_eq!(lines[1].last().copied(), Some([12.0, 21f64.log10()]));
+    }
 }

@@ -5,6 +5,9 @@
 use crate::time::{NANOS_PER_SEC, Nanos, format_rfc3339};
 use egui_plot::{GridInput, GridMark};
 
+/// Where the timeline leaves the chosen clock for the other plots (egui temp data).
+pub const CLOCK_KEY: &str = "eventlens.clock";
+
 /// Which wall clock the time axes show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Clock {
@@ -195,6 +198,55 @@ pub fn clock_full(t: Nanos, clock: Clock) -> String {
     format!("{date} {time} {zone}")
 }
 
+/// Marks at 1, 2 and 5 times powers of ten for a linear axis (rates, counts), weighted so
+/// that labels keep about four marks of room between them.
+pub fn linear_marks(input: &GridInput) -> Vec<GridMark> {
+    let (y0, y1) = input.bounds;
+    let base = input.base_step_size;
+    if !(y0.is_finite() && y1.is_finite() && base > 0.0) || y1 <= y0 {
+        return Vec::new();
+    }
+    // The 1-2-5 value at or above `at_least` that is a whole multiple of `of`.
+    let nice = |at_least: f64, of: Option<f64>| {
+        let mut p = 10f64.powf(at_least.log10().floor() - 1.0);
+        for _ in 0..40 {
+            for m in [1.0, 2.0, 5.0] {
+                let s = m * p;
+                let whole = of.is_none_or(|o| {
+                    let k = s / o;
+                    (k - k.round()).abs() < 1e-6
+                });
+                if s >= at_least * (1.0 - 1e-9) && whole {
+                    return s;
+                }
+            }
+            p *= 10.0;
+        }
+        at_least
+    };
+    let s0 = nice(base, None);
+    let s1 = nice(s0 * 4.0, Some(s0));
+    let s2 = nice(s1 * 4.0, Some(s1));
+    let first = (y0 / s0).ceil() as i64;
+    let last = (y1 / s0).floor() as i64;
+    if last - first > 2000 {
+        return Vec::new();
+    }
+    (first..=last)
+        .map(|k| {
+            let v = k as f64 * s0;
+            let size = [s2, s1]
+                .into_iter()
+                .find(|s| ((v / s) - (v / s).round()).abs() < 1e-6)
+                .unwrap_or(s0);
+            GridMark {
+                value: v,
+                step_size: size,
+            }
+        })
+        .collect()
+}
+
 /// Marks for an axis of log10(milliseconds): 1, 2 and 5 of every decade; decades weigh
 /// more, so their labels stay when space runs out.
 pub fn log_ms_marks(input: &GridInput) -> Vec<GridMark> {
@@ -306,6 +358,17 @@ mod tests {
             values,
             ["0.5 ms", "1 ms", "2 ms", "5 ms", "10 ms", "20 ms", "50 ms", "100 ms", "200 ms"]
         );
+    }
+
+    #[test]
+    fn linear_marks_are_round_and_weighted_for_labels() {
+        let marks = linear_marks(&input(0.0, 58.0, 2.3));
+        let values: Vec<f64> = marks.iter().map(|m| m.value).collect();
+        assert_eq!(values.first(), Some(&0.0));
+        assert!(values.contains(&50.0), "{values:?}");
+        // Steps of 5, labelled every 20 (four steps apart).
+        let labelled: Vec<f64> = marks.iter().filter(|m| m.step_size >= 20.0).map(|m| m.value).collect();
+        assert_eq!(labelled, [0.0, 20.0, 40.0]);
     }
 
     #[test]

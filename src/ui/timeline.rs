@@ -474,6 +474,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     let theme = cx.theme;
     let origin = cx.origin;
     let clock = view.clock;
+    // The Latency tab shows the same clock.
+    ui.ctx()
+        .data_mut(|m| m.insert_temp(egui::Id::unique(plot_axes::CLOCK_KEY), clock));
     let plot_w_px = bins as f64;
     let marker_gap = MARKER_GAP_PX * (x1 - x0) / plot_w_px.max(1.0);
     let mut marks: Vec<(f64, Severity, usize)> = cx
@@ -501,6 +504,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
             AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
         ])
+        .y_grid_spacer(|i| plot_axes::linear_marks(&i))
         .y_axis_formatter(|m, _| if m.value < 0.0 { String::new() } else { fmt_rate(m.value) })
         .show(ui, |plot| {
             plot.set_plot_bounds_x(x0..=x1);
