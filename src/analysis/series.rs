@@ -118,16 +118,15 @@ struct Block {
     events: u64,
 }
 
-/// One bin of a decimated series; counts are per rate window.
+/// One bin of a decimated series: the grid steps `[from, to)` it stands for. Counts are
+/// per rate window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Bin {
-    /// The peak: the highest count of a sliding window ending in a grid step the bin
-    /// overlaps.
+    /// The peak: the highest count of a sliding window ending in one of the steps.
     pub peak: u32,
-    /// The lowest count of a grid step the bin overlaps (0 when one is empty).
+    /// The lowest count of one of the steps (0 when one is empty).
     pub low: u32,
-    /// Events in the grid steps starting in the bin (zoomed in further than one step: in
-    /// the step the bin lies in), and the time those steps cover, `[from, to)`.
+    /// Events in the steps.
     pub events: u64,
     pub from: Nanos,
     pub to: Nanos,
@@ -370,11 +369,12 @@ impl FlowTimeline {
         count as f64 * NANOS_PER_SEC as f64 / self.window.max(1) as f64
     }
 
-    /// `bins` bins of equal width over `[from, to)` for one series: per bin the highest
-    /// sliding-window count and the lowest step count of the grid steps it overlaps, so
-    /// the extremes survive however many steps a bin holds, and the events of the steps
-    /// starting in it. Bins outside the capture are `None`. Costs O(bins), whatever the
-    /// zoom: blocks of 2^k steps were summed once, when the series was built.
+    /// `bins` bins of equal width over `[from, to)` for one series. A bin holds the grid
+    /// steps (or, zoomed out, blocks of 2^k steps summed when the series was built) that
+    /// start in it; zoomed in further than one step, the step it lies in. Per bin: the
+    /// highest sliding-window count and the lowest step count among them, so the extremes
+    /// survive however many steps a bin holds, and their events. Bins outside the capture
+    /// are `None`. Costs O(bins · log), whatever the zoom.
     pub fn decimate(
         &self,
         s: &FlowSeries,
@@ -387,7 +387,6 @@ impl FlowTimeline {
         }
         let bin_w = (to - from) as f64 / bins as f64;
         let edge = |b: usize| from + (b as f64 * bin_w) as Nanos;
-        let bin_of = |t: Nanos| (((t - from) as f64 / bin_w).floor().max(0.0) as usize).min(bins - 1);
         let steps_per_bin = bin_w / self.window as f64;
         let level = if steps_per_bin >= 2.0 {
             (steps_per_bin.log2().floor() as usize).min(s.levels.len().saturating_sub(1))
@@ -396,66 +395,43 @@ impl FlowTimeline {
         };
         let block = self.window.saturating_mul(1 << level.min(40));
         let last_block = (self.end - self.start) / block;
-        let block_of = |t: Nanos| (t - self.start).div_euclid(block);
+        let floor_block = |t: Nanos| (t - self.start).div_euclid(block);
+        let ceil_block = |t: Nanos| (t - self.start + block - 1).div_euclid(block);
         let blocks = s.levels.get(level).map_or(&[][..], Vec::as_slice);
-
-        #[derive(Clone, Copy)]
-        struct Acc {
-            peak: u32,
-            low: u32,
-            present: i64,
-            events: u64,
-        }
-        let mut acc = vec![
-            Acc {
-                peak: 0,
-                low: u32::MAX,
-                present: 0,
-                events: 0,
-            };
-            bins
-        ];
-        let first = block_of(from).max(0) as u64;
-        for bl in &blocks[blocks.partition_point(|b| b.idx < first)..] {
-            let a = self.start + bl.idx as Nanos * block;
-            if a >= to {
-                break;
-            }
-            for x in &mut acc[bin_of(a)..=bin_of(a + block - 1)] {
-                x.peak = x.peak.max(bl.peak);
-                x.low = x.low.min(bl.low);
-                x.present += 1;
-            }
-            if a >= from {
-                acc[bin_of(a)].events += bl.events;
-            }
-        }
         (0..bins)
             .map(|b| {
                 let (a, z) = (edge(b), edge(b + 1).max(edge(b) + 1));
-                let (ba, bz) = (block_of(a).max(0), block_of(z - 1).min(last_block));
-                if ba > bz {
+                // The first bin also holds the block the view starts in.
+                let first = if b == 0 { floor_block(a) } else { ceil_block(a) };
+                let last = floor_block(z - 1);
+                let (first, last) = if first <= last {
+                    (first, last)
+                } else {
+                    (floor_block(a), floor_block(a))
+                };
+                let (first, last) = (first.max(0), last.min(last_block));
+                if first > last {
                     return None;
                 }
-                let x = acc[b];
-                let low = if x.present < bz - ba + 1 { 0 } else { x.low };
-                // The steps starting in the bin, or (zoomed in) the one it lies in.
-                let sa = (a - self.start + block - 1).div_euclid(block).max(0);
-                let (span, events) = if sa <= bz {
-                    ((sa, bz), x.events)
-                } else {
-                    let idx = ba as u64;
-                    let i = blocks.partition_point(|b| b.idx < idx);
-                    let ev = blocks.get(i).filter(|b| b.idx == idx).map_or(0, |b| b.events);
-                    ((ba, ba), ev)
+                let i = blocks.partition_point(|x| (x.idx as i64) < first);
+                let mut bin = Bin {
+                    peak: 0,
+                    low: u32::MAX,
+                    events: 0,
+                    from: self.start + first * block,
+                    to: self.start + (last + 1) * block,
                 };
-                Some(Bin {
-                    peak: x.peak,
-                    low,
-                    events,
-                    from: self.start + span.0 * block,
-                    to: self.start + (span.1 + 1) * block,
-                })
+                let mut present = 0;
+                for x in blocks[i..].iter().take_while(|x| x.idx as i64 <= last) {
+                    bin.peak = bin.peak.max(x.peak);
+                    bin.low = bin.low.min(x.low);
+                    bin.events += x.events;
+                    present += 1;
+                }
+                if present < last - first + 1 {
+                    bin.low = 0;
+                }
+                Some(bin)
             })
             .collect()
     }

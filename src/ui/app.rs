@@ -584,7 +584,7 @@ impl EventLensApp {
             .default_size(theme::TIMELINE_H)
             .frame(panel_frame)
             .show(ui, |ui| {
-                super::timeline::controls(ui, &cx, &mut cmds);
+                super::timeline::controls(ui, &cx, &mut self.timeline, &mut cmds);
                 super::timeline::plot(ui, &cx, &mut self.timeline, &mut cmds);
             });
         egui::Panel::bottom("tabs")

@@ -296,10 +296,10 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
     let overflow_from = b.overflow_from();
     let tallest = b.tallest().max(1);
     let y_top = if log {
-        (tallest as f64).log10() - base
+        (tallest as f64).log10() + 0.3
     } else {
-        tallest as f64
-    } * 1.2;
+        tallest as f64 * 1.2
+    };
     let edges = b.edges.clone();
     let label = move |x: f64| {
         let ms = 10f64.powf(x);
@@ -309,51 +309,38 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
             plot_axes::fmt_ms(ms)
         }
     };
-    let tip_base = base;
     Plot::new("latency-hist")
         .height(h - 30.0)
         .legend(Legend::default().position(Corner::RightTop))
         .x_grid_spacer(|i| plot_axes::log_ms_marks(&i))
         .x_axis_formatter(move |m, _| label(m.value))
-        .y_axis_formatter(move |m, _| {
-            if log {
-                let v = m.value + tip_base;
-                if v < -1e-9 || (v - v.round()).abs() > 1e-6 {
-                    String::new()
-                } else {
-                    plot_axes::log_count_label(v)
-                }
-            } else if m.value < 0.0 || m.value.fract() != 0.0 {
-                String::new()
-            } else {
-                super::fmt_count(m.value as u64)
-            }
-        })
         .y_grid_spacer(move |i| {
             if log {
-                let shifted = egui_plot::GridInput {
-                    bounds: (i.bounds.0 + tip_base, i.bounds.1 + tip_base),
-                    base_step_size: i.base_step_size,
-                };
-                plot_axes::log_count_marks(&shifted)
-                    .into_iter()
-                    .map(|m| egui_plot::GridMark {
-                        value: m.value - tip_base,
-                        step_size: m.step_size,
-                    })
-                    .collect()
+                plot_axes::log_count_marks(&i)
             } else {
                 plot_axes::linear_marks(&i)
             }
         })
-        .custom_y_axes(vec![AxisHints::new_y().label(RichText::new("samples").small())])
+        .custom_y_axes(vec![
+            AxisHints::new_y()
+                .label(RichText::new("samples").small())
+                .formatter(move |m, _| {
+                    if log {
+                        plot_axes::log_count_label(m.value)
+                    } else if m.value < 0.0 || m.value.fract() != 0.0 {
+                        String::new()
+                    } else {
+                        super::fmt_count(m.value as u64)
+                    }
+                }),
+        ])
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_x(lo)
         .include_x(overflow_x + step)
-        .include_y(0.0)
+        .include_y(if log { base } else { 0.0 })
         .include_y(y_top)
         .show(ui, |plot| {
             plot.bar_chart(

@@ -41,7 +41,7 @@ pub const NODE_H: f32 = 58.0;
 pub const CORNER: u8 = 6;
 pub const PANEL_LEFT_W: f32 = 260.0;
 pub const PANEL_RIGHT_W: f32 = 350.0;
-pub const TIMELINE_H: f32 = 240.0;
+pub const TIMELINE_H: f32 = 190.0;
 pub const BOTTOM_TABS_H: f32 = 250.0;
 
 /// A palette of distinct series colours (plots, channels).

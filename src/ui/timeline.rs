@@ -19,7 +19,12 @@ use egui_plot::{
     Span, Text, VLine,
 };
 
-pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
+pub fn controls(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    view: &mut TimelineView,
+    cmds: &mut Vec<Command>,
+) {
     let tc = cx.time_ctl;
     let mut pending: Vec<TimeCommand> = Vec::new();
     let mut time = |c: TimeCommand| pending.push(c);
@@ -133,15 +138,27 @@ pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
         }
         ui.separator();
         let total = cx.store.observations.len();
+        let clock_time = plot_axes::clock_full(cx.time, view.clock);
         ui.label(
             RichText::new(format!(
-                "t = {:.3} s  ·  {} / {} observations",
+                "t = {:.3} s · {}  ·  {} / {} observations",
                 cx.secs(cx.time),
+                clock_time.get(11..).unwrap_or(""),
                 fmt_count(cx.cursor_n as u64),
                 fmt_count(total as u64)
             ))
             .monospace(),
-        );
+        )
+        .on_hover_text(format!("the cursor: {clock_time}"));
+        for c in [Clock::Utc, Clock::Local] {
+            if ui
+                .selectable_label(view.clock == c, RichText::new(c.name()).small())
+                .on_hover_text("The wall clock of the time axes")
+                .clicked()
+            {
+                view.clock = c;
+            }
+        }
         if let Some((a, b)) = tc.loop_range {
             ui.label(
                 RichText::new(format!("loop {:.1}–{:.1} s", cx.secs(a), cx.secs(b)))
@@ -149,6 +166,8 @@ pub fn controls(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
                     .color(cx.theme.text_weak),
             );
         }
+        ui.separator();
+        series_menu(ui, cx, view);
     });
     cmds_outer.extend(pending.into_iter().map(Command::Time));
     cmds_outer.append(&mut other);
@@ -284,67 +303,45 @@ fn severity_color(cx: &ViewCtx<'_>, s: Severity) -> Color32 {
     }
 }
 
-/// The header above the plot: grouping, kinds (with their line styles), the nodes'
-/// colours, the clock, and the cursor on it.
-fn header(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, nodes: &[(String, Color32)]) {
-    ui.horizontal(|ui| {
-        let before = (view.grouping, view.kinds, view.clock);
-        egui::ComboBox::new("timeline-grouping", "")
-            .selected_text(match view.grouping {
-                Grouping::Channel => "per channel",
-                Grouping::Handler => "per handler",
-            })
-            .width(96.0)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut view.grouping, Grouping::Channel, "per channel");
-                ui.selectable_value(&mut view.grouping, Grouping::Handler, "per handler");
-            });
-        for (i, kind) in FlowKind::ALL.iter().enumerate() {
-            if view.grouping == Grouping::Handler && *kind == FlowKind::Published {
-                continue;
-            }
-            let color = match kind {
-                FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
-                FlowKind::Retried => cx.theme.warn,
-                _ => cx.theme.text,
-            };
-            let glyph = match kind {
-                FlowKind::Published | FlowKind::DeadLettered => "┄",
-                _ => "—",
-            };
-            let on = view.kinds[i];
-            let text = RichText::new(format!("{glyph} {}", kind.as_str()))
-                .small()
-                .color(if on { color } else { cx.theme.text_weak });
-            if ui
-                .selectable_label(on, text)
-                .on_hover_text("Show or hide this kind of series")
-                .clicked()
-            {
-                view.kinds[i] = !on;
-            }
-        }
-        if !nodes.is_empty() {
+/// Which series the plot shows: per channel or per handler, and which kinds (each with
+/// its line style).
+fn series_menu(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView) {
+    let shown = FlowKind::ALL
+        .iter()
+        .zip(view.kinds)
+        .filter(|(k, on)| *on && !(view.grouping == Grouping::Handler && **k == FlowKind::Published))
+        .count();
+    let per = match view.grouping {
+        Grouping::Channel => "per channel",
+        Grouping::Handler => "per handler",
+    };
+    egui::ComboBox::new("timeline-series", "series")
+        .selected_text(format!("{per} · {shown} kinds"))
+        .width(150.0)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut view.grouping, Grouping::Channel, "per channel");
+            ui.selectable_value(&mut view.grouping, Grouping::Handler, "per handler");
             ui.separator();
-            for (name, color) in nodes {
-                ui.label(RichText::new("■").small().color(*color));
-                ui.label(RichText::new(name).small().color(cx.theme.text_weak));
+            for (i, kind) in FlowKind::ALL.iter().enumerate() {
+                if view.grouping == Grouping::Handler && *kind == FlowKind::Published {
+                    continue;
+                }
+                let color = match kind {
+                    FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
+                    FlowKind::Retried => cx.theme.warn,
+                    _ => cx.theme.text,
+                };
+                let text = RichText::new(format!("{} {}", kind_glyph(*kind), kind.as_str())).color(color);
+                ui.checkbox(&mut view.kinds[i], text);
             }
-        }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            for c in [Clock::Local, Clock::Utc] {
-                ui.selectable_value(&mut view.clock, c, RichText::new(c.name()).small());
-            }
-            ui.label(
-                RichText::new(format!("cursor {}", plot_axes::clock_full(cx.time, view.clock)))
-                    .small()
-                    .monospace(),
-            );
         });
-        if (view.grouping, view.kinds, view.clock) != before {
-            ui.ctx().request_repaint();
-        }
-    });
+}
+
+fn kind_glyph(kind: FlowKind) -> &'static str {
+    match kind {
+        FlowKind::Published | FlowKind::DeadLettered => "┄",
+        _ => "—",
+    }
 }
 
 /// What the plot shows and over which scope, written on the plot itself.
@@ -453,13 +450,6 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             })
         })
         .collect();
-    let nodes: Vec<(String, Color32)> = node_order
-        .iter()
-        .enumerate()
-        .filter(|_| node_order.len() > 1)
-        .map(|(i, &n)| (cx.store.node_name(n).to_string(), cx.theme.series(i)))
-        .collect();
-    header(ui, cx, view, &nodes);
     let per = |n: u32| flow.per_sec(n);
     let ymax = drawn
         .iter()
@@ -467,8 +457,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         .map(|b| per(b.peak))
         .fold(0.0f64, f64::max)
         .max(1.0);
-    let y_top = ymax * 1.3;
-    let y_marker = ymax * 1.14;
+    // Headroom above the data: the legend line, then the finding markers.
+    let y_top = ymax * 1.45;
+    let y_marker = ymax * 1.12;
     let bin_x = |b: usize| x0 + (b as f64 + 0.5) * bin_secs;
 
     let theme = cx.theme;
@@ -536,6 +527,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                     );
                 }
             }
+            let px = (x1 - x0) / plot_w_px.max(1.0);
             if let Some(f) = cx.selected_finding.and_then(|i| cx.findings.get(i))
                 && let Some(first) = f.first
             {
@@ -562,10 +554,10 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                     plot.text(
                         Text::new(
                             "",
-                            PlotPoint::new(c.x.max(x0), y_marker + ymax * 0.05),
+                            PlotPoint::new(c.x.max(x0) + 6.0 * px, y_marker),
                             RichText::new(fmt_count(c.findings.len() as u64)).small().color(color),
                         )
-                        .anchor(Align2::CENTER_BOTTOM)
+                        .anchor(Align2::LEFT_CENTER)
                         .allow_hover(false),
                     );
                 }
@@ -583,7 +575,6 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             }
             let bin = (((pointer.x - x0) / bin_secs).floor().max(0.0) as usize).min(bins - 1);
             plot.vline(VLine::new("", bin_x(bin)).color(theme.text_weak.gamma_multiply(0.5)).width(1.0));
-            let px = (x1 - x0) / plot_w_px.max(1.0);
             let cluster = clusters
                 .iter()
                 .find(|c| (c.x.max(x0) - pointer.x).abs() <= 7.0 * px && pointer.y >= ymax)
@@ -596,13 +587,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         });
     let r = &resp.response;
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "timeline"));
-    ui.painter().text(
-        r.rect.right_top() + egui::vec2(-6.0, 4.0),
-        Align2::RIGHT_TOP,
-        scope,
-        egui::FontId::proportional(10.5),
-        theme.text_weak,
-    );
+    legend_and_scope(ui, cx, r.rect, &drawn, scope);
     if let Some(h) = resp.inner.filter(|_| r.hovered()) {
         egui::containers::Tooltip::for_widget(r)
             .at_pointer()
@@ -666,6 +651,39 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         && let Some(p) = r.interact_pointer_pos()
     {
         cmds.push(Command::Time(TimeCommand::SetTime(to_time(p))));
+    }
+}
+
+/// Written on the plot: the series drawn (top left, as many as fit) and what the values
+/// mean over which scope (top right).
+fn legend_and_scope(ui: &egui::Ui, cx: &ViewCtx<'_>, rect: egui::Rect, drawn: &[Drawn<'_>], scope: String) {
+    let painter = ui.painter_at(rect);
+    let font = egui::FontId::proportional(10.5);
+    let scope = painter.layout_no_wrap(scope, font.clone(), cx.theme.text_weak);
+    let scope_w = scope.size().x;
+    let top = rect.top() + 3.0;
+    painter.galley(egui::pos2(rect.right() - 6.0 - scope_w, top), scope, cx.theme.text_weak);
+    let limit = rect.right() - scope_w - 24.0;
+    let mut x = rect.left() + 6.0;
+    for (i, d) in drawn.iter().enumerate() {
+        let g = painter.layout_no_wrap(
+            format!("{} {}", kind_glyph(d.kind), d.name),
+            font.clone(),
+            d.color,
+        );
+        if x + g.size().x > limit {
+            painter.text(
+                egui::pos2(x, top),
+                Align2::LEFT_TOP,
+                format!("+{} (hover)", drawn.len() - i),
+                font,
+                cx.theme.text_weak,
+            );
+            break;
+        }
+        let w = g.size().x;
+        painter.galley(egui::pos2(x, top), g, d.color);
+        x += w + 12.0;
     }
 }
 
