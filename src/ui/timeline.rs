@@ -14,10 +14,7 @@ use crate::analysis::series::{Bin, FlowKind, FlowTimeline, Grouping, fmt_rate, f
 use crate::replay::{PlayState, SPEEDS, TimeCommand};
 use crate::time::Nanos;
 use egui::{Align2, Color32, RichText};
-use egui_plot::{
-    AxisHints, FilledArea, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotPoints, Points,
-    Span, Text, VLine,
-};
+use egui_plot::{AxisHints, MarkerShape, Plot, PlotPoint, Points, Span, Text, VLine};
 
 pub fn controls(
     ui: &mut egui::Ui,
@@ -351,11 +348,19 @@ fn scope_text(cx: &ViewCtx<'_>, view: &TimelineView, bin_secs: f64, hidden: usiz
     } else {
         "whole run"
     };
-    let mut text = format!(
-        "events/s over {} windows · per {} bin: line highest, band lowest–highest · {scope}",
-        fmt_window(cx.derived.flow.window),
-        fmt_secs(bin_secs)
-    );
+    let window = cx.derived.flow.window as f64 / 1e9;
+    let window_text = fmt_window(cx.derived.flow.window);
+    // Zoomed in past one window, a pixel shows the window it lies in.
+    let mut text = if bin_secs <= window {
+        format!(
+            "events/s per {window_text} window: line the highest sliding, band down to the aligned one · {scope}"
+        )
+    } else {
+        format!(
+            "events/s over {window_text} windows · each {}: line the highest, band the lowest–highest · {scope}",
+            fmt_secs(bin_secs)
+        )
+    };
     if cx.derived.filter.is_some() {
         text.push_str(" · filtered");
     }
@@ -501,31 +506,15 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             plot.set_plot_bounds_x(x0..=x1);
             plot.set_plot_bounds_y(0.0..=y_top);
             for d in &drawn {
-                let style = match d.kind {
-                    FlowKind::Published | FlowKind::DeadLettered => LineStyle::dashed_loose(),
-                    _ => LineStyle::Solid,
-                };
-                for run in runs(d.bins) {
-                    let xs: Vec<f64> = run.clone().map(bin_x).collect();
-                    let (lo, hi): (Vec<f64>, Vec<f64>) = run
-                        .clone()
-                        .filter_map(|b| d.bins[b])
-                        .map(|b| (per(b.low), per(b.peak)))
-                        .unzip();
-                    plot.add(
-                        FilledArea::new("", &xs, &lo, &hi)
-                            .fill_color(d.color.gamma_multiply(0.22))
-                            .allow_hover(false),
-                    );
-                    let pts: Vec<[f64; 2]> = xs.iter().zip(&hi).map(|(&x, &y)| [x, y]).collect();
-                    plot.line(
-                        Line::new("", PlotPoints::from(pts))
-                            .color(d.color)
-                            .style(style)
-                            .width(1.4)
-                            .allow_hover(false),
-                    );
-                }
+                plot.add(Envelope {
+                    base: egui_plot::PlotItemBase::new(String::new()),
+                    bins: d.bins,
+                    x0,
+                    bin_secs,
+                    per_count: flow.per_sec(1),
+                    color: d.color,
+                    dashed: matches!(d.kind, FlowKind::Published | FlowKind::DeadLettered),
+                });
             }
             let px = (x1 - x0) / plot_w_px.max(1.0);
             if let Some(f) = cx.selected_finding.and_then(|i| cx.findings.get(i))
@@ -687,24 +676,99 @@ fn legend_and_scope(ui: &egui::Ui, cx: &ViewCtx<'_>, rect: egui::Rect, drawn: &[
     }
 }
 
-/// Index ranges of consecutive bins with data.
-fn runs(bins: &[Option<Bin>]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, b) in bins.iter().enumerate() {
-        match (b.is_some(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push(s..i);
-                start = None;
+/// One series drawn straight into a mesh: the band from each bin's lowest to its highest
+/// window, and the line of the highest, a quad per bin. One bin per point of width makes
+/// a polyline of thousands of points, which egui would stroke and feather every frame; a
+/// mesh goes to the GPU as it is. Bins without data leave a gap.
+struct Envelope<'a> {
+    base: egui_plot::PlotItemBase,
+    bins: &'a [Option<Bin>],
+    /// Left edge of bin 0 and the bin width, in seconds since the origin.
+    x0: f64,
+    bin_secs: f64,
+    /// Events per second of a count of one in a window.
+    per_count: f64,
+    color: Color32,
+    dashed: bool,
+}
+
+impl egui_plot::PlotItem for Envelope<'_> {
+    fn shapes(&self, _ui: &egui::Ui, t: &egui_plot::PlotTransform, shapes: &mut Vec<egui::Shape>) {
+        let fill = self.color.gamma_multiply(0.22);
+        let half = 0.75;
+        let left = t.frame().left();
+        let mut mesh = egui::Mesh::default();
+        mesh.reserve_vertices(self.bins.len() * 6);
+        mesh.reserve_triangles(self.bins.len() * 4);
+        // (x, y of the low, y of the peak, index of the band's two vertices)
+        let mut prev: Option<(f32, f32, u32)> = None;
+        for (i, b) in self.bins.iter().enumerate() {
+            let Some(b) = b else {
+                prev = None;
+                continue;
+            };
+            let x = t.position_from_point_x(self.x0 + (i as f64 + 0.5) * self.bin_secs);
+            let y_low = t.position_from_point_y(b.low as f64 * self.per_count);
+            let y_peak = t.position_from_point_y(b.peak as f64 * self.per_count);
+            let v = mesh.vertices.len() as u32;
+            mesh.colored_vertex(egui::pos2(x, y_peak), fill);
+            mesh.colored_vertex(egui::pos2(x, y_low), fill);
+            let (px, py) = match prev {
+                Some((px, py, pv)) => {
+                    mesh.add_triangle(pv, pv + 1, v);
+                    mesh.add_triangle(pv + 1, v + 1, v);
+                    (px, py)
+                }
+                // A bin alone: a short flat stroke.
+                None => (x - 1.0, y_peak),
+            };
+            let on = !self.dashed || ((x - left) as i32).rem_euclid(10) < 6;
+            if on {
+                // A quad as thick across the segment whatever its slope, so the rise of a
+                // burst shows as well as its top.
+                let d = egui::vec2(x - px, y_peak - py);
+                let n = egui::vec2(-d.y, d.x) / d.length().max(1e-3) * half;
+                let l = mesh.vertices.len() as u32;
+                for p in [
+                    egui::pos2(px, py) - n,
+                    egui::pos2(px, py) + n,
+                    egui::pos2(x, y_peak) - n,
+                    egui::pos2(x, y_peak) + n,
+                ] {
+                    mesh.colored_vertex(p, self.color);
+                }
+                mesh.add_triangle(l, l + 1, l + 2);
+                mesh.add_triangle(l + 1, l + 3, l + 2);
             }
-            _ => {}
+            prev = Some((x, y_peak, v));
+        }
+        if !mesh.is_empty() {
+            shapes.push(egui::Shape::mesh(mesh));
         }
     }
-    if let Some(s) = start {
-        out.push(s..bins.len());
+
+    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
+
+    fn color(&self) -> Color32 {
+        self.color
     }
-    out
+
+    fn geometry(&self) -> egui_plot::PlotGeometry<'_> {
+        egui_plot::PlotGeometry::None
+    }
+
+    fn bounds(&self) -> egui_plot::PlotBounds {
+        // The plot's bounds are set explicitly.
+        egui_plot::PlotBounds::NOTHING
+    }
+
+    fn base(&self) -> &egui_plot::PlotItemBase {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut egui_plot::PlotItemBase {
+        &mut self.base
+    }
 }
 
 /// The tooltip: the hovered bin's time, then each series' figures there, the nearest to
@@ -811,12 +875,5 @@ mod tests {
         assert_eq!(c[0].severity, Severity::Error);
         assert_eq!(c[2].findings, vec![194]);
         assert_eq!(c[2].severity, Severity::Warning);
-    }
-
-    #[test]
-    fn gaps_in_the_data_break_the_drawn_runs() {
-        let b = Some(Bin::default());
-        assert_eq!(runs(&[None, b, b, None, b]), vec![1..3, 4..5]);
-        assert!(runs(&[None, None]).is_empty());
     }
 }
