@@ -184,6 +184,22 @@ pub struct TimelineView {
     /// The visible range in seconds since the origin; `None`: the whole run.
     pub zoom: Option<(f64, f64)>,
     cache: Option<Decimated>,
+    /// The series' meshes as last drawn, reused while neither data nor view change (as
+    /// while playing).
+    meshes: MeshCache,
+}
+
+/// Meshes by series index, with what they were built for.
+type MeshCache = std::cell::RefCell<Vec<(usize, MeshKey, std::sync::Arc<egui::Mesh>)>>;
+
+/// What a series' mesh depends on: its bins, its look, and the plot's transform.
+#[derive(Clone, Copy, PartialEq)]
+struct MeshKey {
+    bins: DecimationKey,
+    color: Color32,
+    dashed: bool,
+    frame: egui::Rect,
+    bounds: [f64; 4],
 }
 
 impl Default for TimelineView {
@@ -194,6 +210,7 @@ impl Default for TimelineView {
             clock: Clock::Utc,
             zoom: None,
             cache: None,
+            meshes: MeshCache::default(),
         }
     }
 }
@@ -217,6 +234,8 @@ struct Decimated {
 
 /// One series as drawn: its legend name, colour and rates per bin (`None`: no data).
 struct Drawn<'a> {
+    /// Index of the series in its grouping.
+    index: usize,
     name: String,
     kind: FlowKind,
     color: Color32,
@@ -448,6 +467,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                 None => 0,
             };
             Some(Drawn {
+                index: i,
                 name: format!("{} · {}", s.name, s.kind.as_str()),
                 kind: s.kind,
                 color: kind_color(cx, s.kind, ni),
@@ -475,6 +495,13 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         .data_mut(|m| m.insert_temp(egui::Id::unique(plot_axes::CLOCK_KEY), clock));
     let plot_w_px = bins as f64;
     let marker_gap = MARKER_GAP_PX * (x1 - x0) / plot_w_px.max(1.0);
+    // egui_plot shows a tick label only with 60 points of room; the others need no text.
+    let px_per_sec = plot_w_px / (x1 - x0).max(1e-9);
+    let labelled = move |m: egui_plot::GridMark| m.step_size * px_per_sec >= 55.0;
+    let meshes = std::mem::take(&mut view.meshes);
+    meshes
+        .borrow_mut()
+        .retain(|(_, k, _)| k.bins == key);
     let mut marks: Vec<(f64, Severity, usize)> = cx
         .findings
         .iter()
@@ -497,8 +524,20 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         .y_axis_min_width(36.0)
         .x_grid_spacer(move |input| plot_axes::time_marks(&input, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
-            AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
+            AxisHints::new_x().formatter(move |m, _| {
+                if labelled(m) {
+                    plot_axes::relative_label(m)
+                } else {
+                    String::new()
+                }
+            }),
+            AxisHints::new_x().formatter(move |m, _| {
+                if labelled(m) {
+                    plot_axes::clock_label(m, origin, clock)
+                } else {
+                    String::new()
+                }
+            }),
         ])
         .y_grid_spacer(|i| plot_axes::linear_marks(&i))
         .y_axis_formatter(|m, _| if m.value < 0.0 { String::new() } else { fmt_rate(m.value) })
@@ -508,6 +547,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             for d in &drawn {
                 plot.add(Envelope {
                     base: egui_plot::PlotItemBase::new(String::new()),
+                    series: d.index,
+                    key,
+                    cache: &meshes,
                     bins: d.bins,
                     x0,
                     bin_secs,
@@ -585,6 +627,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     }
     drop(drawn);
     view.cache = Some(dec);
+    view.meshes = meshes;
 
     let to_time = |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
     // Scroll zooms around the pointer, sideways scroll pans, double-click shows the run.
@@ -682,6 +725,10 @@ fn legend_and_scope(ui: &egui::Ui, cx: &ViewCtx<'_>, rect: egui::Rect, drawn: &[
 /// mesh goes to the GPU as it is. Bins without data leave a gap.
 struct Envelope<'a> {
     base: egui_plot::PlotItemBase,
+    /// The series (index in its grouping), its bins' key, and where its mesh is kept.
+    series: usize,
+    key: DecimationKey,
+    cache: &'a MeshCache,
     bins: &'a [Option<Bin>],
     /// Left edge of bin 0 and the bin width, in seconds since the origin.
     x0: f64,
@@ -694,13 +741,60 @@ struct Envelope<'a> {
 
 impl egui_plot::PlotItem for Envelope<'_> {
     fn shapes(&self, _ui: &egui::Ui, t: &egui_plot::PlotTransform, shapes: &mut Vec<egui::Shape>) {
+        let b = t.bounds();
+        let key = MeshKey {
+            bins: self.key,
+            color: self.color,
+            dashed: self.dashed,
+            frame: *t.frame(),
+            bounds: [b.min()[0], b.min()[1], b.max()[0], b.max()[1]],
+        };
+        let mut cache = self.cache.borrow_mut();
+        if let Some((_, _, mesh)) = cache.iter().find(|(i, k, _)| *i == self.series && *k == key) {
+            shapes.push(egui::Shape::Mesh(mesh.clone()));
+            return;
+        }
+        let mesh = std::sync::Arc::new(self.mesh(t));
+        cache.retain(|(i, _, _)| *i != self.series);
+        cache.push((self.series, key, mesh.clone()));
+        if !mesh.is_empty() {
+            shapes.push(egui::Shape::Mesh(mesh));
+        }
+    }
+
+    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
+
+    fn color(&self) -> Color32 {
+        self.color
+    }
+
+    fn geometry(&self) -> egui_plot::PlotGeometry<'_> {
+        egui_plot::PlotGeometry::None
+    }
+
+    fn bounds(&self) -> egui_plot::PlotBounds {
+        // The plot's bounds are set explicitly.
+        egui_plot::PlotBounds::NOTHING
+    }
+
+    fn base(&self) -> &egui_plot::PlotItemBase {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut egui_plot::PlotItemBase {
+        &mut self.base
+    }
+}
+
+impl Envelope<'_> {
+    fn mesh(&self, t: &egui_plot::PlotTransform) -> egui::Mesh {
         let fill = self.color.gamma_multiply(0.22);
         let half = 0.75;
         let left = t.frame().left();
         let mut mesh = egui::Mesh::default();
         mesh.reserve_vertices(self.bins.len() * 6);
         mesh.reserve_triangles(self.bins.len() * 4);
-        // (x, y of the low, y of the peak, index of the band's two vertices)
+        // The previous bin: x, y of its peak, index of its two band vertices.
         let mut prev: Option<(f32, f32, u32)> = None;
         for (i, b) in self.bins.iter().enumerate() {
             let Some(b) = b else {
@@ -742,32 +836,7 @@ impl egui_plot::PlotItem for Envelope<'_> {
             }
             prev = Some((x, y_peak, v));
         }
-        if !mesh.is_empty() {
-            shapes.push(egui::Shape::mesh(mesh));
-        }
-    }
-
-    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
-
-    fn color(&self) -> Color32 {
-        self.color
-    }
-
-    fn geometry(&self) -> egui_plot::PlotGeometry<'_> {
-        egui_plot::PlotGeometry::None
-    }
-
-    fn bounds(&self) -> egui_plot::PlotBounds {
-        // The plot's bounds are set explicitly.
-        egui_plot::PlotBounds::NOTHING
-    }
-
-    fn base(&self) -> &egui_plot::PlotItemBase {
-        &self.base
-    }
-
-    fn base_mut(&mut self) -> &mut egui_plot::PlotItemBase {
-        &mut self.base
+        mesh
     }
 }
 
