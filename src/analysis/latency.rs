@@ -271,6 +271,18 @@ pub fn latency(store: &Store, cfg: &AnalysisConfig) -> LatencyReport {
     }
 }
 
+/// p50/p95/p99/max per window of width `w` of (time, latency ns) pairs in time order: the
+/// windows and percentiles of the report's series, for any set of samples (the GUI's
+/// selection). Windows without samples have no point.
+pub fn windows(samples: impl IntoIterator<Item = (Nanos, i64)>, w: i64) -> Vec<LatencyPoint> {
+    let mut win = Windowed::new(w.max(1), false);
+    for (t, l) in samples {
+        win.record(t, l);
+    }
+    win.flush();
+    win.points
+}
+
 /// Windowed series per delivery and write edge (in the stable edge order), then per handler.
 fn series(store: &Store, w: i64) -> Vec<LatencySeries> {
     // Edge series first (in the stable edge order), then handlers as they appear.

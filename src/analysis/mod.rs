@@ -4,12 +4,14 @@
 
 pub mod config;
 pub mod delivery;
+pub mod distribution;
 pub mod duplicates;
 pub mod findings;
 pub mod governance;
 pub mod latency;
 pub mod report;
 pub mod schema;
+pub mod series;
 pub mod storm;
 
 pub use config::AnalysisConfig;

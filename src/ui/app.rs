@@ -127,6 +127,7 @@ pub struct EventLensApp {
     table: TableView,
     inspector: InspectorView,
     latency: LatencyView,
+    timeline: super::timeline::TimelineView,
     pending: StartOptions,
     screenshot: Option<ScreenshotPlan>,
     ctx: egui::Context,
@@ -195,6 +196,7 @@ impl EventLensApp {
             table: TableView::default(),
             inspector: InspectorView::default(),
             latency: LatencyView::default(),
+            timeline: Default::default(),
             pending: StartOptions::default(),
             screenshot,
             ctx: ctx.clone(),
@@ -690,8 +692,8 @@ impl EventLensApp {
             .default_size(theme::TIMELINE_H)
             .frame(panel_frame)
             .show(ui, |ui| {
-                super::timeline::controls(ui, &cx, &mut cmds);
-                super::timeline::plot(ui, &cx, &mut cmds);
+                super::timeline::controls(ui, &cx, &mut self.timeline, &mut cmds);
+                super::timeline::plot(ui, &cx, &mut self.timeline, &mut cmds);
             });
         egui::Panel::bottom("tabs")
             .resizable(true)

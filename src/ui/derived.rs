@@ -1,28 +1,20 @@
 //! What the panels draw that is computed from the data rather than per frame: the graph
-//! layout (only when the node/edge set changes), the filter result, the per-channel rate
-//! series and the finding markers. Recomputed when the store's generation or the filter
-//! changes, never per frame. The engine's latency figures (`analyze --json`'s latency
-//! series and the cold/warm split) are computed on first use after a data change.
+//! What the panels draw that is computed from the data rather than per frame: the graph
+//! layout (only when the node/edge set changes), the filter result, the flow series of the
+//! timeline, the edge rate indexes and the finding markers. Recomputed when the store's
+//! generation or the filter changes, never per frame. The series and rates themselves are
+//! the engine's ([`crate::analysis::series`]). The engine's latency figures (`analyze
+//! --json`'s latency series and the cold/warm split) are computed on first use after a
+//! data change.
 
 use super::filter::{Filter, FilterResult};
+use crate::analysis::series::{FlowTimeline, RateAt, RateIndex, rate_window};
 use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
-use crate::model::{EventIdx, NodeId, NodeKind, Stage, Store};
+use crate::model::{EventIdx, NodeId, Store};
 use crate::time::Nanos;
+use rustc_hash::FxHashMap;
 use std::cell::OnceCell;
-
-/// Bins of the rate plot over the whole range (decimation: the plot never draws more).
-pub const RATE_BINS: usize = 320;
-
-/// Events per second arriving on one channel over time.
-#[derive(Clone, Debug)]
-pub struct RateSeries {
-    pub channel: NodeId,
-    pub name: String,
-    pub dead_letter: bool,
-    /// (seconds since origin, events/s).
-    pub points: Vec<[f64; 2]>,
-}
 
 #[derive(Default)]
 pub struct Derived {
@@ -32,7 +24,14 @@ pub struct Derived {
     pub layout: GraphLayout,
     pub filter: Option<FilterResult>,
     pub filter_errors: Vec<String>,
-    pub rates: Vec<RateSeries>,
+    /// The timeline's series (of what the filter keeps, when one is active).
+    pub flow: FlowTimeline,
+    /// The window of every rate shown (edges and timeline).
+    pub rate_window: Nanos,
+    /// Bumped on every recompute: plots cache their decimation against it.
+    pub version: u64,
+    /// Per edge (from, to): the peak rate so far at each of its times (filtered too).
+    pub edge_rates: FxHashMap<(NodeId, NodeId), RateIndex>,
     /// First time of each finding, sorted (timeline markers, jump to next/previous).
     pub finding_times: Vec<Nanos>,
     /// Largest edge count (edge widths are relative to it).
@@ -84,7 +83,22 @@ impl Derived {
         self.filter_errors = errors;
         self.filter_text = filter_text.to_string();
         self.generation = generation;
-        self.rates = rate_series(store, self.filter.as_ref());
+        self.flow = FlowTimeline::build(store, self.filter.as_ref().map(|f| f.observations.as_slice()));
+        let window = match (store.first_time(), store.last_time()) {
+            (Some(a), Some(b)) => rate_window(b - a),
+            _ => rate_window(0),
+        };
+        self.rate_window = window;
+        self.edge_rates = store
+            .topology
+            .graph
+            .edge_weights()
+            .map(|e| {
+                let times = self.edge_times(store, e.from, e.to);
+                ((e.from, e.to), RateIndex::new(times, window))
+            })
+            .collect();
+        self.version += 1;
         true
     }
 
@@ -113,6 +127,15 @@ impl Derived {
         map.get(&(input, u32::try_from(line).ok()?)).copied()
     }
 
+    /// The rate on an edge at `t`: events in the window ending at `t`, and the peak so far.
+    pub fn edge_rate(&self, store: &Store, from: NodeId, to: NodeId, t: Nanos) -> RateAt {
+        let times = self.edge_times(store, from, to);
+        match self.edge_rates.get(&(from, to)) {
+            Some(idx) => idx.at(times, t),
+            None => RateIndex::new(&[], self.rate_window).at(times, t),
+        }
+    }
+
     /// Times of the observations on an edge (filtered when a filter is active).
     pub fn edge_times<'a>(&'a self, store: &'a Store, from: NodeId, to: NodeId) -> &'a [Nanos] {
         match &self.filter {
@@ -123,84 +146,4 @@ impl Derived {
                 .map_or(&[], |e| e.times.as_slice()),
         }
     }
-}
-
-fn rate_series(store: &Store, filter: Option<&FilterResult>) -> Vec<RateSeries> {
-    let (Some(first), Some(last)) = (store.first_time(), store.last_time()) else {
-        return Vec::new();
-    };
-    let span = (last - first).max(1);
-    // Bins of at least 200 ms, so a short trace does not plot as spikes.
-    let bins = RATE_BINS.min((span / 200_000_000).max(1) as usize).max(1);
-    let width = span as f64 / bins as f64;
-    let mut out = Vec::new();
-    let mut channels: Vec<(NodeId, NodeKind)> = store
-        .topology
-        .graph
-        .node_weights()
-        .filter(|n| {
-            matches!(n.kind, NodeKind::Channel | NodeKind::DeadLetter) && n.observations > 0
-        })
-        .map(|n| (n.id, n.kind))
-        .collect();
-    channels.sort();
-    for (ch, kind) in channels {
-        let edges: Vec<&[Nanos]> = store
-            .topology
-            .graph
-            .edge_weights()
-            .filter(|e| e.to == ch && matches!(e.stage, Stage::Publish | Stage::DeadLetter))
-            .map(|e| match filter {
-                Some(f) => f
-                    .edge_times
-                    .get(&(e.from, e.to))
-                    .map_or(&[][..], Vec::as_slice),
-                None => e.times.as_slice(),
-            })
-            .collect();
-        let points = binned(first, last, bins, width, &edges);
-        out.push(RateSeries {
-            channel: ch,
-            name: store.node_name(ch).to_string(),
-            dead_letter: kind == NodeKind::DeadLetter,
-            points,
-        });
-    }
-    if let Some(f) = filter {
-        // Everything the filter keeps (handlings and writes included), so an outcome or
-        // latency filter still has a curve.
-        let times: Vec<Nanos> = f
-            .observations
-            .iter()
-            .filter_map(|&i| store.observations.get(i as usize))
-            .map(|o| o.time)
-            .collect();
-        out.push(RateSeries {
-            channel: NodeId::NONE,
-            name: "filter matches".into(),
-            dead_letter: false,
-            points: binned(first, last, bins, width, &[times.as_slice()]),
-        });
-    }
-    out
-}
-
-/// Events per second in `bins` bins of `width` ns from `first`, over sorted time lists.
-fn binned(first: Nanos, last: Nanos, bins: usize, width: f64, lists: &[&[Nanos]]) -> Vec<[f64; 2]> {
-    let mut points = Vec::with_capacity(bins);
-    let mut prev = 0usize;
-    for b in 0..bins {
-        let end = if b + 1 == bins {
-            last + 1
-        } else {
-            first + ((b + 1) as f64 * width) as Nanos
-        };
-        let upto: usize = lists.iter().map(|t| t.partition_point(|&x| x < end)).sum();
-        let count = upto.saturating_sub(prev);
-        prev = upto;
-        let mid = (b as f64 + 0.5) * width / 1e9;
-        // A trace shorter than a bin is a burst, not an infinite rate.
-        points.push([mid, count as f64 / (width / 1e9).max(0.2)]);
-    }
-    points
 }

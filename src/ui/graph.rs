@@ -43,8 +43,6 @@ impl Default for GraphView {
     }
 }
 
-/// Rate window for edge widths and labels.
-const RATE_WINDOW: Nanos = 5 * NANOS_PER_SEC;
 /// Dots drawn per edge at most.
 const MAX_DOTS: usize = 48;
 
@@ -54,6 +52,7 @@ struct EdgeGeom<'a> {
     count: u64,
     errors: u64,
     rate: f64,
+    rate_at: crate::analysis::series::RateAt,
 }
 
 /// Draws the graph; returns the canvas (below the toolbar), where overlays go.
@@ -215,7 +214,7 @@ pub fn show(
         }
         let times = cx.derived.edge_times(cx.store, edge.from, edge.to);
         let count = times.partition_point(|&x| x <= t) as u64;
-        let recent = count - times.partition_point(|&x| x <= t - RATE_WINDOW) as u64;
+        let rate_at = cx.derived.edge_rate(cx.store, edge.from, edge.to, t);
         let errors = edge.errors_until(t);
         let e_in = node_in.entry(edge.to).or_default();
         e_in.0 += count;
@@ -248,7 +247,8 @@ pub fn show(
             pts,
             count,
             errors,
-            rate: recent as f64 / (RATE_WINDOW as f64 / NANOS_PER_SEC as f64),
+            rate: rate_at.per_sec,
+            rate_at,
         });
     }
     view.drawn_edges = geoms.len();
@@ -401,7 +401,7 @@ pub fn show(
             }
             let mut lines = vec![(line1, if dimmed { theme.text_weak } else { theme.text })];
             lines.push((
-                format!("{} · {:.1}/s", fmt_count(g.count), g.rate),
+                format!("{} · {}", fmt_count(g.count), g.rate_at.label()),
                 theme.text_weak,
             ));
             let mut extra = Vec::new();

@@ -15,6 +15,7 @@ mod graph;
 mod inspector;
 mod latency;
 mod open_dialog;
+mod plot_axes;
 mod screenshot;
 pub mod startup;
 mod table;
