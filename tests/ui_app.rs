@@ -853,8 +853,8 @@ fn the_calls_toggle_hides_call_edges() {
 #[test]
 fn hovering_the_timeline_reads_the_burst_from_the_data_not_the_pointer_height() {
     use eventlens::analysis::series::{FlowKind, FlowTimeline, Grouping, fmt_rate};
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-traces/defects/publish-burst.jsonl");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-traces/defects/publish-burst.jsonl");
     let mut h = open(path);
     let (expected, x_frac) = {
         let store = h.state().store();
@@ -877,5 +877,8 @@ fn hovering_the_timeline_reads_the_burst_from_the_data_not_the_pointer_height() 
     h.run_steps(3);
     // The burst's peak (200/s), read from the series, although the pointer is near 0.
     h.get_by_label_contains(&expected);
-    assert!(expected.contains("200/s") || expected.contains("201/s"), "{expected}");
+    assert!(
+        expected.contains("200/s") || expected.contains("201/s"),
+        "{expected}"
+    );
 }

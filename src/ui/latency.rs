@@ -178,9 +178,12 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
     let bins = log_bins(&pairs, HIST_BINS);
     let window = window_ns(store, cx.analysis_config);
     let windows = windows(
-        samples
-            .iter()
-            .map(|s| (cx.origin + (s.0 * 1e9).round() as Nanos, (s.1 * 1e6).round() as i64)),
+        samples.iter().map(|s| {
+            (
+                cx.origin + (s.0 * 1e9).round() as Nanos,
+                (s.1 * 1e6).round() as i64,
+            )
+        }),
         window,
     );
     let starts: Vec<Nanos> = windows.iter().map(|p| p.start).collect();
@@ -342,7 +345,13 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
     let log = *log_counts;
     // Bars start at 0.5 on a log scale, so a bin of one sample still shows.
     let base = 0.5f64.log10();
-    let height = |c: u64| if log { (c as f64).log10() - base } else { c as f64 };
+    let height = |c: u64| {
+        if log {
+            (c as f64).log10() - base
+        } else {
+            c as f64
+        }
+    };
     let n = b.warm.len();
     let lo = b.edges.first().copied().unwrap_or(1.0).log10();
     let step = if n > 0 {
@@ -441,11 +450,8 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
                     bars.push(bar(b.overflow_cold, co));
                 }
                 plot.bar_chart(
-                    BarChart::new(
-                        format!("over {}", plot_axes::fmt_ms(overflow_from)),
-                        bars,
-                    )
-                    .color(cx.theme.text_weak),
+                    BarChart::new(format!("over {}", plot_axes::fmt_ms(overflow_from)), bars)
+                        .color(cx.theme.text_weak),
                 );
                 plot.text(
                     Text::new(
@@ -511,7 +517,11 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
                 egui_plot::HoverPosition::Elsewhere { position } => ("", *position),
             };
             let t = origin + (p.x * 1e9) as Nanos;
-            let head = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let head = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             Some(format!(
                 "{head}{}\n+{:.3} s\n{}",
                 plot_axes::clock_full(t, clock),

@@ -356,7 +356,9 @@ mod tests {
         let values: Vec<String> = marks.iter().map(|m| log_ms_label(m.value)).collect();
         assert_eq!(
             values,
-            ["0.5 ms", "1 ms", "2 ms", "5 ms", "10 ms", "20 ms", "50 ms", "100 ms", "200 ms"]
+            [
+                "0.5 ms", "1 ms", "2 ms", "5 ms", "10 ms", "20 ms", "50 ms", "100 ms", "200 ms"
+            ]
         );
     }
 
@@ -367,7 +369,11 @@ mod tests {
         assert_eq!(values.first(), Some(&0.0));
         assert!(values.contains(&50.0), "{values:?}");
         // Steps of 5, labelled every 20 (four steps apart).
-        let labelled: Vec<f64> = marks.iter().filter(|m| m.step_size >= 20.0).map(|m| m.value).collect();
+        let labelled: Vec<f64> = marks
+            .iter()
+            .filter(|m| m.step_size >= 20.0)
+            .map(|m| m.value)
+            .collect();
         assert_eq!(labelled, [0.0, 20.0, 40.0]);
     }
 
