@@ -106,14 +106,12 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
             };
             figures.title = format!("{} → {}", store.node_name(a), store.node_name(b));
             figures.overall = e.latency.as_ref().and_then(LatencySummary::of);
-            let s = e
-                .observations
+            e.observations
                 .iter()
                 .filter_map(|&i| store.observations.get(i as usize))
                 .filter(|o| o.latency >= 0)
                 .map(|o| (cx.secs(o.time), o.latency as f64 / 1e6, false))
-                .collect();
-            s
+                .collect()
         }
         Selection::Node(n) => {
             let node = store.topology.node(n)?;
@@ -133,7 +131,7 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
                     figures.cold_count = c.cold_count;
                     figures.cold_inferred = c.inferred;
                 }
-                let s = store
+                store
                     .observations
                     .iter()
                     .enumerate()
@@ -142,8 +140,7 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
                         let cold = cold_obs.binary_search(&(i as u32)).is_ok();
                         (cx.secs(o.time), o.duration as f64 / 1e6, cold)
                     })
-                    .collect();
-                s
+                    .collect()
             } else {
                 figures.what = "latency of incoming edges";
                 let mut s = Vec::new();
@@ -492,7 +489,8 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
         .color(cx.theme.text_weak),
     );
     let origin = cx.origin;
-    let lines: [(&str, egui::Color32, fn(&LatencyPoint) -> f64); 3] = [
+    type Percentile = fn(&LatencyPoint) -> f64;
+    let lines: [(&str, egui::Color32, Percentile); 3] = [
         ("p50", cx.theme.ok, |p| p.p50),
         ("p95", cx.theme.warn, |p| p.p95),
         ("p99", cx.theme.error, |p| p.p99),
