@@ -3,9 +3,9 @@
 //! failures, retries and dead letters have series of their own; latency percentiles break
 //! where nothing was measured.
 
+use eventlens::analysis::AnalysisConfig;
 use eventlens::analysis::latency::{window_ns, windows};
 use eventlens::analysis::series::{FlowKind, FlowSeries, FlowTimeline, Grouping, contiguous_runs};
-use eventlens::analysis::AnalysisConfig;
 use eventlens::ingest::{LoadProgress, load_path};
 use eventlens::model::{Stage, Store};
 use serde_json::{Value, json};
@@ -20,7 +20,11 @@ fn ts(ms: f64) -> String {
     let secs = (total / 1000.0).floor() as i64;
     let micros = ((total - secs as f64 * 1000.0) * 1000.0).round() as i64;
     let day = secs.rem_euclid(86_400);
-    let date = if secs - T0_MS / 1000 >= 86_400 { "2026-01-02" } else { "2026-01-01" };
+    let date = if secs - T0_MS / 1000 >= 86_400 {
+        "2026-01-02"
+    } else {
+        "2026-01-01"
+    };
     format!(
         "{date}T{:02}:{:02}:{:02}.{:06}Z",
         day / 3600,
@@ -50,7 +54,11 @@ impl Capture {
     }
 
     fn publish(&mut self, id: &str, at: f64) {
-        self.obs(id, at, json!({"lensstage": "publish", "lenschannel": "orders"}));
+        self.obs(
+            id,
+            at,
+            json!({"lensstage": "publish", "lenschannel": "orders"}),
+        );
     }
 
     fn deliver(&mut self, id: &str, at: f64, attempt: u32, outcome: &str) {
@@ -97,7 +105,10 @@ fn one_day() -> Capture {
         c.deliver(&id, at + 5.0, 1, "ok");
     }
     for i in 0..300 {
-        c.publish(&format!("burst-{i}"), 13.0 * HOUR_MS + 250.0 + i as f64 * (1000.0 / 300.0));
+        c.publish(
+            &format!("burst-{i}"),
+            13.0 * HOUR_MS + 250.0 + i as f64 * (1000.0 / 300.0),
+        );
     }
     for i in 0..350 {
         let at = 18.0 * HOUR_MS + i as f64 * (1000.0 / 350.0);
@@ -143,16 +154,25 @@ fn a_one_second_burst_keeps_its_peak_on_a_one_day_capture_at_full_zoom_out() {
     let span = tl.end - tl.start;
     assert!(span > 86_000 * 1_000_000_000, "a day: {span}");
     let published = series(&tl, Grouping::Channel, "orders", FlowKind::Published);
-    assert_eq!(published.peak, 300, "the burst's 300 in one second, wherever it falls");
+    assert_eq!(
+        published.peak, 300,
+        "the burst's 300 in one second, wherever it falls"
+    );
 
     // Full zoom-out: 1,600 bins of 54 s each.
     let bins = tl.decimate(published, tl.start, tl.end + 1, 1600);
     assert_eq!(bins.len(), 1600);
-    assert!(bins.iter().all(Option::is_some), "every bin of the day has data");
+    assert!(
+        bins.iter().all(Option::is_some),
+        "every bin of the day has data"
+    );
     let (rate, from, to) = peak_of(&tl, published, tl.start, tl.end + 1, 1600);
     assert!(rate >= 300.0, "peak {rate}/s at 1,600 bins");
     let burst = store.first_time().expect("times") + (13.0 * HOUR_MS) as i64 * 1_000_000;
-    assert!(from <= burst + 250_000_000 && to >= burst, "the peak is at 13:00");
+    assert!(
+        from <= burst + 250_000_000 && to >= burst,
+        "the peak is at 13:00"
+    );
     // Everything else is one a minute: the burst towers over it.
     let others = bins
         .iter()
@@ -170,7 +190,11 @@ fn a_one_second_burst_keeps_its_peak_on_a_one_day_capture_at_full_zoom_out() {
     while width > 4_000_000_000 {
         let from = (burst - width / 3).max(tl.start);
         let (rate, _, _) = peak_of(&tl, published, from, from + width, 1600);
-        assert!(rate >= 300.0, "peak {rate}/s over {} s", width / 1_000_000_000);
+        assert!(
+            rate >= 300.0,
+            "peak {rate}/s over {} s",
+            width / 1_000_000_000
+        );
         width /= 3;
     }
 }
@@ -183,7 +207,10 @@ fn deliveries_failures_retries_and_dead_letters_have_series_of_their_own() {
     let (from, to) = (tl.start, tl.end + 1);
     let delivered = series(&tl, Grouping::Channel, "orders", FlowKind::Delivered);
     assert_eq!(delivered.total, 1440 + 350);
-    assert!(peak_of(&tl, delivered, from, to, 1600).0 >= 350.0, "the delivery storm shows");
+    assert!(
+        peak_of(&tl, delivered, from, to, 1600).0 >= 350.0,
+        "the delivery storm shows"
+    );
     let retried = series(&tl, Grouping::Channel, "orders", FlowKind::Retried);
     assert_eq!((retried.total, retried.peak), (350, 350));
     let failed = series(&tl, Grouping::Channel, "orders", FlowKind::Failed);
@@ -204,7 +231,11 @@ fn deliveries_failures_retries_and_dead_letters_have_series_of_their_own() {
         .map(|(i, _)| i as u32)
         .collect();
     let only = FlowTimeline::build(&store, Some(&failing));
-    assert!(only.series(Grouping::Channel).iter().all(|s| s.kind == FlowKind::Failed));
+    assert!(
+        only.series(Grouping::Channel)
+            .iter()
+            .all(|s| s.kind == FlowKind::Failed)
+    );
 }
 
 #[test]
@@ -236,7 +267,11 @@ fn latency_percentiles_have_no_window_across_an_idle_gap() {
             assert_eq!(pair[1] - pair[0], w);
         }
         for p in &points[r.clone()] {
-            assert!(p.count > 0, "a window at {} s without samples", (p.start - first) / w);
+            assert!(
+                p.count > 0,
+                "a window at {} s without samples",
+                (p.start - first) / w
+            );
         }
     }
 }

@@ -45,9 +45,18 @@ fn nice(v: f64, up: bool) -> f64 {
     let p = 10f64.powf(v.log10().floor());
     let steps = [1.0, 2.0, 5.0, 10.0];
     if up {
-        steps.iter().map(|m| m * p).find(|&x| x >= v * (1.0 - 1e-9)).unwrap_or(10.0 * p)
+        steps
+            .iter()
+            .map(|m| m * p)
+            .find(|&x| x >= v * (1.0 - 1e-9))
+            .unwrap_or(10.0 * p)
     } else {
-        steps.iter().rev().map(|m| m * p).find(|&x| x <= v * (1.0 + 1e-9)).unwrap_or(p)
+        steps
+            .iter()
+            .rev()
+            .map(|m| m * p)
+            .find(|&x| x <= v * (1.0 + 1e-9))
+            .unwrap_or(p)
     }
 }
 
@@ -146,7 +155,11 @@ mod tests {
         assert_eq!(b.warm.iter().sum::<u64>(), 600);
         for (i, &c) in b.cold.iter().enumerate() {
             if c > 0 {
-                assert!(b.edges[i] <= 520.0 && b.edges[i + 1] >= 450.0, "{:?}", &b.edges[i..=i + 1]);
+                assert!(
+                    b.edges[i] <= 520.0 && b.edges[i + 1] >= 450.0,
+                    "{:?}",
+                    &b.edges[i..=i + 1]
+                );
             }
         }
         // Warm and cold are never in one bin here.

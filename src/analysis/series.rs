@@ -259,12 +259,8 @@ impl SeriesBuilder {
 /// The series an observation counts in: (grouping, node, kind), up to four.
 fn classify(store: &Store, o: &Observation, mut f: impl FnMut(Grouping, NodeId, FlowKind)) {
     let kind_of = |n: NodeId| store.topology.node(n).map(|n| n.kind);
-    let is_channel = |n: NodeId| {
-        matches!(
-            kind_of(n),
-            Some(NodeKind::Channel | NodeKind::DeadLetter)
-        )
-    };
+    let is_channel =
+        |n: NodeId| matches!(kind_of(n), Some(NodeKind::Channel | NodeKind::DeadLetter));
     match o.stage {
         Stage::Publish if is_channel(o.to) => f(Grouping::Channel, o.to, FlowKind::Published),
         Stage::Deliver => {
@@ -402,7 +398,11 @@ impl FlowTimeline {
             .map(|b| {
                 let (a, z) = (edge(b), edge(b + 1).max(edge(b) + 1));
                 // The first bin also holds the block the view starts in.
-                let first = if b == 0 { floor_block(a) } else { ceil_block(a) };
+                let first = if b == 0 {
+                    floor_block(a)
+                } else {
+                    ceil_block(a)
+                };
                 let last = floor_block(z - 1);
                 let (first, last) = if first <= last {
                     (first, last)
@@ -529,7 +529,12 @@ mod tests {
         for &t in times {
             b.push(t, 0, window);
         }
-        b.finish(Grouping::Channel, NodeId(0), FlowKind::Published, "c".into())
+        b.finish(
+            Grouping::Channel,
+            NodeId(0),
+            FlowKind::Published,
+            "c".into(),
+        )
     }
 
     fn timeline(s: FlowSeries, end: Nanos, window: Nanos) -> FlowTimeline {

@@ -70,7 +70,10 @@ impl Derived {
         self.filter_errors = errors;
         self.filter_text = filter_text.to_string();
         self.generation = generation;
-        self.flow = FlowTimeline::build(store, self.filter.as_ref().map(|f| f.observations.as_slice()));
+        self.flow = FlowTimeline::build(
+            store,
+            self.filter.as_ref().map(|f| f.observations.as_slice()),
+        );
         let window = match (store.first_time(), store.last_time()) {
             (Some(a), Some(b)) => rate_window(b - a),
             _ => rate_window(0),

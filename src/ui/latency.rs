@@ -119,9 +119,12 @@ fn compute(cx: &ViewCtx<'_>) -> Option<LatencyData> {
     let bins = log_bins(&pairs, HIST_BINS);
     let window = window_ns(store, &crate::analysis::AnalysisConfig::default());
     let windows = windows(
-        samples
-            .iter()
-            .map(|s| (cx.origin + (s.0 * 1e9).round() as Nanos, (s.1 * 1e6).round() as i64)),
+        samples.iter().map(|s| {
+            (
+                cx.origin + (s.0 * 1e9).round() as Nanos,
+                (s.1 * 1e6).round() as i64,
+            )
+        }),
         window,
     );
     let starts: Vec<Nanos> = windows.iter().map(|p| p.start).collect();
@@ -265,7 +268,13 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
     let log = *log_counts;
     // Bars start at 0.5 on a log scale, so a bin of one sample still shows.
     let base = 0.5f64.log10();
-    let height = |c: u64| if log { (c as f64).log10() - base } else { c as f64 };
+    let height = |c: u64| {
+        if log {
+            (c as f64).log10() - base
+        } else {
+            c as f64
+        }
+    };
     let n = b.warm.len();
     let lo = b.edges.first().copied().unwrap_or(1.0).log10();
     let step = if n > 0 {
@@ -364,11 +373,8 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
                     bars.push(bar(b.overflow_cold, co));
                 }
                 plot.bar_chart(
-                    BarChart::new(
-                        format!("over {}", plot_axes::fmt_ms(overflow_from)),
-                        bars,
-                    )
-                    .color(cx.theme.text_weak),
+                    BarChart::new(format!("over {}", plot_axes::fmt_ms(overflow_from)), bars)
+                        .color(cx.theme.text_weak),
                 );
                 plot.text(
                     Text::new(
@@ -419,7 +425,7 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
         .legend(Legend::default().position(Corner::LeftTop))
         .x_grid_spacer(move |i| plot_axes::time_marks(&i, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
+            AxisHints::new_x().formatter(|m, r| plot_axes::relative_label(m, r)),
             AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
         ])
         .y_grid_spacer(|i| plot_axes::log_ms_marks(&i))
@@ -434,7 +440,11 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
                 egui_plot::HoverPosition::Elsewhere { position } => ("", *position),
             };
             let t = origin + (p.x * 1e9) as Nanos;
-            let head = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let head = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             Some(format!(
                 "{head}{}\n+{:.3} s\n{}",
                 plot_axes::clock_full(t, clock),

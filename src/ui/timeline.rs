@@ -172,8 +172,10 @@ pub fn controls(
 
 /// Series drawn at most; the rest are named in the header (a filter shows them).
 const MAX_SERIES: usize = 16;
-/// Markers closer than this (in points) merge into one with a count.
-const MARKER_GAP_PX: f64 = 16.0;
+/// Markers closer than this (in points) merge into one with a count; on a wide plot the
+/// gap grows so that there are never more than [`MAX_MARKERS`].
+const MARKER_GAP_PX: f64 = 24.0;
+const MAX_MARKERS: f64 = 40.0;
 
 /// The timeline's own state: what it shows and its zoom.
 pub struct TimelineView {
@@ -183,6 +185,8 @@ pub struct TimelineView {
     pub clock: Clock,
     /// The visible range in seconds since the origin; `None`: the whole run.
     pub zoom: Option<(f64, f64)>,
+    /// The origin the zoom was made on: another capture shows its whole run.
+    zoom_origin: Nanos,
     cache: Option<Decimated>,
     /// The series' meshes as last drawn, reused while neither data nor view change (as
     /// while playing).
@@ -209,6 +213,7 @@ impl Default for TimelineView {
             kinds: [true; 5],
             clock: Clock::Utc,
             zoom: None,
+            zoom_origin: 0,
             cache: None,
             meshes: MeshCache::default(),
         }
@@ -325,7 +330,9 @@ fn series_menu(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView) {
     let shown = FlowKind::ALL
         .iter()
         .zip(view.kinds)
-        .filter(|(k, on)| *on && !(view.grouping == Grouping::Handler && **k == FlowKind::Published))
+        .filter(|(k, on)| {
+            *on && !(view.grouping == Grouping::Handler && **k == FlowKind::Published)
+        })
         .count();
     let per = match view.grouping {
         Grouping::Channel => "per channel",
@@ -347,7 +354,8 @@ fn series_menu(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView) {
                     FlowKind::Retried => cx.theme.warn,
                     _ => cx.theme.text,
                 };
-                let text = RichText::new(format!("{} {}", kind_glyph(*kind), kind.as_str())).color(color);
+                let text =
+                    RichText::new(format!("{} {}", kind_glyph(*kind), kind.as_str())).color(color);
                 ui.checkbox(&mut view.kinds[i], text);
             }
         });
@@ -406,6 +414,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     let flow: &FlowTimeline = &cx.derived.flow;
     let span = cx.store.last_time().map_or(0.0, |l| cx.secs(l)).max(0.0);
     let full = if span > 0.0 { (0.0, span) } else { (-0.5, 0.5) };
+    if view.zoom_origin != cx.origin {
+        view.zoom = None;
+    }
     let (x0, x1) = view.zoom.unwrap_or(full);
     // One bin per point of plot width (the y axis takes about 40).
     let bins = ((ui.available_width() - 44.0).max(16.0) as usize).min(4096);
@@ -494,14 +505,12 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     ui.ctx()
         .data_mut(|m| m.insert_temp(egui::Id::unique(plot_axes::CLOCK_KEY), clock));
     let plot_w_px = bins as f64;
-    let marker_gap = MARKER_GAP_PX * (x1 - x0) / plot_w_px.max(1.0);
+    let marker_gap = MARKER_GAP_PX.max(plot_w_px / MAX_MARKERS) * (x1 - x0) / plot_w_px.max(1.0);
     // egui_plot shows a tick label only with 60 points of room; the others need no text.
     let px_per_sec = plot_w_px / (x1 - x0).max(1e-9);
     let labelled = move |m: egui_plot::GridMark| m.step_size * px_per_sec >= 55.0;
     let meshes = std::mem::take(&mut view.meshes);
-    meshes
-        .borrow_mut()
-        .retain(|(_, k, _)| k.bins == key);
+    meshes.borrow_mut().retain(|(_, k, _)| k.bins == key);
     let mut marks: Vec<(f64, Severity, usize)> = cx
         .findings
         .iter()
@@ -524,9 +533,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         .y_axis_min_width(36.0)
         .x_grid_spacer(move |input| plot_axes::time_marks(&input, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(move |m, _| {
+            AxisHints::new_x().formatter(move |m, r| {
                 if labelled(m) {
-                    plot_axes::relative_label(m)
+                    plot_axes::relative_label(m, r)
                 } else {
                     String::new()
                 }
@@ -540,7 +549,13 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             }),
         ])
         .y_grid_spacer(|i| plot_axes::linear_marks(&i))
-        .y_axis_formatter(|m, _| if m.value < 0.0 { String::new() } else { fmt_rate(m.value) })
+        .y_axis_formatter(|m, _| {
+            if m.value < 0.0 {
+                String::new()
+            } else {
+                fmt_rate(m.value)
+            }
+        })
         .show(ui, |plot| {
             plot.set_plot_bounds_x(x0..=x1);
             plot.set_plot_bounds_y(0.0..=y_top);
@@ -565,7 +580,8 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                 let color = severity_color(cx, f.severity);
                 if let Some(last) = f.last.filter(|&l| l > first) {
                     plot.span(
-                        Span::new("", cx.secs(first)..=cx.secs(last)).fill(color.gamma_multiply(0.15)),
+                        Span::new("", cx.secs(first)..=cx.secs(last))
+                            .fill(color.gamma_multiply(0.15)),
                     );
                 }
                 plot.vline(VLine::new("", cx.secs(first)).color(color).width(1.0));
@@ -586,7 +602,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                         Text::new(
                             "",
                             PlotPoint::new(c.x.max(x0) + 6.0 * px, y_marker),
-                            RichText::new(fmt_count(c.findings.len() as u64)).small().color(color),
+                            RichText::new(fmt_count(c.findings.len() as u64))
+                                .small()
+                                .color(color),
                         )
                         .anchor(Align2::LEFT_CENTER)
                         .allow_hover(false),
@@ -598,14 +616,22 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                     Span::new("", cx.secs(a)..=cx.secs(b)).fill(theme.accent.gamma_multiply(0.12)),
                 );
             }
-            plot.vline(VLine::new("", cx.secs(cx.time)).color(theme.cursor).width(2.0));
+            plot.vline(
+                VLine::new("", cx.secs(cx.time))
+                    .color(theme.cursor)
+                    .width(2.0),
+            );
             // The hovered bin: a thin line and the values the tooltip reads.
             let pointer = plot.pointer_coordinate()?;
             if pointer.x < x0 || pointer.x > x1 {
                 return None;
             }
             let bin = (((pointer.x - x0) / bin_secs).floor().max(0.0) as usize).min(bins - 1);
-            plot.vline(VLine::new("", bin_x(bin)).color(theme.text_weak.gamma_multiply(0.5)).width(1.0));
+            plot.vline(
+                VLine::new("", bin_x(bin))
+                    .color(theme.text_weak.gamma_multiply(0.5))
+                    .width(1.0),
+            );
             let cluster = clusters
                 .iter()
                 .find(|c| (c.x.max(x0) - pointer.x).abs() <= 7.0 * px && pointer.y >= ymax)
@@ -629,18 +655,23 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     view.cache = Some(dec);
     view.meshes = meshes;
 
-    let to_time = |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
+    let to_time =
+        |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
     // Scroll zooms around the pointer, sideways scroll pans, double-click shows the run.
     if r.hovered() {
         let (scroll, zoom_delta) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
         let factor = (zoom_delta as f64) * (-(scroll.y as f64) * 0.002).exp();
-        let pointer_x = r.hover_pos().map(|p| resp.transform.value_from_position(p).x);
+        let pointer_x = r
+            .hover_pos()
+            .map(|p| resp.transform.value_from_position(p).x);
         let (mut a, mut b) = (x0, x1);
         if (factor - 1.0).abs() > 1e-4
             && let Some(px) = pointer_x
         {
-            let min_w = (flow.window as f64 / 1e9 * 4.0).min(full.1 - full.0).max(1e-3);
-            let w = ((b - a) * factor).clamp(min_w, full.1 - full.0);
+            // No narrower than four rate windows, no wider than the run.
+            let max_w = full.1 - full.0;
+            let min_w = (flow.window as f64 / 1e9 * 4.0).min(max_w);
+            let w = ((b - a) * factor).max(min_w).min(max_w);
             let frac = ((px - a) / (b - a)).clamp(0.0, 1.0);
             a = px - frac * w;
             b = a + w;
@@ -655,6 +686,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             let w = b - a;
             let a2 = a.clamp(full.0, (full.1 - w).max(full.0));
             view.zoom = (w < full.1 - full.0 - 1e-9).then_some((a2, a2 + w));
+            view.zoom_origin = cx.origin;
         }
     }
     if r.double_clicked() {
@@ -688,13 +720,23 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
 
 /// Written on the plot: the series drawn (top left, as many as fit) and what the values
 /// mean over which scope (top right).
-fn legend_and_scope(ui: &egui::Ui, cx: &ViewCtx<'_>, rect: egui::Rect, drawn: &[Drawn<'_>], scope: String) {
+fn legend_and_scope(
+    ui: &egui::Ui,
+    cx: &ViewCtx<'_>,
+    rect: egui::Rect,
+    drawn: &[Drawn<'_>],
+    scope: String,
+) {
     let painter = ui.painter_at(rect);
     let font = egui::FontId::proportional(10.5);
     let scope = painter.layout_no_wrap(scope, font.clone(), cx.theme.text_weak);
     let scope_w = scope.size().x;
     let top = rect.top() + 3.0;
-    painter.galley(egui::pos2(rect.right() - 6.0 - scope_w, top), scope, cx.theme.text_weak);
+    painter.galley(
+        egui::pos2(rect.right() - 6.0 - scope_w, top),
+        scope,
+        cx.theme.text_weak,
+    );
     let limit = rect.right() - scope_w - 24.0;
     let mut x = rect.left() + 6.0;
     for (i, d) in drawn.iter().enumerate() {
@@ -750,7 +792,10 @@ impl egui_plot::PlotItem for Envelope<'_> {
             bounds: [b.min()[0], b.min()[1], b.max()[0], b.max()[1]],
         };
         let mut cache = self.cache.borrow_mut();
-        if let Some((_, _, mesh)) = cache.iter().find(|(i, k, _)| *i == self.series && *k == key) {
+        if let Some((_, _, mesh)) = cache
+            .iter()
+            .find(|(i, k, _)| *i == self.series && *k == key)
+        {
             shapes.push(egui::Shape::Mesh(mesh.clone()));
             return;
         }
@@ -860,7 +905,9 @@ fn hover_ui(
                 .map(|b| (flow.per_sec(b.low), flow.per_sec(b.peak)))
         })
         .collect();
-    let span = drawn.iter().find_map(|d| d.bins.get(h.bin).copied().flatten());
+    let span = drawn
+        .iter()
+        .find_map(|d| d.bins.get(h.bin).copied().flatten());
     if let Some(b) = span {
         ui.label(
             RichText::new(format!(
@@ -906,7 +953,11 @@ fn hover_ui(
         ui.label(RichText::new(format!("{} findings here", c.findings.len())).small());
         for &i in c.findings.iter().take(5) {
             if let Some(f) = cx.findings.get(i) {
-                ui.label(RichText::new(&f.title).small().color(severity_color(cx, f.severity)));
+                ui.label(
+                    RichText::new(&f.title)
+                        .small()
+                        .color(severity_color(cx, f.severity)),
+                );
             }
         }
         if c.findings.len() > 5 {
@@ -929,13 +980,26 @@ mod tests {
         assert_eq!(nearest_series(&values, 5.0), Some(0));
         assert_eq!(nearest_series(&[None, None], 5.0), None);
         // Inside two bands: the higher peak wins.
-        assert_eq!(nearest_series(&[Some((0.0, 50.0)), Some((0.0, 80.0))], 20.0), Some(1));
+        assert_eq!(
+            nearest_series(&[Some((0.0, 50.0)), Some((0.0, 80.0))], 20.0),
+            Some(1)
+        );
     }
 
     #[test]
     fn crowded_markers_merge_into_one_with_their_count_and_worst_severity() {
         let marks: Vec<(f64, Severity, usize)> = (0..194)
-            .map(|i| (10.0 + i as f64 * 0.01, if i == 7 { Severity::Error } else { Severity::Info }, i))
+            .map(|i| {
+                (
+                    10.0 + i as f64 * 0.01,
+                    if i == 7 {
+                        Severity::Error
+                    } else {
+                        Severity::Info
+                    },
+                    i,
+                )
+            })
             .chain([(50.0, Severity::Warning, 194)])
             .collect();
         let c = cluster_markers(&marks, 1.0);
