@@ -403,6 +403,9 @@ fn centre_of_overflow_start(edges: &[f64]) -> f64 {
     edges.last().map_or(f64::INFINITY, |e| e.log10() + 1e-9)
 }
 
+/// Which percentile of a window a line shows.
+type Percentile = fn(&LatencyPoint) -> f64;
+
 /// p50/p95/p99 per window as steps on a log axis, broken where a window has no samples;
 /// cold starts as points; the cursor.
 fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock, h: f32) {
@@ -415,7 +418,7 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
         .color(cx.theme.text_weak),
     );
     let origin = cx.origin;
-    let lines: [(&str, egui::Color32, fn(&LatencyPoint) -> f64); 3] = [
+    let lines: [(&str, egui::Color32, Percentile); 3] = [
         ("p50", cx.theme.ok, |p| p.p50),
         ("p95", cx.theme.warn, |p| p.p95),
         ("p99", cx.theme.error, |p| p.p99),
@@ -425,7 +428,7 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
         .legend(Legend::default().position(Corner::LeftTop))
         .x_grid_spacer(move |i| plot_axes::time_marks(&i, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(|m, r| plot_axes::relative_label(m, r)),
+            AxisHints::new_x().formatter(plot_axes::relative_label),
             AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
         ])
         .y_grid_spacer(|i| plot_axes::log_ms_marks(&i))
