@@ -882,3 +882,63 @@ fn hovering_the_timeline_reads_the_burst_from_the_data_not_the_pointer_height() 
         "{expected}"
     );
 }
+
+#[test]
+fn scrolling_on_the_timeline_zooms_around_the_pointer_and_double_click_shows_the_run() {
+    let mut h = open(capture());
+    let rect = h.get_by_label("timeline").rect();
+    let (first, last) = {
+        let s = h.state().store();
+        (s.first_time().unwrap(), s.last_time().unwrap())
+    };
+    let span = (last - first) as f64 / 1e9;
+    // Events in one frame (the harness gives each queued event a frame of its own, too far
+    // apart for a double click).
+    let click = |h: &mut Harness<'static, EventLensApp>, pos: egui::Pos2, double: bool| {
+        h.input_mut().events.push(egui::Event::PointerMoved(pos));
+        for _ in 0..if double { 2 } else { 1 } {
+            for pressed in [true, false] {
+                h.input_mut().events.push(egui::Event::PointerButton {
+                    pos,
+                    button: egui::PointerButton::Primary,
+                    pressed,
+                    modifiers: egui::Modifiers::NONE,
+                });
+            }
+        }
+        h.run_steps(3);
+    };
+    let secs =
+        |h: &Harness<'static, EventLensApp>| (h.state().cursor().unwrap() - first) as f64 / 1e9;
+    let right = egui::pos2(rect.right() - 3.0, rect.center().y);
+    click(&mut h, right, false);
+    assert!(
+        secs(&h) > span * 0.95,
+        "the whole run: {} of {span}",
+        secs(&h)
+    );
+    // Wheel up over the middle: zoom in around it.
+    h.hover_at(rect.center());
+    h.run_steps(2);
+    for _ in 0..8 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, 120.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run_steps(2);
+    }
+    h.run_steps(30);
+    click(&mut h, right, false);
+    let zoomed = secs(&h);
+    assert!(
+        zoomed > span * 0.5 && zoomed < span * 0.8,
+        "the right edge is now just right of the middle: {zoomed} of {span}"
+    );
+    // Double-click: the whole run again.
+    click(&mut h, rect.center(), true);
+    click(&mut h, right, false);
+    assert!(secs(&h) > span * 0.95, "{} of {span}", secs(&h));
+}

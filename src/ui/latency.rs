@@ -422,7 +422,11 @@ fn histogram(ui: &mut egui::Ui, cx: &ViewCtx<'_>, b: &LatencyBins, log_counts: &
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_x(lo)
-        .include_x(overflow_x + step)
+        .include_x(if b.overflow() > 0 {
+            overflow_x + step
+        } else {
+            lo + step * n as f64
+        })
         .include_y(if log { base } else { 0.0 })
         .include_y(y_top)
         .show(ui, |plot| {
@@ -477,6 +481,9 @@ fn centre_of_overflow_start(edges: &[f64]) -> f64 {
     edges.last().map_or(f64::INFINITY, |e| e.log10() + 1e-9)
 }
 
+/// Which percentile of a window a line shows.
+type Percentile = fn(&LatencyPoint) -> f64;
+
 /// p50/p95/p99 per window as steps on a log axis, broken where a window has no samples;
 /// cold starts as points; the cursor.
 fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock, h: f32) {
@@ -490,6 +497,13 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
     );
     let origin = cx.origin;
     type Percentile = fn(&LatencyPoint) -> f64;
+    let top = d
+        .windows
+        .iter()
+        .map(|p| log_ms(p.p99))
+        .chain(d.cold_points.iter().map(|p| p[1]))
+        .fold(f64::MIN, f64::max)
+        .max(0.0);
     let lines: [(&str, egui::Color32, Percentile); 3] = [
         ("p50", cx.theme.ok, |p| p.p50),
         ("p95", cx.theme.warn, |p| p.p95),
@@ -497,10 +511,16 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
     ];
     Plot::new("latency-time")
         .height(h - 30.0)
-        .legend(Legend::default().position(Corner::LeftTop))
+        .legend(
+            Legend::default()
+                .position(Corner::LeftTop)
+                .background_alpha(0.5),
+        )
+        // Headroom above the slowest window, so the legend does not cover it.
+        .include_y(top + 0.6)
         .x_grid_spacer(move |i| plot_axes::time_marks(&i, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(|m, _| plot_axes::relative_label(m)),
+            AxisHints::new_x().formatter(plot_axes::relative_label),
             AxisHints::new_x().formatter(move |m, _| plot_axes::clock_label(m, origin, clock)),
         ])
         .y_grid_spacer(|i| plot_axes::log_ms_marks(&i))

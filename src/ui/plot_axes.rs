@@ -148,22 +148,38 @@ fn marks_every(
         .collect()
 }
 
-/// Label of a mark on the relative axis: `12 s`, `2.5 s`, `150 ms` steps as `12.15 s`,
-/// and `1:02:00` past an hour.
-pub fn relative_label(mark: GridMark) -> String {
+/// Label of a mark on the relative axis, whose marks reach `range`: `12 s`, `12.25 s` when
+/// the step needs the digits, `5:00` for minute steps, `1:02:00` on an axis past an hour.
+pub fn relative_label(mark: GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
     let x = mark.value;
-    if mark.step_size >= 60.0 && x.abs() >= 3600.0 {
-        let s = x.round() as i64;
-        let sign = if s < 0 { "-" } else { "" };
-        let s = s.abs();
-        return format!("{sign}{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    }
+    let reach = range.start().abs().max(range.end().abs());
     let decimals = if mark.step_size >= 1.0 {
         0
     } else {
         (-mark.step_size.log10().floor()).clamp(0.0, 4.0) as usize
     };
-    format!("{x:.decimals$} s")
+    if reach < 3600.0 && mark.step_size < 60.0 {
+        return format!("{x:.decimals$} s");
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let whole = x.abs().floor() as i64;
+    let frac = x.abs() - whole as f64;
+    let secs = if decimals > 0 {
+        let f = format!("{frac:.decimals$}");
+        format!("{:02}{}", whole % 60, f.trim_start_matches('0'))
+    } else {
+        format!("{:02}", (x.abs().round() as i64) % 60)
+    };
+    let whole = if decimals > 0 {
+        whole
+    } else {
+        x.abs().round() as i64
+    };
+    if reach >= 3600.0 {
+        format!("{sign}{}:{:02}:{secs}", whole / 3600, whole / 60 % 60)
+    } else {
+        format!("{sign}{}:{secs}", whole / 60)
+    }
 }
 
 /// Label of a mark on the wall-clock axis: `09:00:10`, `09:00:10.250` below a second,
@@ -380,8 +396,13 @@ mod tests {
     #[test]
     fn relative_marks_show_the_digits_their_step_needs() {
         let m = |value, step_size| GridMark { value, step_size };
-        assert_eq!(relative_label(m(12.0, 5.0)), "12 s");
-        assert_eq!(relative_label(m(12.25, 0.05)), "12.25 s");
-        assert_eq!(relative_label(m(3720.0, 600.0)), "1:02:00");
+        let short = 0.0..=36.0;
+        assert_eq!(relative_label(m(12.0, 5.0), &short), "12 s");
+        assert_eq!(relative_label(m(12.25, 0.05), &short), "12.25 s");
+        let long = 0.0..=6600.0;
+        assert_eq!(relative_label(m(300.0, 300.0), &long), "0:05:00");
+        assert_eq!(relative_label(m(3720.0, 600.0), &long), "1:02:00");
+        assert_eq!(relative_label(m(3725.5, 0.5), &long), "1:02:05.5");
+        assert_eq!(relative_label(m(600.0, 60.0), &(0.0..=1800.0)), "10:00");
     }
 }

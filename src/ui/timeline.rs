@@ -7,173 +7,31 @@
 //! shift-drag to loop a range, scroll to zoom, double-click for the whole run. Keys: Space
 //! play/pause, Left/Right step, Home/End.
 
+mod controls;
+mod envelope;
+mod hover;
+mod markers;
+
+pub use controls::controls;
+
 use super::findings::Severity;
 use super::plot_axes::{self, Clock};
-use super::{Command, ViewCtx, fmt_count};
+use super::{Command, ViewCtx};
 use crate::analysis::series::{Bin, FlowKind, FlowTimeline, Grouping, fmt_rate, fmt_window};
-use crate::replay::{PlayState, SPEEDS, TimeCommand};
+use crate::replay::TimeCommand;
 use crate::time::Nanos;
-use egui::{Align2, Color32, RichText};
-use egui_plot::{AxisHints, MarkerShape, Plot, PlotPoint, Points, Span, Text, VLine};
-
-pub fn controls(
-    ui: &mut egui::Ui,
-    cx: &ViewCtx<'_>,
-    view: &mut TimelineView,
-    cmds: &mut Vec<Command>,
-) {
-    let tc = cx.time_ctl;
-    let mut pending: Vec<TimeCommand> = Vec::new();
-    let mut time = |c: TimeCommand| pending.push(c);
-    let mut other: Vec<Command> = Vec::new();
-    let cmds_outer = &mut *cmds;
-    let cmds = &mut other;
-    ui.horizontal(|ui| {
-        if ui
-            .button("⏮")
-            .on_hover_text("To the start (Home)")
-            .clicked()
-        {
-            time(TimeCommand::Home);
-        }
-        if ui
-            .button("◀ Step")
-            .on_hover_text("One event back (Left)")
-            .clicked()
-        {
-            time(TimeCommand::StepBack);
-        }
-        let playing = tc.state == PlayState::Playing;
-        let label = if playing { "⏸ Pause" } else { "▶ Play" };
-        if ui
-            .button(label)
-            .on_hover_text("Play or pause (Space)")
-            .clicked()
-        {
-            time(TimeCommand::TogglePlay);
-        }
-        if ui
-            .button("Step ▶")
-            .on_hover_text("One event forward (Right)")
-            .clicked()
-        {
-            time(TimeCommand::StepForward);
-        }
-        if ui.button("⏭").on_hover_text("To the end (End)").clicked() {
-            time(TimeCommand::End);
-        }
-        ui.separator();
-        if ui
-            .button("◀ Finding")
-            .on_hover_text("Jump to the previous finding")
-            .clicked()
-        {
-            cmds.push(Command::JumpFinding(-1));
-        }
-        if ui
-            .button("Finding ▶")
-            .on_hover_text("Jump to the next finding")
-            .clicked()
-        {
-            cmds.push(Command::JumpFinding(1));
-        }
-        ui.separator();
-        let mut speed = tc.speed;
-        egui::ComboBox::new("speed", "speed")
-            .selected_text(format!("{}x", speed))
-            .width(64.0)
-            .show_ui(ui, |ui| {
-                for s in SPEEDS {
-                    ui.selectable_value(&mut speed, s, format!("{s}x"));
-                }
-            });
-        if speed != tc.speed {
-            cmds.push(Command::Time(TimeCommand::SetSpeed(speed)));
-        }
-        ui.separator();
-        let looping = tc.loop_range.is_some();
-        if ui
-            .selectable_label(looping, "⟲ Loop")
-            .on_hover_text(
-                "Loop the selected finding's range, or the last 10 s before the cursor \
-                 (or shift-drag a range on the plot)",
-            )
-            .clicked()
-        {
-            let range = if looping {
-                None
-            } else {
-                let f = cx.selected_finding.and_then(|i| cx.findings.get(i));
-                match f
-                    .and_then(|f| Some((f.first?, f.last?)))
-                    .filter(|(a, b)| b > a)
-                {
-                    Some(r) => Some(r),
-                    None => Some((cx.time - 10_000_000_000, cx.time)),
-                }
-            };
-            cmds.push(Command::Time(TimeCommand::SetLoop(range)));
-        }
-        if cx.live {
-            let following = tc.state == PlayState::Following;
-            let txt = RichText::new("● Follow live").color(if following {
-                cx.theme.error
-            } else {
-                cx.theme.text_weak
-            });
-            if ui
-                .selectable_label(following, txt)
-                .on_hover_text("Stick to the newest events")
-                .clicked()
-            {
-                cmds.push(Command::Time(if following {
-                    TimeCommand::Pause
-                } else {
-                    TimeCommand::Follow
-                }));
-            }
-        }
-        ui.separator();
-        let total = cx.store.observations.len();
-        let clock_time = plot_axes::clock_full(cx.time, view.clock);
-        ui.label(
-            RichText::new(format!(
-                "t = {:.3} s · {}  ·  {} / {} observations",
-                cx.secs(cx.time),
-                clock_time.get(11..).unwrap_or(""),
-                fmt_count(cx.cursor_n as u64),
-                fmt_count(total as u64)
-            ))
-            .monospace(),
-        )
-        .on_hover_text(format!("the cursor: {clock_time}"));
-        for c in [Clock::Utc, Clock::Local] {
-            if ui
-                .selectable_label(view.clock == c, RichText::new(c.name()).small())
-                .on_hover_text("The wall clock of the time axes")
-                .clicked()
-            {
-                view.clock = c;
-            }
-        }
-        if let Some((a, b)) = tc.loop_range {
-            ui.label(
-                RichText::new(format!("loop {:.1}–{:.1} s", cx.secs(a), cx.secs(b)))
-                    .small()
-                    .color(cx.theme.text_weak),
-            );
-        }
-        ui.separator();
-        series_menu(ui, cx, view);
-    });
-    cmds_outer.extend(pending.into_iter().map(Command::Time));
-    cmds_outer.append(&mut other);
-}
+use egui::{Align2, Color32};
+use egui_plot::{AxisHints, Plot, Span, VLine};
+use envelope::{Envelope, MeshCache};
+use hover::{Hover, hover_ui};
+use markers::cluster_markers;
 
 /// Series drawn at most; the rest are named in the header (a filter shows them).
 const MAX_SERIES: usize = 16;
-/// Markers closer than this (in points) merge into one with a count.
-const MARKER_GAP_PX: f64 = 16.0;
+/// Markers closer than this (in points) merge into one with a count; on a wide plot the
+/// gap grows so that there are never more than [`MAX_MARKERS`].
+const MARKER_GAP_PX: f64 = 24.0;
+const MAX_MARKERS: f64 = 40.0;
 
 /// The timeline's own state: what it shows and its zoom.
 pub struct TimelineView {
@@ -183,23 +41,12 @@ pub struct TimelineView {
     pub clock: Clock,
     /// The visible range in seconds since the origin; `None`: the whole run.
     pub zoom: Option<(f64, f64)>,
+    /// The origin the zoom was made on: another capture shows its whole run.
+    zoom_origin: Nanos,
     cache: Option<Decimated>,
     /// The series' meshes as last drawn, reused while neither data nor view change (as
     /// while playing).
     meshes: MeshCache,
-}
-
-/// Meshes by series index, with what they were built for.
-type MeshCache = std::cell::RefCell<Vec<(usize, MeshKey, std::sync::Arc<egui::Mesh>)>>;
-
-/// What a series' mesh depends on: its bins, its look, and the plot's transform.
-#[derive(Clone, Copy, PartialEq)]
-struct MeshKey {
-    bins: DecimationKey,
-    color: Color32,
-    dashed: bool,
-    frame: egui::Rect,
-    bounds: [f64; 4],
 }
 
 impl Default for TimelineView {
@@ -209,6 +56,7 @@ impl Default for TimelineView {
             kinds: [true; 5],
             clock: Clock::Utc,
             zoom: None,
+            zoom_origin: 0,
             cache: None,
             meshes: MeshCache::default(),
         }
@@ -242,67 +90,6 @@ struct Drawn<'a> {
     bins: &'a [Option<Bin>],
 }
 
-/// What the pointer is over, for the tooltip.
-struct Hover {
-    bin: usize,
-    /// Events per second at the pointer's height.
-    rate: f64,
-    /// Marker clusters within reach of the pointer.
-    cluster: Option<MarkerCluster>,
-}
-
-/// Nearby finding markers merged into one.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct MarkerCluster {
-    /// Where it is drawn: its first marker (seconds since the origin).
-    pub x: f64,
-    /// The most severe of its findings.
-    pub severity: Severity,
-    /// Its findings (indices), in time order.
-    pub findings: Vec<usize>,
-}
-
-/// Merges markers (x, severity, finding), sorted by x, that lie within `gap` of the first
-/// marker of their cluster.
-pub(crate) fn cluster_markers(marks: &[(f64, Severity, usize)], gap: f64) -> Vec<MarkerCluster> {
-    let mut out: Vec<MarkerCluster> = Vec::new();
-    for &(x, sev, i) in marks {
-        match out.last_mut() {
-            Some(c) if x - c.x < gap => {
-                c.severity = c.severity.min(sev);
-                c.findings.push(i);
-            }
-            _ => out.push(MarkerCluster {
-                x,
-                severity: sev,
-                findings: vec![i],
-            }),
-        }
-    }
-    out
-}
-
-/// The series whose drawn band (low..=peak) at one bin is nearest to `y`; inside a band
-/// is distance 0, and ties go to the higher peak. `None` when no series has data there.
-pub(crate) fn nearest_series(values: &[Option<(f64, f64)>], y: f64) -> Option<usize> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.map(|(lo, hi)| (i, lo, hi)))
-        .map(|(i, lo, hi)| {
-            let d = if y < lo {
-                lo - y
-            } else if y > hi {
-                y - hi
-            } else {
-                0.0
-            };
-            (i, d, hi)
-        })
-        .min_by(|a, b| a.1.total_cmp(&b.1).then(b.2.total_cmp(&a.2)))
-        .map(|(i, _, _)| i)
-}
-
 fn kind_color(cx: &ViewCtx<'_>, kind: FlowKind, node_index: usize) -> Color32 {
     match kind {
         FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
@@ -317,43 +104,6 @@ fn severity_color(cx: &ViewCtx<'_>, s: Severity) -> Color32 {
         Severity::Warning => cx.theme.warn,
         Severity::Info => cx.theme.accent,
     }
-}
-
-/// Which series the plot shows: per channel or per handler, and which kinds (each with
-/// its line style).
-fn series_menu(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView) {
-    let shown = FlowKind::ALL
-        .iter()
-        .zip(view.kinds)
-        .filter(|(k, on)| {
-            *on && !(view.grouping == Grouping::Handler && **k == FlowKind::Published)
-        })
-        .count();
-    let per = match view.grouping {
-        Grouping::Channel => "per channel",
-        Grouping::Handler => "per handler",
-    };
-    egui::ComboBox::new("timeline-series", "series")
-        .selected_text(format!("{per} · {shown} kinds"))
-        .width(150.0)
-        .show_ui(ui, |ui| {
-            ui.selectable_value(&mut view.grouping, Grouping::Channel, "per channel");
-            ui.selectable_value(&mut view.grouping, Grouping::Handler, "per handler");
-            ui.separator();
-            for (i, kind) in FlowKind::ALL.iter().enumerate() {
-                if view.grouping == Grouping::Handler && *kind == FlowKind::Published {
-                    continue;
-                }
-                let color = match kind {
-                    FlowKind::Failed | FlowKind::DeadLettered => cx.theme.error,
-                    FlowKind::Retried => cx.theme.warn,
-                    _ => cx.theme.text,
-                };
-                let text =
-                    RichText::new(format!("{} {}", kind_glyph(*kind), kind.as_str())).color(color);
-                ui.checkbox(&mut view.kinds[i], text);
-            }
-        });
 }
 
 fn kind_glyph(kind: FlowKind) -> &'static str {
@@ -409,6 +159,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     let flow: &FlowTimeline = &cx.derived.flow;
     let span = cx.store.last_time().map_or(0.0, |l| cx.secs(l)).max(0.0);
     let full = if span > 0.0 { (0.0, span) } else { (-0.5, 0.5) };
+    if view.zoom_origin != cx.origin {
+        view.zoom = None;
+    }
     let (x0, x1) = view.zoom.unwrap_or(full);
     // One bin per point of plot width (the y axis takes about 40).
     let bins = ((ui.available_width() - 44.0).max(16.0) as usize).min(4096);
@@ -497,7 +250,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     ui.ctx()
         .data_mut(|m| m.insert_temp(egui::Id::unique(plot_axes::CLOCK_KEY), clock));
     let plot_w_px = bins as f64;
-    let marker_gap = MARKER_GAP_PX * (x1 - x0) / plot_w_px.max(1.0);
+    let marker_gap = MARKER_GAP_PX.max(plot_w_px / MAX_MARKERS) * (x1 - x0) / plot_w_px.max(1.0);
     // egui_plot shows a tick label only with 60 points of room; the others need no text.
     let px_per_sec = plot_w_px / (x1 - x0).max(1e-9);
     let labelled = move |m: egui_plot::GridMark| m.step_size * px_per_sec >= 55.0;
@@ -525,9 +278,9 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         .y_axis_min_width(36.0)
         .x_grid_spacer(move |input| plot_axes::time_marks(&input, origin, clock))
         .custom_x_axes(vec![
-            AxisHints::new_x().formatter(move |m, _| {
+            AxisHints::new_x().formatter(move |m, r| {
                 if labelled(m) {
-                    plot_axes::relative_label(m)
+                    plot_axes::relative_label(m, r)
                 } else {
                     String::new()
                 }
@@ -578,31 +331,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
                 }
                 plot.vline(VLine::new("", cx.secs(first)).color(color).width(1.0));
             }
-            for c in &clusters {
-                let color = severity_color(cx, c.severity);
-                let selected = cx.selected_finding.is_some_and(|s| c.findings.contains(&s));
-                plot.points(
-                    Points::new("", vec![[c.x.max(x0), y_marker]])
-                        .shape(MarkerShape::Down)
-                        .filled(true)
-                        .radius(if selected { 6.5 } else { 5.0 })
-                        .color(color)
-                        .allow_hover(false),
-                );
-                if c.findings.len() > 1 {
-                    plot.text(
-                        Text::new(
-                            "",
-                            PlotPoint::new(c.x.max(x0) + 6.0 * px, y_marker),
-                            RichText::new(fmt_count(c.findings.len() as u64))
-                                .small()
-                                .color(color),
-                        )
-                        .anchor(Align2::LEFT_CENTER)
-                        .allow_hover(false),
-                    );
-                }
-            }
+            markers::draw(plot, cx, &clusters, x0, y_marker, px);
             if let Some((a, b)) = cx.time_ctl.loop_range {
                 plot.span(
                     Span::new("", cx.secs(a)..=cx.secs(b)).fill(theme.accent.gamma_multiply(0.12)),
@@ -647,23 +376,46 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
     view.cache = Some(dec);
     view.meshes = meshes;
 
-    let to_time =
-        |p: egui::Pos2| cx.origin + (resp.transform.value_from_position(p).x * 1e9) as i64;
-    // Scroll zooms around the pointer, sideways scroll pans, double-click shows the run.
+    navigate(
+        ui,
+        cx,
+        view,
+        (&resp.response, &resp.transform),
+        (x0, x1),
+        full,
+        plot_w_px,
+        cmds,
+    );
+}
+
+/// The plot's own input: scroll zooms around the pointer, sideways scroll pans,
+/// double-click shows the whole run; shift-drag selects a loop range; a click or drag
+/// moves the cursor.
+#[allow(clippy::too_many_arguments)]
+fn navigate(
+    ui: &egui::Ui,
+    cx: &ViewCtx<'_>,
+    view: &mut TimelineView,
+    (r, transform): (&egui::Response, &egui_plot::PlotTransform),
+    (x0, x1): (f64, f64),
+    full: (f64, f64),
+    plot_w_px: f64,
+    cmds: &mut Vec<Command>,
+) {
+    let flow = &cx.derived.flow;
+    let to_time = |p: egui::Pos2| cx.origin + (transform.value_from_position(p).x * 1e9) as i64;
     if r.hovered() {
         let (scroll, zoom_delta) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
         let factor = (zoom_delta as f64) * (-(scroll.y as f64) * 0.002).exp();
-        let pointer_x = r
-            .hover_pos()
-            .map(|p| resp.transform.value_from_position(p).x);
+        let pointer_x = r.hover_pos().map(|p| transform.value_from_position(p).x);
         let (mut a, mut b) = (x0, x1);
         if (factor - 1.0).abs() > 1e-4
             && let Some(px) = pointer_x
         {
-            let min_w = (flow.window as f64 / 1e9 * 4.0)
-                .min(full.1 - full.0)
-                .max(1e-3);
-            let w = ((b - a) * factor).clamp(min_w, full.1 - full.0);
+            // No narrower than four rate windows, no wider than the run.
+            let max_w = full.1 - full.0;
+            let min_w = (flow.window as f64 / 1e9 * 4.0).min(max_w);
+            let w = ((b - a) * factor).max(min_w).min(max_w);
             let frac = ((px - a) / (b - a)).clamp(0.0, 1.0);
             a = px - frac * w;
             b = a + w;
@@ -678,6 +430,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
             let w = b - a;
             let a2 = a.clamp(full.0, (full.1 - w).max(full.0));
             view.zoom = (w < full.1 - full.0 - 1e-9).then_some((a2, a2 + w));
+            view.zoom_origin = cx.origin;
         }
     }
     if r.double_clicked() {
@@ -749,255 +502,5 @@ fn legend_and_scope(
         let w = g.size().x;
         painter.galley(egui::pos2(x, top), g, d.color);
         x += w + 12.0;
-    }
-}
-
-/// One series drawn straight into a mesh: the band from each bin's lowest to its highest
-/// window, and the line of the highest, a quad per bin. One bin per point of width makes
-/// a polyline of thousands of points, which egui would stroke and feather every frame; a
-/// mesh goes to the GPU as it is. Bins without data leave a gap.
-struct Envelope<'a> {
-    base: egui_plot::PlotItemBase,
-    /// The series (index in its grouping), its bins' key, and where its mesh is kept.
-    series: usize,
-    key: DecimationKey,
-    cache: &'a MeshCache,
-    bins: &'a [Option<Bin>],
-    /// Left edge of bin 0 and the bin width, in seconds since the origin.
-    x0: f64,
-    bin_secs: f64,
-    /// Events per second of a count of one in a window.
-    per_count: f64,
-    color: Color32,
-    dashed: bool,
-}
-
-impl egui_plot::PlotItem for Envelope<'_> {
-    fn shapes(&self, _ui: &egui::Ui, t: &egui_plot::PlotTransform, shapes: &mut Vec<egui::Shape>) {
-        let b = t.bounds();
-        let key = MeshKey {
-            bins: self.key,
-            color: self.color,
-            dashed: self.dashed,
-            frame: *t.frame(),
-            bounds: [b.min()[0], b.min()[1], b.max()[0], b.max()[1]],
-        };
-        let mut cache = self.cache.borrow_mut();
-        if let Some((_, _, mesh)) = cache
-            .iter()
-            .find(|(i, k, _)| *i == self.series && *k == key)
-        {
-            shapes.push(egui::Shape::Mesh(mesh.clone()));
-            return;
-        }
-        let mesh = std::sync::Arc::new(self.mesh(t));
-        cache.retain(|(i, _, _)| *i != self.series);
-        cache.push((self.series, key, mesh.clone()));
-        if !mesh.is_empty() {
-            shapes.push(egui::Shape::Mesh(mesh));
-        }
-    }
-
-    fn initialize(&mut self, _x_range: std::ops::RangeInclusive<f64>) {}
-
-    fn color(&self) -> Color32 {
-        self.color
-    }
-
-    fn geometry(&self) -> egui_plot::PlotGeometry<'_> {
-        egui_plot::PlotGeometry::None
-    }
-
-    fn bounds(&self) -> egui_plot::PlotBounds {
-        // The plot's bounds are set explicitly.
-        egui_plot::PlotBounds::NOTHING
-    }
-
-    fn base(&self) -> &egui_plot::PlotItemBase {
-        &self.base
-    }
-
-    fn base_mut(&mut self) -> &mut egui_plot::PlotItemBase {
-        &mut self.base
-    }
-}
-
-impl Envelope<'_> {
-    fn mesh(&self, t: &egui_plot::PlotTransform) -> egui::Mesh {
-        let fill = self.color.gamma_multiply(0.22);
-        let half = 0.75;
-        let left = t.frame().left();
-        let mut mesh = egui::Mesh::default();
-        mesh.reserve_vertices(self.bins.len() * 6);
-        mesh.reserve_triangles(self.bins.len() * 4);
-        // The previous bin: x, y of its peak, index of its two band vertices.
-        let mut prev: Option<(f32, f32, u32)> = None;
-        for (i, b) in self.bins.iter().enumerate() {
-            let Some(b) = b else {
-                prev = None;
-                continue;
-            };
-            let x = t.position_from_point_x(self.x0 + (i as f64 + 0.5) * self.bin_secs);
-            let y_low = t.position_from_point_y(b.low as f64 * self.per_count);
-            let y_peak = t.position_from_point_y(b.peak as f64 * self.per_count);
-            let v = mesh.vertices.len() as u32;
-            mesh.colored_vertex(egui::pos2(x, y_peak), fill);
-            mesh.colored_vertex(egui::pos2(x, y_low), fill);
-            let (px, py) = match prev {
-                Some((px, py, pv)) => {
-                    mesh.add_triangle(pv, pv + 1, v);
-                    mesh.add_triangle(pv + 1, v + 1, v);
-                    (px, py)
-                }
-                // A bin alone: a short flat stroke.
-                None => (x - 1.0, y_peak),
-            };
-            let on = !self.dashed || ((x - left) as i32).rem_euclid(10) < 6;
-            if on {
-                // A quad as thick across the segment whatever its slope, so the rise of a
-                // burst shows as well as its top.
-                let d = egui::vec2(x - px, y_peak - py);
-                let n = egui::vec2(-d.y, d.x) / d.length().max(1e-3) * half;
-                let l = mesh.vertices.len() as u32;
-                for p in [
-                    egui::pos2(px, py) - n,
-                    egui::pos2(px, py) + n,
-                    egui::pos2(x, y_peak) - n,
-                    egui::pos2(x, y_peak) + n,
-                ] {
-                    mesh.colored_vertex(p, self.color);
-                }
-                mesh.add_triangle(l, l + 1, l + 2);
-                mesh.add_triangle(l + 1, l + 3, l + 2);
-            }
-            prev = Some((x, y_peak, v));
-        }
-        mesh
-    }
-}
-
-/// The tooltip: the hovered bin's time, then each series' figures there, the nearest to
-/// the pointer first; findings under the pointer.
-fn hover_ui(
-    ui: &mut egui::Ui,
-    cx: &ViewCtx<'_>,
-    flow: &FlowTimeline,
-    drawn: &[Drawn<'_>],
-    h: &Hover,
-    clock: Clock,
-) {
-    let values: Vec<Option<(f64, f64)>> = drawn
-        .iter()
-        .map(|d| {
-            d.bins
-                .get(h.bin)
-                .copied()
-                .flatten()
-                .map(|b| (flow.per_sec(b.low), flow.per_sec(b.peak)))
-        })
-        .collect();
-    let span = drawn
-        .iter()
-        .find_map(|d| d.bins.get(h.bin).copied().flatten());
-    if let Some(b) = span {
-        ui.label(
-            RichText::new(format!(
-                "{} – {}",
-                plot_axes::clock_full(b.from, clock),
-                plot_axes::clock_full(b.to, clock).get(11..).unwrap_or("")
-            ))
-            .small(),
-        );
-        ui.label(
-            RichText::new(format!(
-                "+{:.3} s – +{:.3} s · rates per {} window",
-                cx.secs(b.from),
-                cx.secs(b.to),
-                fmt_window(flow.window)
-            ))
-            .small()
-            .color(cx.theme.text_weak),
-        );
-    }
-    let nearest = nearest_series(&values, h.rate);
-    let mut order: Vec<usize> = (0..drawn.len()).filter(|&i| values[i].is_some()).collect();
-    order.sort_by_key(|&i| (Some(i) != nearest, i));
-    for i in order {
-        let (d, Some(b)) = (&drawn[i], drawn[i].bins.get(h.bin).copied().flatten()) else {
-            continue;
-        };
-        let text = format!(
-            "{}: peak {} · low {} · {} events",
-            d.name,
-            fmt_rate(flow.per_sec(b.peak)),
-            fmt_rate(flow.per_sec(b.low)),
-            fmt_count(b.events)
-        );
-        let mut rt = RichText::new(text).color(d.color);
-        if Some(i) == nearest {
-            rt = rt.strong();
-        }
-        ui.label(rt);
-    }
-    if let Some(c) = &h.cluster {
-        ui.separator();
-        ui.label(RichText::new(format!("{} findings here", c.findings.len())).small());
-        for &i in c.findings.iter().take(5) {
-            if let Some(f) = cx.findings.get(i) {
-                ui.label(
-                    RichText::new(&f.title)
-                        .small()
-                        .color(severity_color(cx, f.severity)),
-                );
-            }
-        }
-        if c.findings.len() > 5 {
-            ui.label(RichText::new(format!("+{} more", c.findings.len() - 5)).small());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hover_reads_the_series_nearest_to_the_pointer_not_the_pointer_height() {
-        // Three series at one bin: 0..2/s, 10..300/s (a burst), and no data.
-        let values = [Some((0.0, 2.0)), Some((10.0, 300.0)), None];
-        assert_eq!(nearest_series(&values, 1.0), Some(0));
-        assert_eq!(nearest_series(&values, 150.0), Some(1));
-        assert_eq!(nearest_series(&values, 7.0), Some(1));
-        assert_eq!(nearest_series(&values, 5.0), Some(0));
-        assert_eq!(nearest_series(&[None, None], 5.0), None);
-        // Inside two bands: the higher peak wins.
-        assert_eq!(
-            nearest_series(&[Some((0.0, 50.0)), Some((0.0, 80.0))], 20.0),
-            Some(1)
-        );
-    }
-
-    #[test]
-    fn crowded_markers_merge_into_one_with_their_count_and_worst_severity() {
-        let marks: Vec<(f64, Severity, usize)> = (0..194)
-            .map(|i| {
-                (
-                    10.0 + i as f64 * 0.01,
-                    if i == 7 {
-                        Severity::Error
-                    } else {
-                        Severity::Info
-                    },
-                    i,
-                )
-            })
-            .chain([(50.0, Severity::Warning, 194)])
-            .collect();
-        let c = cluster_markers(&marks, 1.0);
-        assert_eq!(c.len(), 3, "{c:?}");
-        assert_eq!(c[0].findings.len() + c[1].findings.len(), 194);
-        assert_eq!(c[0].severity, Severity::Error);
-        assert_eq!(c[2].findings, vec![194]);
-        assert_eq!(c[2].severity, Severity::Warning);
     }
 }
