@@ -496,7 +496,6 @@ fn over_time(ui: &mut egui::Ui, cx: &ViewCtx<'_>, d: &LatencyData, clock: Clock,
         .color(cx.theme.text_weak),
     );
     let origin = cx.origin;
-    type Percentile = fn(&LatencyPoint) -> f64;
     let top = d
         .windows
         .iter()
