@@ -83,6 +83,12 @@ enum Command {
         /// Skip latency analysis and findings (the topology only).
         #[arg(long)]
         no_findings: bool,
+        /// Analyse only the observations this filter keeps, as the app's filter box does:
+        /// `type:X source:X channel:X handler:X node:X outcome:error stage:deliver
+        /// latency>50ms time:A..B id:X trace:X` and bare words (id, type, source, subject,
+        /// payload text); all terms must match.
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
         #[command(flatten)]
         thresholds: eventlens::analysis::config::AnalysisFlags,
     },
@@ -214,8 +220,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             fail_on,
             no_findings,
+            filter,
             thresholds,
         }) => {
+            let filter = filter.map(|text| {
+                let (f, bad) = eventlens::analysis::filter::Filter::parse(&text);
+                (text, f, bad)
+            });
+            if let Some((_, _, bad)) = &filter
+                && !bad.is_empty()
+            {
+                eprintln!(
+                    "eventlens: --filter: cannot read {} (terms: type: source: channel: handler: node: outcome: stage: latency> time:A..B id: trace: or a bare word)",
+                    bad.join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
             let fail_on = fail_on
                 .as_deref()
                 .map(eventlens::analysis::FailOn::parse)
@@ -233,7 +253,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Some(read_live(&urls, duration, count)?)
             };
-            analyze(&files, live, json, &cfg, !no_findings, fail_on.as_ref())
+            let filter = filter.map(|(text, f, _)| (text, f));
+            analyze(
+                &files,
+                live,
+                json,
+                &cfg,
+                !no_findings,
+                fail_on.as_ref(),
+                filter.as_ref(),
+            )
         }
         Some(Command::Record {
             urls,
@@ -565,6 +594,7 @@ fn analyze(
     cfg: &eventlens::analysis::AnalysisConfig,
     analysis: bool,
     fail_on: Option<&eventlens::analysis::FailOn>,
+    filter: Option<&(String, eventlens::analysis::filter::Filter)>,
 ) -> anyhow::Result<ExitCode> {
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     let t0 = std::time::Instant::now();
@@ -599,8 +629,13 @@ fn analyze(
         return Ok(ExitCode::from(1));
     }
     store.finalize();
+    if let Some((_, f)) = filter {
+        let kept = f.apply(&store).observations;
+        store = store.subset(&kept);
+    }
     let t_finalize = t0.elapsed();
-    let report = Report::build_with(&store, cfg, analysis);
+    let mut report = Report::build_with(&store, cfg, analysis);
+    report.filter = filter.map(|(text, _)| text.clone());
     if profile {
         let [read, parse, add] = eventlens::ingest::lines::phase_times();
         eprintln!(

@@ -212,3 +212,108 @@ fn the_latency_tab_shows_the_percentiles_of_analyze_for_every_edge_and_handler()
     }
     assert_eq!(handlers, 2);
 }
+
+/// `eventlens analyze FILE --json --filter EXPR`: its exit code and parsed output.
+fn analyze_filtered(file: &Path, filter: &str) -> (Option<i32>, Option<Value>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("analyze")
+        .arg(file)
+        .args(["--json", "--filter", filter])
+        .output()
+        .expect("run eventlens analyze");
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).ok(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn edge_json<'v>(report: &'v Value, from: &str, to: &str) -> Option<&'v Value> {
+    report["topology"]["edges"]
+        .as_array()?
+        .iter()
+        .find(|e| e["from"] == from && e["to"] == to)
+}
+
+/// `analyze --filter` analyses what the app's filter keeps, on spans that OpenTelemetry's
+/// Python SDK exported (pika over RabbitMQ, Redis, HTTP): the expected flows are the ones
+/// the SDK's own spans state (`tests/fixtures/instrumented/*.truth.json`).
+#[test]
+fn analyze_filter_keeps_what_the_app_filter_keeps_on_instrumented_spans() {
+    let dir = root().join("tests/fixtures/instrumented");
+    let file = dir.join("python-pika-redis-http.jsonl");
+    let truth: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("python-pika-redis-http.truth.json")).expect("truth"),
+    )
+    .expect("truth parses");
+    let truth_edge = |from: &str, to: &str| {
+        truth["topology_edges"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["from"] == from && e["to"] == to))
+            .unwrap_or_else(|| panic!("truth edge {from} -> {to}"))
+            .clone()
+    };
+
+    // The consumer's view: its deliveries (with the one failure) and its own Redis writes;
+    // not the producer's publishes nor the HTTP call into the producer.
+    let (code, report, err) = analyze_filtered(&file, "handler:fulfillment");
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no JSON: {err}"));
+    assert_eq!(report["filter"], "handler:fulfillment");
+    let want = truth_edge("orders", "fulfillment");
+    let got =
+        edge_json(&report, "channel:orders", "service:fulfillment").expect("delivery edge kept");
+    assert_eq!(got["count"], want["count"]);
+    assert_eq!(got["errors"], want["errors"]);
+    assert!(
+        edge_json(&report, "service:orders-api", "channel:orders").is_none(),
+        "a publish does not touch the handler: {:#}",
+        report["topology"]["edges"]
+    );
+    assert!(edge_json(&report, "service:checkout", "service:orders-api").is_none());
+    let unfiltered = analyze_json(&file);
+    assert!(
+        report["summary"]["observations"].as_u64() < unfiltered["summary"]["observations"].as_u64()
+    );
+
+    // One trace: the order whose fulfilment failed, end to end.
+    let failed = truth["error_spans"][0]["trace_id"]
+        .as_str()
+        .expect("error trace");
+    let (_, report, err) = analyze_filtered(&file, &format!("trace:{failed}"));
+    let report = report.unwrap_or_else(|| panic!("no JSON: {err}"));
+    assert_eq!(report["summary"]["events"], 1, "{:#}", report["summary"]);
+    let publish = edge_json(&report, "service:orders-api", "channel:orders").expect("its publish");
+    assert_eq!(publish["count"], 1);
+    let deliver =
+        edge_json(&report, "channel:orders", "service:fulfillment").expect("its delivery");
+    assert_eq!(
+        (deliver["count"].clone(), deliver["errors"].clone()),
+        (1.into(), 1.into())
+    );
+
+    // The app, given the same filter, lists the same observations.
+    let cli_rows = {
+        let (_, r, _) = analyze_filtered(&file, "handler:fulfillment");
+        r.and_then(|r| r["summary"]["observations"].as_u64())
+            .expect("observations")
+    };
+    let opts = StartOptions {
+        files: vec![file.clone()],
+        filter: Some("handler:fulfillment".into()),
+        cursor: Some("end".into()),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(move |cc| EventLensApp::new(cc, opts));
+    h.state_mut().wait_until_loaded();
+    h.run_steps(4);
+    assert_eq!(h.state().table_rows() as u64, cli_rows);
+
+    // A term it cannot read is an error that names it, not an unfiltered report.
+    let (code, report, err) = analyze_filtered(&file, "stage:nope type:x");
+    assert_eq!(code, Some(2));
+    assert!(report.is_none());
+    assert!(err.contains("stage:nope"), "{err}");
+}

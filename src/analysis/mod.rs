@@ -6,6 +6,7 @@ pub mod config;
 pub mod delivery;
 pub mod distribution;
 pub mod duplicates;
+pub mod filter;
 pub mod findings;
 pub mod governance;
 pub mod latency;

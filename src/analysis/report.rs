@@ -12,6 +12,10 @@ pub const SCHEMA: &str = "eventlens.analysis/v1";
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub schema: &'static str,
+    /// The `--filter` expression the analysis was restricted to: everything below (summary,
+    /// topology, latency, findings) is of the observations it keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     pub inputs: Vec<InputReport>,
     pub summary: Summary,
     pub topology: TopologyReport,
@@ -225,6 +229,7 @@ impl Report {
         };
         Report {
             schema: SCHEMA,
+            filter: None,
             inputs,
             summary: Summary {
                 events: store.events.len() as u64 - store.call_events,
@@ -279,6 +284,13 @@ impl Report {
             if i.note_count > 10 {
                 let _ = writeln!(s, "  ... {} more notes (see --json)", i.note_count - 10);
             }
+        }
+        if let Some(f) = &self.filter {
+            let _ = writeln!(
+                s,
+                "\nfiltered: {} (what follows is of what it keeps)",
+                clean(f)
+            );
         }
         let sm = &self.summary;
         let _ = writeln!(

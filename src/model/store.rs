@@ -586,6 +586,54 @@ impl Store {
         self.finalized_events = self.events.len();
     }
 
+    /// A store of only the observations `keep` (indices into [`Store::observations`], in
+    /// time order) and the events they belong to: what `analyze --filter` analyses, the
+    /// same observations the app's filter keeps. Nodes, inputs and strings are kept whole
+    /// (a node no kept observation touches is not reported). Latencies are the ones measured
+    /// on the whole store: a delivery kept without its publish keeps its delivery latency.
+    pub fn subset(&self, keep: &[u32]) -> Store {
+        let mut out = Store {
+            strings: self.strings.clone(),
+            inputs: self.inputs.clone(),
+            nodes: self.nodes.clone(),
+            node_keys: self.node_keys.clone(),
+            service_names: self.service_names.clone(),
+            merged_duplicates: self.merged_duplicates,
+            unified_producers: self.unified_producers,
+            inferred_deliveries: self.inferred_deliveries,
+            ..Store::default()
+        };
+        let mut remap = vec![u32::MAX; self.events.len()];
+        out.observations.reserve(keep.len());
+        for &i in keep {
+            let Some(o) = self.observations.get(i as usize) else {
+                continue;
+            };
+            let old = o.event.0 as usize;
+            if remap[old] == u32::MAX {
+                remap[old] = out.events.len() as u32;
+                let mut e = self.events[old].clone();
+                let ext = self.event_extensions(&e);
+                e.ext_start = out.extensions.len() as u32;
+                out.extensions.extend_from_slice(ext);
+                if e.kind == EventKind::Call {
+                    out.call_events += 1;
+                }
+                out.event_keys
+                    .insert((e.source, e.id), EventIdx(remap[old]));
+                out.events.push(e);
+            }
+            let mut o = *o;
+            o.event = EventIdx(remap[old]);
+            out.observations.push(o);
+        }
+        out.build_indexes(0);
+        out.topology = Topology::build(&out);
+        out.finalized_len = out.observations.len();
+        out.finalized_events = out.events.len();
+        out
+    }
+
     /// One event published in a span input (a span with `cloudevents.*` attributes) and in
     /// an event input (the CloudEvent itself) is one piece of work: the producer is the
     /// span's service, not a second node named after the event's `source`, and the span's

@@ -5,14 +5,18 @@ use super::derived::Derived;
 use super::empty::EmptyState;
 use super::findings::{self, FindingsView};
 use super::graph::GraphView;
+use super::inputs::inputs_panel;
 use super::inspector::InspectorView;
 use super::latency::{LatencyFigures, LatencyView};
+use super::menu::{label_of, menu_bar};
 use super::open_dialog::{DialogAction, OpenDialog};
+use super::overlays::{loading_overlay, notices_overlay};
 use super::screenshot::{LIVE_WARMUP, ScreenshotPlan, ScreenshotRequest};
+pub use super::settings::Settings;
 use super::startup::{StartCursor, StartSelect};
 use super::table::TableView;
 use super::theme::{self, Theme, ThemeChoice};
-use super::{BottomTab, ColorBy, Command, Selection, ViewCtx, fmt_count};
+use super::{BottomTab, Command, Selection, ViewCtx, fmt_count};
 use crate::analysis::Finding;
 use crate::live::loader::Loading;
 use crate::live::{LiveFeed, LiveInput, Waker};
@@ -20,7 +24,7 @@ use crate::model::Store;
 use crate::replay::{PlayState, TimeCommand, TimeControl};
 use crate::time::Nanos;
 use crossbeam_channel::Receiver;
-use egui::{Key, RichText};
+use egui::Key;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,38 +35,6 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 const LIVE_FINALIZE_EVERY: Duration = Duration::from_millis(250);
 const MAX_RECENT: usize = 10;
 const STORAGE_KEY: &str = "eventlens.settings";
-
-/// What persists between runs (eframe storage).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Settings {
-    pub theme: ThemeChoice,
-    pub recent: Vec<PathBuf>,
-    pub time: TimeControl,
-    pub bottom_tab: BottomTab,
-    pub color_by: ColorBy,
-    pub filter: String,
-    pub show_findings: bool,
-    pub show_inspector: bool,
-    /// Draw synchronous calls (dashed) beside the event flow.
-    pub show_calls: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            theme: ThemeChoice::Dark,
-            recent: Vec::new(),
-            time: TimeControl::default(),
-            bottom_tab: BottomTab::Events,
-            color_by: ColorBy::Errors,
-            filter: String::new(),
-            show_findings: true,
-            show_inspector: true,
-            show_calls: true,
-        }
-    }
-}
 
 /// How the app starts (command line).
 #[derive(Clone, Debug, Default)]
@@ -898,224 +870,6 @@ impl EventLensApp {
     }
 }
 
-fn menu_bar(
-    ui: &mut egui::Ui,
-    cx: &ViewCtx<'_>,
-    settings: &Settings,
-    loading: Option<&Loading>,
-    live: Option<&LiveFeed>,
-    label: &str,
-    cmds: &mut Vec<Command>,
-) {
-    egui::MenuBar::new().ui(ui, |ui| {
-        ui.menu_button("File", |ui| {
-            if ui.button("Open…").clicked() {
-                cmds.push(Command::OpenDialog);
-            }
-            if ui
-                .button("Open with eventlens's browser…")
-                .on_hover_text("eventlens's own file dialog, for where the system's does not work")
-                .clicked()
-            {
-                cmds.push(Command::OpenInAppDialog);
-            }
-            ui.menu_button("Open recent", |ui| {
-                if settings.recent.is_empty() {
-                    ui.label("(none)");
-                }
-                for p in &settings.recent {
-                    if ui.button(p.display().to_string()).clicked() {
-                        cmds.push(Command::Open(vec![p.clone()]));
-                    }
-                }
-                if !settings.recent.is_empty() && ui.button("Clear recent").clicked() {
-                    cmds.push(Command::ClearRecent);
-                }
-            });
-            if ui.button("Live demo").clicked() {
-                cmds.push(Command::StartDemo);
-            }
-            ui.separator();
-            if ui.button("Quit").clicked() {
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-            }
-        });
-        ui.menu_button("View", |ui| {
-            if ui.button("Fit graph").clicked() {
-                cmds.push(Command::FitGraph);
-            }
-            let mut t = settings.theme;
-            ui.radio_value(&mut t, ThemeChoice::Dark, "Dark theme");
-            ui.radio_value(&mut t, ThemeChoice::Light, "Light theme");
-            if t != settings.theme {
-                cmds.push(Command::SetTheme(t));
-            }
-        });
-        ui.menu_button("Help", |ui| {
-            ui.label("Space: play/pause · ←/→: step one event · Home/End");
-            ui.label("Graph: drag to pan, scroll to zoom, double-click to fit");
-            ui.label("Filter: type:X source:X channel:X handler:X outcome:error latency>50ms time:a..b text");
-        });
-        ui.separator();
-        ui.label(RichText::new("eventlens").strong().color(cx.theme.accent));
-        ui.label(RichText::new(label).color(cx.theme.text_weak));
-        if let Some(feed) = live {
-            let c = if feed.is_connected() { cx.theme.error } else { cx.theme.text_weak };
-            ui.label(RichText::new("● LIVE").color(c).strong());
-            if feed.dropped() > 0 {
-                ui.label(RichText::new(format!("{} dropped", fmt_count(feed.dropped()))).color(cx.theme.warn));
-            }
-        }
-        if let Some(l) = loading {
-            ui.add(egui::ProgressBar::new(l.fraction()).desired_width(160.0).show_percentage());
-            if ui.button("Cancel").clicked() {
-                cmds.push(Command::CancelLoad);
-            }
-        }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let calls = cx.store.call_events;
-            let events = cx.store.events.len() as u64 - calls;
-            let mut text = format!("{} events", fmt_count(events));
-            if calls > 0 {
-                text.push_str(&format!(" · {} calls", fmt_count(calls)));
-            }
-            text.push_str(&format!(
-                " · {} observations",
-                fmt_count(cx.store.observations.len() as u64)
-            ));
-            ui.label(RichText::new(text).color(cx.theme.text_weak));
-        });
-    });
-}
-
-/// The file names of `paths`, for the title bar.
-fn label_of(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn loading_overlay(ui: &mut egui::Ui, l: &Loading, cmds: &mut Vec<Command>) {
-    let r = ui.max_rect();
-    let area = egui::Rect::from_center_size(r.center(), egui::vec2(420.0, 110.0));
-    ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
-        egui::Frame::popup(ui.style()).show(ui, |ui| {
-            let names: Vec<String> = l.paths.iter().map(|p| p.display().to_string()).collect();
-            ui.label(format!("Loading {}", names.join(", ")));
-            ui.add(egui::ProgressBar::new(l.fraction()).show_percentage());
-            if ui.button("Cancel").clicked() {
-                cmds.push(Command::CancelLoad);
-            }
-        });
-    });
-}
-
-/// Startup options that did not apply, over the top of the graph, until dismissed.
-fn notices_overlay(
-    ui: &mut egui::Ui,
-    cx: &ViewCtx<'_>,
-    canvas: egui::Rect,
-    notices: &[String],
-    cmds: &mut Vec<Command>,
-) {
-    let w = (canvas.width() - 24.0).clamp(200.0, 640.0);
-    let area = egui::Rect::from_min_size(
-        egui::pos2(canvas.center().x - w / 2.0, canvas.top() + 8.0),
-        egui::vec2(w, canvas.height() - 16.0),
-    );
-    ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
-        egui::Frame::popup(ui.style())
-            .stroke(egui::Stroke::new(1.5, cx.theme.error))
-            .show(ui, |ui| {
-                ui.set_width(w - 20.0);
-                ui.label(
-                    RichText::new("Startup options that do not apply")
-                        .strong()
-                        .color(cx.theme.error),
-                );
-                for n in notices {
-                    ui.add(egui::Label::new(RichText::new(n).color(cx.theme.text)).wrap());
-                }
-                if ui.button("Dismiss").clicked() {
-                    cmds.push(Command::DismissNotices);
-                }
-            });
-    });
-}
-
-/// What was read from each input: records, unreadable records and spec violations by line
-/// (a violation links to its event), and the files that could not be read at all.
-fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
-    let failures = cx.load_failures;
-    egui::ScrollArea::vertical()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for f in failures {
-                ui.label(RichText::new(f).color(cx.theme.error));
-            }
-            for (ii, input) in cx.store.inputs.iter().enumerate() {
-                ui.horizontal(|ui| {
-                    ui.strong(&input.path);
-                    ui.label(
-                        RichText::new(format!(
-                            "{} · {} records · {} unreadable · {} spec violations · {} notes",
-                            input.format.map_or("?", |f| f.as_str()),
-                            fmt_count(input.records),
-                            fmt_count(input.skipped),
-                            fmt_count(input.violation_count),
-                            fmt_count(input.note_count)
-                        ))
-                        .color(cx.theme.text_weak),
-                    );
-                });
-                for e in &input.errors {
-                    ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, e.line, e.message))
-                            .color(cx.theme.error)
-                            .monospace(),
-                    );
-                }
-                for v in &input.violations {
-                    let text = RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
-                        .color(cx.theme.warn)
-                        .monospace();
-                    match cx.derived.event_at(cx.store, ii as u16, v.line) {
-                        Some(e) => {
-                            let selected = cx.selection == Selection::Event(e);
-                            if ui
-                                .selectable_label(selected, text)
-                                .on_hover_text("Select this event")
-                                .clicked()
-                            {
-                                cmds.push(Command::Select(Selection::Event(e)));
-                            }
-                        }
-                        None => {
-                            ui.label(text);
-                        }
-                    }
-                }
-                for n in &input.notes {
-                    ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, n.line, n.message))
-                            .color(cx.theme.text_weak)
-                            .monospace(),
-                    );
-                }
-            }
-            if cx.store.inputs.is_empty() && failures.is_empty() {
-                ui.label("No inputs.");
-            }
-        });
-}
-
 impl eframe::App for EventLensApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame(ui);
@@ -1131,35 +885,5 @@ impl eframe::App for EventLensApp {
         }
         self.settings.time.speed = self.time.speed;
         eframe::set_value(storage, STORAGE_KEY, &self.settings);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_survive_a_save_and_load_and_tolerate_missing_fields() {
-        let mut s = Settings {
-            theme: ThemeChoice::Light,
-            recent: vec![PathBuf::from("/tmp/capture.jsonl")],
-            bottom_tab: BottomTab::Latency,
-            color_by: ColorBy::Latency,
-            filter: "outcome:error".into(),
-            ..Default::default()
-        };
-        s.time.speed = 5.0;
-        let json = serde_json::to_string(&s).expect("serializes");
-        let back: Settings = serde_json::from_str(&json).expect("deserializes");
-        assert_eq!(back.theme, ThemeChoice::Light);
-        assert_eq!(back.recent, s.recent);
-        assert_eq!(back.bottom_tab, BottomTab::Latency);
-        assert_eq!(back.color_by, ColorBy::Latency);
-        assert_eq!(back.filter, "outcome:error");
-        assert_eq!(back.time.speed, 5.0);
-        // An older or partial file still loads, with defaults for the rest.
-        let partial: Settings = serde_json::from_str(r#"{"theme":"Light"}"#).expect("partial");
-        assert_eq!(partial.theme, ThemeChoice::Light);
-        assert!(partial.show_inspector);
     }
 }

@@ -7,7 +7,7 @@
 //! --json`'s latency series and the cold/warm split) are computed on first use after a
 //! data change.
 
-use super::filter::{Filter, FilterResult};
+use crate::analysis::filter::{Filter, FilterResult};
 use crate::analysis::series::{FlowTimeline, RateAt, RateIndex, rate_window};
 use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};

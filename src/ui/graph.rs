@@ -55,6 +55,44 @@ struct EdgeGeom<'a> {
     rate_at: crate::analysis::series::RateAt,
 }
 
+/// An edge's label, measured, waiting to be placed.
+struct EdgeLabel {
+    key: (NodeId, NodeId),
+    bez: CubicBezierShape,
+    size: Vec2,
+    galleys: Vec<std::sync::Arc<egui::Galley>>,
+    selected: bool,
+}
+
+/// Where along its curve a label of `size` goes: the first point, from the middle
+/// outwards, where it covers no node and no label placed before; failing that, the point
+/// where it covers least.
+fn place_label(bez: &CubicBezierShape, size: Vec2, nodes: &[Rect], placed: &[Rect]) -> Rect {
+    const TS: [f32; 9] = [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82];
+    let overlap = |r: &Rect| -> f32 {
+        nodes
+            .iter()
+            .chain(placed)
+            .map(|o| {
+                let i = r.intersect(*o);
+                if i.is_positive() { i.area() } else { 0.0 }
+            })
+            .sum()
+    };
+    let mut best: Option<(f32, Rect)> = None;
+    for t in TS {
+        let r = Rect::from_center_size(bez.sample(t), size);
+        let o = overlap(&r);
+        if o <= 0.0 {
+            return r;
+        }
+        if best.is_none_or(|(b, _)| o < b) {
+            best = Some((o, r));
+        }
+    }
+    best.map_or_else(|| Rect::from_center_size(bez.sample(0.5), size), |(_, r)| r)
+}
+
 /// Draws the graph; returns the canvas (below the toolbar), where overlays go.
 pub fn show(
     ui: &mut egui::Ui,
@@ -258,6 +296,7 @@ pub fn show(
     let dot_window = ((0.9 * speed * NANOS_PER_SEC as f64) as Nanos).max(1);
     let pointer = response.hover_pos();
     let mut hovered_edge: Option<(f32, (NodeId, NodeId))> = None;
+    let mut labels: Vec<EdgeLabel> = Vec::new();
     for g in &geoms {
         let e = g.edge;
         let key = (e.from, e.to);
@@ -375,9 +414,8 @@ pub fn show(
                 }
             }
         }
-        // Label at the middle.
+        // The label: measured here, placed after every curve is drawn (see below).
         if zoom > 0.4 {
-            let mid = bez.sample(0.5);
             let types: Vec<&str> = e
                 .types
                 .iter()
@@ -400,8 +438,10 @@ pub fn show(
                 line1 = e.stage.as_str().to_string();
             }
             let mut lines = vec![(line1, if dimmed { theme.text_weak } else { theme.text })];
+            // Scopes: the count is what crossed the edge up to the cursor, the rate is at
+            // the cursor (its window named), the p95 is of the whole run.
             lines.push((
-                format!("{} · {}", fmt_count(g.count), g.rate_at.label()),
+                format!("{} so far · {}", fmt_count(g.count), g.rate_at.label()),
                 theme.text_weak,
             ));
             let mut extra = Vec::new();
@@ -409,7 +449,7 @@ pub fn show(
                 extra.push(format!("{} err", fmt_count(g.errors)));
             }
             if let Some(s) = e.latency.as_ref().and_then(LatencySummary::of) {
-                extra.push(format!("p95 {}", fmt_duration((s.p95 * 1e6) as i64)));
+                extra.push(format!("run p95 {}", fmt_duration((s.p95 * 1e6) as i64)));
             }
             if !extra.is_empty() {
                 let c = if g.errors > 0 {
@@ -430,37 +470,59 @@ pub fn show(
                 .collect();
             let w = galleys.iter().map(|g| g.size().x).fold(0.0, f32::max);
             let h: f32 = galleys.iter().map(|g| g.size().y).sum();
-            let label_rect = Rect::from_center_size(mid, vec2(w + 8.0, h + 2.0));
-            painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.9));
-            if selected {
-                painter.rect_stroke(
-                    label_rect,
-                    3.0,
-                    Stroke::new(2.0, theme.selection),
-                    StrokeKind::Outside,
-                );
-            }
-            let mut y = label_rect.top() + 1.0;
-            for g in galleys {
-                let gh = g.size().y;
-                painter.galley(
-                    pos2(label_rect.center().x - g.size().x / 2.0, y),
-                    g,
-                    theme.text,
-                );
-                y += gh;
-            }
-            let id = ui.scope_id().with(("edge", e.from, e.to));
-            let r = ui.interact(label_rect, id, Sense::click());
-            let name = format!(
-                "edge {} → {}",
-                cx.store.node_name(e.from),
-                cx.store.node_name(e.to)
+            labels.push(EdgeLabel {
+                key,
+                bez,
+                size: vec2(w + 8.0, h + 2.0),
+                galleys,
+                selected,
+            });
+        }
+    }
+
+    // Edge labels over every curve, each where no node and no other label is: the middle
+    // of its edge when that is free, else the free point nearest the middle, else the
+    // least covered one.
+    let node_rects: Vec<Rect> = layout
+        .nodes
+        .iter()
+        .filter_map(|p| pos.get(&p.id))
+        .map(|&c| Rect::from_center_size(c, node_size).expand(3.0))
+        .collect();
+    let mut placed: Vec<Rect> = Vec::with_capacity(labels.len());
+    for l in labels {
+        let label_rect = place_label(&l.bez, l.size, &node_rects, &placed);
+        placed.push(label_rect);
+        painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.92));
+        if l.selected {
+            painter.rect_stroke(
+                label_rect,
+                3.0,
+                Stroke::new(2.0, theme.selection),
+                StrokeKind::Outside,
             );
-            r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
-            if r.clicked() {
-                cmds.push(Command::Select(Selection::Edge(e.from, e.to)));
-            }
+        }
+        let mut y = label_rect.top() + 1.0;
+        for g in l.galleys {
+            let gh = g.size().y;
+            painter.galley(
+                pos2(label_rect.center().x - g.size().x / 2.0, y),
+                g,
+                theme.text,
+            );
+            y += gh;
+        }
+        let (from, to) = l.key;
+        let id = ui.scope_id().with(("edge", from, to));
+        let r = ui.interact(label_rect, id, Sense::click());
+        let name = format!(
+            "edge {} → {}",
+            cx.store.node_name(from),
+            cx.store.node_name(to)
+        );
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        if r.clicked() {
+            cmds.push(Command::Select(Selection::Edge(from, to)));
         }
     }
 
@@ -736,8 +798,8 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
             .layout(egui::Layout::left_to_right(egui::Align::Center)),
         |ui| {
             let what = match cx.color_by {
-                ColorBy::Errors => "Edges by failed share:",
-                ColorBy::Latency => "Edges by p95 latency:",
+                ColorBy::Errors => "Edges by failed share so far:",
+                ColorBy::Latency => "Edges by p95 latency of the run:",
             };
             ui.label(egui::RichText::new(what).color(theme.text_weak));
             let swatch = |ui: &mut egui::Ui, color: Color32, dashed: bool| {
@@ -768,7 +830,10 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
             ui.label("selected");
             swatch(ui, theme.highlight, false);
             ui.label("event path");
-            ui.label(egui::RichText::new("· width: rate").color(theme.text_weak));
+            ui.label(
+                egui::RichText::new("· width: rate at the cursor · counts: so far")
+                    .color(theme.text_weak),
+            );
         },
     );
 }

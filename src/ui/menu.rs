@@ -1,0 +1,113 @@
+//! The menu bar: File, View, Help, the live status and the totals.
+
+use super::settings::Settings;
+use super::theme::ThemeChoice;
+use super::{Command, ViewCtx, fmt_count};
+use crate::live::LiveFeed;
+use crate::live::loader::Loading;
+use egui::RichText;
+use std::path::PathBuf;
+
+pub(super) fn menu_bar(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    settings: &Settings,
+    loading: Option<&Loading>,
+    live: Option<&LiveFeed>,
+    label: &str,
+    cmds: &mut Vec<Command>,
+) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open…").clicked() {
+                cmds.push(Command::OpenDialog);
+            }
+            if ui
+                .button("Open with eventlens's browser…")
+                .on_hover_text("eventlens's own file dialog, for where the system's does not work")
+                .clicked()
+            {
+                cmds.push(Command::OpenInAppDialog);
+            }
+            ui.menu_button("Open recent", |ui| {
+                if settings.recent.is_empty() {
+                    ui.label("(none)");
+                }
+                for p in &settings.recent {
+                    if ui.button(p.display().to_string()).clicked() {
+                        cmds.push(Command::Open(vec![p.clone()]));
+                    }
+                }
+                if !settings.recent.is_empty() && ui.button("Clear recent").clicked() {
+                    cmds.push(Command::ClearRecent);
+                }
+            });
+            if ui.button("Live demo").clicked() {
+                cmds.push(Command::StartDemo);
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.button("Fit graph").clicked() {
+                cmds.push(Command::FitGraph);
+            }
+            let mut t = settings.theme;
+            ui.radio_value(&mut t, ThemeChoice::Dark, "Dark theme");
+            ui.radio_value(&mut t, ThemeChoice::Light, "Light theme");
+            if t != settings.theme {
+                cmds.push(Command::SetTheme(t));
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            ui.label("Space: play/pause · ←/→: step one event · Home/End");
+            ui.label("Graph: drag to pan, scroll to zoom, double-click to fit");
+            ui.label("Filter: type:X source:X channel:X handler:X outcome:error latency>50ms time:a..b text");
+        });
+        ui.separator();
+        ui.label(RichText::new("eventlens").strong().color(cx.theme.accent));
+        ui.label(RichText::new(label).color(cx.theme.text_weak));
+        if let Some(feed) = live {
+            let c = if feed.is_connected() { cx.theme.error } else { cx.theme.text_weak };
+            ui.label(RichText::new("● LIVE").color(c).strong());
+            if feed.dropped() > 0 {
+                ui.label(RichText::new(format!("{} dropped", fmt_count(feed.dropped()))).color(cx.theme.warn));
+            }
+        }
+        if let Some(l) = loading {
+            ui.add(egui::ProgressBar::new(l.fraction()).desired_width(160.0).show_percentage());
+            if ui.button("Cancel").clicked() {
+                cmds.push(Command::CancelLoad);
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let calls = cx.store.call_events;
+            let events = cx.store.events.len() as u64 - calls;
+            let mut text = format!("{} events", fmt_count(events));
+            if calls > 0 {
+                text.push_str(&format!(" · {} calls", fmt_count(calls)));
+            }
+            text.push_str(&format!(
+                " · {} observations",
+                fmt_count(cx.store.observations.len() as u64)
+            ));
+            ui.label(RichText::new(text).color(cx.theme.text_weak));
+        });
+    });
+}
+
+/// The file names of `paths`, for the title bar.
+pub(super) fn label_of(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
