@@ -577,12 +577,12 @@ fn the_inspector_shows_the_delivery_history_first_in_sections_that_fold() {
 #[test]
 fn the_edge_colours_have_a_legend_in_both_colourings() {
     let mut h = open(capture());
-    h.get_by_label("Edges by failed share:");
+    h.get_by_label("Failed share so far:");
     h.get_by_label("under 2%");
     h.get_by_label("8% or more, dead letters");
     h.get_by_label("p95 latency").click();
     h.run_steps(3);
-    h.get_by_label("Edges by p95 latency:");
+    h.get_by_label("p95 latency of the run:");
     h.get_by_label("under 20 ms");
     h.get_by_label("100 ms or more");
     h.get_by_label("selected");

@@ -65,8 +65,8 @@ struct EdgeLabel {
 }
 
 /// Where along its curve a label of `size` goes: the first point, from the middle
-/// outwards, where it covers no node and no label placed before; failing that, the point
-/// where it covers least.
+/// outwards (on the curve, then just above or below it), where it covers no node and no
+/// label placed before; failing that, the point where it covers least.
 fn place_label(bez: &CubicBezierShape, size: Vec2, nodes: &[Rect], placed: &[Rect]) -> Rect {
     const TS: [f32; 9] = [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82];
     let overlap = |r: &Rect| -> f32 {
@@ -80,14 +80,20 @@ fn place_label(bez: &CubicBezierShape, size: Vec2, nodes: &[Rect], placed: &[Rec
             .sum()
     };
     let mut best: Option<(f32, Rect)> = None;
-    for t in TS {
-        let r = Rect::from_center_size(bez.sample(t), size);
-        let o = overlap(&r);
-        if o <= 0.0 {
-            return r;
-        }
-        if best.is_none_or(|(b, _)| o < b) {
-            best = Some((o, r));
+    // On the curve first, then just above or below it (still reading as its label).
+    let shift = size.y * 0.5 + 4.0;
+    for dy in [0.0, -shift, shift] {
+        for t in TS {
+            let r = Rect::from_center_size(bez.sample(t) + vec2(0.0, dy), size);
+            let o = overlap(&r);
+            if o <= 0.0 {
+                return r;
+            }
+            // A shifted place must be clearly better to be taken.
+            let o = if dy == 0.0 { o } else { o * 1.5 };
+            if best.is_none_or(|(b, _)| o < b) {
+                best = Some((o, r));
+            }
         }
     }
     best.map_or_else(|| Rect::from_center_size(bez.sample(0.5), size), |(_, r)| r)
@@ -440,11 +446,23 @@ pub fn show(
             let mut lines = vec![(line1, if dimmed { theme.text_weak } else { theme.text })];
             // Scopes: the count is what crossed the edge up to the cursor, the rate is at
             // the cursor (its window named), the p95 is of the whole run.
+            let r = &g.rate_at;
             lines.push((
-                format!("{} so far · {}", fmt_count(g.count), g.rate_at.label()),
+                format!(
+                    "{} so far · {} ({})",
+                    fmt_count(g.count),
+                    crate::analysis::series::fmt_rate(r.per_sec),
+                    crate::analysis::series::fmt_window(r.window)
+                ),
                 theme.text_weak,
             ));
             let mut extra = Vec::new();
+            if r.peak_per_sec > r.per_sec {
+                extra.push(format!(
+                    "peak {}",
+                    crate::analysis::series::fmt_rate(r.peak_per_sec)
+                ));
+            }
             if g.errors > 0 {
                 extra.push(format!("{} err", fmt_count(g.errors)));
             }
@@ -477,52 +495,6 @@ pub fn show(
                 galleys,
                 selected,
             });
-        }
-    }
-
-    // Edge labels over every curve, each where no node and no other label is: the middle
-    // of its edge when that is free, else the free point nearest the middle, else the
-    // least covered one.
-    let node_rects: Vec<Rect> = layout
-        .nodes
-        .iter()
-        .filter_map(|p| pos.get(&p.id))
-        .map(|&c| Rect::from_center_size(c, node_size).expand(3.0))
-        .collect();
-    let mut placed: Vec<Rect> = Vec::with_capacity(labels.len());
-    for l in labels {
-        let label_rect = place_label(&l.bez, l.size, &node_rects, &placed);
-        placed.push(label_rect);
-        painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.92));
-        if l.selected {
-            painter.rect_stroke(
-                label_rect,
-                3.0,
-                Stroke::new(2.0, theme.selection),
-                StrokeKind::Outside,
-            );
-        }
-        let mut y = label_rect.top() + 1.0;
-        for g in l.galleys {
-            let gh = g.size().y;
-            painter.galley(
-                pos2(label_rect.center().x - g.size().x / 2.0, y),
-                g,
-                theme.text,
-            );
-            y += gh;
-        }
-        let (from, to) = l.key;
-        let id = ui.scope_id().with(("edge", from, to));
-        let r = ui.interact(label_rect, id, Sense::click());
-        let name = format!(
-            "edge {} → {}",
-            cx.store.node_name(from),
-            cx.store.node_name(to)
-        );
-        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
-        if r.clicked() {
-            cmds.push(Command::Select(Selection::Edge(from, to)));
         }
     }
 
@@ -635,6 +607,53 @@ pub fn show(
             cmds.push(Command::Select(Selection::Node(p.id)));
         }
     }
+
+    // Edge labels over every curve and node (never covered), each where no node and no other label is: the middle
+    // of its edge when that is free, else the free point nearest the middle, else the
+    // least covered one.
+    let node_rects: Vec<Rect> = layout
+        .nodes
+        .iter()
+        .filter_map(|p| pos.get(&p.id))
+        .map(|&c| Rect::from_center_size(c, node_size).expand(3.0))
+        .collect();
+    let mut placed: Vec<Rect> = Vec::with_capacity(labels.len());
+    for l in labels {
+        let label_rect = place_label(&l.bez, l.size, &node_rects, &placed);
+        placed.push(label_rect);
+        painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.92));
+        if l.selected {
+            painter.rect_stroke(
+                label_rect,
+                3.0,
+                Stroke::new(2.0, theme.selection),
+                StrokeKind::Outside,
+            );
+        }
+        let mut y = label_rect.top() + 1.0;
+        for g in l.galleys {
+            let gh = g.size().y;
+            painter.galley(
+                pos2(label_rect.center().x - g.size().x / 2.0, y),
+                g,
+                theme.text,
+            );
+            y += gh;
+        }
+        let (from, to) = l.key;
+        let id = ui.scope_id().with(("edge", from, to));
+        let r = ui.interact(label_rect, id, Sense::click());
+        let name = format!(
+            "edge {} → {}",
+            cx.store.node_name(from),
+            cx.store.node_name(to)
+        );
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        if r.clicked() {
+            cmds.push(Command::Select(Selection::Edge(from, to)));
+        }
+    }
+
     if response.clicked() {
         match hovered_edge {
             Some((_, (a, b))) => cmds.push(Command::Select(Selection::Edge(a, b))),
@@ -798,8 +817,8 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
             .layout(egui::Layout::left_to_right(egui::Align::Center)),
         |ui| {
             let what = match cx.color_by {
-                ColorBy::Errors => "Edges by failed share so far:",
-                ColorBy::Latency => "Edges by p95 latency of the run:",
+                ColorBy::Errors => "Failed share so far:",
+                ColorBy::Latency => "p95 latency of the run:",
             };
             ui.label(egui::RichText::new(what).color(theme.text_weak));
             let swatch = |ui: &mut egui::Ui, color: Color32, dashed: bool| {
@@ -830,10 +849,7 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
             ui.label("selected");
             swatch(ui, theme.highlight, false);
             ui.label("event path");
-            ui.label(
-                egui::RichText::new("· width: rate at the cursor · counts: so far")
-                    .color(theme.text_weak),
-            );
+            ui.label(egui::RichText::new("· width: rate at the cursor").color(theme.text_weak));
         },
     );
 }
