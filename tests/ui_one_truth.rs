@@ -13,21 +13,27 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `eventlens analyze FILE --json`, parsed.
-fn analyze_json(file: &Path) -> Value {
+/// `eventlens analyze FILE --json ARGS...`: its exit code, parsed output and errors.
+fn run_analyze(file: &Path, args: &[&str]) -> (Option<i32>, Option<Value>, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
         .arg("analyze")
         .arg(file)
         .arg("--json")
+        .args(args)
         .output()
         .expect("run eventlens analyze");
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("analyze --json parses")
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).ok(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `eventlens analyze FILE --json`, parsed.
+fn analyze_json(file: &Path) -> Value {
+    let (code, json, err) = run_analyze(file, &[]);
+    assert_eq!(code, Some(0), "{}: {err}", file.display());
+    json.unwrap_or_else(|| panic!("{}: analyze --json does not parse", file.display()))
 }
 
 fn open(path: &Path) -> Harness<'static, EventLensApp> {
@@ -213,19 +219,9 @@ fn the_latency_tab_shows_the_percentiles_of_analyze_for_every_edge_and_handler()
     assert_eq!(handlers, 2);
 }
 
-/// `eventlens analyze FILE --json --filter EXPR`: its exit code and parsed output.
+/// `eventlens analyze FILE --json --filter EXPR`.
 fn analyze_filtered(file: &Path, filter: &str) -> (Option<i32>, Option<Value>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .arg("analyze")
-        .arg(file)
-        .args(["--json", "--filter", filter])
-        .output()
-        .expect("run eventlens analyze");
-    (
-        out.status.code(),
-        serde_json::from_slice(&out.stdout).ok(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_analyze(file, &["--filter", filter])
 }
 
 fn edge_json<'v>(report: &'v Value, from: &str, to: &str) -> Option<&'v Value> {

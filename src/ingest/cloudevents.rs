@@ -539,6 +539,29 @@ pub fn parse_and_check(text: &str) -> Result<Checked<'_>, String> {
     check(raw, text)
 }
 
+/// Counts one record read on `line` of `input`, with its spec violations and notes;
+/// returns where it was read.
+pub(crate) fn count_record(
+    store: &mut Store,
+    input: u16,
+    line: u64,
+    violations: &[String],
+    notes: &[String],
+) -> RecordLoc {
+    let inp = &mut store.inputs[input as usize];
+    inp.records += 1;
+    for msg in violations {
+        inp.violation(line, msg.clone());
+    }
+    for msg in notes {
+        inp.note(line, msg.clone());
+    }
+    RecordLoc {
+        input,
+        line: line.min(u32::MAX as u64) as u32,
+    }
+}
+
 /// Adds a checked event and its observation to the store. `payload_base` is the stream
 /// offset of the text the event was parsed from; `text` is that text.
 pub fn add_checked(
@@ -550,20 +573,7 @@ pub fn add_checked(
     payload_base: u64,
     last_time: &mut Nanos,
 ) {
-    let loc = RecordLoc {
-        input,
-        line: line.min(u32::MAX as u64) as u32,
-    };
-    {
-        let inp = &mut store.inputs[input as usize];
-        inp.records += 1;
-        for msg in &c.violations {
-            inp.violation(line, msg.clone());
-        }
-        for msg in &c.notes {
-            inp.note(line, msg.clone());
-        }
-    }
+    let loc = count_record(store, input, line, &c.violations, &c.notes);
     let payload = c.payload.and_then(|(off, len, json)| {
         let offset = match &mut store.inputs[input as usize].payloads {
             PayloadSource::File(..) => payload_base + off as u64,

@@ -297,20 +297,7 @@ fn add(
     base: u64,
     last_time: &mut Nanos,
 ) {
-    let loc = RecordLoc {
-        input,
-        line: line.min(u32::MAX as u64) as u32,
-    };
-    {
-        let inp = &mut store.inputs[input as usize];
-        inp.records += 1;
-        for v in &m.violations {
-            inp.violation(line, v.clone());
-        }
-        for n in &m.notes {
-            inp.note(line, n.clone());
-        }
-    }
+    let loc = super::cloudevents::count_record(store, input, line, &m.violations, &m.notes);
     let payload = m.data.and_then(|d| {
         let off = (d.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
         let offset = match &mut store.inputs[input as usize].payloads {

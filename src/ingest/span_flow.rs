@@ -361,6 +361,38 @@ struct Tally {
     unplaced: u64,
 }
 
+fn loc_of(input: u16, s: &Span) -> RecordLoc {
+    RecordLoc {
+        input,
+        line: s.line.min(u32::MAX as u64) as u32,
+    }
+}
+
+/// The spans of one role, earliest first.
+fn in_start_order(sp: &Spans, role: Role) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sp.spans.len())
+        .filter(|&i| sp.roles[i] == role)
+        .collect();
+    order.sort_by_key(|&i| sp.spans[i].start);
+    order
+}
+
+/// A messaging span that names no destination and got none from a join: counted, and
+/// reported on its line.
+fn unplaced(store: &mut Store, tally: &mut Tally, input: u16, s: &Span, does: &str, and: &str) {
+    tally.unplaced += 1;
+    store.inputs[input as usize].error(
+        s.line,
+        format!(
+            "{}: {:?} span \"{}\" of {} {does} but names no destination (messaging.destination.name) and {and}",
+            s.path,
+            s.kind,
+            escape(&s.name),
+            escape(&s.service)
+        ),
+    );
+}
+
 /// Adds every span of one input to the store: events, observations, calls, handler marks.
 /// Spans that cannot be placed (a producer span without any destination) are reported.
 pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
@@ -379,10 +411,7 @@ pub fn add_spans(store: &mut Store, input: u16, spans: &[Span]) {
             })
             .collect()
     };
-    let loc = |s: &Span| RecordLoc {
-        input,
-        line: s.line.min(u32::MAX as u64) as u32,
-    };
+    let loc = |s: &Span| loc_of(input, s);
     let mut span_event: Vec<Option<EventIdx>> = vec![None; spans.len()];
 
     add_publishes(
@@ -433,29 +462,12 @@ fn add_publishes(
     let spans = sp.spans;
     // A message id names one message wherever it is published (a dead-letter queue keeps
     // it): its first publisher is the event's source.
-    let mut order: Vec<usize> = (0..spans.len())
-        .filter(|&i| sp.roles[i] == Role::Publish)
-        .collect();
-    order.sort_by_key(|&i| spans[i].start);
     let mut source_of_message: FxHashMap<String, Arc<str>> = FxHashMap::default();
-    for i in order {
+    for i in in_start_order(sp, Role::Publish) {
         let s = &spans[i];
-        let loc = RecordLoc {
-            input,
-            line: s.line.min(u32::MAX as u64) as u32,
-        };
+        let loc = loc_of(input, s);
         let Some(channel) = &channels[i] else {
-            tally.unplaced += 1;
-            store.inputs[input as usize].error(
-                s.line,
-                format!(
-                    "{}: {:?} span \"{}\" of {} publishes but names no destination (messaging.destination.name) and no consumer names one",
-                    s.path,
-                    s.kind,
-                    escape(&s.name),
-                    escape(&s.service)
-                ),
-            );
+            unplaced(store, tally, input, s, "publishes", "no consumer names one");
             continue;
         };
         let message_id = conv::message_id(s);
@@ -562,27 +574,17 @@ fn add_consumers(
             handling_end[p] = Some(end);
         }
     }
-    let mut order: Vec<usize> = (0..spans.len())
-        .filter(|&i| sp.roles[i] == Role::Consume)
-        .collect();
-    order.sort_by_key(|&i| spans[i].start);
-    for i in order {
+    for i in in_start_order(sp, Role::Consume) {
         let s = &spans[i];
-        let loc = RecordLoc {
-            input,
-            line: s.line.min(u32::MAX as u64) as u32,
-        };
+        let loc = loc_of(input, s);
         let Some(channel) = &channels[i] else {
-            tally.unplaced += 1;
-            store.inputs[input as usize].error(
-                s.line,
-                format!(
-                    "{}: {:?} span \"{}\" of {} consumes but names no destination (messaging.destination.name) and is joined to no producer span",
-                    s.path,
-                    s.kind,
-                    escape(&s.name),
-                    escape(&s.service)
-                ),
+            unplaced(
+                store,
+                tally,
+                input,
+                s,
+                "consumes",
+                "is joined to no producer span",
             );
             continue;
         };

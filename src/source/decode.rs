@@ -17,6 +17,7 @@
 //! Nothing here does I/O or knows the store.
 
 use super::message::{HeaderValue, Message, System};
+use super::url::percent_decode;
 use crate::ingest::cloudevents::{self, RawEvent};
 use crate::ingest::jsonval::{Val, object_shape};
 use crate::time::Nanos;
@@ -196,29 +197,6 @@ fn binary_attrs(msg: &Message) -> Vec<(String, HeaderValue)> {
                 .collect()
         }
     }
-}
-
-/// `%XX` sequences decoded; the text unchanged when they do not make UTF-8.
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(v) = u8::from_str_radix(hex, 16)
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
 fn binary(msg: &Message, attrs: Vec<(String, HeaderValue)>) -> Result<DecodedEvent, String> {

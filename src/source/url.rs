@@ -134,7 +134,11 @@ pub struct UrlError {
     pub message: String,
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` sequences decoded; the text unchanged when they do not make UTF-8.
+pub(crate) fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
