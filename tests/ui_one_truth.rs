@@ -37,10 +37,13 @@ fn analyze_json(file: &Path) -> Value {
 }
 
 fn open(path: &Path) -> Harness<'static, EventLensApp> {
-    let opts = StartOptions {
+    open_with(StartOptions {
         files: vec![path.to_path_buf()],
         ..Default::default()
-    };
+    })
+}
+
+fn open_with(opts: StartOptions) -> Harness<'static, EventLensApp> {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| EventLensApp::new(cc, opts));
@@ -294,17 +297,12 @@ fn analyze_filter_keeps_what_the_app_filter_keeps_on_instrumented_spans() {
         r.and_then(|r| r["summary"]["observations"].as_u64())
             .expect("observations")
     };
-    let opts = StartOptions {
+    let h = open_with(StartOptions {
         files: vec![file.clone()],
         filter: Some("handler:fulfillment".into()),
         cursor: Some("end".into()),
         ..Default::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(move |cc| EventLensApp::new(cc, opts));
-    h.state_mut().wait_until_loaded();
-    h.run_steps(4);
+    });
     assert_eq!(h.state().table_rows() as u64, cli_rows);
 
     // A term it cannot read is an error that names it, not an unfiltered report.
