@@ -25,7 +25,8 @@ struct Cli {
 
 #[derive(clap::Args, Default)]
 struct GuiArgs {
-    /// Capture or trace files to open in the window, or broker URLs to watch live
+    /// Capture or trace files to open in the window (`-`: standard input, read to its
+    /// end), or broker URLs to watch live
     /// (nats://, mqtt://, amqp://, redis://; see `eventlens record --help`).
     files: Vec<PathBuf>,
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
@@ -63,8 +64,9 @@ enum Command {
     /// Read captures and traces and print the topology, latencies and findings.
     Analyze {
         /// Capture or trace files (CloudEvents, eventlens capture, OTLP JSON, Jaeger, Zipkin,
-        /// kcat -J), optionally gzip or zstd compressed; or broker URLs, read for
-        /// --duration or --count.
+        /// kcat -J), optionally gzip or zstd compressed; `-` for standard input (e.g.
+        /// `kcat -C -J ... | eventlens analyze -`); or broker URLs, read for --duration or
+        /// --count.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// With broker URLs: how long to read them (e.g. 10s, 2m, 500ms).
@@ -605,7 +607,16 @@ fn analyze(
     let mut loaded = 0usize;
     for f in files {
         match load_path(&mut store, f, &progress) {
-            Ok(_) => loaded += 1,
+            Ok(i) => {
+                loaded += 1;
+                if eventlens::ingest::is_stdin(f) {
+                    let input = &store.inputs[i as usize];
+                    eprintln!(
+                        "eventlens: standard input ended after {} records ({} unreadable)",
+                        input.records, input.skipped
+                    );
+                }
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }

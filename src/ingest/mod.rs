@@ -506,8 +506,26 @@ pub fn sniff_or_why(head: &[u8]) -> Result<(Format, Layout), String> {
 
 const HEAD: usize = 256 * 1024;
 
+/// `-`: standard input, as every command-line tool beside this one reads it.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How an input is named in reports and the window.
+pub fn input_name(path: &Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
 fn open_decoded(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f: Box<dyn Read + Send> = if is_stdin(path) {
+        Box::new(io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic)?;
     let compression = Compression::sniff(&magic[..n]);
@@ -558,7 +576,8 @@ pub fn load_path(
     path: &Path,
     progress: &LoadProgress,
 ) -> Result<u16, LoadError> {
-    let shown = path.display().to_string();
+    let shown = input_name(path);
+    let stdin = is_stdin(path);
     let io_err = |source| LoadError::Io {
         path: shown.clone(),
         source,
@@ -578,7 +597,7 @@ pub fn load_path(
     let input = store.add_input(shown.clone(), Some(format));
     // Plain line files are read back by offset; anything else keeps its payloads in an arena.
     store.inputs[input as usize].payloads = match (compression, layout) {
-        (Compression::None, Layout::Lines) => PayloadSource::File(
+        (Compression::None, Layout::Lines) if !stdin => PayloadSource::File(
             path.to_path_buf(),
             std::fs::File::open(path).ok().map(std::sync::Arc::new),
         ),
@@ -586,7 +605,9 @@ pub fn load_path(
     };
     let reader = io::Cursor::new(head).chain(reader);
     match layout {
-        Layout::Lines if compression == Compression::None && lines::is_cloudevent_lines(format) => {
+        Layout::Lines
+            if !stdin && compression == Compression::None && lines::is_cloudevent_lines(format) =>
+        {
             match map_file(path) {
                 Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
                 None => {

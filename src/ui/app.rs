@@ -303,7 +303,7 @@ impl EventLensApp {
             .paths
             .iter()
             .filter(|p| {
-                let shown = p.display().to_string();
+                let shown = crate::ingest::input_name(p);
                 done.store.inputs.iter().any(|i| i.path == shown)
             })
             .cloned()
@@ -336,7 +336,8 @@ impl EventLensApp {
             return;
         }
         // Recent files: the ones that were read, as absolute paths (reopened from anywhere).
-        for p in read.iter().rev() {
+        // Standard input cannot be reopened.
+        for p in read.iter().rev().filter(|p| !crate::ingest::is_stdin(p)) {
             let Ok(abs) = std::path::absolute(p) else {
                 continue;
             };

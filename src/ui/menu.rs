@@ -103,6 +103,9 @@ pub(super) fn label_of(paths: &[PathBuf]) -> String {
     paths
         .iter()
         .map(|p| {
+            if crate::ingest::is_stdin(p) {
+                return crate::ingest::input_name(p);
+            }
             p.file_name().map_or_else(
                 || p.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),

@@ -1,0 +1,137 @@
+//! `-` reads standard input, as kcat, jq, nats and mosquitto_sub users expect: a real pipe
+//! from a child process that writes slowly, compressed input, and kcat's own test records.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `eventlens analyze - --json` with its standard input from `feeder`'s standard output
+/// (a real pipe between two processes): exit code, report, stderr.
+fn analyze_piped(mut feeder: Command) -> (Option<i32>, Option<Value>, String) {
+    let mut feed = feeder
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = feed.stdout.take().expect("writer's stdout");
+    let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "-", "--json"])
+        .stdin(Stdio::from(pipe))
+        .output()
+        .expect("run eventlens analyze -");
+    assert!(feed.wait().expect("writer ends").success());
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).ok(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A shell that writes `file` line by line, pausing between lines.
+fn slow_writer(file: &Path, pause: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!(
+            "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; sleep {pause}; done < \"$1\""
+        ))
+        .arg("sh")
+        .arg(file);
+    c
+}
+
+#[test]
+fn kcat_output_piped_slowly_into_analyze_dash_arrives_whole() {
+    let file = root().join("tests/fixtures/kcat/orders.jsonl");
+    // One Kafka record per line (see tests/fixtures/README.md: binary and structured
+    // CloudEvents, a plain message, a dead letter).
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(lines, 5);
+    let direct = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("analyze")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .expect("analyze the file");
+    let direct: Value = serde_json::from_slice(&direct.stdout).expect("report");
+
+    let (code, report, err) = analyze_piped(slow_writer(&file, "0.15"));
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(report["inputs"][0]["path"], "standard input");
+    assert_eq!(report["inputs"][0]["format"], "kcat");
+    assert_eq!(report["inputs"][0]["records"], lines);
+    assert_eq!(report["inputs"][0]["skipped"], 0);
+    // Every record arrived: the same events, flows and findings as the file read directly.
+    assert_eq!(report["summary"], direct["summary"]);
+    assert_eq!(report["topology"], direct["topology"]);
+    assert_eq!(report["findings"], direct["findings"]);
+    assert!(
+        report["topology"]["nodes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["name"] == "orders")),
+        "the topic is a channel: {:#}",
+        report["topology"]["nodes"]
+    );
+    assert!(
+        err.contains("standard input ended after 5 records"),
+        "the end of the input is reported: {err}"
+    );
+}
+
+#[test]
+fn kcat_test_records_concatenated_without_newline_read_from_stdin() {
+    // edenhill/kcat tests/0003-json.sh feeds these two -J records, concatenated with no
+    // separator, to `kcat -P -J`, and expects both back (tests/fixtures/public/README.md).
+    let file = root().join("tests/fixtures/public/kcat/0003-json.input2-concatenated.json");
+    let mut cat = Command::new("cat");
+    cat.arg(&file);
+    let (code, report, err) = analyze_piped(cat);
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(report["inputs"][0]["records"], 2, "{:#}", report["inputs"]);
+}
+
+#[test]
+fn compressed_standard_input_is_detected_and_read_like_the_file() {
+    let file = root().join("sample-traces/capture.jsonl");
+    let direct = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("analyze")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .expect("analyze the file");
+    let direct: Value = serde_json::from_slice(&direct.stdout).expect("report");
+    // Compress in-process and feed it through a pipe.
+    let raw = std::fs::read(&file).expect("sample");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eventlens analyze -");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&gz));
+    let out = child.wait_with_output().expect("analyze ends");
+    writer.join().expect("writer").expect("written");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let piped: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(piped["summary"], direct["summary"]);
+    assert_eq!(piped["topology"], direct["topology"]);
+    assert_eq!(
+        piped["findings"].as_array().map(Vec::len),
+        direct["findings"].as_array().map(Vec::len)
+    );
+}
