@@ -94,6 +94,29 @@ enum Command {
         #[command(flatten)]
         thresholds: eventlens::analysis::config::AnalysisFlags,
     },
+    /// Write the flow diagram: Graphviz DOT, a Mermaid flowchart, PlantUML, or the topology
+    /// as JSON (as in `analyze --json`). Names are escaped for each format.
+    Export {
+        /// Capture or trace files (as for analyze; `-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// dot, mermaid, plantuml or json; by default from the extension of --output
+        /// (.dot/.gv, .mmd/.mermaid, .puml/.plantuml, .json).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Where to write it; standard output when not given or `-`.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only what this filter keeps (the app's filter language; see analyze --help).
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// The graph as of a moment: seconds after the start, `end`, or an RFC 3339 time.
+        #[arg(long, value_name = "TIME", conflicts_with = "window")]
+        at: Option<String>,
+        /// Only what happened between two moments, `A..B` (either may be left out).
+        #[arg(long, value_name = "A..B")]
+        window: Option<String>,
+    },
     /// Frame-time benchmark of the GUI, driven headless over simulated records.
     #[command(hide = true, name = "bench-ui")]
     BenchUi {
@@ -266,6 +289,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 filter.as_ref(),
             )
         }
+        Some(Command::Export {
+            files,
+            format,
+            output,
+            filter,
+            at,
+            window,
+        }) => export(
+            &files,
+            format.as_deref(),
+            output.as_deref(),
+            filter.as_deref(),
+            at.as_deref(),
+            window.as_deref(),
+        ),
         Some(Command::Record {
             urls,
             output,
@@ -519,6 +557,158 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Records broker URLs into a capture file.
+/// The diagram format named by `--format`, else by the output's extension.
+fn export_format(
+    format: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> Result<Option<eventlens::export::text::TextFormat>, String> {
+    use eventlens::export::text::TextFormat;
+    let name = match format {
+        Some(f) => f.to_ascii_lowercase(),
+        None => {
+            let ext = output
+                .and_then(|o| o.extension())
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            match ext.as_deref() {
+                Some("dot" | "gv") => "dot".into(),
+                Some("mmd" | "mermaid") => "mermaid".into(),
+                Some("puml" | "plantuml" | "pu") => "plantuml".into(),
+                Some("json") => "json".into(),
+                _ => {
+                    return Err(
+                        "give --format dot|mermaid|plantuml|json (or an --output ending in .dot, .mmd, .puml or .json)"
+                            .into(),
+                    );
+                }
+            }
+        }
+    };
+    match name.as_str() {
+        "dot" | "graphviz" | "gv" => Ok(Some(TextFormat::Dot)),
+        "mermaid" | "mmd" => Ok(Some(TextFormat::Mermaid)),
+        "plantuml" | "puml" => Ok(Some(TextFormat::PlantUml)),
+        "json" => Ok(None),
+        other => Err(format!(
+            "--format {other}: expected dot, mermaid, plantuml or json"
+        )),
+    }
+}
+
+/// A moment of `--at` or `--window` in the store's time.
+fn moment(store: &Store, flag: &str, given: &str) -> Result<eventlens::time::Nanos, String> {
+    use eventlens::ui::startup::StartCursor;
+    StartCursor::parse(given)
+        .and_then(|c| c.resolve(store, given))
+        .map_err(|e| e.replacen("--cursor", flag, 1))
+}
+
+fn export(
+    files: &[PathBuf],
+    format: Option<&str>,
+    output: Option<&std::path::Path>,
+    filter: Option<&str>,
+    at: Option<&str>,
+    window: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let usage = |msg: String| {
+        eprintln!("eventlens: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let format = match export_format(format, output) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    let filter_text = filter;
+    let filter = match filter.map(eventlens::analysis::filter::Filter::parse) {
+        Some((_, bad)) if !bad.is_empty() => {
+            return usage(format!("--filter: cannot read {}", bad.join(", ")));
+        }
+        other => other.map(|(f, _)| f),
+    };
+    let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
+        .resolve(files.first().map(PathBuf::as_path))?;
+    let mut store = Store::new();
+    store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let progress = LoadProgress::default();
+    let mut loaded = 0;
+    for f in files {
+        match load_path(&mut store, f, &progress) {
+            Ok(_) => loaded += 1,
+            Err(e) => eprintln!("eventlens: {e}"),
+        }
+    }
+    if loaded == 0 {
+        return Ok(ExitCode::from(1));
+    }
+    store.finalize();
+    // What to keep: the filter's observations, then those of the moment or window.
+    let mut keep: Vec<u32> = match &filter {
+        Some(f) => f.apply(&store).observations,
+        None => (0..store.observations.len() as u32).collect(),
+    };
+    let range = match (at, window) {
+        (Some(t), _) => match moment(&store, "--at", t) {
+            Ok(t) => Some((i64::MIN, t)),
+            Err(e) => return usage(e),
+        },
+        (None, Some(w)) => {
+            let Some((a, b)) = w.split_once("..") else {
+                return usage(format!(
+                    "--window {w}: expected A..B, e.g. 10..20 or 2024-05-01T10:00:00Z.."
+                ));
+            };
+            let a = if a.trim().is_empty() { "start" } else { a };
+            let b = if b.trim().is_empty() { "end" } else { b };
+            match (moment(&store, "--window", a), moment(&store, "--window", b)) {
+                (Ok(a), Ok(b)) if a <= b => Some((a, b)),
+                (Ok(_), Ok(_)) => {
+                    return usage(format!("--window {w}: the start is after the end"));
+                }
+                (Err(e), _) | (_, Err(e)) => return usage(e),
+            }
+        }
+        (None, None) => None,
+    };
+    if let Some((a, b)) = range {
+        keep.retain(|&i| {
+            store
+                .observations
+                .get(i as usize)
+                .is_some_and(|o| o.time >= a && o.time <= b)
+        });
+    }
+    if filter.is_some() || range.is_some() {
+        store = store.subset(&keep);
+    }
+    let report = Report::build_with(&store, &cfg, true);
+    let text = match format {
+        Some(f) => eventlens::export::text::write(&report.topology, f),
+        None => {
+            let doc = serde_json::json!({
+                "schema": "eventlens.topology/v1",
+                "filter": filter_text,
+                "at": at,
+                "window": window,
+                "topology": report.topology,
+            });
+            serde_json::to_string_pretty(&doc).context("serializing the topology")? + "\n"
+        }
+    };
+    match output {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+        }
+        _ => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .context("writing to standard output")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn record(
     urls: &[String],
     output: &std::path::Path,

@@ -2,3 +2,4 @@
 //! the SVG/DOT/Mermaid writers; it knows nothing about how the result is drawn.
 
 pub mod layout;
+pub mod text;
