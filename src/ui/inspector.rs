@@ -197,7 +197,9 @@ fn node(ui: &mut egui::Ui, cx: &ViewCtx<'_>, n: NodeId, cmds: &mut Vec<Command>)
             .heading()
             .color(cx.theme.node_color(node.kind)),
     );
-    egui::CollapsingHeader::new("Figures")
+    // A node's figures are of the whole run (its edges below say what is at the cursor).
+    egui::CollapsingHeader::new("Whole run")
+        .id_salt("node-figures")
         .default_open(true)
         .show(ui, |ui| {
             egui::Grid::new("node")
