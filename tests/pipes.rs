@@ -31,6 +31,17 @@ fn analyze_piped(mut feeder: Command) -> (Option<i32>, Option<Value>, String) {
     )
 }
 
+/// `eventlens analyze FILE --json`, parsed.
+fn analyze_file(file: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("analyze")
+        .arg(file)
+        .arg("--json")
+        .output()
+        .expect("analyze the file");
+    serde_json::from_slice(&out.stdout).expect("report")
+}
+
 /// A shell that writes `file` line by line, pausing between lines.
 fn slow_writer(file: &Path, pause: &str) -> Command {
     let mut c = Command::new("sh");
@@ -51,13 +62,7 @@ fn kcat_output_piped_slowly_into_analyze_dash_arrives_whole() {
     let text = std::fs::read_to_string(&file).expect("fixture");
     let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
     assert_eq!(lines, 5);
-    let direct = Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .arg("analyze")
-        .arg(&file)
-        .arg("--json")
-        .output()
-        .expect("analyze the file");
-    let direct: Value = serde_json::from_slice(&direct.stdout).expect("report");
+    let direct = analyze_file(&file);
 
     let (code, report, err) = analyze_piped(slow_writer(&file, "0.15"));
     assert_eq!(code, Some(0), "{err}");
@@ -99,13 +104,7 @@ fn kcat_test_records_concatenated_without_newline_read_from_stdin() {
 #[test]
 fn compressed_standard_input_is_detected_and_read_like_the_file() {
     let file = root().join("sample-traces/capture.jsonl");
-    let direct = Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .arg("analyze")
-        .arg(&file)
-        .arg("--json")
-        .output()
-        .expect("analyze the file");
-    let direct: Value = serde_json::from_slice(&direct.stdout).expect("report");
+    let direct = analyze_file(&file);
     // Compress in-process and feed it through a pipe.
     let raw = std::fs::read(&file).expect("sample");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -102,17 +102,6 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-fn kind_word(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::Service => "service",
-        NodeKind::Producer => "producer",
-        NodeKind::Channel => "channel",
-        NodeKind::Handler => "handler",
-        NodeKind::Store => "store",
-        NodeKind::DeadLetter => "dead-letter",
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Graphviz DOT
 
@@ -145,7 +134,7 @@ fn dot(d: &Diagram) -> String {
             NodeKind::Store => ("cylinder", "#d97706"),
             NodeKind::DeadLetter => ("cds", "#dc2626"),
         };
-        let label = dot_str(&[n.name.clone(), kind_word(n.kind).to_string()]);
+        let label = dot_str(&[n.name.clone(), n.kind.as_str().to_string()]);
         let _ = writeln!(
             s,
             "  {id} [label=\"{label}\", shape={shape}, color=\"{color}\"];"
@@ -173,24 +162,48 @@ fn dot(d: &Diagram) -> String {
 /// around a label (`"`, `#`, `<`, `>`, `&`, `|`, backtick, brackets, braces) as an entity
 /// code (`#quot;`, `#35;`, ...); lines joined with `<br/>`.
 fn mermaid_str(lines: &[String]) -> String {
+    encode_lines(
+        lines,
+        |c| {
+            matches!(
+                c,
+                '#' | '<' | '>' | '&' | '|' | '`' | '[' | ']' | '{' | '}' | '(' | ')' | ';' | '\\'
+            )
+        },
+        |out, c| {
+            if c == '"' {
+                out.push_str("#quot;");
+            } else {
+                let _ = write!(out, "#{};", c as u32);
+            }
+        },
+        "<br/>",
+    )
+}
+
+/// Each line on one line, the characters `special` picks (and `"`) written by `encode`,
+/// the lines joined with `join`.
+fn encode_lines(
+    lines: &[String],
+    special: impl Fn(char) -> bool,
+    encode: impl Fn(&mut String, char),
+    join: &str,
+) -> String {
     lines
         .iter()
         .map(|l| {
             let mut out = String::with_capacity(l.len());
             for c in one_line(l).chars() {
-                match c {
-                    '"' => out.push_str("#quot;"),
-                    '#' | '<' | '>' | '&' | '|' | '`' | '[' | ']' | '{' | '}' | '(' | ')' | ';'
-                    | '\\' => {
-                        let _ = write!(out, "#{};", c as u32);
-                    }
-                    c => out.push(c),
+                if c == '"' || special(c) {
+                    encode(&mut out, c);
+                } else {
+                    out.push(c);
                 }
             }
             out
         })
         .collect::<Vec<_>>()
-        .join("<br/>")
+        .join(join)
 }
 
 fn mermaid(d: &Diagram) -> String {
@@ -217,7 +230,7 @@ fn mermaid(d: &Diagram) -> String {
         let _ = writeln!(s, "  {a} {arrow}|\"{label}\"| {b}");
     }
     for (id, n) in &d.nodes {
-        let _ = writeln!(s, "  class {id} {}", kind_word(n.kind).replace('-', "_"));
+        let _ = writeln!(s, "  class {id} {}", n.kind.as_str().replace('-', "_"));
     }
     s.push_str(
         "  classDef producer fill:#eff6ff,stroke:#3b82f6\n  classDef service fill:#f1f5f9,stroke:#5b6b7f\n  classDef channel fill:#fdf4ff,stroke:#c026d3\n  classDef handler fill:#f0fdfa,stroke:#14b8a6\n  classDef store fill:#fffbeb,stroke:#d97706\n  classDef dead_letter fill:#fef2f2,stroke:#dc2626\n",
@@ -233,23 +246,39 @@ fn mermaid(d: &Diagram) -> String {
 /// as PlantUML's Unicode escapes (`<U+0022>`), which it draws as the character (its
 /// `&#92;` form breaks PlantUML on `\` and `$`); lines joined with `\n`, its line break.
 fn plantuml_str(lines: &[String]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            let mut out = String::with_capacity(l.len());
-            for c in one_line(l).chars() {
-                match c {
-                    '"' | '\\' | '@' | '<' | '>' | '&' | '*' | '_' | '~' | '/' | '-' | '='
-                    | '#' | '[' | ']' | '{' | '}' | ':' | '`' | '\'' | '|' | '^' | '$' => {
-                        let _ = write!(out, "<U+{:04X}>", c as u32);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out
-        })
-        .collect::<Vec<_>>()
-        .join("\\n")
+    encode_lines(
+        lines,
+        |c| {
+            matches!(
+                c,
+                '\\' | '@'
+                    | '<'
+                    | '>'
+                    | '&'
+                    | '*'
+                    | '_'
+                    | '~'
+                    | '/'
+                    | '-'
+                    | '='
+                    | '#'
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | ':'
+                    | '`'
+                    | '\''
+                    | '|'
+                    | '^'
+                    | '$'
+            )
+        },
+        |out, c| {
+            let _ = write!(out, "<U+{:04X}>", c as u32);
+        },
+        "\\n",
+    )
 }
 
 fn plantuml(d: &Diagram) -> String {
@@ -269,7 +298,7 @@ fn plantuml(d: &Diagram) -> String {
         let _ = writeln!(
             s,
             "{element} \"{label}\" <<{}>> as {id} {color}",
-            kind_word(n.kind)
+            n.kind.as_str()
         );
     }
     for &(a, b, e) in &d.edges {
