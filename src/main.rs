@@ -57,6 +57,10 @@ struct GuiArgs {
     /// Start playing the replay once loaded.
     #[arg(long)]
     play: bool,
+    /// Follow the files as they grow (`tail -F`): a live source that survives rotation and
+    /// truncation (CloudEvents and capture JSON Lines).
+    #[arg(long)]
+    follow: bool,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +79,10 @@ enum Command {
         /// With broker URLs: stop after this many messages.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+        /// Follow the files as they grow for --duration (`tail -F`: rotation and truncation
+        /// are survived), then analyse what they held and what was appended.
+        #[arg(long, requires = "duration")]
+        follow: bool,
         /// Print the eventlens.analysis/v1 JSON document instead of the summary.
         #[arg(long)]
         json: bool,
@@ -242,6 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             duration,
             count,
+            follow,
             json,
             fail_on,
             no_findings,
@@ -268,8 +277,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             let (files, urls) = split_inputs(&files)?;
             let (cfg, _) = thresholds.resolve(files.first().map(PathBuf::as_path))?;
-            let live = if urls.is_empty() {
-                None
+            let (files, live) = if follow {
+                if !urls.is_empty() {
+                    anyhow::bail!("--follow follows files; give broker URLs without it");
+                }
+                let d = duration.unwrap_or_default();
+                let (lines, notes) = eventlens::live::follow::follow_for(&files, d);
+                for n in &notes {
+                    eprintln!("eventlens: {n}");
+                }
+                let name = files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (Vec::new(), Some((format!("following {name}"), lines)))
+            } else {
+                (files, None)
+            };
+            let live = if live.is_some() || urls.is_empty() {
+                live
             } else {
                 if duration.is_none() && count.is_none() {
                     anyhow::bail!(
@@ -423,6 +450,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         demo: files.is_empty() && sources.is_empty(),
         files,
         sources,
+        follow: args.follow,
         cursor: args.cursor,
         select: args.select,
         filter: args.filter,

@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod demo;
+pub mod follow;
 pub mod loader;
 
 use crate::model::{Format, Store};

@@ -42,6 +42,8 @@ pub struct StartOptions {
     pub files: Vec<PathBuf>,
     /// Live broker sources to watch (instead of files).
     pub sources: Vec<crate::source::BrokerUrl>,
+    /// Follow `files` as they grow (`--follow`), as a live source, instead of loading them.
+    pub follow: bool,
     /// Start the built-in demo when no file is given.
     pub demo: bool,
     /// Where to put the cursor once loaded: seconds after the start, `start`, `end`, or an
@@ -78,6 +80,9 @@ pub struct EventLensApp {
     generation: u64,
     source_label: String,
     live: Option<Live>,
+    /// Rotation, truncation and format notices of followed files (`--follow`), shown as
+    /// the live input's notes on the Inputs tab.
+    follow_notes: Option<Arc<std::sync::Mutex<Vec<String>>>>,
     loading: Option<Loading>,
     load_failures: Vec<String>,
     /// The system file dialog's answer: `None` when it could not be shown at all.
@@ -153,6 +158,7 @@ impl EventLensApp {
             generation: 0,
             source_label: String::new(),
             live: None,
+            follow_notes: None,
             loading: None,
             load_failures: Vec::new(),
             dialog: None,
@@ -176,8 +182,11 @@ impl EventLensApp {
         let files = std::mem::take(&mut opts.files);
         let sources = std::mem::take(&mut opts.sources);
         let demo = opts.demo;
+        let follow = opts.follow;
         app.pending = opts;
-        if !files.is_empty() {
+        if follow && !files.is_empty() {
+            app.start_follow(files);
+        } else if !files.is_empty() {
             app.open(files);
         } else if !sources.is_empty() {
             app.start_brokers(&sources);
@@ -362,6 +371,15 @@ impl EventLensApp {
     }
 
     /// Watches broker URLs live (their status and counters are on the feed).
+    /// Follows growing files as a live source (rotation and truncation are survived).
+    fn start_follow(&mut self, paths: Vec<PathBuf>) {
+        let label = format!("following {}", label_of(&paths));
+        let (feed, notes) = crate::live::follow::spawn_follow(paths);
+        let name = feed.name.clone();
+        self.follow_notes = Some(notes);
+        self.start_live(feed, &name, label);
+    }
+
     fn start_brokers(&mut self, urls: &[crate::source::BrokerUrl]) {
         match crate::live::broker::spawn_brokers(urls) {
             Ok(feed) => {
@@ -540,6 +558,14 @@ impl EventLensApp {
                 };
                 live.input.add(&mut self.store, &batch.lines);
                 live.dirty = true;
+            }
+            if let Some(notes) = &self.follow_notes
+                && let Ok(mut notes) = notes.lock()
+                && let Some(input) = self.store.inputs.get_mut(live.input.input as usize)
+            {
+                for n in notes.drain(..) {
+                    input.note(0, n);
+                }
             }
             if live.feed.pending() > 0 {
                 self.ctx.request_repaint();
