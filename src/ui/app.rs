@@ -249,8 +249,8 @@ impl EventLensApp {
     pub fn load_failures(&self) -> &[String] {
         &self.load_failures
     }
-    /// Observations the events table lists at the cursor (filtered).
-    /// While a filter is being applied, the previous result (see [`Self::is_filtering`]).
+    /// Observations the events table lists at the cursor (filtered; while a filter is
+    /// being applied, by the previous result: see [`Self::is_filtering`]).
     pub fn table_rows(&self) -> usize {
         let n = self
             .cursor()

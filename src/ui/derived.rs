@@ -141,6 +141,17 @@ impl Derived {
             self.finding_times = t;
             self.generation = generation;
             changed = true;
+            // The previous result stays shown while the filter is applied to the new data
+            // (live data only grows), unless it points past the new store.
+            if self
+                .filter
+                .as_ref()
+                .and_then(|f| f.observations.last())
+                .is_some_and(|&i| i as usize >= store.observations.len())
+            {
+                self.filter = None;
+                self.filter_text.clear();
+            }
         }
         if !requested {
             self.requested = Some((generation, filter_text.to_string()));
