@@ -69,6 +69,15 @@ impl Slot {
         }
         self.published.notify_all();
     }
+
+    /// Marks the worker done. Under the lock, so that a waiter that just found it running
+    /// is already waiting when told.
+    fn finish(&self) {
+        let guard = self.latest.lock();
+        self.done.store(true, Ordering::Relaxed);
+        drop(guard);
+        self.published.notify_all();
+    }
 }
 
 /// The UI's handle on the worker. Dropping it stops the worker (after what it is doing).
@@ -108,8 +117,7 @@ impl LiveWorker {
                     },
                 };
                 w.run();
-                s.done.store(true, Ordering::Relaxed);
-                s.published.notify_all();
+                s.finish();
                 w.wake();
             })?;
         Ok(LiveWorker { slot })
