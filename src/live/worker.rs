@@ -60,6 +60,9 @@ struct Slot {
     stop: AtomicBool,
     /// The worker thread has returned.
     done: AtomicBool,
+    /// Stores the UI no longer shows, freed on the worker's thread: freeing a large store
+    /// takes time the UI thread does not have.
+    retired: Mutex<Vec<Arc<Store>>>,
 }
 
 impl Slot {
@@ -145,6 +148,17 @@ impl LiveWorker {
         }
     }
 
+    /// Hands a store the UI no longer shows to the worker, which frees it (unless another
+    /// thread still holds it) instead of the UI thread.
+    pub fn retire(&self, store: Arc<Store>) {
+        if self.is_finished() {
+            return;
+        }
+        if let Ok(mut r) = self.slot.retired.lock() {
+            r.push(store);
+        }
+    }
+
     /// Whether the worker thread has ended (its source ended or it was stopped).
     pub fn is_finished(&self) -> bool {
         self.slot.done.load(Ordering::Relaxed)
@@ -197,6 +211,13 @@ impl Worker {
             if self.stopped() {
                 return;
             }
+            let retired = self
+                .slot
+                .retired
+                .lock()
+                .map(|mut r| std::mem::take(&mut *r))
+                .unwrap_or_default();
+            drop(retired);
             let wait = if dirty {
                 every.saturating_sub(last_publish.elapsed())
             } else {
@@ -304,6 +325,32 @@ mod tests {
         }
         assert!(worker.is_finished());
         assert!(!feed.is_connected());
+    }
+
+    #[test]
+    fn a_retired_store_is_freed_by_the_worker() {
+        let (tx, feed) = channel("test", 8);
+        let mut store = Store::new();
+        let input = LiveInput::new(&mut store, "test");
+        let worker = LiveWorker::spawn(
+            feed.receiver(),
+            store,
+            input,
+            AnalysisConfig::default(),
+            None,
+        )
+        .expect("spawn");
+        let shown = Arc::new(Store::new());
+        let weak = Arc::downgrade(&shown);
+        worker.retire(shown);
+        assert!(tx.send(LiveBatch {
+            lines: vec![event(1)],
+        }));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while weak.upgrade().is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(weak.upgrade().is_none());
     }
 
     #[test]

@@ -566,10 +566,11 @@ impl EventLensApp {
 
     /// Shows a live snapshot: the cursor, selection and view stay as they are.
     fn show_snapshot(&mut self, snap: Snapshot) {
+        let old = std::mem::replace(&mut self.store, snap.store);
         if let Some(live) = &mut self.live {
             live.stats = Some(snap.stats);
+            live.worker.retire(old);
         }
-        self.store = snap.store;
         self.generation += 1;
         self.after_data_change(Some(snap.findings));
         self.apply_start_options();
