@@ -1,8 +1,8 @@
 //! Live broker sources feeding the existing live path: messages from the sources'
 //! [`Inbox`](crate::source::Inbox) are decoded on the source runtime and sent to the
 //! consumer as [`LiveBatch`]es of capture lines, the same lines `eventlens record` writes.
-//! (The engine-worker refactor, where the UI thread no longer parses these lines, is the
-//! next step of the live-broker issue.)
+//! The [`worker`](super::worker) thread parses them, finalizes and analyses; the UI only
+//! swaps in its snapshots.
 
 use super::{LiveBatch, LiveFeed, channel};
 use crate::source::{self, BrokerUrl, capture::message_lines};
@@ -49,7 +49,10 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
                     envelope = inbox.try_recv();
                 }
             }
-            if !tx.send(LiveBatch { lines }) {
+            if !tx.send(LiveBatch {
+                lines,
+                ..Default::default()
+            }) {
                 break;
             }
         }

@@ -33,7 +33,12 @@ pub fn spawn_demo() -> LiveFeed {
                 }
                 let lines: Vec<String> =
                     sim.until(now_nanos()).into_iter().map(|r| r.line).collect();
-                if !lines.is_empty() && !tx.send(LiveBatch { lines }) {
+                if !lines.is_empty()
+                    && !tx.send(LiveBatch {
+                        lines,
+                        ..Default::default()
+                    })
+                {
                     break;
                 }
             }

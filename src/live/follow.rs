@@ -13,7 +13,6 @@ use crate::model::Format;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How often the file is looked at for more.
@@ -212,52 +211,45 @@ impl Follower {
 }
 
 /// Follows `paths` on a thread until the feed is dropped. Notes (rotation, truncation, a
-/// format that cannot be followed) are kept in the returned list.
-pub fn spawn_follow(paths: Vec<PathBuf>) -> (LiveFeed, Arc<Mutex<Vec<String>>>) {
+/// format that cannot be followed) travel with the lines, as the live input's notes.
+pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
     let name = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
     let (tx, feed) = channel(format!("following {name}"), super::DEFAULT_CAPACITY);
-    let notes = Arc::new(Mutex::new(Vec::new()));
-    let thread_notes = notes.clone();
     let spawned = std::thread::Builder::new()
         .name("eventlens-follow".into())
         .spawn(move || {
             let mut followers: Vec<Option<Follower>> =
                 paths.into_iter().map(|p| Some(Follower::new(p))).collect();
             while !tx.is_stopped() && followers.iter().any(Option::is_some) {
-                let mut lines = Vec::new();
+                let mut batch = LiveBatch::default();
                 for slot in followers.iter_mut() {
                     let Some(f) = slot else { continue };
                     match f.poll() {
                         Ok(r) => {
-                            lines.extend(r.lines);
-                            if let Ok(mut n) = thread_notes.lock() {
-                                n.extend(r.notes);
-                            }
+                            batch.lines.extend(r.lines);
+                            batch.notes.extend(r.notes);
                         }
                         Err(why) => {
-                            if let Ok(mut n) = thread_notes.lock() {
-                                n.push(why);
-                            }
+                            batch.notes.push(why);
                             *slot = None;
                         }
                     }
                 }
-                if !lines.is_empty() && !tx.send(LiveBatch { lines }) {
+                let empty = batch.lines.is_empty() && batch.notes.is_empty();
+                if !empty && !tx.send(batch) {
                     break;
                 }
                 std::thread::sleep(POLL);
             }
         });
     if let Err(e) = spawned {
-        if let Ok(mut n) = notes.lock() {
-            n.push(format!("cannot start following: {e}"));
-        }
+        tracing::error!("cannot start following: {e}");
     }
-    (feed, notes)
+    feed
 }
 
 /// Follows `paths` for `duration`, in the calling thread: every complete line appended in

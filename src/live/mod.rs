@@ -1,13 +1,15 @@
 //! Live-source plumbing shared by every source (the built-in demo, broker sources):
 //! a bounded channel of [`LiveBatch`]es whose sender wakes the UI through a [`Waker`] the UI
 //! installs (`ctx.request_repaint()`), counted drops when the consumer falls behind, and
-//! [`LiveInput`], which appends batches to a [`Store`]. Also the background file
-//! [`loader`]. Nothing here knows about a GUI.
+//! [`LiveInput`], which appends batches to a [`Store`]. The [`worker`] thread owns the live
+//! store: it receives the batches, finalizes and analyses, and publishes snapshots the UI
+//! swaps in. Also the background file [`loader`]. Nothing here knows about a GUI.
 
 pub mod broker;
 pub mod demo;
 pub mod follow;
 pub mod loader;
+pub mod worker;
 
 use crate::model::{Format, Store};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
@@ -25,6 +27,9 @@ pub const DEFAULT_CAPACITY: usize = 256;
 #[derive(Clone, Debug, Default)]
 pub struct LiveBatch {
     pub lines: Vec<String>,
+    /// What the source has to say about itself (a followed file rotated or truncated),
+    /// kept as notes of the live input (the Inputs tab).
+    pub notes: Vec<String>,
 }
 
 #[derive(Default)]
@@ -33,6 +38,8 @@ struct Shared {
     stop: AtomicBool,
     dropped_records: AtomicU64,
     sent_records: AtomicU64,
+    /// Every sender is gone and the channel is empty: the source ended.
+    ended: AtomicBool,
 }
 
 impl Shared {
@@ -85,8 +92,6 @@ pub struct LiveFeed {
     pub name: String,
     rx: Receiver<LiveBatch>,
     shared: Arc<Shared>,
-    /// Every sender is gone and the channel is empty: the source ended.
-    ended: AtomicBool,
     /// Status and counters of the broker sources behind this feed (none for the demo).
     pub sources: Vec<Arc<crate::source::SourceStats>>,
 }
@@ -104,7 +109,6 @@ pub fn channel(name: impl Into<String>, capacity: usize) -> (LiveSender, LiveFee
             name: name.into(),
             rx,
             shared,
-            ended: AtomicBool::new(false),
             sources: Vec::new(),
         },
     )
@@ -119,13 +123,15 @@ impl LiveFeed {
     }
 
     pub fn try_recv(&self) -> Option<LiveBatch> {
-        match self.rx.try_recv() {
-            Ok(b) => Some(b),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                self.ended.store(true, Ordering::Relaxed);
-                None
-            }
-            Err(crossbeam_channel::TryRecvError::Empty) => None,
+        self.receiver().try_recv()
+    }
+
+    /// Another receiving end of the same channel, for the thread that consumes the batches
+    /// (the [`worker`]) while this feed stays with the UI for status and counters.
+    pub fn receiver(&self) -> LiveReceiver {
+        LiveReceiver {
+            rx: self.rx.clone(),
+            shared: self.shared.clone(),
         }
     }
 
@@ -145,7 +151,60 @@ impl LiveFeed {
 
     /// Whether the source still produces (its thread holds a sender).
     pub fn is_connected(&self) -> bool {
-        !self.shared.stop.load(Ordering::Relaxed) && !self.ended.load(Ordering::Relaxed)
+        !self.shared.stop.load(Ordering::Relaxed) && !self.shared.ended.load(Ordering::Relaxed)
+    }
+}
+
+/// What a live channel's consumer receives through (a [`LiveFeed`] keeps the status).
+/// Dropping it does not stop the source: dropping the feed does.
+#[derive(Clone)]
+pub struct LiveReceiver {
+    rx: Receiver<LiveBatch>,
+    shared: Arc<Shared>,
+}
+
+/// What [`LiveReceiver::recv_timeout`] got.
+#[derive(Debug)]
+pub enum Received {
+    Batch(LiveBatch),
+    /// Nothing arrived in time.
+    Nothing,
+    /// Every sender is gone and the channel is empty: the source ended.
+    Ended,
+}
+
+impl LiveReceiver {
+    pub fn try_recv(&self) -> Option<LiveBatch> {
+        match self.rx.try_recv() {
+            Ok(b) => Some(b),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                self.shared.ended.store(true, Ordering::Relaxed);
+                None
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => None,
+        }
+    }
+
+    /// Waits up to `timeout` for a batch.
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Received {
+        match self.rx.recv_timeout(timeout) {
+            Ok(b) => Received::Batch(b),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Received::Nothing,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                self.shared.ended.store(true, Ordering::Relaxed);
+                Received::Ended
+            }
+        }
+    }
+
+    /// Whether the consumer has stopped the feed (the [`LiveFeed`] was dropped or stopped).
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    /// Records dropped because the consumer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped_records.load(Ordering::Relaxed)
     }
 }
 
@@ -200,6 +259,7 @@ mod tests {
         for _ in 0..5 {
             assert!(tx.send(LiveBatch {
                 lines: vec!["{}".into(); 3],
+                ..Default::default()
             }));
         }
         assert_eq!(feed.pending(), 2);

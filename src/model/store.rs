@@ -151,7 +151,10 @@ pub enum NewExt<'a> {
 }
 
 /// Everything loaded: inputs, events, observations, nodes, topology and indexes.
-#[derive(Default)]
+///
+/// `Clone` is a deep copy: the live worker keeps appending to its own store and publishes
+/// copies of it (see [`crate::live::worker`]).
+#[derive(Default, Clone)]
 pub struct Store {
     pub strings: Interner,
     pub inputs: Vec<Input>,

@@ -19,6 +19,7 @@ use super::theme::{self, Theme, ThemeChoice};
 use super::{BottomTab, Command, Selection, ViewCtx, fmt_count};
 use crate::analysis::Finding;
 use crate::live::loader::Loading;
+use crate::live::worker::{LiveWorker, Snapshot, WorkerStats};
 use crate::live::{LiveFeed, LiveInput, Waker};
 use crate::model::Store;
 use crate::replay::{PlayState, TimeCommand, TimeControl};
@@ -27,12 +28,8 @@ use crossbeam_channel::Receiver;
 use egui::Key;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Time the UI spends draining live batches per frame.
-const DRAIN_BUDGET: Duration = Duration::from_millis(8);
-/// Live data is finalized (indexes, topology) at most this often.
-const LIVE_FINALIZE_EVERY: Duration = Duration::from_millis(250);
 const MAX_RECENT: usize = 10;
 const STORAGE_KEY: &str = "eventlens.settings";
 
@@ -59,15 +56,13 @@ pub struct StartOptions {
     pub screenshot: Option<ScreenshotRequest>,
 }
 
+/// A live source: its feed (status and counters) and the worker that owns the live store
+/// and publishes the snapshots the UI shows.
 struct Live {
     feed: LiveFeed,
-    input: LiveInput,
-    dirty: bool,
-    last_finalize: Instant,
-    /// How long the last finalize took: the next one waits at least ten times that, so
-    /// re-indexing a long session never takes more than a tenth of the UI thread.
-    finalize_cost: Duration,
-    waker_installed: bool,
+    worker: LiveWorker,
+    /// The counters of the snapshot shown.
+    stats: Option<WorkerStats>,
 }
 
 /// The eventlens desktop app.
@@ -76,13 +71,11 @@ pub struct EventLensApp {
     time: TimeControl,
     theme: Theme,
     theme_applied: Option<ThemeChoice>,
-    store: Store,
+    /// The data shown: a loaded file's store, or the live worker's latest snapshot.
+    store: Arc<Store>,
     generation: u64,
     source_label: String,
     live: Option<Live>,
-    /// Rotation, truncation and format notices of followed files (`--follow`), shown as
-    /// the live input's notes on the Inputs tab.
-    follow_notes: Option<Arc<std::sync::Mutex<Vec<String>>>>,
     loading: Option<Loading>,
     load_failures: Vec<String>,
     /// The system file dialog's answer: `None` when it could not be shown at all.
@@ -91,7 +84,7 @@ pub struct EventLensApp {
     open_dialog: Option<OpenDialog>,
     derived: Derived,
     /// `analyze`'s findings, exactly (kinds, order, indexes).
-    findings: Vec<Finding>,
+    findings: Arc<Vec<Finding>>,
     findings_view: FindingsView,
     /// Startup options that did not apply to the input (one sentence each), shown over the
     /// graph until dismissed.
@@ -154,17 +147,16 @@ impl EventLensApp {
             time,
             theme,
             theme_applied: None,
-            store: Store::new(),
+            store: Arc::new(Store::new()),
             generation: 0,
             source_label: String::new(),
             live: None,
-            follow_notes: None,
             loading: None,
             load_failures: Vec::new(),
             dialog: None,
             open_dialog: None,
-            derived: Derived::default(),
-            findings: Vec::new(),
+            derived: Derived::new(Some(waker_for(ctx))),
+            findings: Arc::new(Vec::new()),
             findings_view: FindingsView::default(),
             notices: Vec::new(),
             analysis_config: crate::analysis::AnalysisConfig::default(),
@@ -207,7 +199,7 @@ impl EventLensApp {
                 ..opts
             },
         );
-        app.install(store, label.to_string(), None);
+        app.install(Arc::new(store), label.to_string(), None);
         app
     }
 
@@ -246,7 +238,7 @@ impl EventLensApp {
         &self.time
     }
     pub fn cursor(&self) -> Option<Nanos> {
-        self.time.time_in(&self.store)
+        self.time.time_in(&*self.store)
     }
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
@@ -262,17 +254,34 @@ impl EventLensApp {
     pub fn load_failures(&self) -> &[String] {
         &self.load_failures
     }
-    /// Observations the events table lists at the cursor (filtered).
+    /// Observations the events table lists at the cursor (filtered; while a filter is
+    /// being applied, by the previous result: see [`Self::is_filtering`]).
     pub fn table_rows(&self) -> usize {
         let n = self
             .cursor()
             .map_or(0, |t| self.store.observations_until(t));
         match &self.derived.filter {
-            Some(f) if self.derived.filter_text == self.settings.filter => {
-                f.observations.partition_point(|&i| (i as usize) < n)
-            }
-            _ => n,
+            Some(f) => f.observations.partition_point(|&i| (i as usize) < n),
+            None => n,
         }
+    }
+    /// Whether the filter is being applied (on a background thread) to the data shown.
+    pub fn is_filtering(&self) -> bool {
+        self.derived.is_filtering()
+    }
+    /// Blocks until the filter as set now is applied to the data shown.
+    pub fn wait_until_filtered(&mut self) {
+        self.derived.refresh(
+            &self.store,
+            self.generation,
+            &self.settings.filter,
+            &self.findings,
+        );
+        self.derived.wait_for_filter(&self.store);
+    }
+    /// The live worker's counters as of the snapshot shown (live sources only).
+    pub fn live_stats(&self) -> Option<WorkerStats> {
+        self.live.as_ref().and_then(|l| l.stats)
     }
     pub fn filter_text(&self) -> &str {
         &self.settings.filter
@@ -281,13 +290,14 @@ impl EventLensApp {
     pub fn command(&mut self, cmd: Command) {
         self.apply(cmd);
     }
-    /// Blocks until a file load started earlier is finished and shown.
+    /// Blocks until a file load started earlier is finished and shown, its filter applied.
     pub fn wait_until_loaded(&mut self) {
         if let Some(l) = self.loading.take()
             && let Some(done) = l.wait()
         {
             self.finish_load(done);
         }
+        self.wait_until_filtered();
     }
 
     // ---- sources ----
@@ -341,7 +351,7 @@ impl EventLensApp {
             }
             // Nothing shown to keep: show the empty result, so the flow view and the Inputs
             // tab can say what was read. Not a recent file: it holds nothing to reopen.
-            self.install(done.store, label, Some(done.findings));
+            self.install(Arc::new(done.store), label, Some(Arc::new(done.findings)));
             return;
         }
         // Recent files: the ones that were read, as absolute paths (reopened from anywhere).
@@ -356,7 +366,7 @@ impl EventLensApp {
         self.settings.recent.truncate(MAX_RECENT);
         self.live = None;
         self.analysis_config = done.config;
-        self.install(done.store, label, Some(done.findings));
+        self.install(Arc::new(done.store), label, Some(Arc::new(done.findings)));
         if !self.load_failures.is_empty() || self.store.inputs.iter().any(|i| i.skipped > 0) {
             self.settings.bottom_tab = BottomTab::Inputs;
         }
@@ -374,9 +384,8 @@ impl EventLensApp {
     /// Follows growing files as a live source (rotation and truncation are survived).
     fn start_follow(&mut self, paths: Vec<PathBuf>) {
         let label = format!("following {}", label_of(&paths));
-        let (feed, notes) = crate::live::follow::spawn_follow(paths);
+        let feed = crate::live::follow::spawn_follow(paths);
         let name = feed.name.clone();
-        self.follow_notes = Some(notes);
         self.start_live(feed, &name, label);
     }
 
@@ -392,28 +401,44 @@ impl EventLensApp {
         }
     }
 
+    /// Shows a live source: its worker owns the store and publishes what is shown.
     fn start_live(&mut self, feed: LiveFeed, input_name: &str, label: String) {
         self.analysis_config = crate::analysis::AnalysisConfig::default();
         let mut store = Store::new();
         let input = LiveInput::new(&mut store, input_name);
-        self.install(store, label, Some(Vec::new()));
+        // What is shown until the first snapshot: the input, no events yet.
+        let shown = Arc::new(store.clone());
+        let worker = match LiveWorker::spawn(
+            feed.receiver(),
+            store,
+            input,
+            self.analysis_config.clone(),
+            Some(waker_for(&self.ctx)),
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                self.load_failures
+                    .push(format!("cannot start the live worker thread: {e}"));
+                return;
+            }
+        };
+        self.install(shown, label, Some(Arc::new(Vec::new())));
         self.live = Some(Live {
             feed,
-            input,
-            dirty: false,
-            last_finalize: Instant::now(),
-            finalize_cost: Duration::ZERO,
-            waker_installed: false,
+            worker,
+            stats: None,
         });
         self.time.state = PlayState::Following;
     }
 
     /// Shows a new store: resets the cursor and selection, applies pending start options.
     /// `analysis` is the analysis findings when already computed (on the loading thread).
-    fn install(&mut self, store: Store, label: String, analysis: Option<Vec<Finding>>) {
+    fn install(&mut self, store: Arc<Store>, label: String, analysis: Option<Arc<Vec<Finding>>>) {
         let store_end = store.last_time();
         self.store = store;
         self.generation += 1;
+        // The filter result of the previous data does not apply to this store.
+        self.derived.reset_filter();
         self.source_label = label;
         // A file opens at its end (the whole picture); Home or Play replays it.
         self.time.time = store_end;
@@ -426,10 +451,11 @@ impl EventLensApp {
         self.apply_start_options();
     }
 
-    fn after_data_change(&mut self, analysis: Option<Vec<Finding>>) {
+    fn after_data_change(&mut self, analysis: Option<Arc<Vec<Finding>>>) {
         // One truth: the app's findings are `analyze`'s, in its order, nothing added.
-        self.findings = analysis
-            .unwrap_or_else(|| crate::analysis::analyze(&self.store, &self.analysis_config));
+        self.findings = analysis.unwrap_or_else(|| {
+            Arc::new(crate::analysis::analyze(&self.store, &self.analysis_config))
+        });
         self.derived.refresh(
             &self.store,
             self.generation,
@@ -545,55 +571,23 @@ impl EventLensApp {
                 )),
             }
         }
-        let mut finalized = false;
+        // Live data: swap in the worker's latest snapshot (it parsed, finalized and
+        // analysed; nothing of that happens here).
+        if let Some(snap) = self.live.as_ref().and_then(|l| l.worker.take_snapshot()) {
+            self.show_snapshot(snap);
+        }
+    }
+
+    /// Shows a live snapshot: the cursor, selection and view stay as they are.
+    fn show_snapshot(&mut self, snap: Snapshot) {
+        let old = std::mem::replace(&mut self.store, snap.store);
         if let Some(live) = &mut self.live {
-            if !live.waker_installed {
-                live.feed.set_waker(waker_for(&self.ctx));
-                live.waker_installed = true;
-            }
-            let start = Instant::now();
-            while start.elapsed() < DRAIN_BUDGET {
-                let Some(batch) = live.feed.try_recv() else {
-                    break;
-                };
-                live.input.add(&mut self.store, &batch.lines);
-                live.dirty = true;
-            }
-            if let Some(notes) = &self.follow_notes
-                && let Ok(mut notes) = notes.lock()
-                && let Some(input) = self.store.inputs.get_mut(live.input.input as usize)
-            {
-                for n in notes.drain(..) {
-                    input.note(0, n);
-                }
-            }
-            if live.feed.pending() > 0 {
-                self.ctx.request_repaint();
-            }
-            if live.dirty {
-                let every = LIVE_FINALIZE_EVERY.max(live.finalize_cost * 10);
-                if live.last_finalize.elapsed() >= every {
-                    let t0 = Instant::now();
-                    self.store.finalize();
-                    live.finalize_cost = t0.elapsed();
-                    live.dirty = false;
-                    live.last_finalize = Instant::now();
-                    finalized = true;
-                } else {
-                    self.ctx.request_repaint_after(every);
-                }
-            }
+            live.stats = Some(snap.stats);
+            live.worker.retire(old);
         }
-        if finalized {
-            let t0 = Instant::now();
-            self.generation += 1;
-            self.after_data_change(None);
-            self.apply_start_options();
-            // The analysis of a long live session counts towards the next wait too.
-            if let Some(live) = &mut self.live {
-                live.finalize_cost += t0.elapsed();
-            }
-        }
+        self.generation += 1;
+        self.after_data_change(Some(snap.findings));
+        self.apply_start_options();
     }
 
     fn keyboard(&self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
@@ -641,7 +635,7 @@ impl EventLensApp {
         self.keyboard(&ctx, &mut cmds);
         let streaming = self.live.as_ref().is_some_and(|l| l.feed.is_connected());
         let dt = ctx.input(|i| i.stable_dt).min(0.1);
-        let resp = self.time.update(dt, &self.store, streaming);
+        let resp = self.time.update(dt, &*self.store, streaming);
         if resp.needs_repaint || self.time.is_playing() {
             ctx.request_repaint();
         }
@@ -653,7 +647,7 @@ impl EventLensApp {
         ) {
             ctx.request_repaint();
         }
-        let time = self.time.time_in(&self.store).unwrap_or(0);
+        let time = self.time.time_in(&*self.store).unwrap_or(0);
         let table_rows = self.table_rows();
         let cx = ViewCtx {
             store: &self.store,
@@ -808,6 +802,11 @@ impl EventLensApp {
                 "the live demo's first {} s of events",
                 LIVE_WARMUP.as_secs()
             ))
+        } else if self.derived.is_filtering() {
+            Some(format!(
+                "the filter \u{201c}{}\u{201d}",
+                self.settings.filter
+            ))
         } else {
             None
         };
@@ -817,7 +816,7 @@ impl EventLensApp {
     fn apply(&mut self, cmd: Command) {
         match cmd {
             Command::Time(c) => {
-                self.time.apply(c, &self.store);
+                self.time.apply(c, &*self.store);
             }
             Command::Select(s) => {
                 self.selection = s;
@@ -830,8 +829,8 @@ impl EventLensApp {
                 self.selection = findings::selection_of(f);
                 self.selected_finding = Some(i);
                 if let Some(t) = f.first {
-                    self.time.apply(TimeCommand::Pause, &self.store);
-                    self.time.apply(TimeCommand::SetTime(t), &self.store);
+                    self.time.apply(TimeCommand::Pause, &*self.store);
+                    self.time.apply(TimeCommand::SetTime(t), &*self.store);
                 }
             }
             Command::JumpFinding(dir) => {

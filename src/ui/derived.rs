@@ -1,29 +1,53 @@
 //! What the panels draw that is computed from the data rather than per frame: the graph
-//! What the panels draw that is computed from the data rather than per frame: the graph
 //! layout (only when the node/edge set changes), the filter result, the flow series of the
 //! timeline, the edge rate indexes and the finding markers. Recomputed when the store's
 //! generation or the filter changes, never per frame. The series and rates themselves are
 //! the engine's ([`crate::analysis::series`]). The engine's latency figures (`analyze
 //! --json`'s latency series and the cold/warm split) are computed on first use after a
-//! data change.
+//! data change. The filter is applied on a background thread (it may read payload text
+//! back from disk): the previous result stays shown until the new one is ready.
 
 use crate::analysis::filter::{Filter, FilterResult};
 use crate::analysis::series::{FlowTimeline, RateAt, RateIndex, rate_window};
 use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
+use crate::live::Waker;
 use crate::model::{EventIdx, NodeId, Store};
 use crate::time::Nanos;
+use crossbeam_channel::{Receiver, TryRecvError};
 use rustc_hash::FxHashMap;
 use std::cell::OnceCell;
+use std::sync::Arc;
+
+/// A filter being applied on a background thread.
+struct FilterJob {
+    text: String,
+    rx: Receiver<FilterResult>,
+}
+
+/// A filter waiting for the running one to finish (latest wins).
+struct QueuedFilter {
+    text: String,
+    filter: Filter,
+}
 
 #[derive(Default)]
 pub struct Derived {
     /// The store generation these were computed for.
     pub generation: u64,
+    /// The filter text [`Self::filter`] is the result of (what is shown).
     pub filter_text: String,
     pub layout: GraphLayout,
+    /// What the filter keeps; `None` when no filter is shown.
     pub filter: Option<FilterResult>,
+    /// Terms of the filter as typed that were not understood.
     pub filter_errors: Vec<String>,
+    /// The (generation, text) the filter was last asked for.
+    requested: Option<(u64, String)>,
+    running: Option<FilterJob>,
+    queued: Option<QueuedFilter>,
+    /// Called when a background filter is done (repaints the UI).
+    waker: Option<Waker>,
     /// The timeline's series (of what the filter keeps, when one is active).
     pub flow: FlowTimeline,
     /// The window of every rate shown (edges and timeline).
@@ -45,19 +69,57 @@ pub struct Derived {
 }
 
 impl Derived {
-    /// Brings everything up to date; returns whether anything was recomputed.
+    /// `waker` is called when a filter applied in the background is ready.
+    pub fn new(waker: Option<Waker>) -> Derived {
+        Derived {
+            waker,
+            ..Default::default()
+        }
+    }
+
+    /// Forgets the filter result: it was of other data (a new file), whose observation
+    /// indexes need not exist in the new store. The next refresh applies the filter anew.
+    pub fn reset_filter(&mut self) {
+        self.filter = None;
+        self.filter_text.clear();
+        self.requested = None;
+        self.running = None;
+        self.queued = None;
+    }
+
+    /// Whether the filter is being applied to the data shown (the previous result is
+    /// shown meanwhile).
+    pub fn is_filtering(&self) -> bool {
+        self.running.is_some() || self.queued.is_some()
+    }
+
+    /// Blocks until the filter asked for last is applied (tests, `--screenshot`).
+    pub fn wait_for_filter(&mut self, store: &Arc<Store>) {
+        while let Some(job) = self.running.take() {
+            match job.rx.recv() {
+                Ok(result) => self.show_filter(store, job.text, Some(result)),
+                Err(_) => tracing::error!("the filter thread ended without a result"),
+            }
+            self.start_queued(store);
+        }
+    }
+
+    /// Brings everything up to date; returns whether anything was recomputed. A changed
+    /// filter (or data, when a filter is set) starts applying the filter in the background;
+    /// its result is picked up by a later call.
     pub fn refresh(
         &mut self,
-        store: &Store,
+        store: &Arc<Store>,
         generation: u64,
         filter_text: &str,
         findings: &[Finding],
     ) -> bool {
         let data_changed = generation != self.generation;
-        let filter_changed = filter_text != self.filter_text;
-        if !data_changed && !filter_changed {
-            return false;
-        }
+        let requested = self
+            .requested
+            .as_ref()
+            .is_some_and(|(g, t)| *g == generation && t == filter_text);
+        let mut changed = false;
         if data_changed {
             self.latency = OnceCell::new();
             self.cold_warm = OnceCell::new();
@@ -77,12 +139,101 @@ impl Derived {
             t.sort_unstable();
             t.dedup();
             self.finding_times = t;
+            self.generation = generation;
+            changed = true;
+            // The previous result stays shown while the filter is applied to the new data
+            // (live data only grows), unless it points past the new store.
+            if self
+                .filter
+                .as_ref()
+                .and_then(|f| f.observations.last())
+                .is_some_and(|&i| i as usize >= store.observations.len())
+            {
+                self.filter = None;
+                self.filter_text.clear();
+            }
         }
-        let (filter, errors) = Filter::parse(filter_text);
-        self.filter = (!filter.is_empty()).then(|| filter.apply(store));
-        self.filter_errors = errors;
-        self.filter_text = filter_text.to_string();
-        self.generation = generation;
+        if !requested {
+            self.requested = Some((generation, filter_text.to_string()));
+            let (filter, errors) = Filter::parse(filter_text);
+            self.filter_errors = errors;
+            self.queued = None;
+            if filter.is_empty() {
+                // Nothing to apply: shown at once; a filter still running is of no use.
+                self.running = None;
+                if self.filter.is_some() || self.filter_text != filter_text {
+                    self.filter = None;
+                    self.filter_text = filter_text.to_string();
+                    changed = true;
+                }
+            } else {
+                self.queued = Some(QueuedFilter {
+                    text: filter_text.to_string(),
+                    filter,
+                });
+            }
+        }
+        if let Some(job) = &self.running {
+            match job.rx.try_recv() {
+                Ok(result) => {
+                    let text = job.text.clone();
+                    self.running = None;
+                    self.filter = Some(result);
+                    self.filter_text = text;
+                    changed = true;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    tracing::error!("the filter thread ended without a result");
+                    self.running = None;
+                }
+            }
+        }
+        self.start_queued(store);
+        if changed {
+            self.recompute(store);
+        }
+        changed
+    }
+
+    /// Starts the queued filter unless one is running.
+    fn start_queued(&mut self, store: &Arc<Store>) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some(q) = self.queued.take() else {
+            return;
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (store_ref, waker, filter) = (store.clone(), self.waker.clone(), q.filter);
+        let spawned = std::thread::Builder::new()
+            .name("eventlens-filter".into())
+            .spawn(move || {
+                let result = filter.apply(&store_ref);
+                // The app may have moved on (a newer filter, other data): nobody waits then.
+                if tx.send(result).is_ok()
+                    && let Some(w) = waker
+                {
+                    w();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.running = Some(FilterJob { text: q.text, rx });
+            }
+            Err(e) => tracing::error!("cannot start the filter thread: {e}"),
+        }
+    }
+
+    /// Shows a filter result (or none) and recomputes what depends on it.
+    fn show_filter(&mut self, store: &Store, text: String, result: Option<FilterResult>) {
+        self.filter = result;
+        self.filter_text = text;
+        self.recompute(store);
+    }
+
+    /// The series and rates, of what the filter keeps.
+    fn recompute(&mut self, store: &Store) {
         self.flow = FlowTimeline::build(
             store,
             self.filter.as_ref().map(|f| f.observations.as_slice()),
@@ -102,7 +253,6 @@ impl Derived {
             })
             .collect();
         self.version += 1;
-        true
     }
 
     /// The engine's latency report of the data (computed on first use).

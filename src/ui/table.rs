@@ -114,6 +114,13 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     .color(cx.theme.text_weak),
             );
         }
+        if cx.derived.is_filtering() {
+            ui.label(
+                RichText::new("filtering\u{2026}")
+                    .small()
+                    .color(cx.theme.text_weak),
+            );
+        }
         if !cx.derived.filter_errors.is_empty() {
             ui.label(
                 RichText::new(format!(
@@ -127,8 +134,9 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
     // Rows.
     let time_sorted = view.sort == SortBy::Time;
     if !time_sorted {
+        // The version changes with the data and with every filter result.
         let key = (
-            cx.derived.generation,
+            cx.derived.version,
             cx.derived.filter_text.clone(),
             view.sort,
             view.descending,
