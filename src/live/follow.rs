@@ -111,7 +111,7 @@ impl Follower {
         if rotated {
             self.finish_partial(&mut out);
             out.notes.push(format!(
-                "{}: rotated; reading the new file from its start",
+                "{} was rotated: the new file is read from its start",
                 self.path.display()
             ));
             self.file = None;
@@ -133,7 +133,7 @@ impl Follower {
         let len = f.metadata().map(|m| m.len()).unwrap_or(self.offset);
         if len < self.offset {
             out.notes.push(format!(
-                "{}: truncated; reading it again from the start",
+                "{} was truncated: it is read again from its start",
                 self.path.display()
             ));
             self.offset = 0;

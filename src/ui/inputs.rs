@@ -30,13 +30,13 @@ pub(super) fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<C
                 });
                 for e in &input.errors {
                     ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, e.line, e.message))
+                        RichText::new(where_what(&input.path, e.line, &e.message))
                             .color(cx.theme.error)
                             .monospace(),
                     );
                 }
                 for v in &input.violations {
-                    let text = RichText::new(format!("  {}:{}: {}", input.path, v.line, v.message))
+                    let text = RichText::new(where_what(&input.path, v.line, &v.message))
                         .color(cx.theme.warn)
                         .monospace();
                     match cx.derived.event_at(cx.store, ii as u16, v.line) {
@@ -57,7 +57,7 @@ pub(super) fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<C
                 }
                 for n in &input.notes {
                     ui.label(
-                        RichText::new(format!("  {}:{}: {}", input.path, n.line, n.message))
+                        RichText::new(where_what(&input.path, n.line, &n.message))
                             .color(cx.theme.text_weak)
                             .monospace(),
                     );
@@ -67,4 +67,13 @@ pub(super) fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<C
                 ui.label("No inputs.");
             }
         });
+}
+
+/// `  path:line: message`; a notice about the input as a whole (line 0) names no line.
+fn where_what(path: &str, line: u64, message: &str) -> String {
+    if line == 0 {
+        format!("  {path}: {message}")
+    } else {
+        format!("  {path}:{line}: {message}")
+    }
 }
