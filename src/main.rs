@@ -61,6 +61,9 @@ struct GuiArgs {
     /// truncation (CloudEvents and capture JSON Lines).
     #[arg(long)]
     follow: bool,
+    /// Open the Connect dialog (broker URLs, presets for local brokers) at start.
+    #[arg(long)]
+    connect: bool,
 }
 
 #[derive(Subcommand)]
@@ -447,10 +450,11 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         timeout,
     });
     let opts = StartOptions {
-        demo: files.is_empty() && sources.is_empty(),
+        demo: files.is_empty() && sources.is_empty() && !args.connect,
         files,
         sources,
         follow: args.follow,
+        connect: args.connect,
         cursor: args.cursor,
         select: args.select,
         filter: args.filter,

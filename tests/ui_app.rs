@@ -991,3 +991,61 @@ fn scrolling_on_the_timeline_zooms_around_the_pointer_and_double_click_shows_the
     click(&mut h, right, false);
     assert!(secs(&h) > span * 0.95, "{} of {span}", secs(&h));
 }
+
+/// File > Connect to a broker…: presets fill the fields; a URL that cannot be read is
+/// refused in the dialog with the reason, and nothing starts.
+#[test]
+fn the_connect_dialog_fills_presets_and_says_why_a_url_cannot_be_read() {
+    let mut h = open_with(StartOptions::default());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    // The menu has it; the test opens it as the menu item does.
+    h.get_by_label("Connect to a broker…");
+    h.key_press(Key::Escape);
+    h.state_mut().command(Command::OpenConnect);
+    h.run_steps(2);
+    h.get_by_label("Broker URL");
+    h.get_by_label("RabbitMQ: amq.topic, every key").click();
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_value("amqp://127.0.0.1:5672/%2f?exchange=amq.topic&key=%23")
+            .count()
+            >= 1
+    );
+    // The password is in its own field, masked: only the user field shows "guest".
+    let shown: Vec<(String, String)> = h
+        .query_all(
+            egui_kittest::kittest::by()
+                .predicate(|n| n.value().is_some_and(|v| v.contains("guest"))),
+        )
+        .map(|n| {
+            (
+                format!("{:?}", n.accesskit_node().role()),
+                n.value().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("TextInput".to_string(), "guest".to_string()),
+            ("TextRun".to_string(), "guest".to_string())
+        ],
+        "only the user field (and its text run) reads guest"
+    );
+    h.get_by_label("MQTT: all topics").click();
+    h.run_steps(2);
+    assert!(h.query_all_by_value("mqtt://127.0.0.1:1883/#").count() >= 1);
+    // Replace the URL with one of a scheme eventlens does not read.
+    h.get_by_label("Broker URL").click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_label("Broker URL")
+        .type_text("kafka://127.0.0.1:9092/orders");
+    h.run_steps(2);
+    h.get_by_label("Connect").click();
+    h.run_steps(3);
+    h.get_by_label_contains("unknown scheme");
+    assert!(h.state().store().inputs.is_empty(), "nothing started");
+}

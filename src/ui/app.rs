@@ -41,6 +41,8 @@ pub struct StartOptions {
     pub sources: Vec<crate::source::BrokerUrl>,
     /// Follow `files` as they grow (`--follow`), as a live source, instead of loading them.
     pub follow: bool,
+    /// Open the Connect dialog at start.
+    pub connect: bool,
     /// Start the built-in demo when no file is given.
     pub demo: bool,
     /// Where to put the cursor once loaded: seconds after the start, `start`, `end`, or an
@@ -82,6 +84,7 @@ pub struct EventLensApp {
     dialog: Option<Receiver<Option<Vec<PathBuf>>>>,
     /// The in-app file dialog, while open.
     open_dialog: Option<OpenDialog>,
+    connect: super::connect::ConnectDialog,
     derived: Derived,
     /// `analyze`'s findings, exactly (kinds, order, indexes).
     findings: Arc<Vec<Finding>>,
@@ -155,6 +158,7 @@ impl EventLensApp {
             load_failures: Vec::new(),
             dialog: None,
             open_dialog: None,
+            connect: Default::default(),
             derived: Derived::new(Some(waker_for(ctx))),
             findings: Arc::new(Vec::new()),
             findings_view: FindingsView::default(),
@@ -175,6 +179,7 @@ impl EventLensApp {
         let sources = std::mem::take(&mut opts.sources);
         let demo = opts.demo;
         let follow = opts.follow;
+        app.connect.open = opts.connect;
         app.pending = opts;
         if follow && !files.is_empty() {
             app.start_follow(files);
@@ -666,6 +671,10 @@ impl EventLensApp {
             show_calls: self.settings.show_calls,
             filter_text: &self.settings.filter,
             load_failures: &self.load_failures,
+            sources: self
+                .live
+                .as_ref()
+                .map_or(&[], |l| l.feed.sources.as_slice()),
         };
         let panel_frame = egui::Frame::side_top_panel(ui.style())
             .inner_margin(egui::Margin::same(theme::PAD as i8));
@@ -777,6 +786,9 @@ impl EventLensApp {
                     );
                 }
             });
+        if self.connect.open {
+            self.connect.show(&ctx, &cx, &mut cmds);
+        }
         if let Some(d) = &mut self.open_dialog
             && let Some(action) = d.show(&ctx)
         {
@@ -880,6 +892,11 @@ impl EventLensApp {
             Command::OpenInAppDialog => self.open_in_app_dialog(None),
             Command::DismissNotices => self.notices.clear(),
             Command::StartDemo => self.start_demo(),
+            Command::OpenConnect => self.connect.open = true,
+            Command::Connect(urls) => {
+                self.load_failures.clear();
+                self.start_brokers(&urls);
+            }
             Command::CancelLoad => {
                 if let Some(l) = &self.loading {
                     l.cancel();

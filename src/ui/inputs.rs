@@ -13,6 +13,10 @@ pub(super) fn inputs_panel(ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<C
             for f in failures {
                 ui.label(RichText::new(f).color(cx.theme.error));
             }
+            if !cx.sources.is_empty() {
+                super::connect::sources_table(ui, cx);
+                ui.separator();
+            }
             for (ii, input) in cx.store.inputs.iter().enumerate() {
                 ui.horizontal(|ui| {
                     ui.strong(&input.path);

@@ -42,6 +42,9 @@ pub(super) fn menu_bar(
                     cmds.push(Command::ClearRecent);
                 }
             });
+            if ui.button("Connect to a broker…").clicked() {
+                cmds.push(Command::OpenConnect);
+            }
             if ui.button("Live demo").clicked() {
                 cmds.push(Command::StartDemo);
             }

@@ -7,6 +7,7 @@
 
 mod app;
 pub mod bench;
+mod connect;
 mod derived;
 mod empty;
 pub mod findings;
@@ -81,6 +82,10 @@ pub enum Command {
     /// Hide the startup problems shown over the graph.
     DismissNotices,
     StartDemo,
+    /// The Connect dialog (broker URLs, presets, status).
+    OpenConnect,
+    /// Watch these broker sources live, instead of what is shown now.
+    Connect(Vec<crate::source::BrokerUrl>),
     CancelLoad,
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
@@ -116,6 +121,8 @@ pub struct ViewCtx<'a> {
     pub filter_text: &'a str,
     /// Files of the last load that could not be read at all (one sentence each).
     pub load_failures: &'a [String],
+    /// The live broker sources, with their status and counters (none for files).
+    pub sources: &'a [std::sync::Arc<crate::source::SourceStats>],
 }
 
 impl ViewCtx<'_> {

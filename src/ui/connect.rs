@@ -1,0 +1,237 @@
+//! The Connect dialog (File > Connect to a broker…): broker URLs, presets for the local
+//! brokers, credentials in their own fields (the password masked, so it never shows in the
+//! window or a screenshot), and each source's status and counters once connected. The same
+//! status table is on the Inputs tab.
+
+use super::{Command, ViewCtx, fmt_count};
+use crate::source::{BrokerUrl, SourceStats, SourceStatus};
+use egui::RichText;
+use std::sync::Arc;
+
+/// Presets: (button, URL, user, password).
+const PRESETS: [(&str, &str, &str, &str); 6] = [
+    ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
+    (
+        "NATS JetStream: stream ORDERS",
+        "nats://127.0.0.1:4222/stream/ORDERS",
+        "",
+        "",
+    ),
+    ("MQTT: all topics", "mqtt://127.0.0.1:1883/#", "", ""),
+    (
+        "RabbitMQ: amq.topic, every key",
+        "amqp://127.0.0.1:5672/%2f?exchange=amq.topic&key=%23",
+        "guest",
+        "guest",
+    ),
+    (
+        "Redis: pub/sub, every channel",
+        "redis://127.0.0.1:6379/channel/*",
+        "",
+        "",
+    ),
+    (
+        "Redis: stream events",
+        "redis://127.0.0.1:6379/stream/events",
+        "",
+        "",
+    ),
+];
+
+/// The dialog's state (never persisted: credentials live only here, in memory).
+#[derive(Default)]
+pub struct ConnectDialog {
+    pub open: bool,
+    pub urls: String,
+    pub user: String,
+    pub password: String,
+    pub error: Option<String>,
+}
+
+impl ConnectDialog {
+    /// The URLs of the field (separated by spaces or lines), with the user and password
+    /// fields applied where a URL names none; or why one cannot be read.
+    pub fn parse(&self) -> Result<Vec<BrokerUrl>, String> {
+        let mut out = Vec::new();
+        for text in self.urls.split_whitespace() {
+            let mut url = BrokerUrl::parse(text).map_err(|e| e.to_string())?;
+            if url.user.is_none() && !self.user.trim().is_empty() {
+                url.user = Some(self.user.trim().to_string());
+            }
+            if url.password.is_none() && !self.password.is_empty() {
+                url.password = Some(self.password.clone());
+            }
+            out.push(url);
+        }
+        if out.is_empty() {
+            return Err("give a broker URL (nats://, mqtt://, amqp:// or redis://)".into());
+        }
+        Ok(out)
+    }
+
+    pub fn show(&mut self, ctx: &egui::Context, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
+        let mut open = self.open;
+        egui::Window::new("Connect to a broker")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(true)
+            .default_width(620.0)
+            .show(ctx, |ui| {
+                ui.label(
+                    RichText::new(
+                        "One or more URLs, separated by spaces: nats://host:port/SUBJECT, \
+                         nats://…/stream/NAME, mqtt://host:port/FILTER, \
+                         amqp://host:port/vhost?exchange=X&key=PATTERN, \
+                         redis://host:port/stream/KEY or /channel/PATTERN",
+                    )
+                    .color(cx.theme.text_weak),
+                );
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Local brokers:");
+                    for (label, url, user, password) in PRESETS {
+                        if ui.small_button(label).clicked() {
+                            self.urls = url.to_string();
+                            self.user = user.to_string();
+                            self.password = password.to_string();
+                            self.error = None;
+                        }
+                    }
+                });
+                egui::Grid::new("connect-fields")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let label = ui.label("Broker URL");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.urls)
+                                .desired_width(460.0)
+                                .hint_text("nats://127.0.0.1:4222/orders.>"),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                        let label = ui.label("User");
+                        ui.add(egui::TextEdit::singleline(&mut self.user).desired_width(200.0))
+                            .labelled_by(label.id);
+                        ui.end_row();
+                        let label = ui.label("Password");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.password)
+                                .password(true)
+                                .desired_width(200.0),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                    });
+                ui.horizontal(|ui| {
+                    if ui.button("Connect").clicked() {
+                        match self.parse() {
+                            Ok(urls) => {
+                                // A password typed into the URL moves to the masked field:
+                                // the field shows the URL without it from now on.
+                                if let Some(p) = urls.iter().find_map(|u| u.password.clone()) {
+                                    self.password = p;
+                                }
+                                if let Some(u) = urls.iter().find_map(|u| u.user.clone()) {
+                                    self.user = u;
+                                }
+                                self.urls = urls
+                                    .iter()
+                                    .map(|u| u.redacted().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" ");
+                                self.error = None;
+                                cmds.push(Command::Connect(urls));
+                            }
+                            Err(e) => self.error = Some(e),
+                        }
+                    }
+                    ui.label(
+                        RichText::new("replaces the live source shown now")
+                            .color(cx.theme.text_weak),
+                    );
+                });
+                if let Some(e) = &self.error {
+                    ui.label(RichText::new(e).color(cx.theme.error));
+                }
+                if !cx.sources.is_empty() {
+                    ui.separator();
+                    sources_table(ui, cx);
+                }
+            });
+        self.open = open;
+    }
+}
+
+/// Each live source: its URL (without credentials), status and counters.
+pub fn sources_table(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
+    egui::Grid::new("sources")
+        .num_columns(6)
+        .min_col_width(64.0)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "source",
+                "status",
+                "received",
+                "decoded",
+                "undecodable",
+                "dropped",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for s in cx.sources {
+                source_row(ui, cx, s);
+                ui.end_row();
+            }
+        });
+    // Errors in full, under the table (they are long: the broker's own words).
+    for s in cx.sources {
+        let error = match s.status() {
+            SourceStatus::Reconnecting { error, .. } => Some(error),
+            SourceStatus::Ended(e) => e,
+            _ => None,
+        };
+        if let Some(e) = error {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("{}: {}", s.url, s.scrub(&e))).color(cx.theme.warn),
+                )
+                .wrap(),
+            );
+        }
+    }
+}
+
+fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
+    let status = s.status();
+    let color = match status {
+        SourceStatus::Connected => cx.theme.ok,
+        SourceStatus::Connecting => cx.theme.text_weak,
+        SourceStatus::Reconnecting { .. } => cx.theme.warn,
+        SourceStatus::Ended(Some(_)) => cx.theme.error,
+        SourceStatus::Ended(None) => cx.theme.text_weak,
+    };
+    let c = s.counters();
+    ui.label(RichText::new(&s.url).monospace());
+    let text = match &status {
+        SourceStatus::Reconnecting { attempt, next, .. } => {
+            let wait = next
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                .as_secs_f64();
+            format!("reconnecting (attempt {attempt} in {wait:.1} s)")
+        }
+        SourceStatus::Ended(Some(_)) => "ended (see below)".to_string(),
+        other => other.to_string(),
+    };
+    ui.label(RichText::new(text).color(color));
+    ui.label(fmt_count(c.received));
+    ui.label(fmt_count(c.decoded));
+    ui.label(fmt_count(c.undecodable));
+    let dropped = RichText::new(fmt_count(c.dropped));
+    ui.label(if c.dropped > 0 {
+        dropped.color(cx.theme.warn)
+    } else {
+        dropped
+    });
+}
