@@ -156,6 +156,24 @@ fn fmt_secs(s: f64) -> String {
 }
 
 pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: &mut Vec<Command>) {
+    if cx.store.observations.is_empty() {
+        // No time axis without a single time: say what fills it instead of drawing an
+        // empty plot over a made-up range.
+        let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());
+        let text = if cx.live {
+            "No events yet: the timeline fills as they arrive"
+        } else {
+            "No events: nothing to plot over time"
+        };
+        ui.painter().text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            text,
+            egui::FontId::proportional(13.0),
+            cx.theme.text_weak,
+        );
+        return;
+    }
     let flow: &FlowTimeline = &cx.derived.flow;
     let span = cx.store.last_time().map_or(0.0, |l| cx.secs(l)).max(0.0);
     let full = if span > 0.0 { (0.0, span) } else { (-0.5, 0.5) };
