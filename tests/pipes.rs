@@ -134,3 +134,60 @@ fn compressed_standard_input_is_detected_and_read_like_the_file() {
         direct["findings"].as_array().map(Vec::len)
     );
 }
+
+/// In the window a pipe is a live source: its lines reach the live worker (and so the
+/// graph) while the writer is still writing, every one of them, and the end is said.
+#[test]
+fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
+    use eventlens::live::worker::LiveWorker;
+    use eventlens::live::{LiveInput, follow::spawn_reader};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(root().join("sample-traces/capture.jsonl")).expect("sample");
+    let src = dir.path().join("sixty.jsonl");
+    std::fs::write(
+        &src,
+        text.lines()
+            .take(60)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+    let mut writer = slow_writer(&src, "0.05")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = writer.stdout.take().expect("writer's stdout");
+    let feed = spawn_reader("test pipe", pipe);
+    let mut store = eventlens::model::Store::new();
+    let input = LiveInput::new(&mut store, "test pipe");
+    let worker = LiveWorker::spawn(
+        feed.receiver(),
+        store,
+        input,
+        eventlens::analysis::AnalysisConfig::default(),
+        None,
+    )
+    .expect("the worker starts");
+    let first = worker
+        .wait_snapshot(Duration::from_secs(20))
+        .expect("a first snapshot");
+    assert!(!first.store.observations.is_empty());
+    assert!(
+        writer.try_wait().expect("writer state").is_none(),
+        "the first events arrived only after the writer ended"
+    );
+    let mut last = first;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = s;
+    }
+    assert!(writer.wait().expect("writer ends").success());
+    assert_eq!(last.store.observations.len(), 60);
+    let notes = &last.store.inputs[0].notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.message.contains("ended after 60 records")),
+        "{notes:?}"
+    );
+}

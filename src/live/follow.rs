@@ -35,10 +35,94 @@ pub struct Follower {
     /// Identity of the open file (device, inode), to notice a rotation.
     id: Option<(u64, u64)>,
     offset: u64,
+    lines: Lines,
+}
+
+/// Bytes in, complete lines out: a partial line waits for its end, an overlong one is
+/// skipped (and said), and the first bytes are checked to be a format that can be read
+/// as it grows.
+pub struct Lines {
+    /// Named in notes and errors.
+    name: String,
     partial: Vec<u8>,
     /// Skipping the rest of an overlong line until its end.
     skipping: bool,
     checked: bool,
+}
+
+impl Lines {
+    pub fn new(name: impl Into<String>) -> Lines {
+        Lines {
+            name: name.into(),
+            partial: Vec::new(),
+            skipping: false,
+            checked: false,
+        }
+    }
+
+    /// Forgets a partial line (the file was truncated under it).
+    fn reset(&mut self) {
+        self.partial.clear();
+        self.skipping = false;
+    }
+
+    /// Takes the next bytes; the error is a format that cannot be read as a stream.
+    pub fn push(&mut self, buf: &[u8], out: &mut Read1) -> Result<(), String> {
+        if !self.checked {
+            let mut head = self.partial.clone();
+            head.extend_from_slice(&buf[..buf.len().min(64 * 1024)]);
+            let decided =
+                Follower::check_format(&head).map_err(|why| format!("{}: {why}", self.name))?;
+            // Past 64 KiB without a verdict, the reader's own errors say what is wrong.
+            self.checked = decided || head.len() >= 64 * 1024;
+        }
+        self.split(buf, out);
+        Ok(())
+    }
+
+    /// Complete lines out; the rest waits for its end.
+    fn split(&mut self, mut buf: &[u8], out: &mut Read1) {
+        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+            if self.skipping {
+                self.skipping = false;
+            } else {
+                self.partial.extend_from_slice(&buf[..nl]);
+                self.emit(out);
+            }
+            buf = &buf[nl + 1..];
+        }
+        if self.skipping {
+            return;
+        }
+        self.partial.extend_from_slice(buf);
+        if self.partial.len() > MAX_PARTIAL {
+            out.notes.push(format!(
+                "{}: a line longer than {} MiB: skipped",
+                self.name,
+                MAX_PARTIAL >> 20
+            ));
+            self.partial.clear();
+            self.skipping = true;
+        }
+    }
+
+    /// The last line of input that will not grow any more (ended, or rotated away), even
+    /// without its line break.
+    pub fn finish(&mut self, out: &mut Read1) {
+        if !self.partial.is_empty() && !self.skipping {
+            self.emit(out);
+        }
+        self.reset();
+    }
+
+    fn emit(&mut self, out: &mut Read1) {
+        let line = std::mem::take(&mut self.partial);
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        out.lines.push(String::from_utf8_lossy(line).into_owned());
+    }
 }
 
 #[cfg(unix)]
@@ -54,14 +138,13 @@ fn file_id(_: &std::fs::Metadata) -> Option<(u64, u64)> {
 
 impl Follower {
     pub fn new(path: impl Into<PathBuf>) -> Follower {
+        let path = path.into();
         Follower {
-            path: path.into(),
+            lines: Lines::new(path.display().to_string()),
+            path,
             file: None,
             id: None,
             offset: 0,
-            partial: Vec::new(),
-            skipping: false,
-            checked: false,
         }
     }
 
@@ -109,7 +192,7 @@ impl Follower {
         };
         self.read_more(&mut out)?;
         if rotated {
-            self.finish_partial(&mut out);
+            self.lines.finish(&mut out);
             out.notes.push(format!(
                 "{} was rotated: the new file is read from its start",
                 self.path.display()
@@ -137,8 +220,7 @@ impl Follower {
                 self.path.display()
             ));
             self.offset = 0;
-            self.partial.clear();
-            self.skipping = false;
+            self.lines.reset();
         }
         if len == self.offset {
             return Ok(());
@@ -152,61 +234,7 @@ impl Follower {
             return Ok(());
         }
         self.offset += buf.len() as u64;
-        if !self.checked {
-            let mut head = self.partial.clone();
-            head.extend_from_slice(&buf[..buf.len().min(64 * 1024)]);
-            let decided = Self::check_format(&head)
-                .map_err(|why| format!("{}: {why}", self.path.display()))?;
-            // Past 64 KiB without a verdict, the reader's own errors say what is wrong.
-            self.checked = decided || head.len() >= 64 * 1024;
-        }
-        self.split(&buf, out);
-        Ok(())
-    }
-
-    /// Complete lines out; the rest waits for its end.
-    fn split(&mut self, mut buf: &[u8], out: &mut Read1) {
-        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-            if self.skipping {
-                self.skipping = false;
-            } else {
-                self.partial.extend_from_slice(&buf[..nl]);
-                self.emit(out);
-            }
-            buf = &buf[nl + 1..];
-        }
-        if self.skipping {
-            return;
-        }
-        self.partial.extend_from_slice(buf);
-        if self.partial.len() > MAX_PARTIAL {
-            out.notes.push(format!(
-                "{}: a line longer than {} MiB: skipped",
-                self.path.display(),
-                MAX_PARTIAL >> 20
-            ));
-            self.partial.clear();
-            self.skipping = true;
-        }
-    }
-
-    /// The last line of a file that will not grow any more (rotated away), even without its
-    /// line break.
-    fn finish_partial(&mut self, out: &mut Read1) {
-        if !self.partial.is_empty() && !self.skipping {
-            self.emit(out);
-        }
-        self.partial.clear();
-        self.skipping = false;
-    }
-
-    fn emit(&mut self, out: &mut Read1) {
-        let line = std::mem::take(&mut self.partial);
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        out.lines.push(String::from_utf8_lossy(line).into_owned());
+        self.lines.push(&buf, out)
     }
 }
 
@@ -248,6 +276,62 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start following: {e}");
+    }
+    feed
+}
+
+/// Reads a stream (standard input, a pipe) as a live source: lines are sent as they
+/// complete, and the feed ends with the stream, saying how many records came.
+pub fn spawn_reader(name: &str, mut reader: impl Read + Send + 'static) -> LiveFeed {
+    let (tx, feed) = channel(name.to_string(), super::DEFAULT_CAPACITY);
+    let mut lines = Lines::new(name);
+    let name = name.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("eventlens-stream".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut records = 0u64;
+            loop {
+                let mut out = Read1::default();
+                let n = match reader.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        out.notes.push(format!("{name}: {e}"));
+                        0
+                    }
+                };
+                let ended = n == 0;
+                if ended {
+                    lines.finish(&mut out);
+                } else if let Err(why) = lines.push(&buf[..n], &mut out) {
+                    out.notes.push(why);
+                    let _ = tx.send(LiveBatch {
+                        lines: Vec::new(),
+                        notes: out.notes,
+                    });
+                    break;
+                }
+                records += out.lines.len() as u64;
+                if ended {
+                    out.notes
+                        .push(format!("the stream ended after {records} records"));
+                }
+                if (!out.lines.is_empty() || !out.notes.is_empty())
+                    && !tx.send(LiveBatch {
+                        lines: out.lines,
+                        notes: out.notes,
+                    })
+                {
+                    break;
+                }
+                if ended || tx.is_stopped() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start reading {e}");
     }
     feed
 }

@@ -183,6 +183,10 @@ impl EventLensApp {
         app.pending = opts;
         if follow && !files.is_empty() {
             app.start_follow(files);
+        } else if files.len() == 1 && crate::ingest::is_stdin(&files[0]) {
+            // A pipe is live: the graph grows as lines arrive.
+            let feed = crate::live::follow::spawn_reader("standard input", std::io::stdin());
+            app.start_live(feed, "standard input", "standard input".into());
         } else if !files.is_empty() {
             app.open(files);
         } else if !sources.is_empty() {
