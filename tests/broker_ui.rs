@@ -8,13 +8,55 @@ use eventlens::source::BrokerUrl;
 use eventlens::ui::{EventLensApp, StartOptions};
 use std::time::{Duration, Instant};
 
-#[test]
-fn the_app_connected_to_nats_draws_the_published_events() {
+/// A subject of this run's own.
+fn unique_base(what: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let base = format!("eltest.ui.{}{nanos}", std::process::id());
+    format!("eltest.{what}.{}{nanos}", std::process::id())
+}
+
+/// Publishes CloudEvents to `channel` on the local NATS until the window holds three
+/// events (core NATS keeps nothing: what is published before the source subscribed is
+/// gone).
+fn publish_until_shown(
+    h: &mut Harness<'static, EventLensApp>,
+    channel: &str,
+    prefix: &str,
+    source: &str,
+    ty: &str,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = rt
+        .block_on(async_nats::connect("127.0.0.1:4222"))
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 0;
+    while h.state().store().events.len() < 3 {
+        assert!(Instant::now() < deadline, "no events reached the window");
+        let body = format!(
+            r#"{{"specversion":"1.0","id":"{prefix}-{i}","source":"{source}","type":"{ty}","data":{{"n":{i}}}}}"#
+        );
+        rt.block_on(async {
+            client
+                .publish(channel.to_string(), body.into())
+                .await
+                .expect("publish");
+            client.flush().await.expect("flush");
+        });
+        i += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        h.run_steps(1);
+    }
+}
+
+#[test]
+fn the_app_connected_to_nats_draws_the_published_events() {
+    let base = unique_base("ui");
     let url = BrokerUrl::parse(&format!("nats://127.0.0.1:4222/{base}.>")).expect("URL");
     let opts = StartOptions {
         sources: vec![url],
@@ -24,33 +66,8 @@ fn the_app_connected_to_nats_draws_the_published_events() {
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| EventLensApp::new(cc, opts));
     h.run_steps(2);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let client = rt
-        .block_on(async_nats::connect("127.0.0.1:4222"))
-        .expect("connect");
     let channel = format!("{base}.orders");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut i = 0;
-    // Core NATS keeps nothing: publish until the source, once subscribed, has seen some.
-    while h.state().store().events.len() < 3 {
-        assert!(Instant::now() < deadline, "no events reached the window");
-        let body = format!(
-            r#"{{"specversion":"1.0","id":"ui-{i}","source":"/ui/producer","type":"OrderPlaced","data":{{"n":{i}}}}}"#
-        );
-        rt.block_on(async {
-            client
-                .publish(channel.clone(), body.into())
-                .await
-                .expect("publish");
-            client.flush().await.expect("flush");
-        });
-        i += 1;
-        std::thread::sleep(Duration::from_millis(100));
-        h.run_steps(1);
-    }
+    publish_until_shown(&mut h, &channel, "ui", "/ui/producer", "OrderPlaced");
     h.run_steps(3);
     let app = h.state();
     assert!(
@@ -66,11 +83,7 @@ fn the_app_connected_to_nats_draws_the_published_events() {
 /// shown afterwards, not even in the error the broker answers with.
 #[test]
 fn the_connect_dialog_connects_to_nats_and_shows_status_and_counters() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let base = format!("eltest.dialog.{}{nanos}", std::process::id());
+    let base = unique_base("dialog");
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
@@ -84,32 +97,8 @@ fn the_connect_dialog_connects_to_nats_and_shows_status_and_counters() {
     h.run_steps(1);
     h.get_by_label("Connect").click();
     h.run_steps(2);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let client = rt
-        .block_on(async_nats::connect("127.0.0.1:4222"))
-        .expect("connect");
     let channel = format!("{base}.payments");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut i = 0;
-    while h.state().store().events.len() < 3 {
-        assert!(Instant::now() < deadline, "no events reached the window");
-        let body = format!(
-            r#"{{"specversion":"1.0","id":"dlg-{i}","source":"/dialog/producer","type":"PaymentTaken"}}"#
-        );
-        rt.block_on(async {
-            client
-                .publish(channel.clone(), body.into())
-                .await
-                .expect("publish");
-            client.flush().await.expect("flush");
-        });
-        i += 1;
-        std::thread::sleep(Duration::from_millis(100));
-        h.run_steps(1);
-    }
+    publish_until_shown(&mut h, &channel, "dlg", "/dialog/producer", "PaymentTaken");
     h.run_steps(3);
     h.get_by_role_and_label(egui::accesskit::Role::Button, &channel);
     // The status table: connected, and counting.

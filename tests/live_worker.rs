@@ -2,7 +2,6 @@
 //! taking a source's batches one by one holds the same events and the same findings as
 //! `analyze`'s report on the same lines loaded at once.
 
-use eventlens::analysis::AnalysisConfig;
 use eventlens::analysis::report::Report;
 use eventlens::live::worker::{LiveWorker, Snapshot};
 use eventlens::live::{LiveBatch, LiveInput, channel};
@@ -17,16 +16,7 @@ use std::time::Duration;
 fn through_the_worker(lines: &[String], batch: usize) -> Snapshot {
     let batches = lines.len().div_ceil(batch);
     let (tx, feed) = channel("test", batches.max(1));
-    let mut store = Store::new();
-    let input = LiveInput::new(&mut store, "test");
-    let worker = LiveWorker::spawn(
-        feed.receiver(),
-        store,
-        input,
-        AnalysisConfig::default(),
-        None,
-    )
-    .expect("the worker starts");
+    let worker = LiveWorker::on_feed(&feed, "test").expect("the worker starts");
     for chunk in lines.chunks(batch) {
         assert!(tx.send(LiveBatch {
             lines: chunk.to_vec(),

@@ -139,8 +139,8 @@ fn compressed_standard_input_is_detected_and_read_like_the_file() {
 /// graph) while the writer is still writing, every one of them, and the end is said.
 #[test]
 fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
+    use eventlens::live::follow::spawn_reader;
     use eventlens::live::worker::LiveWorker;
-    use eventlens::live::{LiveInput, follow::spawn_reader};
     use std::time::Duration;
     let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string(root().join("sample-traces/capture.jsonl")).expect("sample");
@@ -159,16 +159,7 @@ fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
         .expect("start the writer");
     let pipe = writer.stdout.take().expect("writer's stdout");
     let feed = spawn_reader("test pipe", pipe);
-    let mut store = eventlens::model::Store::new();
-    let input = LiveInput::new(&mut store, "test pipe");
-    let worker = LiveWorker::spawn(
-        feed.receiver(),
-        store,
-        input,
-        eventlens::analysis::AnalysisConfig::default(),
-        None,
-    )
-    .expect("the worker starts");
+    let worker = LiveWorker::on_feed(&feed, "test pipe").expect("the worker starts");
     let first = worker
         .wait_snapshot(Duration::from_secs(20))
         .expect("a first snapshot");

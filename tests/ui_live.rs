@@ -6,15 +6,20 @@ use eventlens::replay::PlayState;
 use eventlens::ui::{EventLensApp, StartOptions};
 use std::time::{Duration, Instant};
 
-#[test]
-fn the_demo_streams_events_into_the_window_and_follows_them() {
+/// The window as `eventlens` with no arguments opens it: on the live demo.
+fn demo_window() -> Harness<'static, EventLensApp> {
     let opts = StartOptions {
         demo: true,
         ..Default::default()
     };
-    let mut h = Harness::builder()
+    Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(move |cc| EventLensApp::new(cc, opts));
+        .build_eframe(move |cc| EventLensApp::new(cc, opts))
+}
+
+#[test]
+fn the_demo_streams_events_into_the_window_and_follows_them() {
+    let mut h = demo_window();
     let deadline = Instant::now() + Duration::from_secs(20);
     while h.state().store().topology.graph.edge_count() < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -34,13 +39,7 @@ fn the_demo_streams_events_into_the_window_and_follows_them() {
 /// app on this thread).
 #[test]
 fn the_window_shows_the_workers_snapshots_as_the_demo_runs() {
-    let opts = StartOptions {
-        demo: true,
-        ..Default::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(move |cc| EventLensApp::new(cc, opts));
+    let mut h = demo_window();
     let ui_thread = std::thread::current().id();
     // (snapshot, observations shown, records the worker appended)
     let mut seen: Vec<(u64, usize, u64)> = Vec::new();

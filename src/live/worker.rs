@@ -126,6 +126,20 @@ impl LiveWorker {
         Ok(LiveWorker { slot })
     }
 
+    /// A worker on a new store holding one live input named `name`, fed by `feed`, with the
+    /// default thresholds and no waker (tests and tools).
+    pub fn on_feed(feed: &super::LiveFeed, name: &str) -> std::io::Result<LiveWorker> {
+        let mut store = Store::new();
+        let input = LiveInput::new(&mut store, name);
+        LiveWorker::spawn(
+            feed.receiver(),
+            store,
+            input,
+            AnalysisConfig::default(),
+            None,
+        )
+    }
+
     /// The latest snapshot published since the last call, if any.
     pub fn take_snapshot(&self) -> Option<Snapshot> {
         self.slot.latest.lock().ok().and_then(|mut l| l.take())
@@ -303,16 +317,7 @@ mod tests {
     #[test]
     fn the_first_batch_is_published_at_once_and_the_worker_ends_with_its_source() {
         let (tx, feed) = channel("test", 8);
-        let mut store = Store::new();
-        let input = LiveInput::new(&mut store, "test");
-        let worker = LiveWorker::spawn(
-            feed.receiver(),
-            store,
-            input,
-            AnalysisConfig::default(),
-            None,
-        )
-        .expect("spawn");
+        let worker = LiveWorker::on_feed(&feed, "test").expect("spawn");
         assert!(tx.send(LiveBatch {
             lines: (0..5).map(event).collect(),
             ..Default::default()
@@ -336,16 +341,7 @@ mod tests {
     #[test]
     fn a_retired_store_is_freed_by_the_worker() {
         let (tx, feed) = channel("test", 8);
-        let mut store = Store::new();
-        let input = LiveInput::new(&mut store, "test");
-        let worker = LiveWorker::spawn(
-            feed.receiver(),
-            store,
-            input,
-            AnalysisConfig::default(),
-            None,
-        )
-        .expect("spawn");
+        let worker = LiveWorker::on_feed(&feed, "test").expect("spawn");
         let shown = Arc::new(Store::new());
         let weak = Arc::downgrade(&shown);
         worker.retire(shown);
@@ -363,16 +359,7 @@ mod tests {
     #[test]
     fn dropping_the_feed_stops_the_worker() {
         let (_tx, feed) = channel("test", 8);
-        let mut store = Store::new();
-        let input = LiveInput::new(&mut store, "test");
-        let worker = LiveWorker::spawn(
-            feed.receiver(),
-            store,
-            input,
-            AnalysisConfig::default(),
-            None,
-        )
-        .expect("spawn");
+        let worker = LiveWorker::on_feed(&feed, "test").expect("spawn");
         drop(feed);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !worker.is_finished() && Instant::now() < deadline {
