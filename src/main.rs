@@ -630,9 +630,37 @@ fn export_format(
 /// A moment of `--at` or `--window` in the store's time.
 fn moment(store: &Store, flag: &str, given: &str) -> Result<eventlens::time::Nanos, String> {
     use eventlens::ui::startup::StartCursor;
-    StartCursor::parse(given)
-        .and_then(|c| c.resolve(store, given))
-        .map_err(|e| e.replacen("--cursor", flag, 1))
+    StartCursor::parse_for(flag, given).and_then(|c| c.resolve_for(store, flag, given))
+}
+
+/// Loads `files` into a new store with `cfg`'s service names: the store, how many inputs
+/// loaded, and why the others did not (one sentence each). Says on stderr when standard
+/// input ended.
+fn load_files(
+    files: &[PathBuf],
+    cfg: &eventlens::analysis::AnalysisConfig,
+) -> (Store, usize, Vec<String>) {
+    let mut store = Store::new();
+    store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let progress = LoadProgress::default();
+    let mut failures = Vec::new();
+    let mut loaded = 0usize;
+    for f in files {
+        match load_path(&mut store, f, &progress) {
+            Ok(i) => {
+                loaded += 1;
+                if eventlens::ingest::is_stdin(f) {
+                    let input = &store.inputs[i as usize];
+                    eprintln!(
+                        "eventlens: standard input ended after {} records ({} unreadable)",
+                        input.records, input.skipped
+                    );
+                }
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    (store, loaded, failures)
 }
 
 fn export(
@@ -660,15 +688,9 @@ fn export(
     };
     let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
         .resolve(files.first().map(PathBuf::as_path))?;
-    let mut store = Store::new();
-    store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let progress = LoadProgress::default();
-    let mut loaded = 0;
-    for f in files {
-        match load_path(&mut store, f, &progress) {
-            Ok(_) => loaded += 1,
-            Err(e) => eprintln!("eventlens: {e}"),
-        }
+    let (mut store, loaded, failures) = load_files(files, &cfg);
+    for f in &failures {
+        eprintln!("eventlens: {f}");
     }
     if loaded == 0 {
         return Ok(ExitCode::from(1));
@@ -822,26 +844,7 @@ fn analyze(
 ) -> anyhow::Result<ExitCode> {
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     let t0 = std::time::Instant::now();
-    let mut store = Store::new();
-    store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let progress = LoadProgress::default();
-    let mut failures = Vec::new();
-    let mut loaded = 0usize;
-    for f in files {
-        match load_path(&mut store, f, &progress) {
-            Ok(i) => {
-                loaded += 1;
-                if eventlens::ingest::is_stdin(f) {
-                    let input = &store.inputs[i as usize];
-                    eprintln!(
-                        "eventlens: standard input ended after {} records ({} unreadable)",
-                        input.records, input.skipped
-                    );
-                }
-            }
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
+    let (mut store, mut loaded, failures) = load_files(files, cfg);
     let mut shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     if let Some((name, lines)) = &live {
         let mut input = eventlens::live::LiveInput::new(&mut store, name);
