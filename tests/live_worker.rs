@@ -2,20 +2,21 @@
 //! taking a source's batches one by one holds the same events and the same findings as
 //! `analyze`'s report on the same lines loaded at once.
 
+use eventlens::analysis::Finding;
 use eventlens::analysis::report::Report;
-use eventlens::live::worker::{LiveWorker, Snapshot};
-use eventlens::live::{LiveBatch, LiveInput, channel};
+use eventlens::live::worker::{LiveWorker, Snapshot, WorkerStats};
+use eventlens::live::{DEFAULT_CAPACITY, LiveBatch, LiveInput, channel};
 use eventlens::model::Store;
 use eventlens::sim::{SimConfig, Simulator};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Sends `lines` to a worker in batches of `batch` lines, paced like a live source so that
 /// it publishes several times (finalizing incrementally), and returns its last snapshot
 /// (the one published when the source ended).
 fn through_the_worker(lines: &[String], batch: usize) -> Snapshot {
-    let batches = lines.len().div_ceil(batch);
-    let (tx, feed) = channel("test", batches.max(1));
+    let (tx, feed) = channel("test", DEFAULT_CAPACITY);
     let worker = LiveWorker::on_feed(&feed, "test").expect("the worker starts");
     for chunk in lines.chunks(batch) {
         assert!(tx.send(LiveBatch {
@@ -90,4 +91,81 @@ fn a_capture_through_the_worker_gives_analyzes_findings() {
     let text = std::fs::read_to_string(path).expect("the sample capture");
     let lines: Vec<String> = text.lines().map(String::from).collect();
     assert_same(&lines, 50);
+}
+
+/// The window's part, played by the test: it takes each snapshot as it comes and gives the
+/// one it showed before back to the worker, as the app does. Every snapshot must equal
+/// `analyze` on the lines appended so far, though the worker built most of them by
+/// bringing a store the "window" gave back up to date instead of copying one.
+#[test]
+fn stores_given_back_are_reused_and_every_snapshot_equals_analyze_on_its_lines() {
+    let start = 1_800_000_000_000_000_000;
+    let mut sim = Simulator::new(SimConfig::live_demo(start));
+    let lines: Vec<String> = sim
+        .until(start + 120_000_000_000)
+        .into_iter()
+        .map(|r| r.line)
+        .collect();
+    let (tx, feed) = channel("test", DEFAULT_CAPACITY);
+    let worker = LiveWorker::on_feed(&feed, "test").expect("the worker starts");
+    type Seen = (WorkerStats, usize, usize, Arc<Vec<Finding>>);
+    let mut shown: Option<Snapshot> = None;
+    let mut seen: Vec<Seen> = Vec::new();
+    let take = |shown: &mut Option<Snapshot>, seen: &mut Vec<Seen>, wait: bool| {
+        let snap = if wait {
+            worker.wait_snapshot(Duration::from_secs(60))
+        } else {
+            worker.take_snapshot()
+        };
+        if let Some(s) = snap {
+            // Kept as figures only: holding the store would keep it from coming back.
+            seen.push((
+                s.stats,
+                s.store.events.len(),
+                s.store.observations.len(),
+                s.findings.clone(),
+            ));
+            if let Some(old) = shown.replace(s) {
+                worker.retire(old.store);
+            }
+        }
+    };
+    for chunk in lines.chunks(40) {
+        assert!(tx.send(LiveBatch {
+            lines: chunk.to_vec(),
+            ..Default::default()
+        }));
+        std::thread::sleep(Duration::from_millis(8));
+        take(&mut shown, &mut seen, false);
+    }
+    drop(tx);
+    loop {
+        let before = seen.len();
+        take(&mut shown, &mut seen, true);
+        if seen.len() == before {
+            break;
+        }
+    }
+    let last = shown.expect("a snapshot");
+    assert_eq!(last.stats.records, lines.len() as u64);
+    assert!(last.stats.generation >= 4, "{:?}", last.stats);
+    assert!(
+        last.stats.reuses >= last.stats.generation / 2,
+        "most publishes reuse a store given back: {:?}",
+        last.stats
+    );
+    assert_eq!(last.stats.reuses + last.stats.copies, last.stats.generation);
+    // The last snapshot, whole; the earlier ones by their figures.
+    let (store, report) = at_once(&lines);
+    assert_eq!(last.store.events.len(), store.events.len());
+    assert_eq!(last.store.observations.len(), store.observations.len());
+    let json = |f: &[eventlens::analysis::Finding]| serde_json::to_value(f).expect("findings");
+    assert_eq!(json(&last.findings), json(&report.findings));
+    for (stats, events, observations, findings) in &seen {
+        let (st, r) = at_once(&lines[..stats.records as usize]);
+        let what = format!("snapshot {} ({} records)", stats.generation, stats.records);
+        assert_eq!(*events, st.events.len(), "{what}");
+        assert_eq!(*observations, st.observations.len(), "{what}");
+        assert_eq!(json(findings), json(&r.findings), "{what}");
+    }
 }

@@ -618,3 +618,57 @@ mod tests {
         assert_eq!(fmt_window(100 * NANOS_PER_MS), "100 ms");
     }
 }
+
+/// What the window draws of some observations (all of a store's, or what a filter keeps)
+/// that takes a pass over them: the timeline's series and each edge's rate index. Built
+/// where the data is made (the live worker for each snapshot, the filter thread for each
+/// filter result), so a frame only swaps it in.
+#[derive(Clone, Debug, Default)]
+pub struct FlowViews {
+    pub flow: FlowTimeline,
+    /// The window of every rate shown (edges and timeline).
+    pub rate_window: Nanos,
+    /// Per edge (from, to): the peak rate so far at each of its times.
+    pub edge_rates: rustc_hash::FxHashMap<(NodeId, NodeId), RateIndex>,
+}
+
+impl FlowViews {
+    /// Of every observation of `store`, or of what `filter` keeps of them.
+    pub fn build(store: &Store, filter: Option<&crate::analysis::filter::FilterResult>) -> Self {
+        let flow = FlowTimeline::build(store, filter.map(|f| f.observations.as_slice()));
+        let rate_window = match (store.first_time(), store.last_time()) {
+            (Some(a), Some(b)) => rate_window(b - a),
+            _ => rate_window(0),
+        };
+        let edge_rates = store
+            .topology
+            .graph
+            .edge_weights()
+            .map(|e| {
+                let times = FlowViews::edge_times_of(store, filter, e.from, e.to);
+                ((e.from, e.to), RateIndex::new(times, rate_window))
+            })
+            .collect();
+        FlowViews {
+            flow,
+            rate_window,
+            edge_rates,
+        }
+    }
+
+    /// Times of the observations on an edge (of what `filter` keeps, when given).
+    pub fn edge_times_of<'a>(
+        store: &'a Store,
+        filter: Option<&'a crate::analysis::filter::FilterResult>,
+        from: NodeId,
+        to: NodeId,
+    ) -> &'a [Nanos] {
+        match filter {
+            Some(f) => f.edge_times.get(&(from, to)).map_or(&[], Vec::as_slice),
+            None => store
+                .topology
+                .edge_between(from, to)
+                .map_or(&[], |e| e.times.as_slice()),
+        }
+    }
+}

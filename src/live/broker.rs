@@ -49,10 +49,15 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
                     envelope = inbox.try_recv();
                 }
             }
-            if !tx.send(LiveBatch {
-                lines,
-                ..Default::default()
-            }) {
+            // Waits while the worker is behind: the inbox then fills, and past its budget
+            // durable sources pause and lossy ones drop and count, each by its kind.
+            if !tx
+                .send_async(LiveBatch {
+                    lines,
+                    ..Default::default()
+                })
+                .await
+            {
                 break;
             }
         }

@@ -268,7 +268,7 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
                     }
                 }
                 let empty = batch.lines.is_empty() && batch.notes.is_empty();
-                if !empty && !tx.send(batch) {
+                if !empty && !tx.send_wait(batch) {
                     break;
                 }
                 std::thread::sleep(POLL);
@@ -306,7 +306,7 @@ pub fn spawn_reader(name: &str, mut reader: impl Read + Send + 'static) -> LiveF
                     lines.finish(&mut out);
                 } else if let Err(why) = lines.push(&buf[..n], &mut out) {
                     out.notes.push(why);
-                    let _ = tx.send(LiveBatch {
+                    let _ = tx.send_wait(LiveBatch {
                         lines: Vec::new(),
                         notes: out.notes,
                     });
@@ -317,8 +317,10 @@ pub fn spawn_reader(name: &str, mut reader: impl Read + Send + 'static) -> LiveF
                     out.notes
                         .push(format!("the stream ended after {records} records"));
                 }
+                // A pipe waits for the window rather than lose lines: the writer is held
+                // back by the pipe, as with any slow reader.
                 if (!out.lines.is_empty() || !out.notes.is_empty())
-                    && !tx.send(LiveBatch {
+                    && !tx.send_wait(LiveBatch {
                         lines: out.lines,
                         notes: out.notes,
                     })

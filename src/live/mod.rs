@@ -1,6 +1,9 @@
 //! Live-source plumbing shared by every source (the built-in demo, broker sources):
-//! a bounded channel of [`LiveBatch`]es whose sender wakes the UI through a [`Waker`] the UI
-//! installs (`ctx.request_repaint()`), counted drops when the consumer falls behind, and
+//! a channel of [`LiveBatch`]es bounded in bytes whose sender wakes the UI through a
+//! [`Waker`] the UI installs (`ctx.request_repaint()`). When the consumer falls behind, a
+//! lossy sender drops and counts ([`LiveSender::send`]) and a durable one waits for room
+//! ([`LiveSender::send_wait`], [`LiveSender::send_async`]), so that what is behind it (a
+//! broker's durable stream, a followed file) pauses and loses nothing. Also
 //! [`LiveInput`], which appends batches to a [`Store`]. The [`worker`] thread owns the live
 //! store: it receives the batches, finalizes and analyses, and publishes snapshots the UI
 //! swaps in. Also the background file [`loader`]. Nothing here knows about a GUI.
@@ -12,7 +15,7 @@ pub mod loader;
 pub mod worker;
 
 use crate::model::{Format, Store};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,8 +23,11 @@ use std::sync::{Arc, Mutex};
 /// `ctx.request_repaint()`.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
-/// Batches waiting for the UI before new ones are dropped (and counted).
-pub const DEFAULT_CAPACITY: usize = 256;
+/// Bytes of batches waiting for the worker before a lossy source's new ones are dropped
+/// (and counted) and a durable source waits.
+pub const DEFAULT_CAPACITY: usize = 64 << 20;
+/// How often a durable sender looks again for room.
+const ROOM_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Records that arrived together: CloudEvents or capture JSON lines.
 #[derive(Clone, Debug, Default)]
@@ -32,12 +38,23 @@ pub struct LiveBatch {
     pub notes: Vec<String>,
 }
 
+impl LiveBatch {
+    /// What the batch holds, as the channel counts it.
+    pub fn bytes(&self) -> u64 {
+        let text: usize = self.lines.iter().chain(&self.notes).map(String::len).sum();
+        (text + 24 * (self.lines.len() + self.notes.len())) as u64
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     waker: Mutex<Option<Waker>>,
     stop: AtomicBool,
     dropped_records: AtomicU64,
     sent_records: AtomicU64,
+    /// Bytes sent and not yet received, against `capacity`.
+    queued_bytes: AtomicU64,
+    capacity: u64,
     /// Every sender is gone and the channel is empty: the source ended.
     ended: AtomicBool,
 }
@@ -59,26 +76,65 @@ pub struct LiveSender {
 }
 
 impl LiveSender {
-    /// Sends a batch without blocking; a full channel drops it and counts its records.
+    /// Sends a batch without blocking; when the batches waiting already hold the channel's
+    /// capacity in bytes, it is dropped and its records counted (lossy sources).
     /// Returns `false` once the consumer has stopped the feed (the source should end).
     pub fn send(&self, batch: LiveBatch) -> bool {
         if self.is_stopped() {
             return false;
         }
-        let n = batch.lines.len() as u64;
-        match self.tx.try_send(batch) {
-            Ok(()) => {
-                self.shared.sent_records.fetch_add(n, Ordering::Relaxed);
-                self.shared.wake();
-                true
-            }
-            Err(TrySendError::Full(_)) => {
-                self.shared.dropped_records.fetch_add(n, Ordering::Relaxed);
-                self.shared.wake();
-                true
-            }
-            Err(TrySendError::Disconnected(_)) => false,
+        if !self.has_room(batch.bytes()) {
+            let n = batch.lines.len() as u64;
+            self.shared.dropped_records.fetch_add(n, Ordering::Relaxed);
+            self.shared.wake();
+            return true;
         }
+        self.put(batch)
+    }
+
+    /// Sends a batch, waiting (on this thread) while the channel is full, so that nothing
+    /// is lost (durable sources: a followed file, a stream). Returns `false` once the
+    /// consumer has stopped the feed.
+    pub fn send_wait(&self, batch: LiveBatch) -> bool {
+        let bytes = batch.bytes();
+        while !self.has_room(bytes) {
+            if self.is_stopped() {
+                return false;
+            }
+            std::thread::sleep(ROOM_POLL);
+        }
+        !self.is_stopped() && self.put(batch)
+    }
+
+    /// [`send_wait`](Self::send_wait) for a task on the sources' tokio runtime: it waits
+    /// without holding the runtime's thread.
+    pub async fn send_async(&self, batch: LiveBatch) -> bool {
+        let bytes = batch.bytes();
+        while !self.has_room(bytes) {
+            if self.is_stopped() {
+                return false;
+            }
+            tokio::time::sleep(ROOM_POLL).await;
+        }
+        !self.is_stopped() && self.put(batch)
+    }
+
+    /// Whether `bytes` more fit. An empty channel takes any batch, however large.
+    fn has_room(&self, bytes: u64) -> bool {
+        let queued = self.shared.queued_bytes.load(Ordering::Acquire);
+        queued == 0 || queued.saturating_add(bytes) <= self.shared.capacity
+    }
+
+    fn put(&self, batch: LiveBatch) -> bool {
+        let (n, bytes) = (batch.lines.len() as u64, batch.bytes());
+        self.shared.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if self.tx.send(batch).is_err() {
+            self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return false;
+        }
+        self.shared.sent_records.fetch_add(n, Ordering::Relaxed);
+        self.shared.wake();
+        true
     }
 
     pub fn is_stopped(&self) -> bool {
@@ -96,10 +152,13 @@ pub struct LiveFeed {
     pub sources: Vec<Arc<crate::source::SourceStats>>,
 }
 
-/// A bounded live channel.
+/// A live channel that holds at most `capacity` bytes of batches (and any one batch).
 pub fn channel(name: impl Into<String>, capacity: usize) -> (LiveSender, LiveFeed) {
-    let (tx, rx) = bounded(capacity.max(1));
-    let shared = Arc::new(Shared::default());
+    let (tx, rx) = unbounded();
+    let shared = Arc::new(Shared {
+        capacity: capacity.max(1) as u64,
+        ..Default::default()
+    });
     (
         LiveSender {
             tx,
@@ -140,6 +199,11 @@ impl LiveFeed {
         self.rx.len()
     }
 
+    /// Bytes of the batches waiting.
+    pub fn pending_bytes(&self) -> u64 {
+        self.shared.queued_bytes.load(Ordering::Acquire)
+    }
+
     /// Records dropped because the consumer fell behind.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped_records.load(Ordering::Relaxed)
@@ -174,9 +238,17 @@ pub enum Received {
 }
 
 impl LiveReceiver {
+    /// Counts a received batch's bytes out of the channel.
+    fn took(&self, b: LiveBatch) -> LiveBatch {
+        self.shared
+            .queued_bytes
+            .fetch_sub(b.bytes(), Ordering::AcqRel);
+        b
+    }
+
     pub fn try_recv(&self) -> Option<LiveBatch> {
         match self.rx.try_recv() {
-            Ok(b) => Some(b),
+            Ok(b) => Some(self.took(b)),
             Err(crossbeam_channel::TryRecvError::Disconnected) => {
                 self.shared.ended.store(true, Ordering::Relaxed);
                 None
@@ -188,7 +260,7 @@ impl LiveReceiver {
     /// Waits up to `timeout` for a batch.
     pub fn recv_timeout(&self, timeout: std::time::Duration) -> Received {
         match self.rx.recv_timeout(timeout) {
-            Ok(b) => Received::Batch(b),
+            Ok(b) => Received::Batch(self.took(b)),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Received::Nothing,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 self.shared.ended.store(true, Ordering::Relaxed);
@@ -250,22 +322,71 @@ mod tests {
 
     #[test]
     fn a_full_channel_drops_and_counts_instead_of_blocking() {
-        let (tx, feed) = channel("test", 2);
+        let batch = || LiveBatch {
+            lines: vec!["{}".into(); 3],
+            ..Default::default()
+        };
+        // Room for two batches, in bytes.
+        let (tx, feed) = channel("test", 2 * batch().bytes() as usize);
         let woken = Arc::new(AtomicU64::new(0));
         let w = woken.clone();
         feed.set_waker(Arc::new(move || {
             w.fetch_add(1, Ordering::Relaxed);
         }));
         for _ in 0..5 {
-            assert!(tx.send(LiveBatch {
-                lines: vec!["{}".into(); 3],
-                ..Default::default()
-            }));
+            assert!(tx.send(batch()));
         }
         assert_eq!(feed.pending(), 2);
+        assert_eq!(feed.pending_bytes(), 2 * batch().bytes());
         assert_eq!(feed.dropped(), 9);
         assert_eq!(woken.load(Ordering::Relaxed), 5);
         assert!(feed.try_recv().is_some());
+        // Taking one makes room for one.
+        assert!(tx.send(batch()));
+        assert_eq!(feed.pending(), 2);
+        assert_eq!(feed.dropped(), 9);
+    }
+
+    #[test]
+    fn a_durable_sender_waits_for_room_and_loses_nothing() {
+        let batch = |i: usize| LiveBatch {
+            lines: vec![format!("{i:04}"); 10],
+            ..Default::default()
+        };
+        let (tx, feed) = channel("test", 3 * batch(0).bytes() as usize);
+        let writer = std::thread::spawn(move || (0..50).all(|i| tx.send_wait(batch(i))));
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while got.len() < 50 && std::time::Instant::now() < deadline {
+            // Never more than the capacity waiting.
+            assert!(feed.pending() <= 3, "{} waiting", feed.pending());
+            match feed.try_recv() {
+                Some(b) => got.push(b.lines[0].clone()),
+                None => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        assert!(writer.join().expect("the writer"));
+        assert_eq!(got, (0..50).map(|i| format!("{i:04}")).collect::<Vec<_>>());
+        assert_eq!(feed.dropped(), 0);
+        assert_eq!(feed.pending_bytes(), 0);
+    }
+
+    #[test]
+    fn a_durable_sender_stops_waiting_when_the_feed_is_dropped() {
+        let (tx, feed) = channel("test", 1);
+        assert!(tx.send_wait(LiveBatch {
+            lines: vec!["first".into()],
+            ..Default::default()
+        }));
+        let writer = std::thread::spawn(move || {
+            tx.send_wait(LiveBatch {
+                lines: vec!["second".into()],
+                ..Default::default()
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(feed);
+        assert!(!writer.join().expect("the writer"));
     }
 
     #[test]

@@ -4,16 +4,23 @@
 //! of the store and its findings) that the UI swaps in at the start of a frame. The UI
 //! thread never parses, finalizes or analyses live data.
 //!
-//! Publishing copies the store, so it is throttled: at most every [`PUBLISH_EVERY`], and
-//! never more often than ten times the cost of the last finalize + analysis + copy, so a
-//! long session spends at most about a tenth of the worker on them. The first batch is
-//! published at once, so the window shows data immediately.
+//! Publishing does not copy the store (a copy of 100k events took 80–160 ms, and grew with
+//! the session). The worker keeps two stores, left-right: the one it publishes is handed
+//! to the UI whole, and the one the UI gives back when it takes the next snapshot is
+//! brought up to date by appending again the batches it missed, which it keeps in a log
+//! until then. Only when no store came back (a test or a filter thread still holds it)
+//! is the store copied. Publishing is throttled: at most every [`PUBLISH_EVERY`], and
+//! never more often than ten times the cost of the last finalize + analysis + catch-up,
+//! so a long session spends at most about a tenth of the worker on them. The first batch
+//! is published at once, so the window shows data immediately.
 
 use super::{LiveBatch, LiveInput, LiveReceiver, Received, Waker};
+use crate::analysis::series::FlowViews;
 use crate::analysis::{AnalysisConfig, Finding};
 use crate::model::Store;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -32,6 +39,9 @@ pub struct Snapshot {
     pub store: Arc<Store>,
     /// `analyze`'s findings on it, in its order.
     pub findings: Arc<Vec<Finding>>,
+    /// The timeline's series and the edges' rate indexes of all of it, built here so that
+    /// the window only swaps them in.
+    pub views: Arc<FlowViews>,
     pub stats: WorkerStats,
 }
 
@@ -46,8 +56,13 @@ pub struct WorkerStats {
     pub batches: u64,
     /// Times the worker finalized its store.
     pub finalizes: u64,
-    /// What this snapshot cost: finalize, analysis and the copy of the store.
+    /// What this snapshot cost: finalize, analysis, the views, and bringing the next store
+    /// up to date.
     pub cost: Duration,
+    /// Publishes that had to copy the store, because no published store had come back.
+    pub copies: u64,
+    /// Publishes that reused a store the UI gave back, brought up to date from the log.
+    pub reuses: u64,
     /// The thread that built it (the worker's, never the UI's).
     pub built_on: ThreadId,
 }
@@ -60,17 +75,22 @@ struct Slot {
     stop: AtomicBool,
     /// The worker thread has returned.
     done: AtomicBool,
+    /// Records appended so far (published or not).
+    appended: AtomicU64,
     /// Stores the UI no longer shows, freed on the worker's thread: freeing a large store
     /// takes time the UI thread does not have.
     retired: Mutex<Vec<Arc<Store>>>,
 }
 
 impl Slot {
-    fn publish(&self, snap: Snapshot) {
-        if let Ok(mut l) = self.latest.lock() {
-            *l = Some(snap);
-        }
+    /// Publishes `snap`; returns the snapshot it replaces, which nobody took.
+    fn publish(&self, snap: Snapshot) -> Option<Snapshot> {
+        let replaced = match self.latest.lock() {
+            Ok(mut l) => l.replace(snap),
+            Err(_) => None,
+        };
         self.published.notify_all();
+        replaced
     }
 
     /// Marks the worker done. Under the lock, so that a waiter that just found it running
@@ -116,8 +136,13 @@ impl LiveWorker {
                         batches: 0,
                         finalizes: 0,
                         cost: Duration::ZERO,
+                        copies: 0,
+                        reuses: 0,
                         built_on: std::thread::current().id(),
                     },
+                    log: ChangeLog::default(),
+                    outstanding: VecDeque::new(),
+                    spare: None,
                 };
                 w.run();
                 s.finish();
@@ -162,8 +187,9 @@ impl LiveWorker {
         }
     }
 
-    /// Hands a store the UI no longer shows to the worker, which frees it (unless another
-    /// thread still holds it) instead of the UI thread.
+    /// Hands a store the UI no longer shows back to the worker, which reuses it as its next
+    /// live store, or frees it, instead of the UI thread (unless another thread still
+    /// holds it).
     pub fn retire(&self, store: Arc<Store>) {
         if self.is_finished() {
             return;
@@ -171,6 +197,11 @@ impl LiveWorker {
         if let Ok(mut r) = self.slot.retired.lock() {
             r.push(store);
         }
+    }
+
+    /// Records the worker has appended to its live store so far, published or not.
+    pub fn records(&self) -> u64 {
+        self.slot.appended.load(Ordering::Relaxed)
     }
 
     /// Whether the worker thread has ended (its source ended or it was stopped).
@@ -197,6 +228,91 @@ struct Worker {
     waker: Option<Waker>,
     slot: Arc<Slot>,
     stats: WorkerStats,
+    /// What was appended and published since the oldest published store that may still
+    /// come back, to bring it up to date.
+    log: ChangeLog,
+    /// Published stores that may come back, oldest first.
+    outstanding: VecDeque<Outstanding>,
+    /// A store that came back, with its input's state and the generation it shows.
+    spare: Option<(u64, Store, LiveInput)>,
+}
+
+/// A published store that may come back: its generation and its input's state then.
+struct Outstanding {
+    generation: u64,
+    store: Weak<Store>,
+    input: LiveInput,
+}
+
+/// One change to the live store, in order.
+enum Change {
+    Batch(LiveBatch),
+    /// The store was finalized and published as this generation.
+    Published(u64),
+}
+
+/// The changes since generation `base` was published, and their size.
+#[derive(Default)]
+struct ChangeLog {
+    base: u64,
+    changes: VecDeque<Change>,
+    records: usize,
+}
+
+/// The log is dropped (and the stores it would bring up to date are not reused) past
+/// this many records: a store held that long is cheaper copied than caught up.
+const LOG_RECORDS: usize = 2_000_000;
+
+impl ChangeLog {
+    fn push(&mut self, c: Change) {
+        if let Change::Batch(b) = &c {
+            self.records += b.lines.len();
+        }
+        self.changes.push_back(c);
+    }
+
+    /// Forgets what came before generation `generation` was published.
+    fn trim_to(&mut self, generation: u64) {
+        while self.base < generation {
+            match self.changes.pop_front() {
+                Some(Change::Batch(b)) => self.records -= b.lines.len(),
+                Some(Change::Published(g)) => self.base = g,
+                None => {
+                    self.base = generation;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Brings a store that shows generation `generation` up to date: what was appended
+    /// after it, finalized where the live store was.
+    fn replay(&self, generation: u64, store: &mut Store, input: &mut LiveInput) -> bool {
+        if generation < self.base {
+            return false;
+        }
+        let mut seen = generation == self.base;
+        for c in &self.changes {
+            match c {
+                Change::Published(g) if !seen => seen = *g == generation,
+                _ if !seen => {}
+                Change::Batch(b) => apply(store, input, b),
+                Change::Published(_) => store.finalize(),
+            }
+        }
+        seen
+    }
+}
+
+/// Appends one batch: the only way anything reaches a live store, so that two stores fed
+/// the same batches and finalized at the same points are the same.
+fn apply(store: &mut Store, input: &mut LiveInput, batch: &LiveBatch) {
+    input.add(store, &batch.lines);
+    if let Some(inp) = store.inputs.get_mut(input.input as usize) {
+        for n in &batch.notes {
+            inp.note(0, n.clone());
+        }
+    }
 }
 
 impl Worker {
@@ -210,15 +326,58 @@ impl Worker {
         self.slot.stop.load(Ordering::Relaxed) || self.rx.is_stopped()
     }
 
-    fn append(&mut self, batch: &LiveBatch) {
-        self.input.add(&mut self.store, &batch.lines);
-        if let Some(input) = self.store.inputs.get_mut(self.input.input as usize) {
-            for n in &batch.notes {
-                input.note(0, n.clone());
-            }
-        }
+    fn append(&mut self, batch: LiveBatch) {
+        apply(&mut self.store, &mut self.input, &batch);
         self.stats.records += batch.lines.len() as u64;
         self.stats.batches += 1;
+        self.slot
+            .appended
+            .store(self.stats.records, Ordering::Relaxed);
+        self.log.push(Change::Batch(batch));
+        if self.log.records > LOG_RECORDS {
+            // Nothing came back for too long: those stores will be freed, not reused.
+            self.outstanding.clear();
+            self.spare = None;
+            self.log = ChangeLog {
+                base: self.stats.generation,
+                ..Default::default()
+            };
+        }
+    }
+
+    /// Takes back the stores the UI no longer shows (and snapshots nobody took): the
+    /// newest that nobody else holds becomes the spare; the rest are freed here.
+    fn take_back(&mut self, returned: Vec<Arc<Store>>) {
+        for arc in returned {
+            let ptr = Arc::as_ptr(&arc);
+            let Some(at) = self
+                .outstanding
+                .iter()
+                .position(|o| o.store.as_ptr() == ptr)
+            else {
+                continue;
+            };
+            let Some(o) = self.outstanding.remove(at) else {
+                continue;
+            };
+            // Another holder (a filter thread) frees it instead; it is not reused.
+            let Ok(store) = Arc::try_unwrap(arc) else {
+                continue;
+            };
+            if self.spare.as_ref().is_none_or(|(g, ..)| *g < o.generation) {
+                self.spare = Some((o.generation, store, o.input));
+            }
+        }
+        // Stores freed elsewhere will not come back.
+        self.outstanding.retain(|o| o.store.strong_count() > 0);
+        let oldest = self
+            .outstanding
+            .iter()
+            .map(|o| o.generation)
+            .chain(self.spare.as_ref().map(|(g, ..)| *g))
+            .min()
+            .unwrap_or(self.stats.generation);
+        self.log.trim_to(oldest);
     }
 
     fn run(&mut self) {
@@ -236,7 +395,7 @@ impl Worker {
                 .lock()
                 .map(|mut r| std::mem::take(&mut *r))
                 .unwrap_or_default();
-            drop(retired);
+            self.take_back(retired);
             let wait = if dirty {
                 every.saturating_sub(last_publish.elapsed())
             } else {
@@ -245,14 +404,14 @@ impl Worker {
             let mut ended = false;
             match self.rx.recv_timeout(wait) {
                 Received::Batch(b) => {
-                    self.append(&b);
+                    self.append(b);
                     dirty = true;
                     // Take what else is waiting, within a slice of time so that a publish
                     // that is due is not held back by a flood.
                     let t0 = Instant::now();
                     while t0.elapsed() < APPEND_SLICE {
                         let Some(b) = self.rx.try_recv() else { break };
-                        self.append(&b);
+                        self.append(b);
                     }
                 }
                 Received::Nothing => {}
@@ -282,22 +441,57 @@ impl Worker {
         }
     }
 
-    /// Finalizes, analyses, copies and publishes; returns what it cost.
+    /// Finalizes, analyses and publishes the live store, and goes on with another one
+    /// that shows the same: a store that came back, brought up to date, or else a copy.
+    /// Returns what it cost.
     fn publish(&mut self) -> Duration {
         let t0 = Instant::now();
         self.store.finalize();
         self.stats.finalizes += 1;
         // One truth: the same engine function as `analyze` and the file loader.
         let findings = crate::analysis::analyze(&self.store, &self.config);
-        let store = Arc::new(self.store.clone());
+        let views = FlowViews::build(&self.store, None);
+        let generation = self.stats.generation + 1;
+        self.log.push(Change::Published(generation));
+        let next = self.spare.take().and_then(|(g, mut store, mut input)| {
+            self.log
+                .replay(g, &mut store, &mut input)
+                .then_some((store, input))
+        });
+        let (next, next_input) = match next {
+            Some(n) => {
+                self.stats.reuses += 1;
+                n
+            }
+            None => {
+                self.stats.copies += 1;
+                (self.store.clone(), self.input.clone())
+            }
+        };
+        let shown = Arc::new(std::mem::replace(&mut self.store, next));
+        let input = std::mem::replace(&mut self.input, next_input);
+        self.outstanding.push_back(Outstanding {
+            generation,
+            store: Arc::downgrade(&shown),
+            input,
+        });
+        let oldest = self
+            .outstanding
+            .front()
+            .map_or(generation, |o| o.generation);
+        self.log.trim_to(oldest);
         let cost = t0.elapsed();
-        self.stats.generation += 1;
+        self.stats.generation = generation;
         self.stats.cost = cost;
-        self.slot.publish(Snapshot {
-            store,
+        let replaced = self.slot.publish(Snapshot {
+            store: shown,
             findings: Arc::new(findings),
+            views: Arc::new(views),
             stats: self.stats,
         });
+        if let Some(r) = replaced {
+            self.take_back(vec![r.store]);
+        }
         cost
     }
 }

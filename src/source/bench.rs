@@ -1,11 +1,11 @@
 //! The live-source benchmark (`eventlens bench-live`): core NATS on loopback. A publisher
 //! sends binary-mode CloudEvents at a set rate; the same run measures a bare `async-nats`
-//! subscriber that only counts, then the eventlens pipeline (the NATS source, the inbox,
-//! decode into capture lines, and the store through [`crate::live::LiveInput`], finalized at
-//! the end) on the same load. The figure is the ratio of their throughputs.
+//! subscriber that only counts, then the eventlens pipeline as the window runs it (the NATS
+//! source, the inbox, decode into batches, and the live worker: store, finalize, analysis,
+//! snapshots) on the same load. The figure is the ratio of their throughputs.
 
-use super::capture::message_lines;
 use crate::live::LiveInput;
+use crate::live::worker::LiveWorker;
 use crate::model::Store;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ impl BenchResult {
     pub fn report(&self) -> String {
         let line = |name: &str, p: &Phase| {
             format!(
-                "  {name:<28} {:>9} of {} messages in {:.2} s = {:>9.0} msg/s (lost {})\n",
+                "  {name:<34} {:>9} of {} messages in {:.2} s = {:>9.0} msg/s (lost {})\n",
                 p.processed,
                 self.published,
                 p.elapsed.as_secs_f64(),
@@ -64,7 +64,7 @@ impl BenchResult {
             self.published,
             self.publish_rate,
             line("bare async-nats subscriber", &self.bare),
-            line("eventlens decode + store", &self.pipeline),
+            line("eventlens source + live worker", &self.pipeline),
             self.pipeline.stored,
             self.pipeline.dropped,
             self.ratio()
@@ -173,69 +173,73 @@ pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<Bench
     };
     drop(counter);
 
-    // 2. The eventlens pipeline on the same load.
+    // 2. The eventlens pipeline on the same load, as the window runs it: the NATS source,
+    // the inbox, the bridge that decodes messages into batches, and the live worker that
+    // appends them to its store, finalizes, analyses and publishes snapshots.
     let subject = format!("eventlens.bench.{}.pipeline", std::process::id());
     let url = super::BrokerUrl::parse(&format!("nats://{server}/{subject}"))
         .map_err(|e| io(e.to_string()))?;
-    let mut inbox = super::start(
-        std::slice::from_ref(&url),
-        &tokio::runtime::Handle::current(),
-        super::DEFAULT_BUDGET,
-    );
+    let feed = crate::live::broker::spawn_brokers(std::slice::from_ref(&url))?;
+    let stats = feed
+        .sources
+        .first()
+        .cloned()
+        .ok_or_else(|| io("no source".to_string()))?;
     // Wait until the source has subscribed.
     let ready = Instant::now();
-    while inbox.sources[0].status() != super::SourceStatus::Connected {
+    while stats.status() != super::SourceStatus::Connected {
         if ready.elapsed() > Duration::from_secs(10) {
-            return Err(io(format!("{url}: {}", inbox.sources[0].status())));
+            return Err(io(format!("{url}: {}", stats.status())));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stats = inbox.sources[0].clone();
+    let mut store = Store::new();
+    let input = LiveInput::new(&mut store, "bench");
+    let worker = LiveWorker::spawn(
+        feed.receiver(),
+        store,
+        input,
+        crate::analysis::AnalysisConfig::default(),
+        None,
+    )?;
     let start = Instant::now();
-    let store_task = tokio::task::spawn_blocking(move || {
-        let mut store = Store::new();
-        let mut input = LiveInput::new(&mut store, "bench");
-        let mut lines = Vec::with_capacity(4096);
+    let watch = tokio::task::spawn_blocking(move || {
+        // When the worker had appended its last record.
         let (mut n, mut last) = (0u64, start);
         let mut idle_since = Instant::now();
         while n < expected {
-            match inbox.try_recv() {
-                Some(e) => {
-                    message_lines(&e.msg, &stats, &mut lines);
-                    n += 1;
-                    last = Instant::now();
-                    idle_since = last;
-                    if lines.len() >= 4096 {
-                        input.add(&mut store, &lines);
-                        lines.clear();
-                    }
-                }
-                None => {
-                    if !lines.is_empty() {
-                        input.add(&mut store, &lines);
-                        lines.clear();
-                    }
-                    if idle_since.elapsed() > IDLE && start.elapsed() > Duration::from_secs(seconds)
-                    {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
+            let now = worker.records();
+            if now != n {
+                n = now;
+                last = Instant::now();
+                idle_since = last;
+            } else if idle_since.elapsed() > IDLE && start.elapsed() > Duration::from_secs(seconds)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        // The snapshot that holds them all.
+        let mut stored = 0;
+        let until = Instant::now() + Duration::from_secs(60);
+        while let Some(s) = worker.wait_snapshot(until.saturating_duration_since(Instant::now())) {
+            stored = s.store.events.len() as u64;
+            if s.stats.records >= n {
+                break;
             }
         }
-        input.add(&mut store, &lines);
-        store.finalize();
-        let elapsed = Instant::now().max(last) - start;
-        let dropped = stats.counters().dropped;
-        (n, store.events.len() as u64, dropped, elapsed)
+        (n, stored, last - start, worker)
     });
     let (published, publish_rate) = publish(&publisher, &subject, rate, seconds)
         .await
         .map_err(io)?;
     result.published = published;
     result.publish_rate = publish_rate;
-    let (n, stored, dropped, elapsed) = store_task.await.map_err(|e| io(e.to_string()))?;
+    let (n, stored, elapsed, worker) = watch.await.map_err(|e| io(e.to_string()))?;
+    let dropped = stats.counters().dropped + feed.dropped();
+    drop(worker);
+    drop(feed);
     result.pipeline = Phase {
         processed: n,
         stored,

@@ -212,6 +212,21 @@ impl EventLensApp {
         app
     }
 
+    /// An app showing a live feed through its worker (benchmarks, tests).
+    pub fn from_feed(ctx: &egui::Context, feed: LiveFeed, name: &str, opts: StartOptions) -> Self {
+        let mut app = Self::with_settings(
+            ctx,
+            Settings::default(),
+            StartOptions {
+                files: vec![],
+                demo: false,
+                ..opts
+            },
+        );
+        app.start_live(feed, name, format!("live: {name}"));
+        app
+    }
+
     // ---- accessors for tests and the benchmark ----
 
     pub fn store(&self) -> &Store {
@@ -590,6 +605,7 @@ impl EventLensApp {
     /// Shows a live snapshot: the cursor, selection and view stay as they are.
     fn show_snapshot(&mut self, snap: Snapshot) {
         let old = std::mem::replace(&mut self.store, snap.store);
+        self.derived.offer_views(snap.views);
         if let Some(live) = &mut self.live {
             live.stats = Some(snap.stats);
             live.worker.retire(old);

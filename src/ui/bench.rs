@@ -19,6 +19,15 @@ pub struct BenchReport {
     pub scrubbing: (f64, f64),
     /// The app with no data: the cost of the panels themselves.
     pub baseline: (f64, f64),
+    /// Frames at 60 Hz while the live worker ingests the simulator's records at
+    /// `live_rate` a second.
+    pub live: (f64, f64),
+    pub live_rate: u64,
+    /// Records the worker appended, snapshots the window swapped in, and seconds, in
+    /// that phase.
+    pub live_records: u64,
+    pub live_snapshots: u64,
+    pub live_secs: f64,
 }
 
 fn p50_p95(mut v: Vec<f64>) -> (f64, f64) {
@@ -90,7 +99,63 @@ fn timed(ctx: &egui::Context, t: f64, mut f: impl FnMut(&mut egui::Ui)) -> f64 {
     ms
 }
 
-pub fn run(records: usize, frames: usize) -> BenchReport {
+/// Frames of the app on a live feed that a thread fills with the simulator's records at
+/// `rate` a second (paced every 10 ms, waiting rather than dropping), for `frames` frames
+/// at 60 Hz. Returns the frame times, the records appended, the snapshots swapped in and
+/// the seconds it took.
+fn live_frames(rate: u64, frames: usize) -> (Vec<f64>, u64, u64, f64) {
+    let (tx, feed) = crate::live::channel("bench", crate::live::DEFAULT_CAPACITY);
+    let ctx = egui::Context::default();
+    let mut app = EventLensApp::from_feed(&ctx, feed, "bench (simulator)", StartOptions::default());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut cfg = SimConfig::reference();
+        cfg.orders = usize::MAX;
+        let mut sim = Simulator::new(cfg);
+        let per_tick = (rate / 100).max(1) as usize;
+        let tick = std::time::Duration::from_millis(10);
+        let mut next = Instant::now();
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let lines: Vec<String> = sim.by_ref().take(per_tick).map(|r| r.line).collect();
+            if lines.is_empty()
+                || !tx.send_wait(crate::live::LiveBatch {
+                    lines,
+                    ..Default::default()
+                })
+            {
+                break;
+            }
+            next += tick;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    });
+    let start = Instant::now();
+    let mut times = Vec::with_capacity(frames);
+    let mut clock = 0.0;
+    let mut generation = app.live_stats().map_or(0, |s| s.generation);
+    let mut swapped = 0;
+    for i in 0..frames {
+        clock += 1.0 / 60.0;
+        let ms = timed(&ctx, clock, |ui| app.frame(ui));
+        let g = app.live_stats().map_or(0, |s| s.generation);
+        if g != generation {
+            swapped += 1;
+            generation = g;
+        }
+        times.push(ms);
+        let due = start + std::time::Duration::from_secs_f64((i + 1) as f64 / 60.0);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let records = app.live_stats().map_or(0, |s| s.records);
+    drop(app);
+    let _ = writer.join();
+    (times, records, swapped, secs)
+}
+
+pub fn run(records: usize, frames: usize, live_rate: u64) -> BenchReport {
     let load = Instant::now();
     let store = simulated_store(records);
     let load_secs = load.elapsed().as_secs_f64();
@@ -137,6 +202,7 @@ pub fn run(records: usize, frames: usize) -> BenchReport {
             baseline.push(ms);
         }
     }
+    let (live, live_records, live_snapshots, live_secs) = live_frames(live_rate, frames);
     BenchReport {
         records,
         observations,
@@ -144,5 +210,10 @@ pub fn run(records: usize, frames: usize) -> BenchReport {
         playing: p50_p95(playing),
         scrubbing: p50_p95(scrubbing),
         baseline: p50_p95(baseline),
+        live: p50_p95(live),
+        live_rate,
+        live_records,
+        live_snapshots,
+        live_secs,
     }
 }

@@ -8,21 +8,20 @@
 //! back from disk): the previous result stays shown until the new one is ready.
 
 use crate::analysis::filter::{Filter, FilterResult};
-use crate::analysis::series::{FlowTimeline, RateAt, RateIndex, rate_window};
+use crate::analysis::series::{FlowViews, RateAt, RateIndex};
 use crate::analysis::{AnalysisConfig, ColdWarm, Finding, LatencyReport};
 use crate::export::layout::{GraphLayout, LayoutKey};
 use crate::live::Waker;
 use crate::model::{EventIdx, NodeId, Store};
 use crate::time::Nanos;
 use crossbeam_channel::{Receiver, TryRecvError};
-use rustc_hash::FxHashMap;
 use std::cell::OnceCell;
 use std::sync::Arc;
 
 /// A filter being applied on a background thread.
 struct FilterJob {
     text: String,
-    rx: Receiver<FilterResult>,
+    rx: Receiver<(FilterResult, FlowViews)>,
 }
 
 /// A filter waiting for the running one to finish (latest wins).
@@ -48,14 +47,16 @@ pub struct Derived {
     queued: Option<QueuedFilter>,
     /// Called when a background filter is done (repaints the UI).
     waker: Option<Waker>,
-    /// The timeline's series (of what the filter keeps, when one is active).
-    pub flow: FlowTimeline,
-    /// The window of every rate shown (edges and timeline).
-    pub rate_window: Nanos,
-    /// Bumped on every recompute: plots cache their decimation against it.
+    /// The timeline's series and the edges' rate indexes (of what the filter keeps, when
+    /// one is active).
+    pub views: Arc<FlowViews>,
+    /// Bumped whenever `views` changes: plots cache their decimation against it.
     pub version: u64,
-    /// Per edge (from, to): the peak rate so far at each of its times (filtered too).
-    pub edge_rates: FxHashMap<(NodeId, NodeId), RateIndex>,
+    /// The views of all the data of a generation, built by the live worker: shown without
+    /// a pass over the data when no filter is active.
+    unfiltered: Option<(u64, Arc<FlowViews>)>,
+    /// Views offered with the next generation (a live snapshot's).
+    offered: Option<Arc<FlowViews>>,
     /// First time of each finding, sorted (timeline markers, jump to next/previous).
     pub finding_times: Vec<Nanos>,
     /// Largest edge count (edge widths are relative to it).
@@ -93,11 +94,17 @@ impl Derived {
         self.running.is_some() || self.queued.is_some()
     }
 
+    /// Views of all the data of the next generation, built elsewhere (the live worker):
+    /// [`refresh`](Self::refresh) then shows them instead of making a pass over the data.
+    pub fn offer_views(&mut self, views: Arc<FlowViews>) {
+        self.offered = Some(views);
+    }
+
     /// Blocks until the filter asked for last is applied (tests, `--screenshot`).
     pub fn wait_for_filter(&mut self, store: &Arc<Store>) {
         while let Some(job) = self.running.take() {
             match job.rx.recv() {
-                Ok(result) => self.show_filter(store, job.text, Some(result)),
+                Ok((result, views)) => self.show_filter(job.text, result, views),
                 Err(_) => tracing::error!("the filter thread ended without a result"),
             }
             self.start_queued(store);
@@ -120,7 +127,10 @@ impl Derived {
             .as_ref()
             .is_some_and(|(g, t)| *g == generation && t == filter_text);
         let mut changed = false;
+        // Whether the views must be rebuilt here, on this thread.
+        let mut rebuild = false;
         if data_changed {
+            self.unfiltered = self.offered.take().map(|v| (generation, v));
             self.latency = OnceCell::new();
             self.cold_warm = OnceCell::new();
             self.by_line = OnceCell::new();
@@ -152,6 +162,9 @@ impl Derived {
                 self.filter = None;
                 self.filter_text.clear();
             }
+            // A filter's views stay shown until the filter applied to the new data comes
+            // (live data only grows); all the data's are the worker's, or else built here.
+            rebuild = self.filter.is_none();
         }
         if !requested {
             self.requested = Some((generation, filter_text.to_string()));
@@ -165,6 +178,7 @@ impl Derived {
                     self.filter = None;
                     self.filter_text = filter_text.to_string();
                     changed = true;
+                    rebuild = true;
                 }
             } else {
                 self.queued = Some(QueuedFilter {
@@ -175,11 +189,12 @@ impl Derived {
         }
         if let Some(job) = &self.running {
             match job.rx.try_recv() {
-                Ok(result) => {
+                Ok((result, views)) => {
                     let text = job.text.clone();
                     self.running = None;
                     self.filter = Some(result);
                     self.filter_text = text;
+                    self.set_views(Arc::new(views));
                     changed = true;
                 }
                 Err(TryRecvError::Empty) => {}
@@ -190,7 +205,7 @@ impl Derived {
             }
         }
         self.start_queued(store);
-        if changed {
+        if rebuild {
             self.recompute(store);
         }
         changed
@@ -210,6 +225,8 @@ impl Derived {
             .name("eventlens-filter".into())
             .spawn(move || {
                 let result = filter.apply(&store_ref);
+                let views = FlowViews::build(&store_ref, Some(&result));
+                let result = (result, views);
                 // The app may have moved on (a newer filter, other data): nobody waits then.
                 if tx.send(result).is_ok()
                     && let Some(w) = waker
@@ -225,34 +242,26 @@ impl Derived {
         }
     }
 
-    /// Shows a filter result (or none) and recomputes what depends on it.
-    fn show_filter(&mut self, store: &Store, text: String, result: Option<FilterResult>) {
-        self.filter = result;
+    /// Shows a filter result and its views.
+    fn show_filter(&mut self, text: String, result: FilterResult, views: FlowViews) {
+        self.filter = Some(result);
         self.filter_text = text;
-        self.recompute(store);
+        self.set_views(Arc::new(views));
     }
 
-    /// The series and rates, of what the filter keeps.
-    fn recompute(&mut self, store: &Store) {
-        self.flow = FlowTimeline::build(
-            store,
-            self.filter.as_ref().map(|f| f.observations.as_slice()),
-        );
-        let window = match (store.first_time(), store.last_time()) {
-            (Some(a), Some(b)) => rate_window(b - a),
-            _ => rate_window(0),
-        };
-        self.rate_window = window;
-        self.edge_rates = store
-            .topology
-            .graph
-            .edge_weights()
-            .map(|e| {
-                let times = self.edge_times(store, e.from, e.to);
-                ((e.from, e.to), RateIndex::new(times, window))
-            })
-            .collect();
+    fn set_views(&mut self, views: Arc<FlowViews>) {
+        self.views = views;
         self.version += 1;
+    }
+
+    /// The views of what is shown (no filter is active): the worker's of this generation,
+    /// or else built here.
+    fn recompute(&mut self, store: &Store) {
+        let views = match &self.unfiltered {
+            Some((g, v)) if *g == self.generation && self.filter.is_none() => v.clone(),
+            _ => Arc::new(FlowViews::build(store, self.filter.as_ref())),
+        };
+        self.set_views(views);
     }
 
     /// The engine's latency report of the data (computed on first use).
@@ -283,20 +292,14 @@ impl Derived {
     /// The rate on an edge at `t`: events in the window ending at `t`, and the peak so far.
     pub fn edge_rate(&self, store: &Store, from: NodeId, to: NodeId, t: Nanos) -> RateAt {
         let times = self.edge_times(store, from, to);
-        match self.edge_rates.get(&(from, to)) {
+        match self.views.edge_rates.get(&(from, to)) {
             Some(idx) => idx.at(times, t),
-            None => RateIndex::new(&[], self.rate_window).at(times, t),
+            None => RateIndex::new(&[], self.views.rate_window).at(times, t),
         }
     }
 
     /// Times of the observations on an edge (filtered when a filter is active).
     pub fn edge_times<'a>(&'a self, store: &'a Store, from: NodeId, to: NodeId) -> &'a [Nanos] {
-        match &self.filter {
-            Some(f) => f.edge_times.get(&(from, to)).map_or(&[], Vec::as_slice),
-            None => store
-                .topology
-                .edge_between(from, to)
-                .map_or(&[], |e| e.times.as_slice()),
-        }
+        FlowViews::edge_times_of(store, self.filter.as_ref(), from, to)
     }
 }

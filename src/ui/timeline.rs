@@ -120,8 +120,8 @@ fn scope_text(cx: &ViewCtx<'_>, view: &TimelineView, bin_secs: f64, hidden: usiz
     } else {
         "whole run"
     };
-    let window = cx.derived.flow.window as f64 / 1e9;
-    let window_text = fmt_window(cx.derived.flow.window);
+    let window = cx.derived.views.flow.window as f64 / 1e9;
+    let window_text = fmt_window(cx.derived.views.flow.window);
     // Zoomed in past one window, a pixel shows the window it lies in.
     let mut text = if bin_secs <= window {
         format!(
@@ -174,7 +174,7 @@ pub fn plot(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TimelineView, cmds: 
         );
         return;
     }
-    let flow: &FlowTimeline = &cx.derived.flow;
+    let flow: &FlowTimeline = &cx.derived.views.flow;
     let span = cx.store.last_time().map_or(0.0, |l| cx.secs(l)).max(0.0);
     let full = if span > 0.0 { (0.0, span) } else { (-0.5, 0.5) };
     if view.zoom_origin != cx.origin {
@@ -420,7 +420,7 @@ fn navigate(
     plot_w_px: f64,
     cmds: &mut Vec<Command>,
 ) {
-    let flow = &cx.derived.flow;
+    let flow = &cx.derived.views.flow;
     let to_time = |p: egui::Pos2| cx.origin + (transform.value_from_position(p).x * 1e9) as i64;
     if r.hovered() {
         let (scroll, zoom_delta) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
