@@ -385,6 +385,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.live_records as f64 / r.live_secs.max(1e-9),
                 r.live_snapshots
             );
+            if let Some(w) = r.live_worker {
+                println!(
+                    "  live worker : last publish {:.1} ms for {} events (finalize, analysis, views, catch-up); {} publishes reused a store given back, {} copied; a copy of that store alone: {:.1} ms",
+                    w.cost.as_secs_f64() * 1000.0,
+                    r.live_events,
+                    w.reuses,
+                    w.copies,
+                    r.live_copy_ms
+                );
+            }
             println!(
                 "  ratio to the same frame with no data (p95): playing {:.1}x, scrubbing {:.1}x, live {:.1}x",
                 r.playing.1 / r.baseline.1.max(1e-6),

@@ -24,6 +24,30 @@ pub struct Loaded {
     pub config: crate::analysis::AnalysisConfig,
 }
 
+/// Runs a load; a panic in it (a bug) becomes a failure that names the files and says
+/// what happened, instead of a window that shows "Loading" forever.
+fn guarded(paths: Vec<PathBuf>, load: impl FnOnce() -> Loaded) -> Loaded {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+        Ok(l) => l,
+        Err(payload) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            Loaded {
+                loaded: 0,
+                store: Store::new(),
+                failures: vec![format!(
+                    "eventlens stopped loading {}: {} (this is a bug in eventlens; please \
+                     report it with the file)",
+                    names.join(", "),
+                    super::panic_message(payload.as_ref())
+                )],
+                paths,
+                findings: Vec::new(),
+                config: crate::analysis::AnalysisConfig::default(),
+            }
+        }
+    }
+}
+
 /// A load in progress.
 pub struct Loading {
     pub paths: Vec<PathBuf>,
@@ -48,47 +72,51 @@ impl Loading {
         let spawned = std::thread::Builder::new()
             .name("eventlens-load".into())
             .spawn(move || {
-                let mut store = Store::new();
-                let mut failures = Vec::new();
-                let config = match crate::analysis::AnalysisConfig::discover(
-                    None,
-                    thread_paths.first().map(PathBuf::as_path),
-                ) {
-                    Ok((c, _)) => c,
-                    Err(e) => {
-                        failures.push(e.to_string());
-                        crate::analysis::AnalysisConfig::default()
+                let paths_shown = thread_paths.clone();
+                let loaded = guarded(paths_shown, move || {
+                    let mut store = Store::new();
+                    let mut failures = Vec::new();
+                    let config = match crate::analysis::AnalysisConfig::discover(
+                        None,
+                        thread_paths.first().map(PathBuf::as_path),
+                    ) {
+                        Ok((c, _)) => c,
+                        Err(e) => {
+                            failures.push(e.to_string());
+                            crate::analysis::AnalysisConfig::default()
+                        }
+                    };
+                    store.set_service_names(
+                        config
+                            .services
+                            .iter()
+                            .map(|(a, b)| (a.as_str(), b.as_str())),
+                    );
+                    let mut loaded = 0usize;
+                    for path in &thread_paths {
+                        if p.is_cancelled() {
+                            break;
+                        }
+                        match load_path(&mut store, path, &p) {
+                            Ok(_) => loaded += 1,
+                            Err(e) => failures.push(e.to_string()),
+                        }
                     }
-                };
-                store.set_service_names(
-                    config
-                        .services
-                        .iter()
-                        .map(|(a, b)| (a.as_str(), b.as_str())),
-                );
-                let mut loaded = 0usize;
-                for path in &thread_paths {
-                    if p.is_cancelled() {
-                        break;
+                    let mut findings = Vec::new();
+                    if !p.is_cancelled() {
+                        store.finalize();
+                        findings = crate::analysis::analyze(&store, &config);
                     }
-                    match load_path(&mut store, path, &p) {
-                        Ok(_) => loaded += 1,
-                        Err(e) => failures.push(e.to_string()),
+                    Loaded {
+                        loaded,
+                        store,
+                        paths: thread_paths,
+                        failures,
+                        findings,
+                        config,
                     }
-                }
-                let mut findings = Vec::new();
-                if !p.is_cancelled() {
-                    store.finalize();
-                    findings = crate::analysis::analyze(&store, &config);
-                }
-                let _ = tx.send(Loaded {
-                    loaded,
-                    store,
-                    paths: thread_paths,
-                    failures,
-                    findings,
-                    config,
                 });
+                let _ = tx.send(loaded);
                 if let Some(w) = waker {
                     w();
                 }
@@ -149,5 +177,31 @@ impl Loading {
     /// Blocks until done (CLI, tests, `--screenshot`).
     pub fn wait(self) -> Option<Loaded> {
         self.rx.recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_loading_becomes_a_failure_naming_the_file() {
+        let got = guarded(vec![PathBuf::from("big.jsonl")], || {
+            let at: Option<usize> = None;
+            Loaded {
+                loaded: at.expect("an index the reader should have found"),
+                store: Store::new(),
+                paths: Vec::new(),
+                failures: Vec::new(),
+                findings: Vec::new(),
+                config: crate::analysis::AnalysisConfig::default(),
+            }
+        });
+        assert_eq!(got.loaded, 0);
+        assert_eq!(got.paths, vec![PathBuf::from("big.jsonl")]);
+        assert_eq!(got.failures.len(), 1);
+        let f = &got.failures[0];
+        assert!(f.contains("big.jsonl"), "{f}");
+        assert!(f.contains("an index the reader should have found"), "{f}");
     }
 }

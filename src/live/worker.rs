@@ -77,6 +77,8 @@ struct Slot {
     done: AtomicBool,
     /// Records appended so far (published or not).
     appended: AtomicU64,
+    /// Why the worker stopped, when it failed (a panic: a bug).
+    failure: Mutex<Option<String>>,
     /// Stores the UI no longer shows, freed on the worker's thread: freeing a large store
     /// takes time the UI thread does not have.
     retired: Mutex<Vec<Arc<Store>>>,
@@ -144,9 +146,21 @@ impl LiveWorker {
                     outstanding: VecDeque::new(),
                     spare: None,
                 };
-                w.run();
+                let waker = w.waker.clone();
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.run()));
+                if let Err(payload) = run
+                    && let Ok(mut f) = s.failure.lock()
+                {
+                    *f = Some(format!(
+                        "the live worker stopped: {} (this is a bug in eventlens; please \
+                         report it)",
+                        super::panic_message(payload.as_ref())
+                    ));
+                }
                 s.finish();
-                w.wake();
+                if let Some(w) = waker {
+                    w();
+                }
             })?;
         Ok(LiveWorker { slot })
     }
@@ -202,6 +216,11 @@ impl LiveWorker {
     /// Records the worker has appended to its live store so far, published or not.
     pub fn records(&self) -> u64 {
         self.slot.appended.load(Ordering::Relaxed)
+    }
+
+    /// Why the worker stopped, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.slot.failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// Whether the worker thread has ended (its source ended or it was stopped).

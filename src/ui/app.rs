@@ -600,6 +600,12 @@ impl EventLensApp {
         if let Some(snap) = self.live.as_ref().and_then(|l| l.worker.take_snapshot()) {
             self.show_snapshot(snap);
         }
+        if let Some(why) = self.live.as_ref().and_then(|l| l.worker.failure())
+            && !self.load_failures.contains(&why)
+        {
+            self.load_failures.push(why);
+            self.settings.bottom_tab = BottomTab::Inputs;
+        }
     }
 
     /// Shows a live snapshot: the cursor, selection and view stay as they are.

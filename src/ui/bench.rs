@@ -28,6 +28,13 @@ pub struct BenchReport {
     pub live_records: u64,
     pub live_snapshots: u64,
     pub live_secs: f64,
+    /// The worker at the end of the live phase: its last publish's cost, how many
+    /// publishes reused a store given back and how many copied, the events shown; and
+    /// what a copy of that store costs, timed in the same run (the way the worker
+    /// published before it kept two stores).
+    pub live_worker: Option<crate::live::worker::WorkerStats>,
+    pub live_events: usize,
+    pub live_copy_ms: f64,
 }
 
 fn p50_p95(mut v: Vec<f64>) -> (f64, f64) {
@@ -103,7 +110,17 @@ fn timed(ctx: &egui::Context, t: f64, mut f: impl FnMut(&mut egui::Ui)) -> f64 {
 /// `rate` a second (paced every 10 ms, waiting rather than dropping), for `frames` frames
 /// at 60 Hz. Returns the frame times, the records appended, the snapshots swapped in and
 /// the seconds it took.
-fn live_frames(rate: u64, frames: usize) -> (Vec<f64>, u64, u64, f64) {
+struct LivePhase {
+    frames: Vec<f64>,
+    records: u64,
+    snapshots: u64,
+    secs: f64,
+    worker: Option<crate::live::worker::WorkerStats>,
+    events: usize,
+    copy_ms: f64,
+}
+
+fn live_frames(rate: u64, frames: usize) -> LivePhase {
     let (tx, feed) = crate::live::channel("bench", crate::live::DEFAULT_CAPACITY);
     let ctx = egui::Context::default();
     let mut app = EventLensApp::from_feed(&ctx, feed, "bench (simulator)", StartOptions::default());
@@ -149,10 +166,24 @@ fn live_frames(rate: u64, frames: usize) -> (Vec<f64>, u64, u64, f64) {
     }
     let secs = start.elapsed().as_secs_f64();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let records = app.live_stats().map_or(0, |s| s.records);
+    let worker = app.live_stats();
+    let records = worker.map_or(0, |s| s.records);
+    let t = Instant::now();
+    let copy = app.store().clone();
+    let copy_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let events = copy.events.len();
+    drop(copy);
     drop(app);
     let _ = writer.join();
-    (times, records, swapped, secs)
+    LivePhase {
+        frames: times,
+        records,
+        snapshots: swapped,
+        secs,
+        worker,
+        events,
+        copy_ms,
+    }
 }
 
 pub fn run(records: usize, frames: usize, live_rate: u64) -> BenchReport {
@@ -202,7 +233,7 @@ pub fn run(records: usize, frames: usize, live_rate: u64) -> BenchReport {
             baseline.push(ms);
         }
     }
-    let (live, live_records, live_snapshots, live_secs) = live_frames(live_rate, frames);
+    let live = live_frames(live_rate, frames);
     BenchReport {
         records,
         observations,
@@ -210,10 +241,13 @@ pub fn run(records: usize, frames: usize, live_rate: u64) -> BenchReport {
         playing: p50_p95(playing),
         scrubbing: p50_p95(scrubbing),
         baseline: p50_p95(baseline),
-        live: p50_p95(live),
+        live: p50_p95(live.frames),
         live_rate,
-        live_records,
-        live_snapshots,
-        live_secs,
+        live_records: live.records,
+        live_snapshots: live.snapshots,
+        live_secs: live.secs,
+        live_worker: live.worker,
+        live_events: live.events,
+        live_copy_ms: live.copy_ms,
     }
 }
