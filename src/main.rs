@@ -240,6 +240,7 @@ struct DemoArgs {
 }
 
 fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -248,6 +249,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Diagnostics (`tracing`) to standard error, as `RUST_LOG` asks (`RUST_LOG=debug`,
+/// `RUST_LOG=eventlens=trace`); errors only when it is not set, so that reports and
+/// exit codes stay what scripts read. URLs in them are always redacted.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -214,3 +214,33 @@ fn corrupted_input_never_panics_and_every_line_is_accounted_for() {
         }
     }
 }
+
+/// A port nothing listens on, for a source that can only fail to connect.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("its address").port()
+}
+
+#[test]
+fn rust_log_shows_a_sources_retries_without_its_password_and_is_quiet_by_default() {
+    let port = closed_port();
+    let url = format!("amqp://guest:hunter2secret@127.0.0.1:{port}/%2f?exchange=events");
+    let run = |rust_log: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eventlens"));
+        c.args(["analyze", &url, "--duration", "2s"]);
+        c.env_remove("RUST_LOG");
+        if let Some(v) = rust_log {
+            c.env("RUST_LOG", v);
+        }
+        c.output().expect("eventlens runs")
+    };
+    let logged = run(Some("warn"));
+    let err = String::from_utf8_lossy(&logged.stderr);
+    assert!(err.contains("reconnecting in"), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(!err.contains("hunter2secret"), "{err}");
+    let quiet = run(None);
+    let err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!err.contains("reconnecting in"), "{err}");
+    assert!(!err.contains("hunter2secret"), "{err}");
+}
