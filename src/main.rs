@@ -66,6 +66,30 @@ struct GuiArgs {
     connect: bool,
 }
 
+/// Bounds on what one input may make eventlens hold (hostile or broken files).
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct LimitFlags {
+    /// The longest record read: a line, or a whole-document file (OTLP, Jaeger, Zipkin
+    /// JSON). A longer line is skipped with an error naming it, and reading goes on after
+    /// it. E.g. 64MiB (the default), 512MB, 2GiB.
+    #[arg(long, value_name = "SIZE", value_parser = eventlens::ingest::Limits::parse_size)]
+    max_record: Option<usize>,
+    /// Compressed input (gzip, zstd) may expand at most this many times, past its first
+    /// GiB; more is taken for a decompression bomb and reading stops there. Default 500.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_expansion: Option<u64>,
+}
+
+impl LimitFlags {
+    fn limits(&self) -> eventlens::ingest::Limits {
+        let d = eventlens::ingest::Limits::default();
+        eventlens::ingest::Limits {
+            max_record: self.max_record.unwrap_or(d.max_record),
+            max_expansion: self.max_expansion.unwrap_or(d.max_expansion),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Read captures and traces and print the topology, latencies and findings.
@@ -104,6 +128,8 @@ enum Command {
         filter: Option<String>,
         #[command(flatten)]
         thresholds: eventlens::analysis::config::AnalysisFlags,
+        #[command(flatten)]
+        limits: LimitFlags,
     },
     /// Write the flow diagram: Graphviz DOT, a Mermaid flowchart, PlantUML, or the topology
     /// as JSON (as in `analyze --json`). Names are escaped for each format.
@@ -127,6 +153,8 @@ enum Command {
         /// Only what happened between two moments, `A..B` (either may be left out).
         #[arg(long, value_name = "A..B")]
         window: Option<String>,
+        #[command(flatten)]
+        limits: LimitFlags,
     },
     /// Frame-time benchmark of the GUI, driven headless over simulated records.
     #[command(hide = true, name = "bench-ui")]
@@ -277,6 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_findings,
             filter,
             thresholds,
+            limits,
         }) => {
             let filter = filter.map(|text| {
                 let (f, bad) = eventlens::analysis::filter::Filter::parse(&text);
@@ -328,8 +357,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let filter = filter.map(|(text, f, _)| (text, f));
             analyze(
-                &files,
-                live,
+                AnalyzeInputs {
+                    files: &files,
+                    live,
+                    limits: limits.limits(),
+                },
                 json,
                 &cfg,
                 !no_findings,
@@ -344,6 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             filter,
             at,
             window,
+            limits,
         }) => export(
             &files,
             format.as_deref(),
@@ -351,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             filter.as_deref(),
             at.as_deref(),
             window.as_deref(),
+            limits.limits(),
         ),
         Some(Command::Record {
             urls,
@@ -682,10 +716,11 @@ fn moment(store: &Store, flag: &str, given: &str) -> Result<eventlens::time::Nan
 fn load_files(
     files: &[PathBuf],
     cfg: &eventlens::analysis::AnalysisConfig,
+    limits: eventlens::ingest::Limits,
 ) -> (Store, usize, Vec<String>) {
     let mut store = Store::new();
     store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let progress = LoadProgress::default();
+    let progress = LoadProgress::with_limits(limits);
     let mut failures = Vec::new();
     let mut loaded = 0usize;
     for f in files {
@@ -713,6 +748,7 @@ fn export(
     filter: Option<&str>,
     at: Option<&str>,
     window: Option<&str>,
+    limits: eventlens::ingest::Limits,
 ) -> anyhow::Result<ExitCode> {
     let usage = |msg: String| {
         eprintln!("eventlens: {msg}");
@@ -731,7 +767,7 @@ fn export(
     };
     let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
         .resolve(files.first().map(PathBuf::as_path))?;
-    let (mut store, loaded, failures) = load_files(files, &cfg);
+    let (mut store, loaded, failures) = load_files(files, &cfg, limits);
     for f in &failures {
         eprintln!("eventlens: {f}");
     }
@@ -876,18 +912,30 @@ fn read_live(
     Ok((name, lines))
 }
 
-fn analyze(
-    files: &[PathBuf],
+/// What `analyze` reads: files (within `limits`) and lines read live (a name and the
+/// lines), e.g. from broker URLs or a followed file.
+struct AnalyzeInputs<'a> {
+    files: &'a [PathBuf],
     live: Option<(String, Vec<String>)>,
+    limits: eventlens::ingest::Limits,
+}
+
+fn analyze(
+    inputs: AnalyzeInputs<'_>,
     json: bool,
     cfg: &eventlens::analysis::AnalysisConfig,
     analysis: bool,
     fail_on: Option<&eventlens::analysis::FailOn>,
     filter: Option<&(String, eventlens::analysis::filter::Filter)>,
 ) -> anyhow::Result<ExitCode> {
+    let AnalyzeInputs {
+        files,
+        live,
+        limits,
+    } = inputs;
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
     let t0 = std::time::Instant::now();
-    let (mut store, mut loaded, failures) = load_files(files, cfg);
+    let (mut store, mut loaded, failures) = load_files(files, cfg, limits);
     let mut shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     if let Some((name, lines)) = &live {
         let mut input = eventlens::live::LiveInput::new(&mut store, name);

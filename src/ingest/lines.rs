@@ -230,7 +230,7 @@ self_cell::self_cell!(
 );
 
 /// Parses the CloudEvent lines of a block in parallel into `out`.
-fn parse_lines<'d>(view: LinesView<'d, '_>, out: &mut ParsedLines<'d>) {
+fn parse_lines<'d>(view: LinesView<'d, '_>, out: &mut ParsedLines<'d>, max_line: usize) {
     let t = std::time::Instant::now();
     // Room to spare, so that the next block, a few lines longer, fits without moving.
     let n = view.line_count();
@@ -242,6 +242,9 @@ fn parse_lines<'d>(view: LinesView<'d, '_>, out: &mut ParsedLines<'d>) {
         .with_min_len(256)
         .map(|i| {
             let (n, off, line) = view.line(i);
+            if line.len() > max_line {
+                return (n, off, "", Some(Err(too_long(line.len() as u64, max_line))));
+            }
             if line.trim_ascii().is_empty() {
                 return (n, off, "", None);
             }
@@ -285,10 +288,10 @@ fn add_parsed(
     add_phase(2, t.elapsed());
 }
 
-fn parse_chunk(chunk: Chunk, spare: ParsedLines<'static>) -> ParsedChunk {
+fn parse_chunk(chunk: Chunk, spare: ParsedLines<'static>, max_line: usize) -> ParsedChunk {
     ParsedChunk::new(chunk, |chunk| {
         let mut parsed = reuse(spare);
-        parse_lines(chunk.view(), &mut parsed);
+        parse_lines(chunk.view(), &mut parsed, max_line);
         parsed
     })
 }
@@ -300,9 +303,10 @@ fn add_chunk(
     input: u16,
     mut parsed: ParsedChunk,
     last_time: &mut i64,
+    max_line: usize,
 ) -> (Chunk, ParsedLines<'static>) {
     let offset = parsed.borrow_owner().offset;
-    report_overlong(store, input, parsed.borrow_owner());
+    report_overlong(store, input, parsed.borrow_owner(), max_line);
     let spare = parsed.with_dependent_mut(|_, lines| {
         add_parsed(store, input, lines, offset, last_time);
         reuse(std::mem::take(lines))
@@ -365,7 +369,7 @@ pub fn load_mapped_cloudevents(
                         first_line,
                         newlines: &newlines,
                     };
-                    parse_lines(view, &mut parsing);
+                    parse_lines(view, &mut parsing, progress.limits.max_record);
                 }
             },
             || {
@@ -414,20 +418,34 @@ pub fn load_lines(
     format: Format,
     reader: impl Read + Send,
     progress: &LoadProgress,
-) -> io::Result<()> {
-    let mut chunks = LineChunks::new(reader);
+) {
+    let max_line = progress.limits.max_record;
+    let mut chunks = LineChunks::with_limits(reader, CHUNK, max_line);
     let mut last_time = 0;
+    // A read error (a truncated or corrupt compressed stream, a decompression bomb) ends
+    // the input where it happened; what was read before it is kept.
+    let stopped = |store: &mut Store, line: u64, e: io::Error| {
+        store.inputs[input as usize].error(line, format!("reading stopped here: {e}"));
+    };
     if !is_cloudevent_lines(format) {
         let mut kcat_state = kcat::KcatState::default();
         // Span formats are mapped once all spans are in: a consumer span may come before the
         // producer span it links to.
         let mut parsed_spans = spans::Parsed::default();
-        while let Some(chunk) = chunks.next_chunk()? {
+        loop {
+            let chunk = match chunks.next_chunk() {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    stopped(store, chunks.next_line, e);
+                    break;
+                }
+            };
             if progress.is_cancelled() {
                 break;
             }
             progress.add(chunk.data.len() as u64);
-            report_overlong(store, input, &chunk);
+            report_overlong(store, input, &chunk, max_line);
             match format {
                 Format::Kcat => kcat::load_chunk(store, input, &chunk, &mut kcat_state),
                 Format::OtlpLogs => otlp_logs::load_chunk(store, input, &chunk, &mut last_time),
@@ -450,7 +468,7 @@ pub fn load_lines(
         if matches!(format, Format::Otlp | Format::Jaeger | Format::Zipkin) {
             super::add_parsed_spans(store, input, parsed_spans);
         }
-        return Ok(());
+        return;
     }
     let mut pending: Option<ParsedChunk> = None;
     let mut spare_parsed = Vec::new();
@@ -460,44 +478,49 @@ pub fn load_lines(
         }
         let spare = std::mem::take(&mut spare_parsed);
         let (next, done) = rayon::join(
-            || -> io::Result<Option<ParsedChunk>> {
+            || -> Result<Option<ParsedChunk>, (u64, io::Error)> {
                 let t = std::time::Instant::now();
-                let Some(chunk) = chunks.next_chunk()? else {
+                let Some(chunk) = chunks.next_chunk().map_err(|e| (chunks.next_line, e))? else {
                     return Ok(None);
                 };
                 add_phase(0, t.elapsed());
                 progress.add(chunk.data.len() as u64);
-                Ok(Some(parse_chunk(chunk, spare)))
+                Ok(Some(parse_chunk(chunk, spare, max_line)))
             },
             || {
                 pending
                     .take()
-                    .map(|p| add_chunk(store, input, p, &mut last_time))
+                    .map(|p| add_chunk(store, input, p, &mut last_time, max_line))
             },
         );
         if let Some((chunk, parsed)) = done {
             chunks.recycle(chunk);
             spare_parsed = parsed;
         }
-        match next? {
-            Some(p) => pending = Some(p),
-            None => break,
+        match next {
+            Ok(Some(p)) => pending = Some(p),
+            Ok(None) => break,
+            Err((line, e)) => {
+                stopped(store, line, e);
+                break;
+            }
         }
     }
-    Ok(())
 }
 
 /// Reports the lines of a chunk that were too long to read.
-fn report_overlong(store: &mut Store, input: u16, chunk: &Chunk) {
+fn report_overlong(store: &mut Store, input: u16, chunk: &Chunk, max_line: usize) {
     for &(line, len) in &chunk.overlong {
-        store.inputs[input as usize].error(
-            line,
-            format!(
-                "the line is {len} bytes long, longer than the {} MiB eventlens reads in one line: skipped",
-                MAX_LINE >> 20
-            ),
-        );
+        store.inputs[input as usize].error(line, too_long(len, max_line));
     }
+}
+
+/// Why a line was skipped for its length.
+fn too_long(len: u64, max_line: usize) -> String {
+    format!(
+        "the line is {len} bytes long, longer than the {} eventlens reads as one record: skipped (--max-record raises the limit)",
+        super::fmt_size(max_line as u64)
+    )
 }
 
 /// Parses the lines of a chunk of a span format in parallel.

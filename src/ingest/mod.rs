@@ -67,9 +67,91 @@ pub enum Layout {
 pub struct LoadProgress {
     pub bytes_read: std::sync::atomic::AtomicU64,
     pub cancelled: std::sync::atomic::AtomicBool,
+    /// What one input may make eventlens hold.
+    pub limits: Limits,
+}
+
+/// Bounds on what one input may make eventlens hold, so a hostile or broken file ends
+/// with an error naming where, not with the machine's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest record read: a line, or a whole-document file. A longer line is
+    /// skipped with an error naming it, without being held, and reading goes on after it;
+    /// a longer document is not read.
+    pub max_record: usize,
+    /// Compressed input may expand at most this many times (after the first
+    /// [`Limits::EXPANSION_FREE`] bytes): more is a decompression bomb, and reading stops
+    /// there with an error, keeping what was read.
+    pub max_expansion: u64,
+}
+
+impl Limits {
+    /// Output below this is never a bomb, whatever the ratio.
+    pub const EXPANSION_FREE: u64 = 1 << 30;
+
+    /// `64MiB`, `512MB`, `1GiB`, `4096` (bytes).
+    pub fn parse_size(s: &str) -> Result<usize, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a size such as 64MiB, 512MB or 1GiB"))?;
+        let mul: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "k" | "kb" => 1e3,
+            "kib" => 1024.0,
+            "m" | "mb" => 1e6,
+            "mib" => 1048576.0,
+            "g" | "gb" => 1e9,
+            "gib" => 1073741824.0,
+            other => {
+                return Err(format!(
+                    "{s:?}: unknown unit {other:?} (B, KB, KiB, MB, MiB, GB, GiB)"
+                ));
+            }
+        };
+        let bytes = n * mul;
+        if !(1.0..=(1u64 << 40) as f64).contains(&bytes) {
+            return Err(format!("{s:?}: a record limit is between 1 byte and 1 TiB"));
+        }
+        Ok(bytes as usize)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record: 64 << 20,
+            max_expansion: 500,
+        }
+    }
+}
+
+/// A size for people: `64 MiB`, `1.5 GiB`, `700 bytes`.
+pub fn fmt_size(n: u64) -> String {
+    if n >= 1 << 30 {
+        format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64)
+    } else if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 impl LoadProgress {
+    /// Progress of a load bounded by `limits`.
+    pub fn with_limits(limits: Limits) -> LoadProgress {
+        LoadProgress {
+            limits,
+            ..Default::default()
+        }
+    }
+
     pub fn add(&self, n: u64) {
         self.bytes_read
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -520,7 +602,7 @@ pub fn input_name(path: &Path) -> String {
     }
 }
 
-fn open_decoded(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>, Compression)> {
     let mut f: Box<dyn Read + Send> = if is_stdin(path) {
         Box::new(io::stdin())
     } else {
@@ -530,12 +612,96 @@ fn open_decoded(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)> 
     let n = read_up_to(&mut f, &mut magic)?;
     let compression = Compression::sniff(&magic[..n]);
     let raw = io::Cursor::new(magic[..n].to_vec()).chain(f);
+    let compressed_in = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counted {
+        inner: raw,
+        n: compressed_in.clone(),
+    };
     let reader: Box<dyn Read + Send> = match compression {
-        Compression::None => Box::new(raw),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw))),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
+        Compression::None => Box::new(counted.inner),
+        Compression::Gzip => Box::new(Expansion::new(
+            flate2::read::MultiGzDecoder::new(BufReader::new(counted)),
+            compressed_in,
+            limits.max_expansion,
+            "gzip",
+        )),
+        Compression::Zstd => Box::new(Expansion::new(
+            zstd::stream::read::Decoder::new(counted)?,
+            compressed_in,
+            limits.max_expansion,
+            "zstd",
+        )),
     };
     Ok((reader, compression))
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n
+            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// A decompressor's output, stopped with an error once it passes
+/// [`Limits::EXPANSION_FREE`] and `max` times the compressed bytes read: a decompression
+/// bomb (a few MB of gzip that expand to terabytes of zeros) ends there.
+struct Expansion<R> {
+    inner: R,
+    compressed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    out: u64,
+    max: u64,
+    what: &'static str,
+}
+
+impl<R> Expansion<R> {
+    fn new(
+        inner: R,
+        compressed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        max: u64,
+        what: &'static str,
+    ) -> Self {
+        Expansion {
+            inner,
+            compressed,
+            out: 0,
+            max: max.max(1),
+            what,
+        }
+    }
+}
+
+impl<R: Read> Read for Expansion<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.out += k as u64;
+        if self.out > Limits::EXPANSION_FREE {
+            let input = self
+                .compressed
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1);
+            if self.out / input > self.max {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} of {} data expanded to {}, more than {} times: this looks like a decompression bomb, so reading stopped here (--max-expansion allows more)",
+                        fmt_size(input),
+                        self.what,
+                        fmt_size(self.out),
+                        self.max
+                    ),
+                ));
+            }
+        }
+        Ok(k)
+    }
 }
 
 /// The file mapped in memory, if it is a regular file that can be mapped.
@@ -582,7 +748,8 @@ pub fn load_path(
         path: shown.clone(),
         source,
     };
-    let (mut reader, compression) = open_decoded(path).map_err(io_err)?;
+    let limits = progress.limits;
+    let (mut reader, compression) = open_decoded(path, limits).map_err(io_err)?;
     let mut head = vec![0u8; HEAD];
     let n = read_up_to(&mut reader, &mut head).map_err(|e| LoadError::Io {
         path: shown.clone(),
@@ -610,20 +777,34 @@ pub fn load_path(
         {
             match map_file(path) {
                 Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
-                None => {
-                    lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
-                }
+                None => lines::load_lines(store, input, format, reader, progress),
             }
         }
-        Layout::Lines => {
-            lines::load_lines(store, input, format, reader, progress).map_err(io_err)?
-        }
+        Layout::Lines => lines::load_lines(store, input, format, reader, progress),
         Layout::Document => {
+            // At most one byte past the limit is read, to know that it was passed.
             let mut bytes = Vec::new();
-            let mut reader = reader;
-            reader.read_to_end(&mut bytes).map_err(io_err)?;
-            progress.add(bytes.len() as u64);
-            load_document(store, input, &bytes);
+            let mut bounded = reader.take(limits.max_record as u64 + 1);
+            match bounded.read_to_end(&mut bytes) {
+                Ok(_) if bytes.len() > limits.max_record => {
+                    progress.add(bytes.len() as u64);
+                    drop(bytes);
+                    store.inputs[input as usize].error(
+                        1,
+                        format!(
+                            "the document is larger than the {} eventlens reads as one record: not read (--max-record raises the limit)",
+                            fmt_size(limits.max_record as u64)
+                        ),
+                    );
+                }
+                Ok(_) => {
+                    progress.add(bytes.len() as u64);
+                    load_document(store, input, &bytes);
+                }
+                // Nothing of a document that cannot be read to its end is used.
+                Err(e) => store.inputs[input as usize]
+                    .error(1, format!("the document could not be read to its end: {e}")),
+            }
         }
     }
     if progress.is_cancelled() {
