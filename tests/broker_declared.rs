@@ -193,6 +193,49 @@ fn jetstream_durable_consumers_are_declared_and_the_unread_one_is_idle() {
             format!("{subject}.orders")
         );
     }
+    live_path_finds_the_idle_consumer(&url, &stream, &busy, &idle);
+}
+
+/// The app's live path (sources -> batches -> the live worker -> its snapshot): the
+/// declared consumers are in the snapshot's topology and the idle one in its findings.
+fn live_path_finds_the_idle_consumer(url: &str, channel: &str, busy: &str, idle: &str) {
+    use eventlens::analysis::Kind;
+    use eventlens::model::NodeClass;
+    let url = eventlens::source::BrokerUrl::parse(url).expect("URL");
+    let feed = eventlens::live::broker::spawn_brokers(&[url]).expect("sources");
+    let worker = eventlens::live::worker::LiveWorker::on_feed(&feed, "live").expect("worker");
+    let t0 = Instant::now();
+    loop {
+        let snap = worker.wait_snapshot(Duration::from_secs(5));
+        if let Some(s) = snap {
+            let st = &s.store;
+            let node = |name: &str| st.find_node(NodeClass::Service, name);
+            let declared = |c: &str| {
+                st.find_node(NodeClass::Channel, channel)
+                    .zip(node(c))
+                    .and_then(|(a, b)| st.topology.edge_between(a, b))
+                    .is_some_and(|e| e.declared)
+            };
+            let idle_found: Vec<_> = s
+                .findings
+                .iter()
+                .filter(|f| f.kind == Kind::IdleConsumer)
+                .collect();
+            if declared(busy) && declared(idle) && !idle_found.is_empty() {
+                assert_eq!(idle_found.len(), 1, "{idle_found:#?}");
+                assert_eq!(
+                    idle_found[0].nodes,
+                    vec![format!("channel:{channel}"), format!("service:{idle}")]
+                );
+                break;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the live worker never showed the declared consumers"
+        );
+    }
+    worker.stop();
 }
 
 #[test]

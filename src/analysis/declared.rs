@@ -81,8 +81,8 @@ pub fn idle_consumers(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Findin
         };
         let seen = if published > 0 {
             format!(
-                "{} observed on {channel} and none delivered to it",
-                plural(published, "event published", "events published")
+                "{} seen published on {channel}, none delivered to it",
+                plural(published, "event", "events")
             )
         } else {
             "no delivery to it observed".to_string()

@@ -372,6 +372,21 @@ pub fn management_base(url: &BrokerUrl) -> String {
     }
 }
 
+/// An error with its causes (`error sending request: ... Connection refused`).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// The queues bound to the exchange, through the management API.
 async fn rabbitmq(
     http: &reqwest::Client,
@@ -392,7 +407,7 @@ async fn rabbitmq(
                 format!(
                     "the RabbitMQ management API at {base} did not answer ({}); \
                      `rabbitmq-plugins enable rabbitmq_management` turns it on",
-                    e.without_url()
+                    error_chain(&e.without_url())
                 )
             })?;
             let status = resp.status();
