@@ -537,6 +537,23 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_record_without_its_consumer_is_a_violation_and_adds_nothing() {
+        let line = r#"{"specversion":"1.0","id":"declared:orders/x","source":"redis://h/stream/orders","type":"io.eventlens.declared","recordedtime":"2024-05-01T10:00:05Z","lensstage":"declared","lenschannel":"orders","lenspending":"3"}"#;
+        let mut store = crate::model::Store::new();
+        let input = store.add_input("test", Some(crate::model::Format::Live));
+        let (mut n, mut t) = (1, 0);
+        crate::ingest::lines::add_live_lines(&mut store, input, &[line], &mut n, &mut t);
+        store.finalize();
+        assert!(store.events.is_empty() && store.declared.is_empty());
+        assert_eq!(store.inputs[0].violations.len(), 1);
+        assert!(
+            store.inputs[0].violations[0]
+                .message
+                .contains("lenshandler")
+        );
+    }
+
+    #[test]
     fn the_management_api_is_on_the_broker_host_unless_the_url_says() {
         let u = BrokerUrl::parse("amqp://guest:guest@mq:5672/%2f?exchange=e").expect("URL");
         assert_eq!(management_base(&u), "http://mq:15672");
