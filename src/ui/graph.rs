@@ -523,8 +523,12 @@ pub fn show(
         if selected {
             stroke = Stroke::new(3.0, theme.selection);
         }
-        let fill = if node.declared && node.observations == 0 {
-            // Declared by the broker, nothing seen at it yet: hollow.
+        // Declared by the broker, nothing seen at it yet: hollow, its outline muted.
+        let declared_only = node.declared && node.observations == 0;
+        if declared_only && !lit && !selected {
+            stroke = Stroke::new(1.2, kind_color.gamma_multiply(0.55));
+        }
+        let fill = if declared_only {
             Color32::TRANSPARENT
         } else if dimmed {
             theme.node_fill.gamma_multiply(0.5)
@@ -539,6 +543,7 @@ pub fn show(
             NodeKind::Service => format!("calls in {} · out {}", fmt_count(inn), fmt_count(out)),
             NodeKind::Producer => format!("published {}", fmt_count(out)),
             NodeKind::Channel => format!("in {} · out {}", fmt_count(inn), fmt_count(out)),
+            NodeKind::Handler if declared_only && inn == 0 => "declared · nothing seen".into(),
             NodeKind::Handler => {
                 if errs > 0 {
                     format!("recv {} · {} failed", fmt_count(inn), fmt_count(errs))
