@@ -194,6 +194,14 @@ fn jetstream_durable_consumers_are_declared_and_the_unread_one_is_idle() {
         );
     }
     live_path_finds_the_idle_consumer(&url, &stream, &busy, &idle);
+    rt.block_on(async {
+        let client = async_nats::connect("127.0.0.1:4222")
+            .await
+            .expect("connect");
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(&stream)
+            .await;
+    });
 }
 
 /// The app's live path (sources -> batches -> the live worker -> its snapshot): the
@@ -306,6 +314,12 @@ fn redis_consumer_groups_are_declared_and_the_unread_one_is_idle() {
     assert_eq!(f[0]["evidence"]["published"], N);
     let r = record_then_analyze(&url);
     check(&r, &key, &busy, &idle, "redis-group");
+    rt.block_on(async {
+        let client = redis::Client::open("redis://127.0.0.1:6379/").expect("client");
+        if let Ok(mut con) = client.get_multiplexed_async_connection().await {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut con).await;
+        }
+    });
 }
 
 fn port_open(port: u16) -> bool {
