@@ -871,8 +871,13 @@ fn record(
     writer
         .finish()
         .with_context(|| format!("writing {}", output.display()))?;
+    let declared = if got.declared > 0 {
+        format!(", {} declared-topology records", got.declared)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "eventlens: recorded {} messages ({} events) into {}",
+        "eventlens: recorded {} messages ({} events){declared} into {}",
         got.messages,
         got.events,
         output.display()

@@ -52,6 +52,8 @@ pub enum Kind {
     DualWrite,
     /// Event notification vs event-carried state, per type.
     EventStyle,
+    /// A consumer the broker declares received nothing while there was something for it.
+    IdleConsumer,
     /// Inputs were read but hold no event flow, no call and no store access: nothing to
     /// draw, and every other detector has nothing to look at.
     NoEventFlow,
@@ -59,7 +61,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in documentation order.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::DuplicatePublish,
         Kind::Redelivery,
         Kind::DuplicateProcessing,
@@ -81,6 +83,7 @@ impl Kind {
         Kind::SharedOwnership,
         Kind::DualWrite,
         Kind::EventStyle,
+        Kind::IdleConsumer,
         Kind::NoEventFlow,
     ];
 
@@ -108,6 +111,7 @@ impl Kind {
             Kind::SharedOwnership => "shared-ownership",
             Kind::DualWrite => "dual-write",
             Kind::EventStyle => "event-style",
+            Kind::IdleConsumer => "idle-consumer",
             Kind::NoEventFlow => "no-event-flow",
         }
     }
@@ -248,6 +252,19 @@ pub struct Evidence {
     pub notifications: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried_state: Option<u64>,
+    /// Idle consumer: what the consumer is (`jetstream-consumer`, `rabbitmq-queue`,
+    /// `redis-group`) and the broker's figures the first and the last time it was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_first: Option<DeclaredFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_last: Option<DeclaredFigures>,
+    /// Idle consumer: publishes observed on its channel, deliveries observed to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<u64>,
 }
 
 impl Evidence {
@@ -490,7 +507,7 @@ pub(crate) fn ms(nanos: i64) -> f64 {
 pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     type Detector = fn(&Store, &AnalysisConfig) -> Vec<Finding>;
     // The storm detectors are the costliest: separate tasks, for the threads to share.
-    let detectors: [(&str, Detector); 8] = [
+    let detectors: [(&str, Detector); 9] = [
         ("flow", |s, c| collect(s, c, no_event_flow)),
         ("storm", |s, c| collect(s, c, super::storm::storms)),
         ("duplicates", super::duplicates::detect),
@@ -501,6 +518,9 @@ pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         ("fan-out", |s, c| collect(s, c, super::storm::fan_out)),
         ("schema", super::schema::detect),
         ("governance", super::governance::detect),
+        ("declared", |s, c| {
+            collect(s, c, super::declared::idle_consumers)
+        }),
     ];
     // EVENTLENS_PROFILE=1 prints each detector's time to stderr.
     let profile = std::env::var_os("EVENTLENS_PROFILE").is_some();
@@ -523,7 +543,8 @@ pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
 /// `no-event-flow`: records were read, yet not one of them is a messaging, call or store
 /// observation. Says what was read, per input, and why nothing is drawn.
 fn no_event_flow(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
-    if !store.observations.is_empty() {
+    // Declared consumers are drawn even when nothing was observed.
+    if !store.observations.is_empty() || !store.declared.is_empty() {
         return;
     }
     let read: Vec<&Input> = store

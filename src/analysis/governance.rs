@@ -34,6 +34,10 @@ fn orphans(store: &Store, cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
         if node.kind != NodeKind::Channel || consumed.get(node.id.0 as usize) == Some(&true) {
             continue;
         }
+        // A broker declares its consumers: `idle-consumer` speaks for them.
+        if store.declared.iter().any(|d| d.channel == node.id) {
+            continue;
+        }
         let mut acc = Acc::default();
         acc.node(node.id);
         let mut published = false;

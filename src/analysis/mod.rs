@@ -3,6 +3,7 @@
 //! governance). [`analyze`] is the entry point the CLI and the GUI share.
 
 pub mod config;
+pub mod declared;
 pub mod delivery;
 pub mod distribution;
 pub mod duplicates;

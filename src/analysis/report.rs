@@ -86,6 +86,9 @@ pub struct NodeReport {
     pub failures: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub cold_starts: u64,
+    /// A broker declared it (a consumer, or the channel it reads).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub declared: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -101,6 +104,18 @@ pub struct EdgeReport {
     pub errors: u64,
     pub types: Vec<String>,
     pub latency_ms: Option<LatencySummary>,
+    /// A broker declared this consumer of the channel.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub declared: bool,
+    /// What the broker calls the consumer (`jetstream-consumer`, `rabbitmq-queue`,
+    /// `redis-group`), its filter or binding keys, and its figures the last time it was
+    /// asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<DeclaredFigures>,
 }
 
 impl Report {
@@ -147,7 +162,7 @@ impl Report {
             .node_weights()
             // A node nothing was seen at (a name an input gave that turned out to be
             // another's, see `unify_producers`) is not part of the flow, as in the app.
-            .filter(|n| n.observations > 0)
+            .filter(|n| n.observations > 0 || n.declared)
             .map(|n| NodeReport {
                 id: store.node_key(n.id),
                 kind: n.kind,
@@ -165,6 +180,7 @@ impl Report {
                 handled: n.handled,
                 failures: n.failures,
                 cold_starts: n.cold_starts,
+                declared: n.declared,
             })
             .collect();
         nodes.sort_by(|a, b| a.id.cmp(&b.id));
@@ -187,6 +203,15 @@ impl Report {
                     .as_ref()
                     .filter(|_| timed)
                     .and_then(LatencySummary::of),
+                declared: e.declared,
+                declared_kind: store
+                    .declared_between(e.from, e.to)
+                    .map(|d| store.str(d.kind).to_string()),
+                filter: store
+                    .declared_between(e.from, e.to)
+                    .and_then(|d| d.filter.some())
+                    .map(|f| store.str(f).to_string()),
+                broker: store.declared_between(e.from, e.to).map(|d| d.last),
             })
             .collect();
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
@@ -333,6 +358,9 @@ impl Report {
             if n.cold_starts > 0 {
                 let _ = write!(s, "  {} cold starts", n.cold_starts);
             }
+            if n.declared {
+                let _ = write!(s, "  declared");
+            }
             let _ = writeln!(s);
         }
         let _ = writeln!(s, "\nEdges:");
@@ -352,6 +380,24 @@ impl Report {
                     "  latency p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms",
                     l.p50, l.p95, l.p99, l.max
                 );
+            }
+            if let Some(kind) = &e.declared_kind {
+                let _ = write!(s, "  declared {}", clean(kind));
+                if let Some(f) = &e.filter {
+                    let _ = write!(s, " ({})", clean(f));
+                }
+                if let Some(b) = &e.broker {
+                    for (name, v) in [
+                        ("delivered", b.delivered),
+                        ("pending", b.pending),
+                        ("ack pending", b.ack_pending),
+                        ("consumers", b.consumers),
+                    ] {
+                        if let Some(v) = v {
+                            let _ = write!(s, " {name} {v}");
+                        }
+                    }
+                }
             }
             let _ = writeln!(
                 s,

@@ -44,7 +44,7 @@ pub struct LayoutKey {
 }
 
 impl LayoutKey {
-    /// The nodes that have observations and the edges of the store's topology.
+    /// The nodes that have observations (or that a broker declared) and the edges of the store's topology.
     pub fn of(store: &Store) -> LayoutKey {
         let mut edges: Vec<(NodeId, NodeId)> = store
             .topology
@@ -57,7 +57,7 @@ impl LayoutKey {
             .topology
             .graph
             .node_weights()
-            .filter(|n| n.observations > 0)
+            .filter(|n| n.observations > 0 || n.declared)
             .map(|n| n.id)
             .collect();
         nodes.sort();

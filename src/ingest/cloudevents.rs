@@ -40,6 +40,20 @@ pub mod ext {
     pub const COLD_START: &str = "lenscoldstart";
     pub const REASON: &str = "lensreason";
     pub const BROKER: &str = "lensbroker";
+    /// `lensstage` of a declared-topology record (see [`DeclaredObs`]).
+    pub const DECLARED_STAGE: &str = "declared";
+    /// Declared records: what the broker calls the consumer (`jetstream-consumer`,
+    /// `rabbitmq-queue`, `redis-group`).
+    pub const DECLARED_KIND: &str = "lensdeclaredkind";
+    /// Declared records: the technology (`nats`, `rabbitmq`, `redis`).
+    pub const SYSTEM: &str = "lenssystem";
+    /// Declared records: the filter subject or binding key.
+    pub const FILTER: &str = "lensfilter";
+    /// Declared records: the broker's figures (decimal strings or integers).
+    pub const DELIVERED: &str = "lensdelivered";
+    pub const PENDING: &str = "lenspending";
+    pub const ACK_PENDING: &str = "lensackpending";
+    pub const CONSUMERS: &str = "lensconsumers";
 }
 
 /// A CloudEvent as it appears in JSON, attributes borrowed from the input.
@@ -131,6 +145,24 @@ pub struct CaptureObs<'a> {
     pub duration_us: Option<i64>,
     pub cold_start: bool,
     pub reason: Option<Cow<'a, str>>,
+    pub broker: Option<Cow<'a, str>>,
+    /// `lensstage: "declared"`: the line is a declared-topology record, not an
+    /// observation.
+    pub declared: Option<DeclaredObs<'a>>,
+    pub declared_record: bool,
+}
+
+/// A declared-topology record: the broker told of a consumer (`lenshandler`) of a channel
+/// (`lenschannel`), with its figures as of `recordedtime`.
+#[derive(Debug, Default)]
+pub struct DeclaredObs<'a> {
+    pub kind: Option<Cow<'a, str>>,
+    pub system: Option<Cow<'a, str>>,
+    pub filter: Option<Cow<'a, str>>,
+    pub delivered: Option<u64>,
+    pub pending: Option<u64>,
+    pub ack_pending: Option<u64>,
+    pub consumers: Option<u64>,
 }
 
 /// An event after checking: attributes, violations, and where its payload is in the line.
@@ -432,6 +464,13 @@ enum CaptureField {
     ColdStart,
     Reason,
     Broker,
+    DeclaredKind,
+    System,
+    Filter,
+    Delivered,
+    Pending,
+    AckPending,
+    Consumers,
 }
 
 impl CaptureField {
@@ -452,6 +491,13 @@ impl CaptureField {
             ext::COLD_START => Self::ColdStart,
             ext::REASON => Self::Reason,
             ext::BROKER => Self::Broker,
+            ext::DECLARED_KIND => Self::DeclaredKind,
+            ext::SYSTEM => Self::System,
+            ext::FILTER => Self::Filter,
+            ext::DELIVERED => Self::Delivered,
+            ext::PENDING => Self::Pending,
+            ext::ACK_PENDING => Self::AckPending,
+            ext::CONSUMERS => Self::Consumers,
             _ => return None,
         })
     }
@@ -480,6 +526,9 @@ fn capture_field<'a>(
             Some(Err(e)) => v.push(format!("recordedtime: is {e} (CloudEvents recordedtime extension: RFC 3339 Timestamp)")),
             None => v.push(format!("recordedtime: must be a Timestamp string, got {}", value.kind())),
         },
+        CaptureField::Stage if value.as_str() == Some(ext::DECLARED_STAGE) => {
+            c.declared_record = true;
+        }
         CaptureField::Stage => match value.as_str().and_then(Stage::parse) {
             Some(s) => c.stage = Some(s),
             None => v.push(format!(
@@ -502,7 +551,14 @@ fn capture_field<'a>(
                 escape_msg(value.as_str().unwrap_or(value.kind()))
             )),
         },
-        CaptureField::Broker => {}
+        CaptureField::Broker => c.broker = string_val(value),
+        CaptureField::DeclaredKind => c.declared.get_or_insert_with(DeclaredObs::default).kind = string_val(value),
+        CaptureField::System => c.declared.get_or_insert_with(DeclaredObs::default).system = string_val(value),
+        CaptureField::Filter => c.declared.get_or_insert_with(DeclaredObs::default).filter = string_val(value),
+        CaptureField::Delivered => c.declared.get_or_insert_with(DeclaredObs::default).delivered = as_int(&value).and_then(|i| u64::try_from(i).ok()),
+        CaptureField::Pending => c.declared.get_or_insert_with(DeclaredObs::default).pending = as_int(&value).and_then(|i| u64::try_from(i).ok()),
+        CaptureField::AckPending => c.declared.get_or_insert_with(DeclaredObs::default).ack_pending = as_int(&value).and_then(|i| u64::try_from(i).ok()),
+        CaptureField::Consumers => c.declared.get_or_insert_with(DeclaredObs::default).consumers = as_int(&value).and_then(|i| u64::try_from(i).ok()),
     }
 }
 
@@ -574,6 +630,10 @@ pub fn add_checked(
     last_time: &mut Nanos,
 ) {
     let loc = count_record(store, input, line, &c.violations, &c.notes);
+    if c.capture.as_ref().is_some_and(|cap| cap.declared_record) {
+        add_declared(store, input, line, c, last_time);
+        return;
+    }
     let payload = c.payload.and_then(|(off, len, json)| {
         let offset = match &mut store.inputs[input as usize].payloads {
             PayloadSource::File(..) => payload_base + off as u64,
@@ -724,6 +784,37 @@ pub fn add_checked(
     obs.loc = loc;
     obs.untimed = own_time.is_none();
     store.add_observation(obs);
+}
+
+/// A declared-topology record (`lensstage: "declared"`): the consumer `lenshandler` of
+/// `lenschannel`, with the broker's figures as of `recordedtime`. Not an event.
+fn add_declared(store: &mut Store, input: u16, line: u64, c: &mut Checked<'_>, last_time: &Nanos) {
+    let cap = c.capture.take().unwrap_or_default();
+    let d = cap.declared.unwrap_or_default();
+    let (Some(channel), Some(consumer)) = (cap.channel.as_deref(), cap.handler.as_deref()) else {
+        store.inputs[input as usize].violation(
+            line,
+            "lenschannel, lenshandler: both required on a declared record (eventlens capture)",
+        );
+        return;
+    };
+    // Not an observation: the time of the records around it is left alone.
+    let time = cap.recorded.or(c.time).unwrap_or(*last_time);
+    store.add_declared(&NewDeclared {
+        channel,
+        consumer,
+        kind: d.kind.as_deref().unwrap_or("consumer"),
+        filter: d.filter.as_deref(),
+        system: d.system.as_deref(),
+        address: cap.broker.as_deref(),
+        figures: DeclaredFigures {
+            time,
+            delivered: d.delivered,
+            pending: d.pending,
+            ack_pending: d.ack_pending,
+            consumers: d.consumers,
+        },
+    });
 }
 
 /// A single event in a whole document.

@@ -34,6 +34,11 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
                     if tx.is_stopped() {
                         break;
                     }
+                    // What the brokers declare (see `source::declared`): capture lines too.
+                    let lines = source::take_declared(&inbox.sources);
+                    if !lines.is_empty() && !tx.send(LiveBatch { lines, ..Default::default() }) {
+                        break;
+                    }
                     continue;
                 }
             };

@@ -6,10 +6,12 @@
 //! call [`Store::finalize`], which sorts, de-duplicates across inputs, computes latencies and
 //! builds the topology and indexes. Nothing here does I/O except [`Store::payload`].
 
+mod declared;
 mod intern;
 mod store;
 mod topology;
 
+pub use declared::*;
 pub use intern::{Interner, Sym};
 pub use store::*;
 pub use topology::*;

@@ -166,6 +166,8 @@ pub struct Store {
     node_keys: FxHashMap<(NodeClass, Sym), NodeId>,
     event_keys: FxHashMap<(Sym, Sym), EventIdx>,
     pub topology: Topology,
+    /// Consumers the brokers declared (see [`Declared`]), in the order first told.
+    pub declared: Vec<Declared>,
     /// Observation indices per event (CSR layout: `event_obs_start[e]..event_obs_start[e+1]`).
     event_obs_start: Vec<u32>,
     event_obs: Vec<u32>,
@@ -604,6 +606,7 @@ impl Store {
             merged_duplicates: self.merged_duplicates,
             unified_producers: self.unified_producers,
             inferred_deliveries: self.inferred_deliveries,
+            declared: self.declared.clone(),
             ..Store::default()
         };
         let mut remap = vec![u32::MAX; self.events.len()];

@@ -38,6 +38,9 @@ pub struct TopoNode {
     pub handled: u64,
     pub failures: u64,
     pub cold_starts: u64,
+    /// A broker declared it (a consumer, or the channel one reads): drawn even when
+    /// nothing was observed at it.
+    pub declared: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,8 @@ pub struct TopoEdge {
     pub times: Vec<Nanos>,
     /// Times of the failures counted in `errors`.
     pub error_times: Vec<Nanos>,
+    /// A broker declared this consumer of the channel (see [`Declared`]).
+    pub declared: bool,
 }
 
 impl TopoEdge {
@@ -103,10 +108,24 @@ impl Topology {
                         handled: 0,
                         failures: 0,
                         cold_starts: 0,
+                        declared: false,
                     });
                     self.index.push(ix);
                 }
             }
+        }
+        for d in &store.declared {
+            if self.index.get(d.channel.0 as usize).is_none()
+                || self.index.get(d.consumer.0 as usize).is_none()
+            {
+                continue;
+            }
+            for n in [d.channel, d.consumer] {
+                let ix = self.index[n.0 as usize];
+                self.graph[ix].declared = true;
+            }
+            let e = self.edge_mut(d.channel, d.consumer, Stage::Deliver);
+            self.graph[e].declared = true;
         }
         let mut touched_types = Vec::new();
         for (i, o) in store.observations.iter().enumerate().skip(from) {
@@ -192,6 +211,7 @@ impl Topology {
                 observations: Vec::new(),
                 times: Vec::new(),
                 error_times: Vec::new(),
+                declared: false,
             },
         );
         self.edge_keys.insert((from, to), e);

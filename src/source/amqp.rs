@@ -98,6 +98,7 @@ async fn session(
         .await
         .map_err(|e| format!("declaring the tap queue: {e}"))?;
     let qname = queue.name().clone();
+    outlet.stats.add_own(qname.as_str());
     channel
         .queue_bind(
             qname.clone(),
@@ -111,7 +112,7 @@ async fn session(
     let mut consumer = channel
         .basic_consume(
             qname,
-            "eventlens-tap".into(),
+            super::declared::TAP_CONSUMER_TAG.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )

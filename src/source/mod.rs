@@ -15,6 +15,7 @@
 pub mod amqp;
 pub mod bench;
 pub mod capture;
+pub mod declared;
 pub mod decode;
 pub mod message;
 pub mod mqtt;
@@ -121,6 +122,16 @@ pub struct SourceStats {
     status: Mutex<SourceStatus>,
     /// The URL's password, masked wherever a client's error message might repeat it.
     secret: Option<String>,
+    /// What the source has to say beside its status (the declared topology is not
+    /// available, and why).
+    note: Mutex<Option<String>>,
+    /// Declared-topology capture lines not yet taken (see [`declared`]).
+    declared: Mutex<Vec<String>>,
+    /// The broker has been asked about its declared topology at least once (or cannot be).
+    declared_polled: std::sync::atomic::AtomicBool,
+    /// What the source itself declared on the broker (the AMQP tap's queue): not declared
+    /// topology.
+    own: Mutex<Vec<String>>,
 }
 
 /// A copy of the counters.
@@ -144,6 +155,10 @@ impl SourceStats {
             dropped: AtomicU64::new(0),
             connects: AtomicU64::new(0),
             status: Mutex::new(SourceStatus::Connecting),
+            note: Mutex::new(None),
+            declared: Mutex::new(Vec::new()),
+            declared_polled: std::sync::atomic::AtomicBool::new(false),
+            own: Mutex::new(Vec::new()),
         }
     }
 
@@ -202,10 +217,66 @@ impl SourceStats {
         }
     }
 
+    /// What the source has to say beside its status, if anything.
+    pub fn note(&self) -> Option<String> {
+        self.note.lock().ok().and_then(|n| n.clone())
+    }
+
+    pub fn set_note(&self, note: Option<String>) {
+        let note = note.map(|n| self.scrub(&n));
+        if let Ok(mut n) = self.note.lock() {
+            *n = note;
+        }
+    }
+
+    /// Queues declared-topology capture lines for whoever records or shows the source.
+    pub fn push_declared(&self, lines: Vec<String>) {
+        if let Ok(mut d) = self.declared.lock() {
+            // Nobody took the last answer: the new one supersedes it (no growth without a
+            // reader).
+            if d.len() > 10_000 {
+                d.clear();
+            }
+            d.extend(lines);
+        }
+    }
+
+    /// Takes the declared-topology lines queued so far.
+    pub fn take_declared(&self) -> Vec<String> {
+        self.declared
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+    }
+
+    /// Notes a name the source itself declared (its tap queue).
+    pub fn add_own(&self, name: &str) {
+        if let Ok(mut o) = self.own.lock() {
+            if o.len() >= 64 {
+                o.remove(0);
+            }
+            o.push(name.to_string());
+        }
+    }
+
+    /// A name the source itself declared.
+    pub fn is_own(&self, name: &str) -> bool {
+        self.own.lock().is_ok_and(|o| o.iter().any(|n| n == name))
+    }
+
+    pub fn mark_declared_polled(&self) {
+        self.declared_polled.store(true, Ordering::Relaxed);
+    }
+
+    /// The broker has been asked about its declared topology at least once.
+    pub fn declared_polled(&self) -> bool {
+        self.declared_polled.load(Ordering::Relaxed)
+    }
+
     /// One line for a status bar or a log: `nats://host/x: connected, 10 received, ...`.
     pub fn summary(&self) -> String {
         let c = self.counters();
-        format!(
+        let mut s = format!(
             "{}: {}; {} received, {} decoded, {} undecodable, {} dropped",
             self.url,
             self.status(),
@@ -213,8 +284,18 @@ impl SourceStats {
             c.decoded,
             c.undecodable,
             c.dropped
-        )
+        );
+        if let Some(n) = self.note() {
+            s.push_str("; ");
+            s.push_str(&n);
+        }
+        s
     }
+}
+
+/// Takes the declared-topology capture lines every source has queued.
+pub fn take_declared(sources: &[Arc<SourceStats>]) -> Vec<String> {
+    sources.iter().flat_map(|s| s.take_declared()).collect()
 }
 
 /// Exponential backoff with jitter: 100 ms doubling up to 10 s, each wait drawn between
@@ -458,13 +539,26 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
 
 async fn run(url: BrokerUrl, outlet: Outlet) {
     let stats = outlet.stats.clone();
-    let end = match &url.endpoint {
-        Endpoint::NatsCore { .. } | Endpoint::JetStream { .. } => nats::run(&url, &outlet).await,
-        Endpoint::Mqtt { .. } => mqtt::run(&url, &outlet).await,
-        Endpoint::Amqp { .. } => amqp::run(&url, &outlet).await,
-        Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
-            redis::run(&url, &outlet).await
+    let source = async {
+        match &url.endpoint {
+            Endpoint::NatsCore { .. } | Endpoint::JetStream { .. } => {
+                nats::run(&url, &outlet).await
+            }
+            Endpoint::Mqtt { .. } => mqtt::run(&url, &outlet).await,
+            Endpoint::Amqp { .. } => amqp::run(&url, &outlet).await,
+            Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
+                redis::run(&url, &outlet).await
+            }
         }
+    };
+    // The declared topology is asked for beside the source, on a connection of its own; it
+    // ends with the source.
+    let end = tokio::select! {
+        end = source => end,
+        () = async {
+            declared::poll(&url, &outlet).await;
+            std::future::pending::<()>().await
+        } => None,
     };
     stats.set_status(SourceStatus::Ended(end));
 }

@@ -16,8 +16,7 @@ use std::time::Duration;
 pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
     let stats = outlet.stats.clone();
     let events = stats.clone();
-    let mut opts = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
+    let opts = connect_options(url)
         .max_reconnects(None)
         .subscription_capacity(1 << 17)
         .reconnect_delay_callback(|attempt| {
@@ -43,11 +42,6 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
                 }
             }
         });
-    match (&url.user, &url.password) {
-        (Some(u), Some(p)) => opts = opts.user_and_password(u.clone(), p.clone()),
-        (Some(token), None) if !token.is_empty() => opts = opts.token(token.clone()),
-        _ => {}
-    }
     let mut backoff = Backoff::default();
     // The client reconnects by itself once connected; this loop covers the first connect
     // and sessions that end (a JetStream consumer that fails).
@@ -81,6 +75,17 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
             .await
         }
         _ => Some("not a NATS endpoint".into()),
+    }
+}
+
+/// Connection options with the URL's credentials (a user and password, or a token) and a
+/// connect timeout.
+pub(crate) fn connect_options(url: &BrokerUrl) -> async_nats::ConnectOptions {
+    let opts = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
+    match (&url.user, &url.password) {
+        (Some(u), Some(p)) => opts.user_and_password(u.clone(), p.clone()),
+        (Some(token), None) if !token.is_empty() => opts.token(token.clone()),
+        _ => opts,
     }
 }
 

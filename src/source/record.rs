@@ -35,6 +35,23 @@ pub struct Recorded {
     pub messages: u64,
     /// Capture lines written (a batch message gives several).
     pub events: u64,
+    /// Declared-topology records written (see [`super::declared`]).
+    pub declared: u64,
+}
+
+/// Writes the declared-topology lines the sources have queued.
+fn write_declared(
+    inbox: &Inbox,
+    writer: &mut impl LineSink,
+    got: &mut Recorded,
+) -> std::io::Result<()> {
+    for s in &inbox.sources {
+        for l in s.take_declared() {
+            writer.write_line(&l)?;
+            got.declared += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Where recorded lines go: a capture file, or memory (`analyze` of a live source).
@@ -83,6 +100,7 @@ pub async fn record(
                 None => break,
             },
             _ = tokio::time::sleep_until(next_flush) => {
+                write_declared(inbox, writer, &mut got)?;
                 writer.flush()?;
                 next_flush = Instant::now() + opts.flush_every;
                 continue;
@@ -99,6 +117,16 @@ pub async fn record(
             got.events += 1;
         }
     }
+    // What the brokers declare is part of the recording: give a source that has not
+    // answered yet a moment.
+    let wait_until = Instant::now() + DECLARED_WAIT;
+    while !inbox.sources.iter().all(|s| s.declared_polled()) && Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    write_declared(inbox, writer, &mut got)?;
     writer.flush()?;
     Ok(got)
 }
+
+/// The longest a recording waits at its end for the brokers' first declared topology.
+const DECLARED_WAIT: Duration = Duration::from_secs(3);

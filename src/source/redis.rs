@@ -20,7 +20,7 @@ const BLOCK_MS: usize = 1000;
 const COUNT: usize = 1000;
 
 /// The URL the client connects to: host, port and credentials only (never shown).
-fn connect_info(url: &BrokerUrl) -> String {
+pub(crate) fn connect_info(url: &BrokerUrl) -> String {
     let enc = |s: &str| {
         let mut out = String::new();
         for b in s.bytes() {

@@ -51,6 +51,8 @@ pub struct BrokerUrl {
     pub port: u16,
     pub endpoint: Endpoint,
     redacted: String,
+    /// The query parameters, decoded (never shown: they may hold secrets).
+    params: Vec<(String, String)>,
 }
 
 impl fmt::Debug for BrokerUrl {
@@ -328,6 +330,7 @@ impl BrokerUrl {
             port,
             endpoint,
             redacted,
+            params,
         })
     }
 
@@ -338,6 +341,14 @@ impl BrokerUrl {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+
+    /// A query parameter's decoded value (`?mgmt=15672`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The redacted URL (as [`fmt::Display`]).

@@ -199,6 +199,15 @@ pub fn sources_table(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                 .wrap(),
             );
         }
+        // What the source says beside its status (the declared topology is not available).
+        if let Some(n) = s.note() {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("{}: {}", s.url, s.scrub(&n))).color(cx.theme.text_weak),
+                )
+                .wrap(),
+            );
+        }
     }
 }
 

@@ -157,11 +157,13 @@ pub fn show(
             .graph
             .edge_weights()
             .any(|e| e.stage == Stage::Call);
+    let has_declared = cx.store.topology.graph.edge_weights().any(|e| e.declared);
     edge_legend(
         ui,
         cx,
         Rect::from_min_max(pos2(full.min.x, rect.max.y), full.max),
         has_calls,
+        has_declared,
     );
     let (bx0, by0, bx1, by1) = layout.bounds;
     let bounds_w = bx1 - bx0 + NODE_W + 40.0;
@@ -341,6 +343,11 @@ pub fn show(
                 theme.call
             };
         }
+        // Declared by the broker, nothing seen on it yet: dashed and muted.
+        let declared_only = e.declared && g.count == 0;
+        if declared_only && !lit {
+            color = theme.text_weak;
+        }
         let stroke = Stroke::new(if lit { width + 2.0 } else { width }, color);
         let selected = cx.selection == Selection::Edge(e.from, e.to);
         if selected {
@@ -353,7 +360,7 @@ pub fn show(
                 Stroke::new(stroke.width + 9.0, theme.selection.gamma_multiply(0.55)),
             ));
         }
-        if call {
+        if call || declared_only {
             // Calls are not event flow: dashed, in their own colour.
             let curve = CubicBezierShape::from_points_stroke(
                 g.pts,
@@ -516,7 +523,14 @@ pub fn show(
         if selected {
             stroke = Stroke::new(3.0, theme.selection);
         }
-        let fill = if dimmed {
+        // Declared by the broker, nothing seen at it yet: hollow, its outline muted.
+        let declared_only = node.declared && node.observations == 0;
+        if declared_only && !lit && !selected {
+            stroke = Stroke::new(1.2, kind_color.gamma_multiply(0.55));
+        }
+        let fill = if declared_only {
+            Color32::TRANSPARENT
+        } else if dimmed {
             theme.node_fill.gamma_multiply(0.5)
         } else {
             theme.node_fill
@@ -529,6 +543,7 @@ pub fn show(
             NodeKind::Service => format!("calls in {} · out {}", fmt_count(inn), fmt_count(out)),
             NodeKind::Producer => format!("published {}", fmt_count(out)),
             NodeKind::Channel => format!("in {} · out {}", fmt_count(inn), fmt_count(out)),
+            NodeKind::Handler if declared_only && inn == 0 => "declared · nothing seen".into(),
             NodeKind::Handler => {
                 if errs > 0 {
                     format!("recv {} · {} failed", fmt_count(inn), fmt_count(errs))
@@ -809,7 +824,13 @@ fn half_ellipse_v(painter: &egui::Painter, c: Pos2, r: Vec2, stroke: Stroke) {
 }
 
 /// What the edge colours mean in the current colouring (and the dashes, the halo).
-fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool) {
+fn edge_legend(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx<'_>,
+    rect: Rect,
+    has_calls: bool,
+    has_declared: bool,
+) {
     let theme = cx.theme;
     ui.scope_builder(
         egui::UiBuilder::new()
@@ -844,6 +865,10 @@ fn edge_legend(ui: &mut egui::Ui, cx: &ViewCtx<'_>, rect: Rect, has_calls: bool)
             if has_calls {
                 swatch(ui, theme.call, true);
                 ui.label("call");
+            }
+            if has_declared {
+                swatch(ui, theme.text_weak, true);
+                ui.label("declared, nothing seen");
             }
             swatch(ui, theme.selection.gamma_multiply(0.55), false);
             ui.label("selected");

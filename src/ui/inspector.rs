@@ -305,6 +305,37 @@ fn edge(ui: &mut egui::Ui, cx: &ViewCtx<'_>, a: NodeId, b: NodeId) {
                     format!("{} ×{}", cx.store.str(*t), fmt_count(*c)),
                 );
             }
+            // What the broker declares about this consumer, as of the last time it was asked.
+            if let Some(d) = cx.store.declared_between(a, b) {
+                kv(ui, "declared", cx.store.str(d.kind));
+                if let Some(f) = d.filter.some() {
+                    kv(ui, "filter", cx.store.str(f));
+                }
+                let f = &d.last;
+                for (name, v) in [
+                    ("broker: delivered", f.delivered),
+                    ("broker: pending", f.pending),
+                    ("broker: ack pending", f.ack_pending),
+                    ("broker: consumers", f.consumers),
+                ] {
+                    if let Some(v) = v {
+                        kv(ui, name, fmt_count(v));
+                    }
+                }
+                kv(
+                    ui,
+                    "broker asked",
+                    format!(
+                        "{}, last {}",
+                        if d.snapshots == 1 {
+                            "once".to_string()
+                        } else {
+                            format!("{} times", d.snapshots)
+                        },
+                        crate::time::format_rfc3339(f.time)
+                    ),
+                );
+            }
         });
 }
 
