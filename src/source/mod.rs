@@ -21,6 +21,7 @@ pub mod mqtt;
 pub mod nats;
 pub mod record;
 pub mod redis;
+pub mod tls;
 pub mod url;
 
 pub use message::{BrokerMeta, HeaderValue, Message, System};
@@ -40,7 +41,8 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`) or else a file path.
+    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, or over TLS `tls://`,
+    /// `mqtts://`, `amqps://`, `rediss://`) or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
             BrokerUrl::parse(arg).map(DataSource::Broker)
@@ -121,6 +123,8 @@ pub struct SourceStats {
     status: Mutex<SourceStatus>,
     /// The URL's password, masked wherever a client's error message might repeat it.
     secret: Option<String>,
+    /// `Some` over TLS: `TLS`, or the warning that the certificate is not verified.
+    pub tls_note: Option<&'static str>,
 }
 
 /// A copy of the counters.
@@ -137,6 +141,7 @@ impl SourceStats {
     pub fn new(url: &str) -> Self {
         SourceStats {
             secret: None,
+            tls_note: None,
             url: redact_url(url),
             received: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
@@ -158,7 +163,20 @@ impl SourceStats {
     pub fn for_url(url: &BrokerUrl) -> Self {
         SourceStats {
             secret: url.password.clone().filter(|p| p.len() >= 3),
+            tls_note: url.tls.as_ref().map(tls::TlsOptions::note),
             ..SourceStats::new(url.redacted())
+        }
+    }
+
+    /// The status as shown: over TLS, `connected (TLS)`; without certificate verification,
+    /// the warning whatever the status.
+    pub fn status_text(&self) -> String {
+        let status = self.status();
+        match self.tls_note {
+            Some(note) if note == tls::INSECURE_NOTE || status == SourceStatus::Connected => {
+                format!("{status} ({note})")
+            }
+            _ => status.to_string(),
         }
     }
 
@@ -208,7 +226,7 @@ impl SourceStats {
         format!(
             "{}: {}; {} received, {} decoded, {} undecodable, {} dropped",
             self.url,
-            self.status(),
+            self.status_text(),
             c.received,
             c.decoded,
             c.undecodable,
@@ -349,7 +367,10 @@ impl Outlet {
     /// consumer went away meanwhile.
     pub async fn retry_after(&self, backoff: &mut Backoff, error: String) -> bool {
         let delay = backoff.next_delay();
-        let error = self.stats.scrub(&error);
+        let mut error = self.stats.scrub(&error);
+        if self.stats.tls_note.is_some() {
+            error = tls::explain(error);
+        }
         tracing::warn!(
             "{}: {error}; reconnecting in {:.1} s",
             self.stats.url,

@@ -1,5 +1,6 @@
 //! NATS through `async-nats`: core subjects (lossy: drops are counted) and JetStream
 //! streams read through an ephemeral ordered consumer (durable: waits, loses nothing).
+//! `tls://` (or `nats+tls://`) requires TLS, with the configuration of [`super::tls`].
 //!
 //! A JetStream source remembers the last stream sequence it passed on. After any failure
 //! (server restart, lost heartbeats, a deleted consumer) it creates a new ordered consumer
@@ -43,6 +44,13 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
                 }
             }
         });
+    if let Some(tls) = &url.tls {
+        // Our configuration as it is (roots, CA file or no verification), TLS required.
+        match super::tls::client_config(tls) {
+            Ok(config) => opts = opts.require_tls(true).tls_client_config((*config).clone()),
+            Err(e) => return Some(e),
+        }
+    }
     match (&url.user, &url.password) {
         (Some(u), Some(p)) => opts = opts.user_and_password(u.clone(), p.clone()),
         (Some(token), None) if !token.is_empty() => opts = opts.token(token.clone()),

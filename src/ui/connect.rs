@@ -64,7 +64,11 @@ impl ConnectDialog {
             out.push(url);
         }
         if out.is_empty() {
-            return Err("give a broker URL (nats://, mqtt://, amqp:// or redis://)".into());
+            return Err(
+                "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
+                 mqtts://, amqps:// or rediss://)"
+                    .into(),
+            );
         }
         Ok(out)
     }
@@ -82,7 +86,9 @@ impl ConnectDialog {
                         "One or more URLs, separated by spaces: nats://host:port/SUBJECT, \
                          nats://…/stream/NAME, mqtt://host:port/FILTER, \
                          amqp://host:port/vhost?exchange=X&key=PATTERN, \
-                         redis://host:port/stream/KEY or /channel/PATTERN",
+                         redis://host:port/stream/KEY or /channel/PATTERN. Over TLS: tls://, \
+                         mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
+                         ?insecure=1 skips certificate verification)",
                     )
                     .color(cx.theme.text_weak),
                 );
@@ -222,7 +228,13 @@ fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
             format!("reconnecting (attempt {attempt} in {wait:.1} s)")
         }
         SourceStatus::Ended(Some(_)) => "ended (see below)".to_string(),
-        other => other.to_string(),
+        _ => s.status_text(),
+    };
+    // Without certificate verification the status says so, in the warning colour.
+    let color = if s.tls_note == Some(crate::source::tls::INSECURE_NOTE) {
+        cx.theme.warn
+    } else {
+        color
     };
     ui.label(RichText::new(text).color(color));
     ui.label(fmt_count(c.received));
