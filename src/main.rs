@@ -206,7 +206,7 @@ fn split_inputs(
     let mut urls = Vec::new();
     for i in inputs {
         match i.to_str().map(eventlens::source::DataSource::from_arg) {
-            Some(Ok(eventlens::source::DataSource::Broker(u))) => urls.push(u),
+            Some(Ok(eventlens::source::DataSource::Broker(u))) => urls.push(*u),
             Some(Err(e)) => anyhow::bail!("{e}"),
             _ => files.push(i.clone()),
         }

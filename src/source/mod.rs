@@ -37,7 +37,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {
     File(PathBuf),
-    Broker(BrokerUrl),
+    Broker(Box<BrokerUrl>),
 }
 
 impl DataSource {
@@ -45,7 +45,7 @@ impl DataSource {
     /// `mqtts://`, `amqps://`, `rediss://`) or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
-            BrokerUrl::parse(arg).map(DataSource::Broker)
+            BrokerUrl::parse(arg).map(|b| DataSource::Broker(Box::new(b)))
         } else {
             Ok(DataSource::File(PathBuf::from(arg)))
         }
@@ -59,7 +59,7 @@ pub fn classify(args: &[String]) -> Result<(Vec<PathBuf>, Vec<BrokerUrl>), url::
     for a in args {
         match DataSource::from_arg(a)? {
             DataSource::File(f) => files.push(f),
-            DataSource::Broker(b) => brokers.push(b),
+            DataSource::Broker(b) => brokers.push(*b),
         }
     }
     Ok((files, brokers))
@@ -463,6 +463,9 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
     let mut sources = Vec::new();
     let mut tasks = Vec::new();
     for (i, url) in urls.iter().enumerate() {
+        if url.tls.as_ref().is_some_and(|t| t.insecure) {
+            tracing::warn!("{url}: {}", tls::INSECURE_NOTE);
+        }
         let stats = Arc::new(SourceStats::for_url(url));
         let outlet = Outlet {
             tx: tx.clone(),

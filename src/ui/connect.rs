@@ -247,3 +247,45 @@ fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
         dropped
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_urls_are_accepted_with_their_options_and_unknown_schemes_refused() {
+        let d = ConnectDialog {
+            urls: "tls://127.0.0.1:4222/orders.> mqtts://u:pw1@h/a/#?ca=/etc/ca.pem \
+                   amqps://h/%2f?exchange=events rediss://h/channel/x?insecure=1"
+                .into(),
+            password: "typed".into(),
+            ..Default::default()
+        };
+        let urls = d.parse().expect("parses");
+        let tls: Vec<(bool, bool)> = urls
+            .iter()
+            .map(|u| {
+                let t = u.tls.clone().expect("TLS");
+                (t.ca_file.is_some(), t.insecure)
+            })
+            .collect();
+        assert_eq!(
+            tls,
+            [(false, false), (true, false), (false, false), (false, true)]
+        );
+        // The URL's own password wins; the field's fills the others.
+        assert_eq!(urls[1].password.as_deref(), Some("pw1"));
+        assert_eq!(urls[0].password.as_deref(), Some("typed"));
+        assert!(urls.iter().all(|u| !u.redacted().contains("pw1")));
+        let e = ConnectDialog {
+            urls: "kafka://127.0.0.1:9092/orders".into(),
+            ..Default::default()
+        }
+        .parse()
+        .expect_err("unknown scheme");
+        assert!(
+            e.contains("unknown scheme") && e.contains("mqtts://"),
+            "{e}"
+        );
+    }
+}
