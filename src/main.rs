@@ -27,7 +27,8 @@ struct Cli {
 struct GuiArgs {
     /// Capture or trace files to open in the window (`-`: standard input, read to its
     /// end), or broker URLs to watch live
-    /// (nats://, mqtt://, amqp://, redis://; see `eventlens record --help`).
+    /// (nats://, mqtt://, amqp://, redis://, over TLS tls://, mqtts://, amqps://, rediss://;
+    /// see `eventlens record --help`).
     files: Vec<PathBuf>,
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
@@ -175,6 +176,8 @@ enum Command {
     /// (JetStream from the start; ?seq=N, ?since=RFC3339), mqtt://host:port/FILTER
     /// (?qos=0|1|2, ?v=3 for MQTT 3.1.1), amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN,
     /// redis://host:port/stream/KEY (?from=ID) and redis://host:port/channel/PATTERN.
+    /// Over TLS: tls:// (or nats+tls://), mqtts://, amqps://, rediss://; the certificate is
+    /// verified against the platform's roots and ?ca=FILE (a PEM CA), unless ?insecure=1.
     /// Credentials are used, never written or printed.
     Record {
         /// Broker URLs, several at once.
@@ -234,7 +237,7 @@ fn split_inputs(
     let mut urls = Vec::new();
     for i in inputs {
         match i.to_str().map(eventlens::source::DataSource::from_arg) {
-            Some(Ok(eventlens::source::DataSource::Broker(u))) => urls.push(u),
+            Some(Ok(eventlens::source::DataSource::Broker(u))) => urls.push(*u),
             Some(Err(e)) => anyhow::bail!("{e}"),
             _ => files.push(i.clone()),
         }

@@ -4,6 +4,8 @@
 //! with the connection. `cloudEvents:` (or `cloudEvents_`) application properties carry
 //! binary mode; typed values (integers, booleans) keep their type. Deliveries are acked
 //! once handed on, with a bounded prefetch: the tap waits for room and loses nothing.
+//! `amqps://` connects over TLS with the configuration of [`super::tls`], through lapin's
+//! rustls stream.
 
 use super::url::{BrokerUrl, Endpoint};
 use super::{Backoff, BrokerMeta, HeaderValue, Message, Outlet, SourceStatus, System, now_nanos};
@@ -49,11 +51,22 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
         return Some("not an AMQP endpoint".into());
     };
     let uri = connect_uri(url, vhost);
+    let tls = match &url.tls {
+        None => None,
+        Some(opts) => match super::tls::client_config(opts) {
+            Ok(config) => Some(Tls {
+                connector: lapin::tcp::RustlsConnector::from(config),
+                host: url.host.clone(),
+                port: url.port,
+            }),
+            Err(e) => return Some(e),
+        },
+    };
     let mut backoff = Backoff::default();
     loop {
         outlet.stats.set_status(SourceStatus::Connecting);
         let error = tokio::select! {
-            e = session(&uri, exchange, key, outlet, &mut backoff) => match e {
+            e = session(&uri, tls.as_ref(), exchange, key, outlet, &mut backoff) => match e {
                 Ok(()) => return None,
                 Err(e) => e,
             },
@@ -65,17 +78,46 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
     }
 }
 
+/// Where an `amqps://` source connects, and how.
+struct Tls {
+    connector: lapin::tcp::RustlsConnector,
+    host: String,
+    port: u16,
+}
+
+/// A connection over TLS: TCP to the host, the TLS handshake (verifying the server's name
+/// against the URL's host), then AMQP.
+async fn connect_tls(uri: &str, tls: &Tls) -> Result<Connection, String> {
+    let uri: lapin::uri::AMQPUri = uri.parse().map_err(|e| format!("the URL: {e}"))?;
+    let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+    let (connector, host, port) = (tls.connector.clone(), tls.host.clone(), tls.port);
+    let connect = async move |_uri: lapin::uri::AMQPUri, runtime| {
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await?
+            .collect();
+        let tcp = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
+        Ok(tcp.into_rustls(&connector, &host).await?)
+    };
+    Connection::connector(uri, runtime, connect, ConnectionProperties::default())
+        .await
+        .map_err(|e| format!("connecting: {e}"))
+}
+
 /// One connection; `Ok` when the consumer went away, `Err` to reconnect.
 async fn session(
     uri: &str,
+    tls: Option<&Tls>,
     exchange: &str,
     key: &str,
     outlet: &Outlet,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
-    let conn = Connection::connect(uri, ConnectionProperties::default())
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
+    let conn = match tls {
+        None => Connection::connect(uri, ConnectionProperties::default())
+            .await
+            .map_err(|e| format!("connecting: {e}"))?,
+        Some(tls) => connect_tls(uri, tls).await?,
+    };
     let channel = conn
         .create_channel()
         .await

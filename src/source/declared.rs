@@ -172,7 +172,7 @@ impl Asker {
         match (self, &url.endpoint) {
             (Asker::Nats(js), Endpoint::JetStream { stream, .. }) => {
                 if js.is_none() {
-                    let client = super::nats::connect_options(url)
+                    let client = super::nats::connect_options(url)?
                         .connect(url.address())
                         .await
                         .map_err(|e| format!("connecting: {e}"))?;

@@ -22,6 +22,7 @@ pub mod mqtt;
 pub mod nats;
 pub mod record;
 pub mod redis;
+pub mod tls;
 pub mod url;
 
 pub use message::{BrokerMeta, HeaderValue, Message, System};
@@ -37,14 +38,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {
     File(PathBuf),
-    Broker(BrokerUrl),
+    Broker(Box<BrokerUrl>),
 }
 
 impl DataSource {
-    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`) or else a file path.
+    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, or over TLS `tls://`,
+    /// `mqtts://`, `amqps://`, `rediss://`) or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
-            BrokerUrl::parse(arg).map(DataSource::Broker)
+            BrokerUrl::parse(arg).map(|b| DataSource::Broker(Box::new(b)))
         } else {
             Ok(DataSource::File(PathBuf::from(arg)))
         }
@@ -58,7 +60,7 @@ pub fn classify(args: &[String]) -> Result<(Vec<PathBuf>, Vec<BrokerUrl>), url::
     for a in args {
         match DataSource::from_arg(a)? {
             DataSource::File(f) => files.push(f),
-            DataSource::Broker(b) => brokers.push(b),
+            DataSource::Broker(b) => brokers.push(*b),
         }
     }
     Ok((files, brokers))
@@ -132,6 +134,8 @@ pub struct SourceStats {
     /// What the source itself declared on the broker (the AMQP tap's queue): not declared
     /// topology.
     own: Mutex<Vec<String>>,
+    /// `Some` over TLS: `TLS`, or the warning that the certificate is not verified.
+    pub tls_note: Option<&'static str>,
 }
 
 /// A copy of the counters.
@@ -148,6 +152,7 @@ impl SourceStats {
     pub fn new(url: &str) -> Self {
         SourceStats {
             secret: None,
+            tls_note: None,
             url: redact_url(url),
             received: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
@@ -173,7 +178,20 @@ impl SourceStats {
     pub fn for_url(url: &BrokerUrl) -> Self {
         SourceStats {
             secret: url.password.clone().filter(|p| p.len() >= 3),
+            tls_note: url.tls.as_ref().map(tls::TlsOptions::note),
             ..SourceStats::new(url.redacted())
+        }
+    }
+
+    /// The status as shown: over TLS, `connected (TLS)`; without certificate verification,
+    /// the warning whatever the status.
+    pub fn status_text(&self) -> String {
+        let status = self.status();
+        match self.tls_note {
+            Some(note) if note == tls::INSECURE_NOTE || status == SourceStatus::Connected => {
+                format!("{status} ({note})")
+            }
+            _ => status.to_string(),
         }
     }
 
@@ -279,7 +297,7 @@ impl SourceStats {
         let mut s = format!(
             "{}: {}; {} received, {} decoded, {} undecodable, {} dropped",
             self.url,
-            self.status(),
+            self.status_text(),
             c.received,
             c.decoded,
             c.undecodable,
@@ -430,7 +448,10 @@ impl Outlet {
     /// consumer went away meanwhile.
     pub async fn retry_after(&self, backoff: &mut Backoff, error: String) -> bool {
         let delay = backoff.next_delay();
-        let error = self.stats.scrub(&error);
+        let mut error = self.stats.scrub(&error);
+        if self.stats.tls_note.is_some() {
+            error = tls::explain(error);
+        }
         tracing::warn!(
             "{}: {error}; reconnecting in {:.1} s",
             self.stats.url,
@@ -523,6 +544,9 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
     let mut sources = Vec::new();
     let mut tasks = Vec::new();
     for (i, url) in urls.iter().enumerate() {
+        if url.tls.as_ref().is_some_and(|t| t.insecure) {
+            tracing::warn!("{url}: {}", tls::INSECURE_NOTE);
+        }
         let stats = Arc::new(SourceStats::for_url(url));
         let outlet = Outlet {
             tx: tx.clone(),

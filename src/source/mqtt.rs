@@ -1,7 +1,8 @@
 //! MQTT through `rumqttc`: MQTT 5 by default (user properties carry CloudEvents binary
 //! mode, the content type property is `datacontenttype`), 3.1.1 with `?v=3` (structured
 //! mode only). A clean session under a fresh client id: nothing is left on the broker.
-//! QoS 0 is lossy (drops are counted); QoS 1 and 2 wait for room.
+//! QoS 0 is lossy (drops are counted); QoS 1 and 2 wait for room. `mqtts://` connects
+//! over TLS with the configuration of [`super::tls`].
 
 use super::url::{BrokerUrl, Endpoint};
 use super::{Backoff, BrokerMeta, HeaderValue, Message, Outlet, SourceStatus, System, now_nanos};
@@ -22,10 +23,19 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
     let Endpoint::Mqtt { filter, qos, v5 } = &url.endpoint else {
         return Some("not an MQTT endpoint".into());
     };
+    let transport = match &url.tls {
+        None => rumqttc::Transport::Tcp,
+        Some(tls) => match super::tls::client_config(tls) {
+            Ok(config) => {
+                rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(config))
+            }
+            Err(e) => return Some(e),
+        },
+    };
     if *v5 {
-        run_v5(url, filter, *qos, outlet).await
+        run_v5(url, transport, filter, *qos, outlet).await
     } else {
-        run_v4(url, filter, *qos, outlet).await
+        run_v4(url, transport, filter, *qos, outlet).await
     }
 }
 
@@ -37,7 +47,13 @@ async fn deliver(outlet: &Outlet, qos: u8, msg: Message) -> bool {
     }
 }
 
-async fn run_v5(url: &BrokerUrl, filter: &str, qos: u8, outlet: &Outlet) -> Option<String> {
+async fn run_v5(
+    url: &BrokerUrl,
+    transport: rumqttc::Transport,
+    filter: &str,
+    qos: u8,
+    outlet: &Outlet,
+) -> Option<String> {
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::Packet;
     use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -45,6 +61,7 @@ async fn run_v5(url: &BrokerUrl, filter: &str, qos: u8, outlet: &Outlet) -> Opti
     opts.set_keep_alive(Duration::from_secs(20));
     opts.set_clean_start(true);
     opts.set_max_packet_size(Some(64 << 20));
+    opts.set_transport(transport);
     if let Some(u) = &url.user {
         opts.set_credentials(u.clone(), url.password.clone().unwrap_or_default());
     }
@@ -124,12 +141,19 @@ async fn run_v5(url: &BrokerUrl, filter: &str, qos: u8, outlet: &Outlet) -> Opti
     }
 }
 
-async fn run_v4(url: &BrokerUrl, filter: &str, qos: u8, outlet: &Outlet) -> Option<String> {
+async fn run_v4(
+    url: &BrokerUrl,
+    transport: rumqttc::Transport,
+    filter: &str,
+    qos: u8,
+    outlet: &Outlet,
+) -> Option<String> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     let mut opts = MqttOptions::new(client_id(), url.host.clone(), url.port);
     opts.set_keep_alive(Duration::from_secs(20));
     opts.set_clean_session(true);
     opts.set_max_packet_size(64 << 20, 64 << 20);
+    opts.set_transport(transport);
     if let Some(u) = &url.user {
         opts.set_credentials(u.clone(), url.password.clone().unwrap_or_default());
     }

@@ -1,5 +1,6 @@
 //! NATS through `async-nats`: core subjects (lossy: drops are counted) and JetStream
 //! streams read through an ephemeral ordered consumer (durable: waits, loses nothing).
+//! `tls://` (or `nats+tls://`) requires TLS, with the configuration of [`super::tls`].
 //!
 //! A JetStream source remembers the last stream sequence it passed on. After any failure
 //! (server restart, lost heartbeats, a deleted consumer) it creates a new ordered consumer
@@ -16,7 +17,11 @@ use std::time::Duration;
 pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
     let stats = outlet.stats.clone();
     let events = stats.clone();
-    let opts = connect_options(url)
+    let opts = match connect_options(url) {
+        Ok(o) => o,
+        Err(e) => return Some(e),
+    };
+    let opts = opts
         .max_reconnects(None)
         .subscription_capacity(1 << 17)
         .reconnect_delay_callback(|attempt| {
@@ -80,13 +85,21 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
 
 /// Connection options with the URL's credentials (a user and password, or a token) and a
 /// connect timeout.
-pub(crate) fn connect_options(url: &BrokerUrl) -> async_nats::ConnectOptions {
-    let opts = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
-    match (&url.user, &url.password) {
+/// How to connect to the URL's server: credentials, and TLS (required) over `tls://` with
+/// the configuration of [`super::tls`]. An error when that configuration cannot be made
+/// (an unreadable CA file).
+pub(crate) fn connect_options(url: &BrokerUrl) -> Result<async_nats::ConnectOptions, String> {
+    let mut opts = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
+    if let Some(tls) = &url.tls {
+        // Our configuration as it is (roots, CA file or no verification), TLS required.
+        let config = super::tls::client_config(tls)?;
+        opts = opts.require_tls(true).tls_client_config((*config).clone());
+    }
+    Ok(match (&url.user, &url.password) {
         (Some(u), Some(p)) => opts.user_and_password(u.clone(), p.clone()),
         (Some(token), None) if !token.is_empty() => opts.token(token.clone()),
         _ => opts,
-    }
+    })
 }
 
 async fn core(

@@ -7,6 +7,9 @@
 //! ...; `data` or `data_base64` is the data), or when one field holds a structured-mode
 //! CloudEvent. Anything else is a plain message: one field is the payload, several are a
 //! JSON object of them.
+//!
+//! `rediss://` connects over TLS with the configuration of [`super::tls`]: the TLS stream is
+//! made here and handed to the client's connection.
 
 use super::url::{BrokerUrl, Endpoint};
 use super::{Backoff, BrokerMeta, HeaderValue, Message, Outlet, SourceStatus, System, now_nanos};
@@ -40,11 +43,43 @@ pub(crate) fn connect_info(url: &BrokerUrl) -> String {
     format!("redis://{auth}{}/", url.address())
 }
 
+/// Where and how a connection is made: the client (host, port, credentials), and over
+/// TLS the configuration.
+struct Target {
+    client: redis::Client,
+    tls: Option<(std::sync::Arc<rustls::ClientConfig>, String, u16)>,
+}
+
+impl Target {
+    async fn tls_stream(
+        &self,
+    ) -> Result<Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, String> {
+        let Some((config, host, port)) = &self.tls else {
+            return Ok(None);
+        };
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            super::tls::connect(host, *port, config.clone()),
+        )
+        .await
+        .map_err(|_| "connecting: timed out".to_string())?
+        .map(Some)
+    }
+}
+
 pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
     let client = match redis::Client::open(connect_info(url)) {
         Ok(c) => c,
         Err(e) => return Some(format!("cannot use this URL: {e}")),
     };
+    let tls = match &url.tls {
+        None => None,
+        Some(opts) => match super::tls::client_config(opts) {
+            Ok(config) => Some((config, url.host.clone(), url.port)),
+            Err(e) => return Some(e),
+        },
+    };
+    let target = Target { client, tls };
     let mut backoff = Backoff::default();
     // Where the stream source goes on from: the last id passed on.
     let mut last_id = match &url.endpoint {
@@ -57,10 +92,10 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
             r = async {
                 match &url.endpoint {
                     Endpoint::RedisStream { key, .. } => {
-                        stream(&client, key, &mut last_id, outlet, &mut backoff).await
+                        stream(&target, key, &mut last_id, outlet, &mut backoff).await
                     }
                     Endpoint::RedisChannel { pattern } => {
-                        channel(&client, pattern, outlet, &mut backoff).await
+                        channel(&target, pattern, outlet, &mut backoff).await
                     }
                     _ => Ok(()),
                 }
@@ -79,7 +114,7 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
 }
 
 async fn stream(
-    client: &redis::Client,
+    target: &Target,
     key: &str,
     last_id: &mut String,
     outlet: &Outlet,
@@ -88,10 +123,23 @@ async fn stream(
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_millis(BLOCK_MS as u64 + 5000)));
-    let mut con = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
+    let mut con = match target.tls_stream().await? {
+        None => target
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| format!("connecting: {e}"))?,
+        Some(tls) => {
+            let info = target.client.get_connection_info().redis_settings();
+            let (con, driver) =
+                redis::aio::MultiplexedConnection::new_with_config(info, tls, config)
+                    .await
+                    .map_err(|e| format!("connecting: {e}"))?;
+            // The connection's I/O; it ends when the connection is dropped.
+            tokio::spawn(driver);
+            con
+        }
+    };
     backoff.reset();
     outlet.stats.set_status(SourceStatus::Connected);
     let opts = StreamReadOptions::default().block(BLOCK_MS).count(COUNT);
@@ -123,15 +171,19 @@ async fn stream(
 }
 
 async fn channel(
-    client: &redis::Client,
+    target: &Target,
     pattern: &str,
     outlet: &Outlet,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
-    let mut pubsub = client
-        .get_async_pubsub()
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
+    let mut pubsub = match target.tls_stream().await? {
+        None => target.client.get_async_pubsub().await,
+        Some(tls) => {
+            let info = target.client.get_connection_info().redis_settings();
+            redis::aio::PubSub::new(info, tls).await
+        }
+    }
+    .map_err(|e| format!("connecting: {e}"))?;
     pubsub
         .psubscribe(pattern)
         .await

@@ -4,6 +4,7 @@
 //! Parsed by hand, not by a generic URL parser: an MQTT filter's `#` and a NATS subject's
 //! `>` are part of the path here, not a fragment.
 
+use super::tls::TlsOptions;
 use std::fmt;
 
 /// What to read from the broker.
@@ -50,6 +51,9 @@ pub struct BrokerUrl {
     pub host: String,
     pub port: u16,
     pub endpoint: Endpoint,
+    /// `Some` for the TLS schemes (`tls://`, `nats+tls://`, `mqtts://`, `amqps://`,
+    /// `rediss://`): how the server's certificate is checked (`?ca=FILE`, `?insecure=1`).
+    pub tls: Option<TlsOptions>,
     redacted: String,
     /// The query parameters, decoded (never shown: they may hold secrets).
     params: Vec<(String, String)>,
@@ -120,11 +124,27 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{host}{tail}")
 }
 
+/// A scheme's transport (`nats`, `mqtt`, `amqp` or `redis`), whether it is TLS, and its
+/// default port.
+fn scheme_info(scheme: &str) -> Option<(&'static str, bool, u16)> {
+    Some(match scheme {
+        "nats" => ("nats", false, 4222),
+        "tls" | "nats+tls" => ("nats", true, 4222),
+        "mqtt" => ("mqtt", false, 1883),
+        "mqtts" => ("mqtt", true, 8883),
+        "amqp" => ("amqp", false, 5672),
+        "amqps" => ("amqp", true, 5671),
+        "redis" => ("redis", false, 6379),
+        "rediss" => ("redis", true, 6379),
+        _ => return None,
+    })
+}
+
 /// Whether a command-line argument names a broker (not a file).
 pub fn is_broker_url(arg: &str) -> bool {
     matches!(
         arg.split_once("://").map(|(s, _)| s.to_ascii_lowercase()),
-        Some(s) if matches!(s.as_str(), "nats" | "mqtt" | "amqp" | "redis")
+        Some(s) if scheme_info(&s).is_some()
     )
 }
 
@@ -170,16 +190,11 @@ impl BrokerUrl {
             .split_once("://")
             .ok_or_else(|| err("not a URL (scheme://host:port/...)".into()))?;
         let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "nats" => 4222,
-            "mqtt" => 1883,
-            "amqp" => 5672,
-            "redis" => 6379,
-            other => {
-                return Err(err(format!(
-                    "unknown scheme {other:?}: eventlens reads nats://, mqtt://, amqp:// and redis://"
-                )));
-            }
+        let Some((transport, is_tls, default_port)) = scheme_info(&scheme) else {
+            return Err(err(format!(
+                "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp:// and \
+                 redis://, and over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://"
+            )));
         };
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
@@ -238,7 +253,31 @@ impl BrokerUrl {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let endpoint = match scheme.as_str() {
+        let tls = match (is_tls, param("ca"), param("insecure")) {
+            (true, ca, insecure) => Some(TlsOptions {
+                ca_file: ca.filter(|c| !c.is_empty()).map(std::path::PathBuf::from),
+                insecure: match insecure {
+                    None | Some("0" | "false" | "no") => false,
+                    Some("" | "1" | "true" | "yes") => true,
+                    Some(other) => {
+                        return Err(err(format!("insecure={other:?}: expected 1 or 0")));
+                    }
+                },
+            }),
+            (false, None, None) => None,
+            (false, _, _) => {
+                return Err(err(format!(
+                    "ca= and insecure= are TLS options: use {}",
+                    match transport {
+                        "nats" => "tls://",
+                        "mqtt" => "mqtts://",
+                        "amqp" => "amqps://",
+                        _ => "rediss://",
+                    }
+                )));
+            }
+        };
+        let endpoint = match transport {
             "nats" => match path.split_once('/') {
                 Some(("stream", name)) if !name.is_empty() => {
                     let start = match (param("seq"), param("since")) {
@@ -329,6 +368,7 @@ impl BrokerUrl {
             host,
             port,
             endpoint,
+            tls,
             redacted,
             params,
         })
@@ -479,5 +519,56 @@ mod tests {
         }
         assert!(is_broker_url("nats://x/y") && is_broker_url("AMQP://x"));
         assert!(!is_broker_url("capture.jsonl") && !is_broker_url("http://x"));
+    }
+
+    #[test]
+    fn tls_schemes_take_their_default_ports_and_the_same_options() {
+        for (url, address) in [
+            ("tls://localhost/orders.>", "localhost:4222"),
+            ("nats+tls://localhost/stream/ORDERS", "localhost:4222"),
+            ("mqtts://localhost/a/#", "localhost:8883"),
+            ("amqps://localhost/%2f?exchange=events", "localhost:5671"),
+            ("rediss://localhost/stream/orders", "localhost:6379"),
+        ] {
+            let u = BrokerUrl::parse(url).expect(url);
+            assert_eq!(u.address(), address, "{url}");
+            assert_eq!(u.tls, Some(TlsOptions::default()), "{url}");
+            assert!(is_broker_url(url), "{url}");
+        }
+        let u = BrokerUrl::parse("mqtts://u:s3cret@h:8884/a?ca=/etc/ca%20x.pem&qos=0&insecure=1")
+            .expect("parses");
+        assert_eq!(
+            u.tls,
+            Some(TlsOptions {
+                ca_file: Some("/etc/ca x.pem".into()),
+                insecure: true
+            })
+        );
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Mqtt {
+                filter: "a".into(),
+                qos: 0,
+                v5: true
+            }
+        );
+        assert!(!u.to_string().contains("s3cret"));
+        assert_eq!(
+            BrokerUrl::parse("rediss://h/channel/x?insecure=0")
+                .expect("parses")
+                .tls,
+            Some(TlsOptions::default())
+        );
+        assert_eq!(
+            BrokerUrl::parse("redis://h/channel/x").expect("parses").tls,
+            None
+        );
+        // TLS options on a plain scheme, or an unreadable flag, are refused.
+        let e = BrokerUrl::parse("nats://h/x?ca=/ca.pem").expect_err("not TLS");
+        assert!(e.message.contains("tls://"), "{e}");
+        assert!(BrokerUrl::parse("amqp://h/%2f?exchange=x&insecure=1").is_err());
+        assert!(BrokerUrl::parse("rediss://h/channel/x?insecure=maybe").is_err());
+        let e = BrokerUrl::parse("kafkas://h/x").expect_err("unknown");
+        assert!(e.message.contains("rediss://"), "{e}");
     }
 }

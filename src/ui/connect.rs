@@ -64,7 +64,11 @@ impl ConnectDialog {
             out.push(url);
         }
         if out.is_empty() {
-            return Err("give a broker URL (nats://, mqtt://, amqp:// or redis://)".into());
+            return Err(
+                "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
+                 mqtts://, amqps:// or rediss://)"
+                    .into(),
+            );
         }
         Ok(out)
     }
@@ -82,7 +86,9 @@ impl ConnectDialog {
                         "One or more URLs, separated by spaces: nats://host:port/SUBJECT, \
                          nats://…/stream/NAME, mqtt://host:port/FILTER, \
                          amqp://host:port/vhost?exchange=X&key=PATTERN, \
-                         redis://host:port/stream/KEY or /channel/PATTERN",
+                         redis://host:port/stream/KEY or /channel/PATTERN. Over TLS: tls://, \
+                         mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
+                         ?insecure=1 skips certificate verification)",
                     )
                     .color(cx.theme.text_weak),
                 );
@@ -231,7 +237,13 @@ fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
             format!("reconnecting (attempt {attempt} in {wait:.1} s)")
         }
         SourceStatus::Ended(Some(_)) => "ended (see below)".to_string(),
-        other => other.to_string(),
+        _ => s.status_text(),
+    };
+    // Without certificate verification the status says so, in the warning colour.
+    let color = if s.tls_note == Some(crate::source::tls::INSECURE_NOTE) {
+        cx.theme.warn
+    } else {
+        color
     };
     ui.label(RichText::new(text).color(color));
     ui.label(fmt_count(c.received));
@@ -243,4 +255,46 @@ fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
     } else {
         dropped
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_urls_are_accepted_with_their_options_and_unknown_schemes_refused() {
+        let d = ConnectDialog {
+            urls: "tls://127.0.0.1:4222/orders.> mqtts://u:pw1@h/a/#?ca=/etc/ca.pem \
+                   amqps://h/%2f?exchange=events rediss://h/channel/x?insecure=1"
+                .into(),
+            password: "typed".into(),
+            ..Default::default()
+        };
+        let urls = d.parse().expect("parses");
+        let tls: Vec<(bool, bool)> = urls
+            .iter()
+            .map(|u| {
+                let t = u.tls.clone().expect("TLS");
+                (t.ca_file.is_some(), t.insecure)
+            })
+            .collect();
+        assert_eq!(
+            tls,
+            [(false, false), (true, false), (false, false), (false, true)]
+        );
+        // The URL's own password wins; the field's fills the others.
+        assert_eq!(urls[1].password.as_deref(), Some("pw1"));
+        assert_eq!(urls[0].password.as_deref(), Some("typed"));
+        assert!(urls.iter().all(|u| !u.redacted().contains("pw1")));
+        let e = ConnectDialog {
+            urls: "kafka://127.0.0.1:9092/orders".into(),
+            ..Default::default()
+        }
+        .parse()
+        .expect_err("unknown scheme");
+        assert!(
+            e.contains("unknown scheme") && e.contains("mqtts://"),
+            "{e}"
+        );
+    }
 }
