@@ -463,6 +463,7 @@ fn rabbitmq_queues_bound_to_the_exchange_are_declared_and_the_unconsumed_one_is_
             );
             if b["message_stats"]["deliver_get"] == N
                 && b["messages_ready"] == 0
+                && b["consumers"] == 1
                 && i["messages_ready"] == N
             {
                 break;
