@@ -438,6 +438,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.live_snapshots
             );
             if let Some(w) = r.live_worker {
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                println!(
+                    "  last publish: finalize {:.1} ms ({}), analysis {:.1} ms, views {:.1} ms, next store {:.1} ms",
+                    ms(w.parts.finalize),
+                    if w.parts.incremental {
+                        "incremental"
+                    } else {
+                        "full rebuild"
+                    },
+                    ms(w.parts.analysis),
+                    ms(w.parts.views),
+                    ms(w.parts.next_store)
+                );
                 println!(
                     "  live worker : last publish {:.1} ms for {} events (finalize, analysis, views, catch-up); {} publishes reused a store given back, {} copied; a copy of that store alone: {:.1} ms",
                     w.cost.as_secs_f64() * 1000.0,

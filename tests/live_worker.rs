@@ -4,7 +4,7 @@
 
 use eventlens::analysis::Finding;
 use eventlens::analysis::report::Report;
-use eventlens::live::worker::{LiveWorker, Snapshot, WorkerStats};
+use eventlens::live::worker::{LiveWorker, NextStore, Snapshot, WorkerStats};
 use eventlens::live::{DEFAULT_CAPACITY, LiveBatch, LiveInput, channel};
 use eventlens::model::Store;
 use eventlens::sim::{SimConfig, Simulator};
@@ -107,7 +107,8 @@ fn stores_given_back_are_reused_and_every_snapshot_equals_analyze_on_its_lines()
         .map(|r| r.line)
         .collect();
     let (tx, feed) = channel("test", DEFAULT_CAPACITY);
-    let worker = LiveWorker::on_feed(&feed, "test").expect("the worker starts");
+    let worker =
+        LiveWorker::on_feed_with(&feed, "test", NextStore::Reuse).expect("the worker starts");
     type Seen = (WorkerStats, usize, usize, Arc<Vec<Finding>>);
     let mut shown: Option<Snapshot> = None;
     let mut seen: Vec<Seen> = Vec::new();
@@ -168,4 +169,39 @@ fn stores_given_back_are_reused_and_every_snapshot_equals_analyze_on_its_lines()
         assert_eq!(*observations, st.observations.len(), "{what}");
         assert_eq!(json(findings), json(&r.findings), "{what}");
     }
+}
+
+/// A live batch whose records are out of order among themselves (several producers), all
+/// after what is finalized, is finalized incrementally, into exactly the store a full load
+/// of the same lines gives.
+#[test]
+fn a_batch_out_of_order_among_itself_is_finalized_incrementally_and_exactly() {
+    let line = |i: usize, s: u32| {
+        format!(
+            r#"{{"specversion":"1.0","id":"e-{i}","source":"/p/{}","type":"OrderPlaced","time":"2026-01-01T00:00:{s:02}Z","lensstage":"publish","lenschannel":"orders","recordedtime":"2026-01-01T00:00:{s:02}Z"}}"#,
+            i % 3
+        )
+    };
+    let first: Vec<String> = vec![line(1, 10), line(2, 11)];
+    let second: Vec<String> = vec![line(3, 14), line(4, 12), line(5, 13), line(6, 12)];
+    let mut live = Store::new();
+    let mut input = LiveInput::new(&mut live, "test");
+    input.add(&mut live, &first);
+    live.finalize();
+    input.add(&mut live, &second);
+    assert!(live.finalize(), "the second batch is finalized incrementally");
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    let (whole, report) = at_once(&all);
+    let times = |s: &Store| s.observations.iter().map(|o| o.time).collect::<Vec<_>>();
+    assert_eq!(times(&live), times(&whole));
+    assert!(times(&live).windows(2).all(|w| w[0] <= w[1]));
+    let json = |r: &Report| serde_json::to_value(r).expect("report");
+    assert_eq!(json(&Report::build(&live)), json(&report));
+    // One reaching back before what is finalized still gives the same store (a rebuild).
+    input.add(&mut live, &[line(7, 11)]);
+    assert!(!live.finalize());
+    let all: Vec<String> = all.into_iter().chain([line(7, 11)]).collect();
+    let (whole, report) = at_once(&all);
+    assert_eq!(times(&live), times(&whole));
+    assert_eq!(json(&Report::build(&live)), json(&report));
 }

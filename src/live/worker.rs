@@ -59,12 +59,39 @@ pub struct WorkerStats {
     /// What this snapshot cost: finalize, analysis, the views, and bringing the next store
     /// up to date.
     pub cost: Duration,
+    /// What the parts of the last publish took: finalize, the analysis, the views, and
+    /// bringing the next store up to date (or copying it).
+    pub parts: PublishParts,
     /// Publishes that had to copy the store, because no published store had come back.
     pub copies: u64,
     /// Publishes that reused a store the UI gave back, brought up to date from the log.
     pub reuses: u64,
     /// The thread that built it (the worker's, never the UI's).
     pub built_on: ThreadId,
+}
+
+/// How the worker gets its next live store after a publish.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NextStore {
+    /// Whichever costs less by the rates measured: bringing a store given back up to date,
+    /// or a copy.
+    #[default]
+    Cheaper,
+    /// A store given back whenever there is one (tests of the catch-up).
+    Reuse,
+}
+
+/// What the parts of one publish took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishParts {
+    pub finalize: Duration,
+    pub analysis: Duration,
+    pub views: Duration,
+    /// Bringing the next live store up to date from the log, or copying it.
+    pub next_store: Duration,
+    /// Whether the finalize processed only what arrived (`false`: a full rebuild, e.g.
+    /// for out-of-order times or causation links).
+    pub incremental: bool,
 }
 
 #[derive(Default)]
@@ -120,6 +147,17 @@ impl LiveWorker {
         config: AnalysisConfig,
         waker: Option<Waker>,
     ) -> std::io::Result<LiveWorker> {
+        LiveWorker::start(rx, store, input, config, waker, NextStore::Cheaper)
+    }
+
+    fn start(
+        rx: LiveReceiver,
+        store: Store,
+        input: LiveInput,
+        config: AnalysisConfig,
+        waker: Option<Waker>,
+        next: NextStore,
+    ) -> std::io::Result<LiveWorker> {
         let slot = Arc::new(Slot::default());
         let s = slot.clone();
         std::thread::Builder::new()
@@ -138,6 +176,7 @@ impl LiveWorker {
                         batches: 0,
                         finalizes: 0,
                         cost: Duration::ZERO,
+                        parts: PublishParts::default(),
                         copies: 0,
                         reuses: 0,
                         built_on: std::thread::current().id(),
@@ -145,6 +184,8 @@ impl LiveWorker {
                     log: ChangeLog::default(),
                     outstanding: VecDeque::new(),
                     spare: None,
+                    cost: NextStoreCost::default(),
+                    next,
                 };
                 let waker = w.waker.clone();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.run()));
@@ -168,14 +209,24 @@ impl LiveWorker {
     /// A worker on a new store holding one live input named `name`, fed by `feed`, with the
     /// default thresholds and no waker (tests and tools).
     pub fn on_feed(feed: &super::LiveFeed, name: &str) -> std::io::Result<LiveWorker> {
+        LiveWorker::on_feed_with(feed, name, NextStore::Cheaper)
+    }
+
+    /// [`on_feed`](Self::on_feed), choosing how the next live store is made.
+    pub fn on_feed_with(
+        feed: &super::LiveFeed,
+        name: &str,
+        next: NextStore,
+    ) -> std::io::Result<LiveWorker> {
         let mut store = Store::new();
         let input = LiveInput::new(&mut store, name);
-        LiveWorker::spawn(
+        LiveWorker::start(
             feed.receiver(),
             store,
             input,
             AnalysisConfig::default(),
             None,
+            next,
         )
     }
 
@@ -254,6 +305,34 @@ struct Worker {
     outstanding: VecDeque<Outstanding>,
     /// A store that came back, with its input's state and the generation it shows.
     spare: Option<(u64, Store, LiveInput)>,
+    /// What bringing a store up to date and copying one cost, as measured.
+    cost: NextStoreCost,
+    next: NextStore,
+}
+
+/// Nanoseconds per record appended again, and per observation copied.
+struct NextStoreCost {
+    replay_ns: f64,
+    copy_ns: f64,
+}
+
+impl Default for NextStoreCost {
+    fn default() -> Self {
+        // Measured on the development machine; replaced by this machine's figures as soon
+        // as each has been done once.
+        NextStoreCost {
+            replay_ns: 2500.0,
+            copy_ns: 600.0,
+        }
+    }
+}
+
+fn ewma(old: f64, new: f64) -> f64 {
+    if new.is_finite() {
+        0.7 * old + 0.3 * new
+    } else {
+        old
+    }
 }
 
 /// A published store that may come back: its generation and its input's state then.
@@ -304,6 +383,24 @@ impl ChangeLog {
         }
     }
 
+    /// Records appended after generation `generation` was published, if the log holds
+    /// them all.
+    fn records_after(&self, generation: u64) -> Option<usize> {
+        if generation < self.base {
+            return None;
+        }
+        let mut seen = generation == self.base;
+        let mut n = 0;
+        for c in &self.changes {
+            match c {
+                Change::Published(g) if !seen => seen = *g == generation,
+                Change::Batch(b) if seen => n += b.lines.len(),
+                _ => {}
+            }
+        }
+        seen.then_some(n)
+    }
+
     /// Brings a store that shows generation `generation` up to date: what was appended
     /// after it, finalized where the live store was.
     fn replay(&self, generation: u64, store: &mut Store, input: &mut LiveInput) -> bool {
@@ -316,7 +413,9 @@ impl ChangeLog {
                 Change::Published(g) if !seen => seen = *g == generation,
                 _ if !seen => {}
                 Change::Batch(b) => apply(store, input, b),
-                Change::Published(_) => store.finalize(),
+                Change::Published(_) => {
+                    store.finalize();
+                }
             }
         }
         seen
@@ -465,26 +564,47 @@ impl Worker {
     /// Returns what it cost.
     fn publish(&mut self) -> Duration {
         let t0 = Instant::now();
-        self.store.finalize();
+        let incremental = self.store.finalize();
         self.stats.finalizes += 1;
+        let t1 = Instant::now();
         // One truth: the same engine function as `analyze` and the file loader.
         let findings = crate::analysis::analyze(&self.store, &self.config);
+        let t2 = Instant::now();
         let views = FlowViews::build(&self.store, None);
+        let t3 = Instant::now();
         let generation = self.stats.generation + 1;
         self.log.push(Change::Published(generation));
-        let next = self.spare.take().and_then(|(g, mut store, mut input)| {
+        // Bringing a store given back up to date costs what arrived since it was
+        // published; a copy costs the whole store. Whichever is cheaper by the rates
+        // measured so far (early in a session, while the store is small, a copy).
+        let size = self.store.observations.len().max(1) as f64;
+        let spare = self.spare.take().filter(|(g, ..)| {
+            self.log.records_after(*g).is_some_and(|n| {
+                self.next == NextStore::Reuse
+                    || (n as f64 * self.cost.replay_ns) < size * self.cost.copy_ns
+            })
+        });
+        let t4 = Instant::now();
+        let next = spare.and_then(|(g, mut store, mut input)| {
+            let n = self.log.records_after(g).unwrap_or(0);
             self.log
                 .replay(g, &mut store, &mut input)
-                .then_some((store, input))
+                .then_some((store, input, n))
         });
         let (next, next_input) = match next {
-            Some(n) => {
+            Some((store, input, n)) => {
                 self.stats.reuses += 1;
-                n
+                self.cost.replay_ns = ewma(
+                    self.cost.replay_ns,
+                    t4.elapsed().as_nanos() as f64 / n.max(1) as f64,
+                );
+                (store, input)
             }
             None => {
                 self.stats.copies += 1;
-                (self.store.clone(), self.input.clone())
+                let copy = (self.store.clone(), self.input.clone());
+                self.cost.copy_ns = ewma(self.cost.copy_ns, t4.elapsed().as_nanos() as f64 / size);
+                copy
             }
         };
         let shown = Arc::new(std::mem::replace(&mut self.store, next));
@@ -500,6 +620,13 @@ impl Worker {
             .map_or(generation, |o| o.generation);
         self.log.trim_to(oldest);
         let cost = t0.elapsed();
+        self.stats.parts = PublishParts {
+            finalize: t1 - t0,
+            analysis: t2 - t1,
+            views: t3 - t2,
+            next_store: t3.elapsed(),
+            incremental,
+        };
         self.stats.generation = generation;
         self.stats.cost = cost;
         let replaced = self.slot.publish(Snapshot {

@@ -545,20 +545,28 @@ impl Store {
     /// Sorts observations, merges what two inputs both reported, derives node kinds,
     /// latencies, the topology and the indexes. Call after every batch of additions; it is
     /// cheap when little was added (the live path calls it per batch).
-    pub fn finalize(&mut self) {
+    /// Returns whether only what arrived since the last call was processed (`false`: a
+    /// full rebuild).
+    pub fn finalize(&mut self) -> bool {
         let old_len = self.finalized_len;
-        let appended_in_order = old_len > 0
+        let key = |o: &Observation| (o.time, o.stage, o.event);
+        // What arrived sorts after what is finalized: out of order among itself (a live
+        // batch from several producers) is sorted here, and gives the order a full sort
+        // would (stable, by the same key).
+        let appended_after = old_len > 0
             && old_len <= self.observations.len()
             && self.observations[old_len..]
-                .windows(2)
-                .all(|w| w[0].time <= w[1].time)
-            && self.observations[old_len..]
-                .first()
-                .is_none_or(|o| o.time >= self.observations[old_len - 1].time);
+                .iter()
+                .all(|o| key(o) >= key(&self.observations[old_len - 1]));
         let new_causation = self.events[self.finalized_events..]
             .iter()
             .any(|e| !e.causation.is_none());
-        if appended_in_order && self.inputs.len() == 1 && !new_causation {
+        let incremental = appended_after && self.inputs.len() == 1 && !new_causation;
+        if incremental {
+            let tail = &mut self.observations[old_len..];
+            if !tail.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+                tail.sort_by_key(key);
+            }
             // The live path: process only what arrived since the last call.
             self.derive_node_kinds(old_len);
             self.compute_latencies(old_len);
@@ -589,6 +597,7 @@ impl Store {
         }
         self.finalized_len = self.observations.len();
         self.finalized_events = self.events.len();
+        incremental
     }
 
     /// A store of only the observations `keep` (indices into [`Store::observations`], in

@@ -160,6 +160,9 @@ fn live_frames(rate: u64, frames: usize) -> LivePhase {
             swapped += 1;
             generation = g;
         }
+        if std::env::var_os("EVENTLENS_BENCH_TRACE").is_some() {
+            eprintln!("frame {i}: {ms:.2} ms (generation {g})");
+        }
         times.push(ms);
         let due = start + std::time::Duration::from_secs_f64((i + 1) as f64 / 60.0);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
