@@ -189,7 +189,10 @@ fn a_batch_out_of_order_among_itself_is_finalized_incrementally_and_exactly() {
     input.add(&mut live, &first);
     live.finalize();
     input.add(&mut live, &second);
-    assert!(live.finalize(), "the second batch is finalized incrementally");
+    assert!(
+        live.finalize(),
+        "the second batch is finalized incrementally"
+    );
     let all: Vec<String> = first.iter().chain(&second).cloned().collect();
     let (whole, report) = at_once(&all);
     let times = |s: &Store| s.observations.iter().map(|o| o.time).collect::<Vec<_>>();

@@ -11,9 +11,10 @@ use std::io::{self, Read};
 
 const CHUNK: usize = 8 << 20;
 
-/// The longest line read (a collector line with thousands of spans is a few MB): a longer
-/// one is reported and skipped, so an endless line cannot take all memory.
-pub const MAX_LINE: usize = 256 << 20;
+/// The longest line read by default (a collector line with thousands of spans is a few
+/// MB): a longer one is reported and skipped, so an endless line cannot take all memory.
+/// Loads take theirs from [`super::Limits::max_record`] (`--max-record`).
+pub const MAX_LINE: usize = 64 << 20;
 
 /// A block of whole lines and where it starts in the stream.
 #[derive(Default)]
