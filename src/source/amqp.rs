@@ -22,17 +22,7 @@ const PREFETCH: u16 = 1000;
 /// The URL lapin connects to: ours without eventlens's own query parameters. It holds the
 /// credentials: never shown or logged.
 fn connect_uri(url: &BrokerUrl, vhost: &str) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
+    let enc = super::url::percent_encode;
     let auth = match (&url.user, &url.password) {
         (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
         (Some(u), None) => format!("{}@", enc(u)),

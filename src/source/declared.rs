@@ -342,18 +342,8 @@ async fn redis_groups(
     Ok(out)
 }
 
-/// `%XX` for everything but unreserved characters: one path segment of the management API.
-fn segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+// One path segment of the management API.
+use super::url::percent_encode as segment;
 
 /// The management API's base URL (no credentials): `?mgmt=` as a port or a URL, else the
 /// broker's host on port 15672.

@@ -24,17 +24,7 @@ const COUNT: usize = 1000;
 
 /// The URL the client connects to: host, port and credentials only (never shown).
 pub(crate) fn connect_info(url: &BrokerUrl) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
+    let enc = super::url::percent_encode;
     let auth = match (&url.user, &url.password) {
         (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
         (None, Some(p)) => format!(":{}@", enc(p)),

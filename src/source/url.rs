@@ -156,6 +156,20 @@ pub struct UrlError {
     pub message: String,
 }
 
+/// `%XX` for every byte but the unreserved characters (`A-Z a-z 0-9 - . _ ~`): one URL
+/// component (a user, a password, a vhost, a path segment).
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// `%XX` sequences decoded; the text unchanged when they do not make UTF-8.
 pub(crate) fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
