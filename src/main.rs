@@ -65,6 +65,11 @@ struct GuiArgs {
     /// Open the Connect dialog (broker URLs, presets for local brokers) at start.
     #[arg(long)]
     connect: bool,
+    /// Events a live source keeps (broker URLs, --follow, `-`, the demo); older ones are
+    /// folded into the counts, histograms and findings. 0 keeps all. Default: the
+    /// setting (View > Live retention), 1000000 unless changed.
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
 }
 
 /// Bounds on what one input may make eventlens hold (hostile or broken files).
@@ -206,6 +211,9 @@ enum Command {
         /// Seconds to publish for.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// The pipeline's retention budget (as the app's `--max-events`); none by default.
+        #[arg(long, value_name = "N")]
+        max_events: Option<usize>,
     },
 }
 
@@ -399,9 +407,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server,
             rate,
             seconds,
+            max_events,
         }) => {
             let rt = eventlens::source::runtime()?;
-            let r = rt.block_on(eventlens::source::bench::run(&server, rate, seconds))?;
+            let r = rt.block_on(eventlens::source::bench::run(
+                &server, rate, seconds, max_events,
+            ))?;
             print!("{}", r.report());
             Ok(ExitCode::SUCCESS)
         }
@@ -555,6 +566,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         theme,
         play: args.play,
         screenshot: request.clone(),
+        max_events: args.max_events,
     };
     let screenshot_mode = args.screenshot.is_some();
     // A screenshot run must not read or write the user's saved state: give it a scratch

@@ -543,10 +543,30 @@ async fn rediss_verifies_the_server_certificate() {
         .await
         .expect("xadd");
     let _: String = con.xadd(&key, "*", &[("body", PLAIN)]).await.expect("xadd");
+    // A consumer group, which the declared-topology poller must see over TLS too.
+    let group = unique("tlsgroup");
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg(&group)
+        .arg("0")
+        .query_async(&mut con)
+        .await
+        .expect("XGROUP CREATE");
     let ca = pki.ca.display();
     let mut inbox = connected(&format!("rediss://127.0.0.1:{port}/stream/{key}?ca={ca}")).await;
     assert_tls_status(&inbox, false);
     check_three(&receive(&mut inbox, 3).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut declared = Vec::new();
+    while !declared.iter().any(|l: &String| l.contains(&group)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group was not declared over TLS: {declared:?}"
+        );
+        declared.extend(inbox.sources[0].take_declared());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(inbox);
 
     refused_without_the_ca(&format!(

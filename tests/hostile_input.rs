@@ -307,3 +307,67 @@ fn a_document_past_max_record_is_not_read_and_says_how_to_raise_it() {
     assert_eq!(bad.status, 2);
     assert!(bad.stderr.contains("expected a size"), "{}", bad.stderr);
 }
+
+/// Another process truncates the file while it loads: the input says it was cut short,
+/// what was read is kept, and the process does not fault (a mapped file would raise
+/// SIGBUS at the first page past the new end).
+#[test]
+fn a_file_truncated_while_it_loads_is_an_error_not_a_crash() {
+    let d = dir();
+    let path = d.path().join("shrinking.jsonl");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        for i in 0..600_000 {
+            writeln!(f, "{}", good(i)).expect("write");
+        }
+    }
+    let size = std::fs::metadata(&path).expect("size").len();
+    let keep = 2 << 20;
+    let progress = std::sync::Arc::new(eventlens::ingest::LoadProgress::default());
+    let (p, loading) = (progress.clone(), path.clone());
+    let load = std::thread::spawn(move || {
+        let mut store = eventlens::model::Store::new();
+        let r = eventlens::ingest::load_path(&mut store, &loading, &p);
+        (r.is_ok(), store)
+    });
+    // Truncate once the load is under way, past the part that will be kept.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while progress
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < keep + (1 << 20)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load did not start"
+        );
+        std::thread::yield_now();
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .set_len(keep)
+        .expect("truncate");
+    let (ok, store) = load.join().expect("the load does not panic");
+    assert!(ok);
+    let input = &store.inputs[0];
+    let read = progress
+        .bytes_read
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if read >= size {
+        // The whole file was read before the truncation: nothing to report.
+        eprintln!("read {read} of {size} bytes before the truncation; not exercised");
+        return;
+    }
+    assert!(
+        input
+            .errors
+            .iter()
+            .any(|e| e.message.contains("the file shrank while it was read")
+                && e.message.contains(&size.to_string())),
+        "{:?}",
+        input.errors
+    );
+    assert!(input.records > 10_000, "{} records kept", input.records);
+}

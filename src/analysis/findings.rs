@@ -505,6 +505,18 @@ pub(crate) fn ms(nanos: i64) -> f64 {
 /// Runs every detector and returns the findings sorted by severity (errors first), then
 /// by time of first occurrence, then by kind.
 pub fn analyze(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
+    let mut out = detect(store, cfg);
+    // What retention folded out of a live store was found before (see `model::retention`).
+    if let Some(f) = &store.folded {
+        let folded: Vec<Finding> = crate::model::folded_findings(f, &out).collect();
+        out.extend(folded);
+        sort(&mut out);
+    }
+    out
+}
+
+/// The detectors on what the store holds (without what retention folded out of it).
+pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
     type Detector = fn(&Store, &AnalysisConfig) -> Vec<Finding>;
     // The storm detectors are the costliest: separate tasks, for the threads to share.
     let detectors: [(&str, Detector); 9] = [

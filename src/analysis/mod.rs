@@ -18,5 +18,5 @@ pub mod storm;
 
 pub use config::AnalysisConfig;
 pub use delivery::{ColdWarm, cold_warm};
-pub use findings::{EdgeRef, EventRef, Evidence, FailOn, Finding, Kind, Severity, analyze};
+pub use findings::{EdgeRef, EventRef, Evidence, FailOn, Finding, Kind, Severity, analyze, detect};
 pub use latency::{LatencyKind, LatencyPoint, LatencyReport, LatencySeries, latency};

@@ -57,6 +57,22 @@ pub struct Summary {
     pub merged_duplicates: u64,
     /// Deliveries derived from `causationid` rather than observed.
     pub inferred_deliveries: u64,
+    /// What retention (`--max-events`) folded out of a live store: counted in the figures
+    /// above, in the topology's counts and histograms and in the findings; no longer kept
+    /// as events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded: Option<FoldedSummary>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct FoldedSummary {
+    pub events: u64,
+    pub observations: u64,
+    /// Times retention folded.
+    pub folds: u32,
+    /// The span of the folded observations.
+    pub first: Option<String>,
+    pub last: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -155,6 +171,12 @@ impl Report {
             .iter()
             .rfind(|o| !o.untimed)
             .map(|o| o.time);
+        let folded = store.folded.as_deref();
+        let first = match (first, folded.and_then(|f| f.first)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let last = last.or(folded.and_then(|f| f.last));
         let timed = first.is_some();
         let topo = &store.topology;
         let mut nodes: Vec<NodeReport> = topo
@@ -257,14 +279,23 @@ impl Report {
             filter: None,
             inputs,
             summary: Summary {
-                events: store.events.len() as u64 - store.call_events,
-                calls: store.call_events,
-                observations: store.observations.len() as u64,
+                events: store.events.len() as u64 - store.call_events
+                    + folded.map_or(0, |f| f.events - f.calls),
+                calls: store.call_events + folded.map_or(0, |f| f.calls),
+                observations: store.observations.len() as u64
+                    + folded.map_or(0, |f| f.observations),
                 first: first.map(format_rfc3339),
                 last: last.map(format_rfc3339),
-                untimed,
+                untimed: untimed + folded.map_or(0, |f| f.untimed),
                 merged_duplicates: store.merged_duplicates,
                 inferred_deliveries: store.inferred_deliveries,
+                folded: folded.map(|f| FoldedSummary {
+                    events: f.events,
+                    observations: f.observations,
+                    folds: f.folds,
+                    first: f.first.map(format_rfc3339),
+                    last: f.last.map(format_rfc3339),
+                }),
             },
             topology: TopologyReport { nodes, edges },
             latency,
@@ -318,6 +349,18 @@ impl Report {
             );
         }
         let sm = &self.summary;
+        if let Some(f) = &sm.folded {
+            let _ = writeln!(
+                s,
+                "\nretention folded {} events ({} observations) in {} folds, {} .. {}: \
+                 counted in every figure below, no longer kept as events",
+                f.events,
+                f.observations,
+                f.folds,
+                f.first.as_deref().unwrap_or("-"),
+                f.last.as_deref().unwrap_or("-")
+            );
+        }
         let _ = writeln!(
             s,
             "\n{} events, {}{} observations, {} .. {}",

@@ -606,7 +606,15 @@ fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>
     let mut f: Box<dyn Read + Send> = if is_stdin(path) {
         Box::new(io::stdin())
     } else {
-        Box::new(std::fs::File::open(path)?)
+        let file = std::fs::File::open(path)?;
+        match file.metadata() {
+            Ok(m) if m.is_file() => Box::new(Shrinking {
+                inner: file,
+                size: m.len(),
+                read: 0,
+            }),
+            _ => Box::new(file),
+        }
     };
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic)?;
@@ -633,6 +641,33 @@ fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>
         )),
     };
     Ok((reader, compression))
+}
+
+/// A regular file that another process may truncate while it is read: its end coming
+/// before the size it had when opened is an error naming both, so that the input says it
+/// was cut short (and what was read before is kept). Files are read, never mapped, so a
+/// truncation cannot fault the process.
+struct Shrinking<R> {
+    inner: R,
+    size: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for Shrinking<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.read += k as u64;
+        if k == 0 && !buf.is_empty() && self.read < self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file shrank while it was read: it had {} bytes when opened and ended after {}",
+                    self.size, self.read
+                ),
+            ));
+        }
+        Ok(k)
+    }
 }
 
 /// Counts the bytes read through it.
@@ -775,7 +810,7 @@ pub fn load_path(
         Layout::Lines
             if !stdin && compression == Compression::None && lines::is_cloudevent_lines(format) =>
         {
-            match map_file(path) {
+            match std::env::var_os("EVENTLENS_MMAP").and(map_file(path)) {
                 Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
                 None => lines::load_lines(store, input, format, reader, progress),
             }

@@ -66,6 +66,12 @@ pub struct WorkerStats {
     pub copies: u64,
     /// Publishes that reused a store the UI gave back, brought up to date from the log.
     pub reuses: u64,
+    /// Times retention folded the oldest events out of the store (`--max-events`), and
+    /// the events folded so far.
+    pub folds: u64,
+    pub folded_events: u64,
+    /// The longest publish that folded (finalize, fold, analysis, views, next store).
+    pub fold_max: Duration,
     /// The thread that built it (the worker's, never the UI's).
     pub built_on: ThreadId,
 }
@@ -89,6 +95,8 @@ pub struct PublishParts {
     pub views: Duration,
     /// Bringing the next live store up to date from the log, or copying it.
     pub next_store: Duration,
+    /// Folding the oldest events out (retention), when this publish did.
+    pub fold: Duration,
     /// Whether the finalize processed only what arrived (`false`: a full rebuild, e.g.
     /// for out-of-order times or causation links).
     pub incremental: bool,
@@ -109,6 +117,63 @@ struct Slot {
     /// Stores the UI no longer shows, freed on the worker's thread: freeing a large store
     /// takes time the UI thread does not have.
     retired: Mutex<Vec<Arc<Store>>>,
+    /// The capture the window records what it is shown into, while it records.
+    recording: Mutex<Option<Recording>>,
+}
+
+/// The window recording its live source: every batch the worker takes from now on is
+/// written, as received, to a capture file (`.zst`/`.gz` compressed by extension), flushed
+/// at least every [`RECORD_FLUSH`] so that the file is readable while it grows.
+struct Recording {
+    writer: crate::source::capture::CaptureWriter,
+    status: RecordingStatus,
+    flushed: Instant,
+}
+
+/// Where the window records to and how far it got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingStatus {
+    pub path: std::path::PathBuf,
+    /// Records written.
+    pub records: u64,
+    /// Why writing stopped, if it failed (nothing more is written then).
+    pub error: Option<String>,
+}
+
+const RECORD_FLUSH: Duration = Duration::from_millis(200);
+
+impl Recording {
+    fn write(&mut self, lines: &[String]) {
+        if self.status.error.is_some() {
+            return;
+        }
+        for l in lines {
+            if let Err(e) = self.writer.write_line(l) {
+                self.status.error = Some(format!("writing {}: {e}", self.status.path.display()));
+                return;
+            }
+            self.status.records += 1;
+        }
+    }
+
+    fn flush_if_due(&mut self) {
+        if self.status.error.is_none() && self.flushed.elapsed() >= RECORD_FLUSH {
+            if let Err(e) = self.writer.flush() {
+                self.status.error = Some(format!("writing {}: {e}", self.status.path.display()));
+            }
+            self.flushed = Instant::now();
+        }
+    }
+
+    fn finish(self) -> RecordingStatus {
+        let mut status = self.status;
+        if let Err(e) = self.writer.finish()
+            && status.error.is_none()
+        {
+            status.error = Some(format!("writing {}: {e}", status.path.display()));
+        }
+        status
+    }
 }
 
 impl Slot {
@@ -140,14 +205,25 @@ pub struct LiveWorker {
 impl LiveWorker {
     /// Starts the worker on `store` (which holds `input`), analysing with `config`;
     /// `waker` is called after each publish.
+    /// `max_events` is the retention budget: past it, the oldest events are folded into
+    /// the figures (see [`crate::model::Folded`]).
     pub fn spawn(
         rx: LiveReceiver,
         store: Store,
         input: LiveInput,
         config: AnalysisConfig,
+        max_events: Option<usize>,
         waker: Option<Waker>,
     ) -> std::io::Result<LiveWorker> {
-        LiveWorker::start(rx, store, input, config, waker, NextStore::Cheaper)
+        LiveWorker::start(
+            rx,
+            store,
+            input,
+            config,
+            max_events,
+            waker,
+            NextStore::Cheaper,
+        )
     }
 
     fn start(
@@ -155,6 +231,7 @@ impl LiveWorker {
         store: Store,
         input: LiveInput,
         config: AnalysisConfig,
+        max_events: Option<usize>,
         waker: Option<Waker>,
         next: NextStore,
     ) -> std::io::Result<LiveWorker> {
@@ -179,6 +256,9 @@ impl LiveWorker {
                         parts: PublishParts::default(),
                         copies: 0,
                         reuses: 0,
+                        folds: 0,
+                        folded_events: 0,
+                        fold_max: Duration::ZERO,
                         built_on: std::thread::current().id(),
                     },
                     log: ChangeLog::default(),
@@ -186,6 +266,7 @@ impl LiveWorker {
                     spare: None,
                     cost: NextStoreCost::default(),
                     next,
+                    max_events,
                 };
                 let waker = w.waker.clone();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.run()));
@@ -218,6 +299,16 @@ impl LiveWorker {
         name: &str,
         next: NextStore,
     ) -> std::io::Result<LiveWorker> {
+        LiveWorker::on_feed_retaining(feed, name, next, None)
+    }
+
+    /// [`on_feed_with`](Self::on_feed_with), with a retention budget.
+    pub fn on_feed_retaining(
+        feed: &super::LiveFeed,
+        name: &str,
+        next: NextStore,
+        max_events: Option<usize>,
+    ) -> std::io::Result<LiveWorker> {
         let mut store = Store::new();
         let input = LiveInput::new(&mut store, name);
         LiveWorker::start(
@@ -225,6 +316,7 @@ impl LiveWorker {
             store,
             input,
             AnalysisConfig::default(),
+            max_events,
             None,
             next,
         )
@@ -274,6 +366,44 @@ impl LiveWorker {
         self.slot.failure.lock().ok().and_then(|f| f.clone())
     }
 
+    /// Records every batch the worker takes from now on into a capture at `path` (what
+    /// `eventlens record` would write of the same source). Replaces a recording under way,
+    /// which is finished first.
+    pub fn start_recording(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let writer = crate::source::capture::CaptureWriter::create(path)?;
+        let new = Recording {
+            writer,
+            status: RecordingStatus {
+                path: path.to_path_buf(),
+                records: 0,
+                error: None,
+            },
+            flushed: Instant::now(),
+        };
+        let old = self
+            .slot
+            .recording
+            .lock()
+            .map_err(|_| std::io::Error::other("the recording lock is poisoned"))?
+            .replace(new);
+        if let Some(old) = old {
+            old.finish();
+        }
+        Ok(())
+    }
+
+    /// Ends the recording (the file is complete when this returns): what it wrote.
+    pub fn stop_recording(&self) -> Option<RecordingStatus> {
+        let r = self.slot.recording.lock().ok()?.take()?;
+        Some(r.finish())
+    }
+
+    /// The recording under way, if any.
+    pub fn recording(&self) -> Option<RecordingStatus> {
+        let r = self.slot.recording.lock().ok()?;
+        r.as_ref().map(|r| r.status.clone())
+    }
+
     /// Whether the worker thread has ended (its source ended or it was stopped).
     pub fn is_finished(&self) -> bool {
         self.slot.done.load(Ordering::Relaxed)
@@ -286,6 +416,8 @@ impl LiveWorker {
 
 impl Drop for LiveWorker {
     fn drop(&mut self) {
+        // A recording under way is completed (a compressed capture needs its end).
+        self.stop_recording();
         self.stop();
     }
 }
@@ -308,6 +440,8 @@ struct Worker {
     /// What bringing a store up to date and copying one cost, as measured.
     cost: NextStoreCost,
     next: NextStore,
+    /// The retention budget, in events.
+    max_events: Option<usize>,
 }
 
 /// Nanoseconds per record appended again, and per observation copied.
@@ -445,6 +579,12 @@ impl Worker {
     }
 
     fn append(&mut self, batch: LiveBatch) {
+        if let Ok(mut r) = self.slot.recording.lock()
+            && let Some(r) = r.as_mut()
+        {
+            r.write(&batch.lines);
+            r.flush_if_due();
+        }
         apply(&mut self.store, &mut self.input, &batch);
         self.stats.records += batch.lines.len() as u64;
         self.stats.batches += 1;
@@ -535,6 +675,11 @@ impl Worker {
                 Received::Nothing => {}
                 Received::Ended => ended = true,
             }
+            if let Ok(mut r) = self.slot.recording.lock()
+                && let Some(r) = r.as_mut()
+            {
+                r.flush_if_due();
+            }
             let first = self.stats.generation == 0;
             if dirty && (first || ended || last_publish.elapsed() >= every) {
                 if self.stopped() {
@@ -559,13 +704,50 @@ impl Worker {
         }
     }
 
+    /// Folds the oldest events out of the (finalized) live store when it holds more than
+    /// the retention budget, and finalizes it again; returns what that took (zero when
+    /// within budget). The stores published before no longer match the live one: none is
+    /// brought up to date, the next is a copy.
+    fn fold(&mut self) -> Duration {
+        let t0 = Instant::now();
+        let Some(plan) = self.max_events.and_then(|m| self.store.plan_fold(m)) else {
+            return Duration::ZERO;
+        };
+        let gone = self.store.subset(&plan.folded_obs);
+        // The folded events' findings are kept with the folded figures: about single
+        // events, the detectors' on the folded part alone; about patterns across events,
+        // those of the whole store before the fold that began in the folded part.
+        let (in_gone, in_whole) = rayon::join(
+            || crate::analysis::detect(&gone, &self.config),
+            || crate::analysis::detect(&self.store, &self.config),
+        );
+        let cut = gone.last_time().unwrap_or(i64::MIN);
+        let findings = crate::model::fold_findings(in_gone, in_whole, cut);
+        self.store.fold(&plan, &gone, findings);
+        drop(gone);
+        self.store.finalize();
+        self.stats.folds += 1;
+        self.stats.folded_events += plan.events as u64;
+        self.outstanding.clear();
+        self.spare = None;
+        self.log = ChangeLog {
+            base: self.stats.generation,
+            ..Default::default()
+        };
+        t0.elapsed().max(Duration::from_nanos(1))
+    }
+
     /// Finalizes, analyses and publishes the live store, and goes on with another one
     /// that shows the same: a store that came back, brought up to date, or else a copy.
     /// Returns what it cost.
     fn publish(&mut self) -> Duration {
         let t0 = Instant::now();
-        let incremental = self.store.finalize();
+        let mut incremental = self.store.finalize();
         self.stats.finalizes += 1;
+        let fold = self.fold();
+        if !fold.is_zero() {
+            incremental = false;
+        }
         let t1 = Instant::now();
         // One truth: the same engine function as `analyze` and the file loader.
         let findings = crate::analysis::analyze(&self.store, &self.config);
@@ -625,10 +807,14 @@ impl Worker {
             analysis: t2 - t1,
             views: t3 - t2,
             next_store: t3.elapsed(),
+            fold,
             incremental,
         };
         self.stats.generation = generation;
         self.stats.cost = cost;
+        if !fold.is_zero() {
+            self.stats.fold_max = self.stats.fold_max.max(cost);
+        }
         let replaced = self.slot.publish(Snapshot {
             store: shown,
             findings: Arc::new(findings),

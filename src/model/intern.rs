@@ -114,6 +114,13 @@ impl Interner {
         sym.some().map(|s| self.resolve(s))
     }
 
+    /// Gives back spare capacity (after a compaction).
+    pub fn shrink_to_fit(&mut self) {
+        self.arena.shrink_to_fit();
+        self.spans.shrink_to_fit();
+        self.map.shrink_to_fit();
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

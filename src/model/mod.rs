@@ -8,11 +8,13 @@
 
 mod declared;
 mod intern;
+mod retention;
 mod store;
 mod topology;
 
 pub use declared::*;
 pub use intern::{Interner, Sym};
+pub use retention::*;
 pub use store::*;
 pub use topology::*;
 

@@ -163,14 +163,14 @@ pub struct Store {
     /// Sorted by time after [`Store::finalize`].
     pub observations: Vec<Observation>,
     pub nodes: Vec<Node>,
-    node_keys: FxHashMap<(NodeClass, Sym), NodeId>,
-    event_keys: FxHashMap<(Sym, Sym), EventIdx>,
+    pub(super) node_keys: FxHashMap<(NodeClass, Sym), NodeId>,
+    pub(super) event_keys: FxHashMap<(Sym, Sym), EventIdx>,
     pub topology: Topology,
     /// Consumers the brokers declared (see [`Declared`]), in the order first told.
     pub declared: Vec<Declared>,
     /// Observation indices per event (CSR layout: `event_obs_start[e]..event_obs_start[e+1]`).
-    event_obs_start: Vec<u32>,
-    event_obs: Vec<u32>,
+    pub(super) event_obs_start: Vec<u32>,
+    pub(super) event_obs: Vec<u32>,
     /// Observation indices per trace id, in time order.
     pub by_trace: FxHashMap<Sym, Vec<u32>>,
     /// Observations that were reported by two inputs (e.g. a capture and an OTLP export of
@@ -180,23 +180,26 @@ pub struct Store {
     /// handling): `events.len() - call_events` are events.
     pub call_events: u64,
     /// Service names by the name an input gives them (`[services]` in `eventlens.toml`).
-    service_names: FxHashMap<Sym, Sym>,
+    pub(super) service_names: FxHashMap<Sym, Sym>,
     /// Event sources found to be the same producer as a traced service (see
     /// `unify_producers`).
     pub unified_producers: u64,
     /// Deliveries inferred from `causationid` links.
     pub inferred_deliveries: u64,
-    finalized_len: usize,
-    finalized_events: usize,
+    /// What retention folded out of a live store (`--max-events`): every topology built
+    /// from the store adds it back (see [`super::retention`]).
+    pub folded: Option<std::sync::Arc<super::Folded>>,
+    pub(super) finalized_len: usize,
+    pub(super) finalized_events: usize,
     /// Earliest publish per (event, channel) and per event, kept between finalize calls.
     /// Dense per event: its first publish (channel and time; `NodeId::NONE` if none yet).
     /// Publishes of the same event to other channels go to `published_more`.
-    first_publish: Vec<(NodeId, Nanos)>,
-    published_more: FxHashMap<(EventIdx, NodeId), Nanos>,
+    pub(super) first_publish: Vec<(NodeId, Nanos)>,
+    pub(super) published_more: FxHashMap<(EventIdx, NodeId), Nanos>,
     /// Recently seen events by the hash of `source` + `id` ([`event_key_hash`]), direct
     /// mapped: the sightings of one event in a capture are close together, and this spares
     /// them the lookups in the large tables.
-    recent: Vec<(u64, EventIdx)>,
+    pub(super) recent: Vec<(u64, EventIdx)>,
 }
 
 const RECENT: usize = 1 << 14;

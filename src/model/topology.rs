@@ -65,15 +65,20 @@ pub struct TopoEdge {
     pub error_times: Vec<Nanos>,
     /// A broker declared this consumer of the channel (see [`Declared`]).
     pub declared: bool,
+    /// What retention folded out (counted in `count`, `errors`, `types` and `latency`, not
+    /// in `observations` and `times`).
+    pub folded: Option<Box<FoldedCounts>>,
 }
 
 impl TopoEdge {
-    /// Observations on this edge up to and including `t`.
+    /// Observations on this edge up to and including `t` (folded ones to the second).
     pub fn count_until(&self, t: Nanos) -> u64 {
-        self.times.partition_point(|&x| x <= t) as u64
+        let folded = self.folded.as_ref().map_or(0, |f| f.until(t).0);
+        folded + self.times.partition_point(|&x| x <= t) as u64
     }
     pub fn errors_until(&self, t: Nanos) -> u64 {
-        self.error_times.partition_point(|&x| x <= t) as u64
+        let folded = self.folded.as_ref().map_or(0, |f| f.until(t).1);
+        folded + self.error_times.partition_point(|&x| x <= t) as u64
     }
 }
 
@@ -89,7 +94,47 @@ impl Topology {
     pub fn build(store: &Store) -> Topology {
         let mut topo = Topology::default();
         topo.extend(store, 0);
+        if let Some(f) = &store.folded {
+            topo.absorb(store, f);
+        }
         topo
+    }
+
+    /// Adds what retention folded out of the store (see [`Folded`]).
+    fn absorb(&mut self, store: &Store, folded: &Folded) {
+        for (id, f) in &folded.nodes {
+            let Some(&ix) = self.index.get(id.0 as usize) else {
+                continue;
+            };
+            let n = &mut self.graph[ix];
+            n.observations += f.observations;
+            n.handled += f.handled;
+            n.failures += f.failures;
+            n.cold_starts += f.cold_starts;
+            let _ = n.processing.add(&f.processing);
+        }
+        for (&(from, to), f) in &folded.edges {
+            if self.index.get(from.0 as usize).is_none() || self.index.get(to.0 as usize).is_none()
+            {
+                continue;
+            }
+            let e = self.edge_mut(from, to, f.stage);
+            let edge = &mut self.graph[e];
+            edge.count += f.count;
+            edge.errors += f.errors;
+            for &(t, n) in &f.types {
+                match edge.types.iter_mut().find(|(x, _)| *x == t) {
+                    Some((_, m)) => *m += n,
+                    None => edge.types.push((t, n)),
+                }
+            }
+            edge.types
+                .sort_by(|a, b| store.str(a.0).cmp(store.str(b.0)));
+            if let Some(h) = &f.latency {
+                let _ = edge.latency.get_or_insert_with(new_histogram).add(h);
+            }
+            edge.folded = Some(Box::new(f.counts()));
+        }
     }
 
     /// Brings the topology up to date with nodes added since the last call and observations
@@ -212,6 +257,7 @@ impl Topology {
                 times: Vec::new(),
                 error_times: Vec::new(),
                 declared: false,
+                folded: None,
             },
         );
         self.edge_keys.insert((from, to), e);

@@ -19,6 +19,11 @@ pub struct Phase {
     pub stored: u64,
     /// Messages eventlens dropped itself (its byte budget), pipeline only.
     pub dropped: u64,
+    /// Events retention folded out of the store (`--max-events`), and in how many folds.
+    pub folded: u64,
+    pub folds: u64,
+    /// The longest publish that folded.
+    pub fold_max: Duration,
     /// From the first publish to the last message handled.
     pub elapsed: Duration,
 }
@@ -38,6 +43,11 @@ pub struct BenchResult {
     pub publish_rate: f64,
     pub bare: Phase,
     pub pipeline: Phase,
+    /// The retention budget of the pipeline's store.
+    pub max_events: Option<usize>,
+    /// The process's resident memory at the end, and its peak (Linux; 0 elsewhere).
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
 }
 
 impl BenchResult {
@@ -57,8 +67,17 @@ impl BenchResult {
                 self.published.saturating_sub(p.processed)
             )
         };
+        let retention = match self.max_events {
+            Some(m) => format!(
+                "  retention {m} events: folded {} events in {} folds (longest publish with a fold {:.0} ms)\n",
+                self.pipeline.folded,
+                self.pipeline.folds,
+                self.pipeline.fold_max.as_secs_f64() * 1e3
+            ),
+            None => "  retention: none (all events kept)\n".to_string(),
+        };
         format!(
-            "bench-live: core NATS on loopback, {} msg/s for {} s ({} binary-mode CloudEvents, published at {:.0} msg/s)\n{}{}  pipeline stored {} events, dropped {} itself\n  ratio pipeline / bare subscriber: {:.2}\n",
+            "bench-live: core NATS on loopback, {} msg/s for {} s ({} binary-mode CloudEvents, published at {:.0} msg/s)\n{}{}  pipeline stored {} events, dropped {} itself\n{retention}  memory: {:.0} MB resident at the end, {:.0} MB peak\n  ratio pipeline / bare subscriber: {:.2}\n",
             self.target_rate,
             self.seconds,
             self.published,
@@ -67,6 +86,8 @@ impl BenchResult {
             line("eventlens source + live worker", &self.pipeline),
             self.pipeline.stored,
             self.pipeline.dropped,
+            self.rss_mb,
+            self.peak_rss_mb,
             self.ratio()
         )
     }
@@ -122,7 +143,12 @@ async fn publish(
 /// How long a consumer may see nothing, after the publisher is done, before it stops.
 const IDLE: Duration = Duration::from_secs(3);
 
-pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<BenchResult> {
+pub async fn run(
+    server: &str,
+    rate: u64,
+    seconds: u64,
+    max_events: Option<usize>,
+) -> std::io::Result<BenchResult> {
     let io = std::io::Error::other;
     let publisher = async_nats::connect(server)
         .await
@@ -201,6 +227,7 @@ pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<Bench
         store,
         input,
         crate::analysis::AnalysisConfig::default(),
+        max_events,
         None,
     )?;
     let start = Instant::now();
@@ -222,21 +249,25 @@ pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<Bench
         }
         // The snapshot that holds them all.
         let mut stored = 0;
+        let mut stats = None;
         let until = Instant::now() + Duration::from_secs(60);
         while let Some(s) = worker.wait_snapshot(until.saturating_duration_since(Instant::now())) {
             stored = s.store.events.len() as u64;
+            stats = Some(s.stats);
             if s.stats.records >= n {
                 break;
             }
         }
-        (n, stored, last - start, worker)
+        (n, stored, last - start, worker, stats)
     });
     let (published, publish_rate) = publish(&publisher, &subject, rate, seconds)
         .await
         .map_err(io)?;
     result.published = published;
     result.publish_rate = publish_rate;
-    let (n, stored, elapsed, worker) = watch.await.map_err(|e| io(e.to_string()))?;
+    let (n, stored, elapsed, worker, worker_stats) = watch.await.map_err(|e| io(e.to_string()))?;
+    (result.rss_mb, result.peak_rss_mb) = memory_mb();
+    result.max_events = max_events;
     let dropped = stats.counters().dropped + feed.dropped();
     drop(worker);
     drop(feed);
@@ -245,6 +276,22 @@ pub async fn run(server: &str, rate: u64, seconds: u64) -> std::io::Result<Bench
         stored,
         dropped,
         elapsed,
+        folded: worker_stats.map_or(0, |s| s.folded_events),
+        folds: worker_stats.map_or(0, |s| s.folds),
+        fold_max: worker_stats.map_or(Duration::ZERO, |s| s.fold_max),
     };
     Ok(result)
+}
+
+/// Resident and peak resident memory of this process in MB (`/proc/self/status`).
+fn memory_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }

@@ -133,7 +133,10 @@ pub async fn poll(url: &BrokerUrl, outlet: &Outlet) {
 /// The connection a poller keeps between questions.
 enum Asker {
     Nats(Option<async_nats::jetstream::Context>),
-    Redis(Option<redis::aio::MultiplexedConnection>, redis::Client),
+    Redis(
+        Option<redis::aio::MultiplexedConnection>,
+        Box<super::redis::Target>,
+    ),
     Amqp(reqwest::Client),
 }
 
@@ -141,11 +144,10 @@ impl Asker {
     fn new(url: &BrokerUrl) -> Result<Asker, String> {
         Ok(match &url.endpoint {
             Endpoint::JetStream { .. } => Asker::Nats(None),
-            Endpoint::RedisStream { .. } => Asker::Redis(
-                None,
-                redis::Client::open(super::redis::connect_info(url))
-                    .map_err(|e| format!("cannot use this URL: {e}"))?,
-            ),
+            // Over TLS for `rediss://`, as the stream reader.
+            Endpoint::RedisStream { .. } => {
+                Asker::Redis(None, Box::new(super::redis::Target::of(url)?))
+            }
             Endpoint::Amqp { .. } => Asker::Amqp(
                 reqwest::Client::builder()
                     .timeout(Duration::from_secs(5))
@@ -187,17 +189,12 @@ impl Asker {
                 }
                 r
             }
-            (Asker::Redis(con, client), Endpoint::RedisStream { key, .. }) => {
+            (Asker::Redis(con, target), Endpoint::RedisStream { key, .. }) => {
                 if con.is_none() {
                     let config = redis::AsyncConnectionConfig::new()
                         .set_connection_timeout(Some(Duration::from_secs(5)))
                         .set_response_timeout(Some(Duration::from_secs(5)));
-                    *con = Some(
-                        client
-                            .get_multiplexed_async_connection_with_config(&config)
-                            .await
-                            .map_err(|e| format!("connecting: {e}"))?,
-                    );
+                    *con = Some(target.multiplexed(&config).await?);
                 }
                 let Some(c) = con.as_mut() else {
                     return Err("not connected".into());

@@ -35,12 +35,47 @@ pub(crate) fn connect_info(url: &BrokerUrl) -> String {
 
 /// Where and how a connection is made: the client (host, port, credentials), and over
 /// TLS the configuration.
-struct Target {
+pub(crate) struct Target {
     client: redis::Client,
     tls: Option<(std::sync::Arc<rustls::ClientConfig>, String, u16)>,
 }
 
 impl Target {
+    /// The client and TLS configuration of a `redis://` or `rediss://` URL.
+    pub(crate) fn of(url: &BrokerUrl) -> Result<Target, String> {
+        let client = redis::Client::open(connect_info(url))
+            .map_err(|e| format!("cannot use this URL: {e}"))?;
+        let tls = match &url.tls {
+            None => None,
+            Some(opts) => Some((super::tls::client_config(opts)?, url.host.clone(), url.port)),
+        };
+        Ok(Target { client, tls })
+    }
+
+    /// A multiplexed connection, over TLS when the URL says so.
+    pub(crate) async fn multiplexed(
+        &self,
+        config: &redis::AsyncConnectionConfig,
+    ) -> Result<redis::aio::MultiplexedConnection, String> {
+        match self.tls_stream().await? {
+            None => self
+                .client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+                .map_err(|e| format!("connecting: {e}")),
+            Some(tls) => {
+                let info = self.client.get_connection_info().redis_settings();
+                let (con, driver) =
+                    redis::aio::MultiplexedConnection::new_with_config(info, tls, config.clone())
+                        .await
+                        .map_err(|e| format!("connecting: {e}"))?;
+                // The connection's I/O; it ends when the connection is dropped.
+                tokio::spawn(driver);
+                Ok(con)
+            }
+        }
+    }
+
     async fn tls_stream(
         &self,
     ) -> Result<Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, String> {
@@ -58,18 +93,10 @@ impl Target {
 }
 
 pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
-    let client = match redis::Client::open(connect_info(url)) {
-        Ok(c) => c,
-        Err(e) => return Some(format!("cannot use this URL: {e}")),
+    let target = match Target::of(url) {
+        Ok(t) => t,
+        Err(e) => return Some(e),
     };
-    let tls = match &url.tls {
-        None => None,
-        Some(opts) => match super::tls::client_config(opts) {
-            Ok(config) => Some((config, url.host.clone(), url.port)),
-            Err(e) => return Some(e),
-        },
-    };
-    let target = Target { client, tls };
     let mut backoff = Backoff::default();
     // Where the stream source goes on from: the last id passed on.
     let mut last_id = match &url.endpoint {
@@ -113,23 +140,7 @@ async fn stream(
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_millis(BLOCK_MS as u64 + 5000)));
-    let mut con = match target.tls_stream().await? {
-        None => target
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| format!("connecting: {e}"))?,
-        Some(tls) => {
-            let info = target.client.get_connection_info().redis_settings();
-            let (con, driver) =
-                redis::aio::MultiplexedConnection::new_with_config(info, tls, config)
-                    .await
-                    .map_err(|e| format!("connecting: {e}"))?;
-            // The connection's I/O; it ends when the connection is dropped.
-            tokio::spawn(driver);
-            con
-        }
-    };
+    let mut con = target.multiplexed(&config).await?;
     backoff.reset();
     outlet.stats.set_status(SourceStatus::Connected);
     let opts = StreamReadOptions::default().block(BLOCK_MS).count(COUNT);

@@ -56,6 +56,9 @@ pub struct StartOptions {
     pub play: bool,
     /// Take a screenshot once the input is loaded (whatever it holds), then close.
     pub screenshot: Option<ScreenshotRequest>,
+    /// The retention budget of live sources (`--max-events`; 0 keeps all), instead of the
+    /// one in the settings.
+    pub max_events: Option<u64>,
 }
 
 /// A live source: its feed (status and counters) and the worker that owns the live store
@@ -85,6 +88,7 @@ pub struct EventLensApp {
     /// The in-app file dialog, while open.
     open_dialog: Option<OpenDialog>,
     connect: super::connect::ConnectDialog,
+    record: super::record::RecordDialog,
     derived: Derived,
     /// `analyze`'s findings, exactly (kinds, order, indexes).
     findings: Arc<Vec<Finding>>,
@@ -159,6 +163,7 @@ impl EventLensApp {
             dialog: None,
             open_dialog: None,
             connect: Default::default(),
+            record: Default::default(),
             derived: Derived::new(Some(waker_for(ctx))),
             findings: Arc::new(Vec::new()),
             findings_view: FindingsView::default(),
@@ -432,11 +437,13 @@ impl EventLensApp {
         let input = LiveInput::new(&mut store, input_name);
         // What is shown until the first snapshot: the input, no events yet.
         let shown = Arc::new(store.clone());
+        let budget = self.pending.max_events.unwrap_or(self.settings.max_events);
         let worker = match LiveWorker::spawn(
             feed.receiver(),
             store,
             input,
             self.analysis_config.clone(),
+            (budget > 0).then_some(budget as usize),
             Some(waker_for(&self.ctx)),
         ) {
             Ok(w) => w,
@@ -710,7 +717,7 @@ impl EventLensApp {
                 &cx,
                 &self.settings,
                 self.loading.as_ref(),
-                self.live.as_ref().map(|l| &l.feed),
+                self.live.as_ref().map(|l| (&l.feed, l.worker.recording())),
                 &self.source_label,
                 &mut cmds,
             );
@@ -814,6 +821,16 @@ impl EventLensApp {
             });
         if self.connect.open {
             self.connect.show(&ctx, &cx, &mut cmds);
+        }
+        if self.record.open {
+            let recording = self.live.as_ref().and_then(|l| l.worker.recording());
+            self.record.show(
+                &ctx,
+                &cx,
+                self.live.is_some(),
+                recording.as_ref(),
+                &mut cmds,
+            );
         }
         if let Some(d) = &mut self.open_dialog
             && let Some(action) = d.show(&ctx)
@@ -919,6 +936,35 @@ impl EventLensApp {
             Command::DismissNotices => self.notices.clear(),
             Command::StartDemo => self.start_demo(),
             Command::OpenConnect => self.connect.open = true,
+            Command::OpenRecord => {
+                if self.record.path.is_empty() {
+                    self.record.path = super::record::default_path();
+                }
+                self.record.open = true;
+            }
+            Command::StartRecording(path) => {
+                self.record.outcome = Some(match &self.live {
+                    Some(l) => match l.worker.start_recording(&path) {
+                        Ok(()) => Ok(format!("Recording into {}", path.display())),
+                        Err(e) => Err(format!("Cannot record into {}: {e}", path.display())),
+                    },
+                    None => Err("Nothing live is shown to record".into()),
+                });
+            }
+            Command::StopRecording => {
+                if let Some(r) = self.live.as_ref().and_then(|l| l.worker.stop_recording()) {
+                    self.record.outcome = Some(match r.error {
+                        Some(e) => Err(e),
+                        None => Ok(format!(
+                            "Wrote {} records to {}",
+                            super::fmt_count(r.records),
+                            r.path.display()
+                        )),
+                    });
+                    // The next recording gets a name of its own.
+                    self.record.path = super::record::default_path();
+                }
+            }
             Command::Connect(urls) => {
                 self.load_failures.clear();
                 self.start_brokers(&urls);
@@ -932,6 +978,7 @@ impl EventLensApp {
             Command::SetBottomTab(t) => self.settings.bottom_tab = t,
             Command::SetColorBy(c) => self.settings.color_by = c,
             Command::SetShowCalls(on) => self.settings.show_calls = on,
+            Command::SetMaxEvents(n) => self.settings.max_events = n,
             Command::CopyText(s) => self.ctx.copy_text(s),
             Command::FitGraph => self.graph.fit_pending = true,
             Command::ClearRecent => self.settings.recent.clear(),

@@ -19,6 +19,7 @@ mod menu;
 mod open_dialog;
 mod overlays;
 mod plot_axes;
+mod record;
 mod screenshot;
 mod settings;
 pub mod startup;
@@ -92,6 +93,13 @@ pub enum Command {
     SetColorBy(ColorBy),
     /// Show or hide the call edges (HTTP, gRPC, store access outside event handling).
     SetShowCalls(bool),
+    /// The retention budget of the next live source (0: keep all).
+    SetMaxEvents(u64),
+    /// The Record dialog.
+    OpenRecord,
+    /// Record what the live source delivers from now on into this capture file.
+    StartRecording(PathBuf),
+    StopRecording,
     CopyText(String),
     FitGraph,
     ClearRecent,

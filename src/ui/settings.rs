@@ -19,7 +19,14 @@ pub struct Settings {
     pub show_inspector: bool,
     /// Draw synchronous calls (dashed) beside the event flow.
     pub show_calls: bool,
+    /// Events a live source keeps (0: all); older ones are folded into the counts,
+    /// histograms and findings (`--max-events`).
+    pub max_events: u64,
 }
+
+/// The retention budget of a live source when none is set: about 0.5 GB of a busy broker's
+/// events, a day's worth at a dozen events a second.
+pub const DEFAULT_MAX_EVENTS: u64 = 1_000_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -33,6 +40,7 @@ impl Default for Settings {
             show_findings: true,
             show_inspector: true,
             show_calls: true,
+            max_events: DEFAULT_MAX_EVENTS,
         }
     }
 }
