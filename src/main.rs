@@ -132,14 +132,15 @@ enum Command {
         #[command(flatten)]
         limits: LimitFlags,
     },
-    /// Write the flow diagram: Graphviz DOT, a Mermaid flowchart, PlantUML, or the topology
-    /// as JSON (as in `analyze --json`). Names are escaped for each format.
+    /// Write the flow diagram: SVG or PNG (drawn as the app draws it), Graphviz DOT, a
+    /// Mermaid flowchart, PlantUML, or the topology as JSON (as in `analyze --json`). Names
+    /// are escaped for each format.
     Export {
         /// Capture or trace files (as for analyze; `-` for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// dot, mermaid, plantuml or json; by default from the extension of --output
-        /// (.dot/.gv, .mmd/.mermaid, .puml/.plantuml, .json).
+        /// svg, png, dot, mermaid, plantuml or json; by default from the extension of
+        /// --output (.svg, .png, .dot/.gv, .mmd/.mermaid, .puml/.plantuml, .json).
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
         /// Where to write it; standard output when not given or `-`.
@@ -686,37 +687,20 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
 fn export_format(
     format: Option<&str>,
     output: Option<&std::path::Path>,
-) -> Result<Option<eventlens::export::text::TextFormat>, String> {
-    use eventlens::export::text::TextFormat;
-    let name = match format {
-        Some(f) => f.to_ascii_lowercase(),
-        None => {
-            let ext = output
-                .and_then(|o| o.extension())
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            match ext.as_deref() {
-                Some("dot" | "gv") => "dot".into(),
-                Some("mmd" | "mermaid") => "mermaid".into(),
-                Some("puml" | "plantuml" | "pu") => "plantuml".into(),
-                Some("json") => "json".into(),
-                _ => {
-                    return Err(
-                        "give --format dot|mermaid|plantuml|json (or an --output ending in .dot, .mmd, .puml or .json)"
-                            .into(),
-                    );
-                }
-            }
-        }
-    };
-    match name.as_str() {
-        "dot" | "graphviz" | "gv" => Ok(Some(TextFormat::Dot)),
-        "mermaid" | "mmd" => Ok(Some(TextFormat::Mermaid)),
-        "plantuml" | "puml" => Ok(Some(TextFormat::PlantUml)),
-        "json" => Ok(None),
-        other => Err(format!(
-            "--format {other}: expected dot, mermaid, plantuml or json"
-        )),
+) -> Result<eventlens::export::Format, String> {
+    use eventlens::export::Format;
+    match format {
+        Some(f) => Format::from_name(f).ok_or_else(|| {
+            format!("--format {f}: expected svg, png, dot, mermaid, plantuml or json")
+        }),
+        None => output
+            .and_then(|o| o.extension())
+            .and_then(|e| e.to_str())
+            .and_then(Format::from_extension)
+            .ok_or_else(|| {
+                "give --format svg|png|dot|mermaid|plantuml|json (or an --output ending in .svg, .png, .dot, .mmd, .puml or .json)"
+                    .into()
+            }),
     }
 }
 
@@ -830,20 +814,15 @@ fn export(
     if filter.is_some() || range.is_some() {
         store = store.subset(&keep);
     }
-    let report = Report::build_with(&store, &cfg, true);
-    let text = match format {
-        Some(f) => eventlens::export::text::write(&report.topology, f),
-        None => {
-            let doc = serde_json::json!({
-                "schema": "eventlens.topology/v1",
-                "filter": filter_text,
-                "at": at,
-                "window": window,
-                "topology": report.topology,
-            });
-            serde_json::to_string_pretty(&doc).context("serializing the topology")? + "\n"
-        }
+    let opts = eventlens::export::Options {
+        filter: filter_text,
+        at,
+        window,
+        show_calls: true,
+        ..Default::default()
     };
+    let text = eventlens::export::render(&store, &cfg, format, &opts)
+        .with_context(|| format!("writing the {} export", format.name()))?;
     match output {
         Some(p) if p.as_os_str() != "-" => {
             std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
@@ -851,7 +830,7 @@ fn export(
         _ => {
             use std::io::Write;
             std::io::stdout()
-                .write_all(text.as_bytes())
+                .write_all(&text)
                 .context("writing to standard output")?;
         }
     }

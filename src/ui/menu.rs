@@ -53,6 +53,15 @@ pub(super) fn menu_bar(
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
         });
+        ui.menu_button("Export", |ui| {
+            if ui
+                .add(egui::Button::new("Export the flow diagram…").shortcut_text("Ctrl+E"))
+                .on_hover_text("SVG, PNG, DOT, Mermaid, PlantUML or JSON, of the whole graph, the filter, the selection or the time window")
+                .clicked()
+            {
+                cmds.push(Command::OpenExport);
+            }
+        });
         ui.menu_button("View", |ui| {
             if ui.button("Fit graph").clicked() {
                 cmds.push(Command::FitGraph);
