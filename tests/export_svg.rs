@@ -154,7 +154,14 @@ fn svg_of_each_sample_has_the_topologys_nodes_and_edges_and_parses() {
             assert!(title.starts_with(stem), "{name:?} is not {title:?}");
         }
         // Self-contained: no reference out of the document, no script, no style sheet.
-        for bad in ["href", "<script", "<style", "url(", "<image", "<foreignObject"] {
+        for bad in [
+            "href",
+            "<script",
+            "<style",
+            "url(",
+            "<image",
+            "<foreignObject",
+        ] {
             assert!(!svg.contains(bad), "{bad} in {}", file.display());
         }
     }
@@ -179,7 +186,12 @@ fn no_edge_passes_through_a_node_it_does_not_connect_and_labels_cover_no_node() 
             .collect();
         for (i, l) in labels.iter().enumerate() {
             for n in &scene.nodes {
-                assert_eq!(l.overlap(&n.rect), 0.0, "{}: a label covers a node", file.display());
+                assert_eq!(
+                    l.overlap(&n.rect),
+                    0.0,
+                    "{}: a label covers a node",
+                    file.display()
+                );
             }
             for o in &labels[i + 1..] {
                 assert_eq!(l.overlap(o), 0.0, "{}: labels overlap", file.display());
@@ -238,12 +250,19 @@ fn hostile_names_show_literally_and_inject_nothing() {
         .collect();
     for name in HOSTILE {
         let s = shown(name);
-        assert!(node_titles.contains(&s), "{name:?} not a node: {node_titles:?}");
-        assert!(edge_titles.contains(&s), "{name:?} not on an edge: {edge_titles}");
+        assert!(
+            node_titles.contains(&s),
+            "{name:?} not a node: {node_titles:?}"
+        );
+        assert!(
+            edge_titles.contains(&s),
+            "{name:?} not on an edge: {edge_titles}"
+        );
         // Drawn: whole, or its beginning with an ellipsis.
         assert!(
-            all_text.iter().any(|t| t == &s
-                || (t.ends_with('…') && s.starts_with(t.trim_end_matches('…')))),
+            all_text
+                .iter()
+                .any(|t| t == &s || (t.ends_with('…') && s.starts_with(t.trim_end_matches('…')))),
             "{name:?} not drawn: {all_text:?}"
         );
     }
@@ -267,7 +286,11 @@ fn png_decodes_at_the_svgs_size_and_shows_the_diagram() {
         "-o",
         out.to_str().expect("path"),
     ]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let img = image::open(&out).expect("the PNG decodes").to_rgba8();
     // Rendered at 2x.
     assert_eq!(img.width(), (tree.size().width() * 2.0).ceil() as u32);
@@ -288,7 +311,10 @@ fn png_decodes_at_the_svgs_size_and_shows_the_diagram() {
         );
     }
     // Text was drawn: light pixels of the text colour.
-    assert!(img.pixels().any(|p| p.0[0] > 200 && p.0[1] > 200 && p.0[2] > 200));
+    assert!(
+        img.pixels()
+            .any(|p| p.0[0] > 200 && p.0[1] > 200 && p.0[2] > 200)
+    );
 }
 
 #[test]
@@ -326,7 +352,8 @@ fn svg_export_honours_the_window_and_names_bad_formats() {
         .collect();
     for e in json["topology"]["edges"].as_array().expect("edges") {
         let count = e["count"].as_u64().expect("count");
-        let want = format!("{} events", scene::fmt_count(count));
+        let noun = if count == 1 { "event" } else { "events" };
+        let want = format!("{} {noun}", scene::fmt_count(count));
         assert!(labels.contains(&want), "{want} not in {labels:?}");
     }
     let out = eventlens(&["export", file.to_str().expect("path"), "-o", "x.svgz"]);

@@ -294,31 +294,23 @@ impl Scene {
             .collect();
         scene_nodes.sort_by_key(|n| n.id);
         let mut router = Router::new(layout);
-        let mut scene_edges: Vec<SceneEdge> = edges
-            .into_iter()
-            .filter_map(|e| {
-                let &(la, a) = placed.get(&e.from)?;
-                let &(lb, b) = placed.get(&e.to)?;
-                let path = router.route(la, a, lb, b);
-                Some(SceneEdge {
-                    from: e.from,
-                    to: e.to,
-                    stage: e.stage,
-                    class: e.class,
-                    width: 1.2 + 6.0 * e.weight.clamp(0.0, 1.0),
-                    path,
-                    label: None,
-                    title: e.title,
-                })
-                .map(|se| (se, e.lines))
-            })
-            .map(|(mut se, lines)| {
-                if !lines.is_empty() {
-                    se.label = Some(measure_label(lines));
-                }
-                se
-            })
-            .collect();
+        let mut scene_edges: Vec<SceneEdge> = Vec::with_capacity(edges.len());
+        for e in edges {
+            let (Some(&(la, a)), Some(&(lb, b))) = (placed.get(&e.from), placed.get(&e.to)) else {
+                continue;
+            };
+            let path = router.route(la, a, lb, b);
+            scene_edges.push(SceneEdge {
+                from: e.from,
+                to: e.to,
+                stage: e.stage,
+                class: e.class,
+                width: 1.2 + 6.0 * e.weight.clamp(0.0, 1.0),
+                path,
+                label: (!e.lines.is_empty()).then(|| measure_label(e.lines)),
+                title: e.title,
+            });
+        }
         // Labels: each where it covers no node and no label placed before it.
         let node_rects: Vec<Rect> = scene_nodes.iter().map(|n| n.rect.expand(3.0)).collect();
         let mut taken: Vec<Rect> = Vec::new();
@@ -402,21 +394,9 @@ fn place_node(n: NodeSpec, c: Point) -> SceneNode {
     } else {
         TextClass::Normal
     };
-    let name = TextLine::centred(
-        shown,
-        NAME_SIZE,
-        name_class,
-        c.x,
-        c.y - name_h / 2.0 + 1.0,
-    );
+    let name = TextLine::centred(shown, NAME_SIZE, name_class, c.x, c.y - name_h / 2.0 + 1.0);
     let sub_h = measure::line_height(SUB_SIZE);
-    let sub = TextLine::centred(
-        n.sub,
-        SUB_SIZE,
-        n.sub_class,
-        c.x,
-        rect.max.y - 5.0 - sub_h,
-    );
+    let sub = TextLine::centred(n.sub, SUB_SIZE, n.sub_class, c.x, rect.max.y - 5.0 - sub_h);
     SceneNode {
         id: n.id,
         kind: n.kind,
@@ -645,7 +625,13 @@ pub fn edge_types_line(types: &[&str], stage: Stage) -> String {
     let shown: Vec<&str> = types
         .iter()
         .take(2)
-        .map(|t| if stage == Stage::Call { t } else { short_type(t) })
+        .map(|&t| {
+            if stage == Stage::Call {
+                t
+            } else {
+                short_type(t)
+            }
+        })
         .collect();
     let mut line = shown.join(", ");
     if types.len() > 2 {
@@ -760,9 +746,14 @@ pub fn of_store(store: &Store, colouring: Colouring, show_calls: bool) -> Scene 
         i.1 += e.errors;
         *node_out.entry(e.from).or_default() += e.count;
         let types: Vec<&str> = e.types.iter().map(|(s, _)| store.str(*s)).collect();
-        let p95 = e.latency.as_ref().and_then(LatencySummary::of).map(|s| s.p95);
+        let p95 = e
+            .latency
+            .as_ref()
+            .and_then(LatencySummary::of)
+            .map(|s| s.p95);
         let mut lines = vec![(edge_types_line(&types, e.stage), TextClass::Normal)];
-        lines.push((format!("{} events", fmt_count(e.count)), TextClass::Weak));
+        let noun = if e.count == 1 { "event" } else { "events" };
+        lines.push((format!("{} {noun}", fmt_count(e.count)), TextClass::Weak));
         let mut extra = Vec::new();
         if e.errors > 0 {
             extra.push(format!("{} err", fmt_count(e.errors)));
@@ -870,7 +861,16 @@ mod tests {
     fn long_and_back_edges_pass_no_node() {
         // 0 -> 1 -> 2 -> 3, a shortcut 0 -> 3 through the middle layers, a second node in
         // each middle layer, and a loop 3 -> 1.
-        let edges = [(0, 1), (1, 2), (2, 3), (0, 3), (0, 4), (4, 5), (5, 3), (3, 1)];
+        let edges = [
+            (0, 1),
+            (1, 2),
+            (2, 3),
+            (0, 3),
+            (0, 4),
+            (4, 5),
+            (5, 3),
+            (3, 1),
+        ];
         let key = LayoutKey {
             nodes: (0..6).map(NodeId).collect(),
             edges: edges.iter().map(|&(a, b)| (NodeId(a), NodeId(b))).collect(),

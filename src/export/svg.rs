@@ -156,7 +156,10 @@ fn edge(s: &mut String, i: usize, e: &SceneEdge, palette: &Palette) {
 fn node(s: &mut String, n: &SceneNode, palette: &Palette) {
     let kind = palette.node(n.kind);
     let stroke = if n.declared_only {
-        format!("stroke=\"{}\" stroke-opacity=\"0.55\" stroke-width=\"1.2\"", kind.hex())
+        format!(
+            "stroke=\"{}\" stroke-opacity=\"0.55\" stroke-width=\"1.2\"",
+            kind.hex()
+        )
     } else {
         format!("stroke=\"{}\" stroke-width=\"1.6\"", kind.hex())
     };

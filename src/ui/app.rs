@@ -1022,10 +1022,9 @@ impl EventLensApp {
             ExportScope::Window => {
                 let origin = self.store.first_time().unwrap_or(0);
                 match self.timeline.zoom {
-                    Some((a, b)) => Cut::Range(
-                        origin + (a * 1e9) as Nanos,
-                        origin + (b * 1e9) as Nanos,
-                    ),
+                    Some((a, b)) => {
+                        Cut::Range(origin + (a * 1e9) as Nanos, origin + (b * 1e9) as Nanos)
+                    }
                     None => Cut::Range(Nanos::MIN, self.cursor().unwrap_or(Nanos::MAX)),
                 }
             }
@@ -1051,7 +1050,7 @@ impl EventLensApp {
                         sub = store.subset(&k);
                         &sub
                     }
-                    None => &store,
+                    None => store.as_ref(),
                 };
                 let opts = export::Options {
                     filter: filter.as_deref(),

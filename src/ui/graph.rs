@@ -66,7 +66,10 @@ fn scene_of(
     node_in: &FxHashMap<NodeId, (u64, u64)>,
     node_out: &FxHashMap<NodeId, u64>,
 ) -> Scene {
-    let max_rate = stats.iter().map(|g| g.rate_at.per_sec).fold(0.0f64, f64::max);
+    let max_rate = stats
+        .iter()
+        .map(|g| g.rate_at.per_sec)
+        .fold(0.0f64, f64::max);
     let max_count = stats.iter().map(|g| g.count).max().unwrap_or(0).max(1);
     let colouring = match cx.color_by {
         ColorBy::Errors => Colouring::Errors,
@@ -77,7 +80,11 @@ fn scene_of(
         .map(|g| {
             let e = g.edge;
             let types: Vec<&str> = e.types.iter().map(|(s, _)| cx.store.str(*s)).collect();
-            let p95 = e.latency.as_ref().and_then(LatencySummary::of).map(|s| s.p95);
+            let p95 = e
+                .latency
+                .as_ref()
+                .and_then(LatencySummary::of)
+                .map(|s| s.p95);
             let weight = if max_rate > 0.0 {
                 (g.rate_at.per_sec / max_rate).sqrt()
             } else {
@@ -353,11 +360,7 @@ pub fn show(
             color = color.gamma_multiply(0.25);
         }
         let stroke = Stroke::new(if lit { width + 2.0 } else { width }, color);
-        let segments: Vec<[Pos2; 4]> = se
-            .path
-            .iter()
-            .map(|seg| seg.map(|p| to_screen(p)))
-            .collect();
+        let segments: Vec<[Pos2; 4]> = se.path.iter().map(|seg| seg.map(to_screen)).collect();
         let selected = cx.selection == Selection::Edge(e.from, e.to);
         if selected {
             // The selected edge: a wide halo in the selection colour under it, so it
