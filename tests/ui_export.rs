@@ -33,7 +33,7 @@ fn ctrl_e_exports_the_flow_as_svg_to_the_path_typed_in() {
     // The menu bar has it.
     h.get_by_label("Export").click();
     h.run_steps(2);
-    h.get_by_label("Export the flow diagram…");
+    h.get_by_label_contains("Export the flow diagram…");
     h.key_press(Key::Escape);
     h.run_steps(2);
 
@@ -58,7 +58,7 @@ fn ctrl_e_exports_the_flow_as_svg_to_the_path_typed_in() {
     while h.query_by_label_contains("Wrote ").is_none() {
         assert!(Instant::now() < deadline, "the export never finished");
         assert!(
-            h.query_by_label_contains("failed").is_none()
+            h.query_by_label_contains("Export failed").is_none()
                 && h.query_by_label_contains("Cannot write").is_none(),
             "the export failed"
         );
