@@ -278,8 +278,16 @@ pub struct Scene {
 
 impl Scene {
     /// Places `nodes` where `layout` says, routes `edges` around them and places their
-    /// labels. Nodes or edges the layout does not have are left out.
-    pub fn build(layout: &GraphLayout, nodes: Vec<NodeSpec>, edges: Vec<EdgeSpec>) -> Scene {
+    /// labels. Nodes or edges the layout does not have are left out. `label_scale` sizes
+    /// the edge labels' text (1 for an export; the app, which keeps labels readable when
+    /// zoomed out, gives the factor its zoom enlarges them by, so they are placed at the
+    /// size they are drawn).
+    pub fn build(
+        layout: &GraphLayout,
+        nodes: Vec<NodeSpec>,
+        edges: Vec<EdgeSpec>,
+        label_scale: f32,
+    ) -> Scene {
         let placed: FxHashMap<NodeId, (u32, Point)> = layout
             .nodes
             .iter()
@@ -307,7 +315,7 @@ impl Scene {
                 class: e.class,
                 width: 1.2 + 6.0 * e.weight.clamp(0.0, 1.0),
                 path,
-                label: (!e.lines.is_empty()).then(|| measure_label(e.lines)),
+                label: (!e.lines.is_empty()).then(|| measure_label(e.lines, label_scale)),
                 title: e.title,
             });
         }
@@ -412,15 +420,16 @@ fn place_node(n: NodeSpec, c: Point) -> SceneNode {
 
 /// A label's lines stacked and centred, its box 8 wider and 2 taller than the text (as the
 /// app's), at the origin until placed.
-fn measure_label(lines: Vec<(String, TextClass)>) -> EdgeLabel {
+fn measure_label(lines: Vec<(String, TextClass)>, scale: f32) -> EdgeLabel {
     let mut measured = Vec::with_capacity(lines.len());
     let mut y = 1.0;
     for (i, (text, class)) in lines.into_iter().enumerate() {
-        let size = if i == 0 {
-            LABEL_SIZE
-        } else {
-            LABEL_DETAIL_SIZE
-        };
+        let size = scale
+            * if i == 0 {
+                LABEL_SIZE
+            } else {
+                LABEL_DETAIL_SIZE
+            };
         let l = TextLine::at(one_line(&text), size, class, 0.0, y);
         y += l.rect.height();
         measured.push(l);
@@ -806,7 +815,7 @@ pub fn of_store(store: &Store, colouring: Colouring, show_calls: bool) -> Scene 
             })
         })
         .collect();
-    Scene::build(&layout, nodes, specs)
+    Scene::build(&layout, nodes, specs, 1.0)
 }
 
 /// Where a scene's edge paths enter a node box other than their own two ends: none when
@@ -880,6 +889,7 @@ mod tests {
             &layout,
             (0..6).map(node).collect(),
             edges.iter().map(|&(a, b)| spec(a, b)).collect(),
+            1.0,
         );
         assert_eq!(scene.edges.len(), edges.len());
         assert_eq!(crossings(&scene, 200), vec![]);

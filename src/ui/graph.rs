@@ -4,7 +4,7 @@
 //! along the edges as dots. Pan (drag), zoom (scroll), fit (double-click or button); click a
 //! node or edge to select it. Everything at the cursor comes from binary searches.
 
-use super::theme::{CORNER, Theme};
+use super::theme::{CORNER, NODE_H, NODE_W, Theme};
 use super::{ColorBy, Command, Selection, ViewCtx, fmt_count, fmt_duration};
 use crate::export::scene::{self, Colouring, EdgeSpec, NodeShape, NodeSpec, Scene};
 use crate::export::style::TextClass;
@@ -65,6 +65,7 @@ fn scene_of(
     stats: &[EdgeStat<'_>],
     node_in: &FxHashMap<NodeId, (u64, u64)>,
     node_out: &FxHashMap<NodeId, u64>,
+    label_scale: f32,
 ) -> Scene {
     let max_rate = stats
         .iter()
@@ -161,7 +162,7 @@ fn scene_of(
             })
         })
         .collect();
-    Scene::build(&cx.derived.layout, nodes, edges)
+    Scene::build(&cx.derived.layout, nodes, edges, label_scale)
 }
 
 /// Draws the graph; returns the canvas (below the toolbar), where overlays go.
@@ -261,17 +262,19 @@ pub fn show(
         });
     }
     view.drawn_edges = stats.len();
-    let scene = scene_of(cx, &stats, &node_in, &node_out);
 
-    let b = scene.bounds;
+    // Fit the nodes (and room for loops under them and labels around them).
+    let (bx0, by0, bx1, by1) = layout.bounds;
+    let bounds_w = bx1 - bx0 + NODE_W + 40.0;
+    let bounds_h = by1 - by0 + NODE_H + 60.0;
     let resized = !view.user_moved && (rect.size() - view.fitted_size).length() > 1.0;
     if view.fit_pending
         || view.fitted_for != layout.nodes.len()
         || response.double_clicked()
         || resized
     {
-        view.zoom = (rect.width() / b.width())
-            .min(rect.height() / b.height())
+        view.zoom = (rect.width() / bounds_w)
+            .min(rect.height() / bounds_h)
             .clamp(0.35, 1.5);
         view.pan = Vec2::ZERO;
         view.fit_pending = false;
@@ -304,7 +307,11 @@ pub fn show(
         }
     }
     let zoom = view.zoom;
-    let centre = b.center();
+    // Labels stay readable zoomed out: drawn at 9.5 px at least, and placed at that size.
+    let label_px = (scene::LABEL_SIZE * zoom).clamp(9.5, 13.0);
+    let label_scale = label_px / (scene::LABEL_SIZE * zoom);
+    let scene = scene_of(cx, &stats, &node_in, &node_out, label_scale);
+    let centre = scene::pt((bx0 + bx1) / 2.0, (by0 + by1) / 2.0);
     let origin = rect.center() + view.pan;
     let to_screen = |p: scene::Point| origin + (vec2(p.x, p.y) - vec2(centre.x, centre.y)) * zoom;
     let screen_rect = |r: scene::Rect| Rect::from_min_max(to_screen(r.min), to_screen(r.max));
@@ -543,7 +550,7 @@ pub fn show(
             .lines
             .iter()
             .map(|line| {
-                let size = (line.size * zoom).clamp(line.size - 1.5, line.size + 2.0);
+                let size = line.size * zoom;
                 let color = if dimmed && line.class == TextClass::Normal {
                     theme.text_weak
                 } else {
