@@ -280,7 +280,7 @@ pub enum PngError {
 const MAX_SIDE: u32 = 16_384;
 
 /// Renders an SVG written by [`write`] at `scale` (2.0 for a sharp image on a
-/// high-density screen) to PNG bytes, with the system's fonts and the app's own font
+/// high-density screen; less when a side would exceed 16,384 pixels) to PNG bytes, with the system's fonts and the app's own font
 /// (which the text was measured with) as the fallback when the system has none.
 pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, PngError> {
     use resvg::{tiny_skia, usvg};
@@ -296,6 +296,9 @@ pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, PngError> {
     }
     let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| PngError::Parse(e.to_string()))?;
     let size = tree.size();
+    // A large diagram is rendered smaller rather than not at all.
+    let longest = size.width().max(size.height()).max(1.0);
+    let scale = scale.min((MAX_SIDE - 1) as f32 / longest);
     let (w, h) = (
         (size.width() * scale).ceil() as u32,
         (size.height() * scale).ceil() as u32,
