@@ -19,6 +19,7 @@ mod menu;
 mod open_dialog;
 mod overlays;
 mod plot_axes;
+mod redrive;
 mod screenshot;
 mod settings;
 pub mod startup;
@@ -29,6 +30,7 @@ mod timeline;
 pub use app::{EventLensApp, StartOptions};
 pub use derived::Derived;
 pub use latency::LatencyFigures;
+pub use redrive::RedriveRequest;
 pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 pub use settings::Settings;
 
@@ -87,6 +89,10 @@ pub enum Command {
     /// Watch these broker sources live, instead of what is shown now.
     Connect(Vec<crate::source::BrokerUrl>),
     CancelLoad,
+    /// The Re-drive dialog.
+    OpenRedrive,
+    /// Send events again (the Re-drive dialog's confirmed request).
+    StartRedrive(redrive::RedriveRequest),
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
     SetColorBy(ColorBy),
