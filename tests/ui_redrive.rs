@@ -78,11 +78,18 @@ fn the_dialog_reports_what_was_not_delivered_and_never_shows_a_password() {
     let mut h = open(None);
     h.state_mut().command(Command::OpenRedrive);
     h.run_steps(2);
-    // With credentials: they are used, never shown.
-    let url = rx.url.replace("http://", "http://bob:pa55word@");
+    // With credentials in their own fields: they are used, never shown.
     h.get_by_label("Target URL").click();
     h.run_steps(1);
-    h.get_by_label("Target URL").type_text(&url);
+    h.get_by_label("Target URL").type_text(&rx.url);
+    h.run_steps(1);
+    h.get_by_label("User").click();
+    h.run_steps(1);
+    h.get_by_label("User").type_text("bob");
+    h.run_steps(1);
+    h.get_by_label("Password").click();
+    h.run_steps(1);
+    h.get_by_label("Password").type_text("pa55word");
     h.run_steps(1);
     h.get_by_label("Fixed rate").click();
     h.get_by_label("Next…").click();
@@ -107,6 +114,7 @@ fn the_dialog_reports_what_was_not_delivered_and_never_shows_a_password() {
         .query_all(egui_kittest::kittest::by().predicate(|n| {
             use egui_kittest::kittest::NodeT;
             n.label().is_some_and(|l| l.contains("pa55word"))
+                || n.value().is_some_and(|v| v.contains("pa55word"))
         }))
         .count();
     assert_eq!(leaks, 0, "the password shows in the window");

@@ -50,6 +50,9 @@ enum Step {
 pub struct RedriveDialog {
     pub open: bool,
     pub url: String,
+    /// Credentials for a URL that names none (the password field is masked).
+    pub user: String,
+    pub password: String,
     pub scope: Scope,
     pub pacing: PacingChoice,
     pub speed: f64,
@@ -68,6 +71,8 @@ impl Default for RedriveDialog {
         RedriveDialog {
             open: false,
             url: String::new(),
+            user: String::new(),
+            password: String::new(),
             scope: Scope::default(),
             pacing: PacingChoice::default(),
             speed: 1.0,
@@ -80,6 +85,26 @@ impl Default for RedriveDialog {
             step: Step::Edit,
         }
     }
+}
+
+/// The URL with the user and password fields as its credentials, unless it names its own.
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let url = url.trim();
+    let (user, password) = (user.trim(), password);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    if authority.contains('@') || (user.is_empty() && password.is_empty()) {
+        return url.to_string();
+    }
+    let enc = crate::source::url::percent_encode;
+    let auth = if password.is_empty() {
+        enc(user)
+    } else {
+        format!("{}:{}", enc(user), enc(password))
+    };
+    format!("{scheme}://{auth}@{rest}")
 }
 
 impl RedriveDialog {
@@ -204,6 +229,18 @@ impl RedriveDialog {
                 )
                 .labelled_by(label.id);
                 ui.end_row();
+                let label = ui.label("User");
+                ui.add(egui::TextEdit::singleline(&mut self.user).desired_width(200.0))
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Password");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.password)
+                        .password(true)
+                        .desired_width(200.0),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
                 ui.label("Events");
                 ui.vertical(|ui| {
                     let selected = matches!(cx.selection, Selection::Event(_));
@@ -277,7 +314,7 @@ impl RedriveDialog {
             ui.label(RichText::new(e).color(cx.theme.error));
         }
         if ui.button("Next…").clicked() {
-            let target = Target::parse(&self.url);
+            let target = Target::parse(&with_credentials(&self.url, &self.user, &self.password));
             match (target, self.events(cx)) {
                 (Ok(target), Ok(events)) => {
                     self.error = None;
@@ -421,5 +458,23 @@ impl RedriveDialog {
         if again {
             self.step = Step::Edit;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_credentials;
+
+    #[test]
+    fn the_credential_fields_go_into_a_url_that_names_none() {
+        assert_eq!(
+            with_credentials("http://h:1/x", "bob", "p@ss"),
+            "http://bob:p%40ss@h:1/x"
+        );
+        assert_eq!(
+            with_credentials("http://a:b@h/x", "bob", "c"),
+            "http://a:b@h/x"
+        );
+        assert_eq!(with_credentials("nats://h:4222", "", ""), "nats://h:4222");
     }
 }
