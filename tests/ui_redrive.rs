@@ -44,11 +44,28 @@ fn run_until_done(h: &mut Harness<'static, EventLensApp>) {
 fn the_redrive_dialog_sends_the_filters_matches_and_shows_the_summary() {
     let rx = Receiver::start();
     let mut h = open(Some("type:OrderPlaced"));
-    // From the menu, as a user would.
+    // The File menu offers it...
     h.get_by_label("File").click();
     h.run_steps(2);
-    h.get_by_label("Re-drive events…").click();
+    h.get_by_label("Re-drive events…");
+    h.key_press(egui::Key::Escape);
     h.run_steps(2);
+    // ...and so does the inspector, for the selected event.
+    let e = h
+        .state()
+        .store()
+        .find_event("producer-service", "ord-1")
+        .expect("ord-1");
+    h.state_mut()
+        .command(Command::Select(eventlens::ui::Selection::Event(e)));
+    h.run_steps(2);
+    h.get_by_label("Re-drive…").click();
+    // The click, then the window's sizing pass, then the window.
+    h.run_steps(4);
+    // The selected event is the default scope; the filter's matches are asked for here.
+    h.get_by_label("The filter's matches (type:OrderPlaced)")
+        .click();
+    h.run_steps(1);
     h.get_by_label("Target URL").click();
     h.run_steps(1);
     h.get_by_label("Target URL").type_text(&rx.url);
@@ -76,8 +93,11 @@ fn the_redrive_dialog_sends_the_filters_matches_and_shows_the_summary() {
 fn the_dialog_reports_what_was_not_delivered_and_never_shows_a_password() {
     let rx = Receiver::answering(&[400]);
     let mut h = open(None);
-    h.state_mut().command(Command::OpenRedrive);
+    // From the File menu.
+    h.get_by_label("File").click();
     h.run_steps(2);
+    h.get_by_label("Re-drive events…").click();
+    h.run_steps(4);
     // With credentials in their own fields: they are used, never shown.
     h.get_by_label("Target URL").click();
     h.run_steps(1);
@@ -112,7 +132,6 @@ fn the_dialog_reports_what_was_not_delivered_and_never_shows_a_password() {
     h.get_by_label_contains("ord-1: HTTP 400");
     let leaks = h
         .query_all(egui_kittest::kittest::by().predicate(|n| {
-            use egui_kittest::kittest::NodeT;
             n.label().is_some_and(|l| l.contains("pa55word"))
                 || n.value().is_some_and(|v| v.contains("pa55word"))
         }))
