@@ -47,7 +47,7 @@ pub(super) enum Sender {
     Http(reqwest::Client),
     Nats(Option<async_nats::Client>),
     Mqtt(Option<MqttSession>),
-    Amqp(Option<(lapin::Connection, lapin::Channel)>),
+    Amqp(Option<Box<(lapin::Connection, lapin::Channel)>>),
     Redis(Option<redis::aio::MultiplexedConnection>),
 }
 
@@ -414,7 +414,7 @@ fn amqp_value(v: &Attr) -> lapin::types::AMQPValue {
 }
 
 async fn amqp(
-    conn: &mut Option<(lapin::Connection, lapin::Channel)>,
+    conn: &mut Option<Box<(lapin::Connection, lapin::Channel)>>,
     url: &BrokerUrl,
     key: &str,
     e: &RedriveEvent,
@@ -453,9 +453,9 @@ async fn amqp(
         ch.confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(|err| SendError::retry(format!("confirm.select: {err}")))?;
-        *conn = Some((c, ch));
+        *conn = Some(Box::new((c, ch)));
     }
-    let Some((_, ch)) = conn.as_ref() else {
+    let Some(ch) = conn.as_ref().map(|c| &c.1) else {
         return Err(SendError::retry("not connected"));
     };
     let mut props = lapin::BasicProperties::default().with_delivery_mode(2);

@@ -20,23 +20,23 @@ pub enum Destination {
     Http { url: String },
     /// `nats://host:port[/SUBJECT]`: core publish.
     Nats {
-        broker: BrokerUrl,
+        broker: Box<BrokerUrl>,
         subject: Option<String>,
     },
     /// `mqtt://host:port[/TOPIC]` (`?v=3` for MQTT 3.1.1, `?qos=`).
     Mqtt {
-        broker: BrokerUrl,
+        broker: Box<BrokerUrl>,
         topic: Option<String>,
     },
     /// `amqp://user:pass@host:port/vhost?exchange=X[&key=ROUTINGKEY]`.
     Amqp {
-        broker: BrokerUrl,
+        broker: Box<BrokerUrl>,
         key: Option<String>,
     },
     /// `redis://host:port/stream[/KEY]` (XADD) or `redis://host:port/channel/NAME`
     /// (PUBLISH, structured mode).
     Redis {
-        broker: BrokerUrl,
+        broker: Box<BrokerUrl>,
         key: Option<String>,
         pubsub: bool,
     },
@@ -154,7 +154,7 @@ impl Destination {
             Endpoint::NatsCore { subject } => {
                 if path.is_empty() {
                     return Ok(Destination::Nats {
-                        broker: parse(&with_path(ANY))?,
+                        broker: Box::new(parse(&with_path(ANY))?),
                         subject: None,
                     });
                 }
@@ -164,7 +164,7 @@ impl Destination {
                     ));
                 }
                 Ok(Destination::Nats {
-                    broker: probe,
+                    broker: Box::new(probe),
                     subject: Some(subject),
                 })
             }
@@ -180,7 +180,7 @@ impl Destination {
                 }
                 Ok(Destination::Mqtt {
                     topic: (!path.is_empty()).then_some(filter),
-                    broker: probe,
+                    broker: Box::new(probe),
                 })
             }
             Endpoint::Amqp { .. } => Ok(Destination::Amqp {
@@ -188,18 +188,18 @@ impl Destination {
                     .param("key")
                     .filter(|k| !k.is_empty())
                     .map(str::to_string),
-                broker: probe,
+                broker: Box::new(probe),
             }),
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {
-                        broker: probe,
+                        broker: Box::new(probe),
                         key: (!key.is_empty()).then(|| crate::source::url::percent_decode(key)),
                         pubsub: false,
                     }),
                     ("channel", name) if !name.is_empty() && !name.contains(['*', '?', '[']) => {
                         Ok(Destination::Redis {
-                            broker: probe,
+                            broker: Box::new(probe),
                             key: Some(crate::source::url::percent_decode(name)),
                             pubsub: true,
                         })

@@ -948,6 +948,7 @@ impl EventLensApp {
             }
             Command::StartRedrive(req) => match crate::source::runtime() {
                 Ok(rt) => {
+                    let req = *req;
                     let run = crate::redrive::RedriveRun::start_from_store(
                         self.store.clone(),
                         req.events,

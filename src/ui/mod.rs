@@ -92,7 +92,7 @@ pub enum Command {
     /// The Re-drive dialog.
     OpenRedrive,
     /// Send events again (the Re-drive dialog's confirmed request).
-    StartRedrive(redrive::RedriveRequest),
+    StartRedrive(Box<redrive::RedriveRequest>),
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
     SetColorBy(ColorBy),

@@ -41,7 +41,7 @@ pub struct RedriveRequest {
 
 enum Step {
     Edit,
-    Confirm(RedriveRequest),
+    Confirm(Box<RedriveRequest>),
     Running(RedriveRun),
     Done(Summary),
 }
@@ -318,11 +318,11 @@ impl RedriveDialog {
             match (target, self.events(cx)) {
                 (Ok(target), Ok(events)) => {
                     self.error = None;
-                    self.step = Step::Confirm(RedriveRequest {
+                    self.step = Step::Confirm(Box::new(RedriveRequest {
                         events,
                         target,
                         options: self.options(),
-                    });
+                    }));
                 }
                 (Err(e), _) | (_, Err(e)) => self.error = Some(e),
             }
