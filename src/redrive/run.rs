@@ -308,6 +308,9 @@ async fn run(plan: Redrive, shared: &Shared, mut rx: watch::Receiver<Control>) -
     let mut deliveries = Vec::with_capacity(plan.events.len());
     let mut paused = Duration::ZERO;
     let mut stopped = false;
+    // The schedule runs from the end of the first send: connecting to the target (a TCP or
+    // TLS handshake, a broker login) must not shorten the first gap.
+    let mut anchor: Option<Instant> = None;
     for (event, due) in plan.events.iter().zip(&schedule) {
         let out: RedriveEvent = event.prepared(opts.rewrite_ids);
         let mut d = Delivery {
@@ -317,7 +320,7 @@ async fn run(plan: Redrive, shared: &Shared, mut rx: watch::Receiver<Control>) -
             attempts: 0,
             error: None,
         };
-        let deadline = started + paused + *due;
+        let deadline = anchor.map_or_else(Instant::now, |a| a + paused + *due);
         if stopped || !wait_until(deadline, &mut paused, &mut rx, shared).await {
             stopped = true;
             d.error = Some("not sent: stopped".into());
@@ -352,6 +355,10 @@ async fn run(plan: Redrive, shared: &Shared, mut rx: watch::Receiver<Control>) -
                     }
                 }
             }
+        }
+        if anchor.is_none() {
+            anchor = Some(Instant::now());
+            paused = Duration::ZERO;
         }
         let ok = d.error.is_none();
         shared.update(|p| {
