@@ -194,6 +194,55 @@ enum Command {
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// Re-drive: send captured events again to a handler under test or a broker, in their
+    /// original order and pacing (CloudEvents binary or structured mode).
+    ///
+    /// Targets: http(s)://host/path (the CloudEvents HTTP binding), nats://host:port/SUBJECT,
+    /// mqtt://host:port/TOPIC, amqp://user:pass@host:port/vhost?exchange=X&key=ROUTINGKEY,
+    /// redis://host:port/stream/KEY (XADD: attributes as fields and `data`, or one `event`
+    /// field in structured mode). A broker target without a subject, topic, key or stream
+    /// key sends each event to the channel it was captured on. Each event once (by source +
+    /// id), ids kept unless --rewrite-ids. Exit code 1 when any event was not delivered.
+    Replay {
+        /// Capture or trace files (as for analyze; `-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to send (see above); credentials in it are used, never printed.
+        #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+        to: Option<String>,
+        /// Only the events of the observations this filter keeps (see analyze --help).
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Only events seen between two moments, `A..B` (seconds after the start or RFC
+        /// 3339; either may be left out).
+        #[arg(long, value_name = "A..B")]
+        window: Option<String>,
+        /// The original timing, this many times faster (default 1).
+        #[arg(long, value_name = "X", conflicts_with_all = ["rate", "asap"])]
+        speed: Option<f64>,
+        /// A fixed rate instead of the original timing, e.g. 50/s or 600/m.
+        #[arg(long, value_name = "N/s", conflicts_with = "asap")]
+        rate: Option<String>,
+        /// One after the other, as fast as the target takes them.
+        #[arg(long)]
+        asap: bool,
+        /// A fresh id for each event, with `causationid` set to the original id.
+        #[arg(long)]
+        rewrite_ids: bool,
+        /// binary (attributes in headers or properties) or structured
+        /// (application/cloudevents+json).
+        #[arg(long, value_name = "MODE", default_value = "binary")]
+        mode: String,
+        /// Print what would be sent (offset, id, type, source, target) and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Attempts after a failed one, with exponential backoff (HTTP: a 4xx other than
+        /// 408 and 429 is not retried).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        retries: u32,
+        #[command(flatten)]
+        limits: LimitFlags,
+    },
     /// Live-source benchmark: core NATS on loopback through decode and store, against a
     /// bare async-nats subscriber that only counts, in the same run.
     #[command(hide = true, name = "bench-live")]
@@ -396,6 +445,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             count,
         }) => record(&urls, &output, duration, count),
+        Some(Command::Replay {
+            files,
+            to,
+            filter,
+            window,
+            speed,
+            rate,
+            asap,
+            rewrite_ids,
+            mode,
+            dry_run,
+            retries,
+            limits,
+        }) => redrive(
+            &files,
+            RedriveArgs {
+                to,
+                filter,
+                window,
+                speed,
+                rate,
+                asap,
+                rewrite_ids,
+                mode,
+                dry_run,
+                retries,
+            },
+            limits.limits(),
+        ),
         Some(Command::BenchLive {
             server,
             rate,
@@ -881,6 +959,145 @@ fn record(
         eprintln!("  {}", s.summary());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `replay` was asked to do, besides its files.
+struct RedriveArgs {
+    to: Option<String>,
+    filter: Option<String>,
+    window: Option<String>,
+    speed: Option<f64>,
+    rate: Option<String>,
+    asap: bool,
+    rewrite_ids: bool,
+    mode: String,
+    dry_run: bool,
+    retries: u32,
+}
+
+/// `replay --to`: re-drives the selected events; exit code 1 when any was not delivered.
+fn redrive(
+    files: &[PathBuf],
+    args: RedriveArgs,
+    limits: eventlens::ingest::Limits,
+) -> anyhow::Result<ExitCode> {
+    use eventlens::redrive::{Mode, Options, Pacing, Redrive, RedriveRun, Target};
+    let usage = |msg: String| {
+        eprintln!("eventlens: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let target = match args.to.as_deref().map(Target::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--to {e}")),
+    };
+    let mode = match Mode::parse(&args.mode) {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    let pacing = match (args.speed, args.rate.as_deref(), args.asap) {
+        (_, _, true) => Pacing::Asap,
+        (_, Some(r), _) => match Pacing::parse_rate(r) {
+            Ok(p) => p,
+            Err(e) => return usage(e),
+        },
+        (Some(s), _, _) if !(s.is_finite() && s > 0.0) => {
+            return usage(format!("--speed {s}: expected a number above zero"));
+        }
+        (Some(speed), _, _) => Pacing::Original { speed },
+        (None, None, false) => Pacing::default(),
+    };
+    let filter = match args
+        .filter
+        .as_deref()
+        .map(eventlens::analysis::filter::Filter::parse)
+    {
+        Some((_, bad)) if !bad.is_empty() => {
+            return usage(format!("--filter: cannot read {}", bad.join(", ")));
+        }
+        other => other.map(|(f, _)| f),
+    };
+    let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
+        .resolve(files.first().map(PathBuf::as_path))?;
+    let (mut store, loaded, failures) = load_files(files, &cfg, limits);
+    for f in &failures {
+        eprintln!("eventlens: {f}");
+    }
+    if loaded == 0 {
+        return Ok(ExitCode::from(1));
+    }
+    store.finalize();
+    let mut keep: Vec<u32> = match &filter {
+        Some(f) => f.apply(&store).observations,
+        None => (0..store.observations.len() as u32).collect(),
+    };
+    if let Some(w) = args.window.as_deref() {
+        let Some((a, b)) = w.split_once("..") else {
+            return usage(format!(
+                "--window {w}: expected A..B, e.g. 10..20 or 2024-05-01T10:00:00Z.."
+            ));
+        };
+        let a = if a.trim().is_empty() { "start" } else { a };
+        let b = if b.trim().is_empty() { "end" } else { b };
+        let (a, b) = match (moment(&store, "--window", a), moment(&store, "--window", b)) {
+            (Ok(a), Ok(b)) if a <= b => (a, b),
+            (Ok(_), Ok(_)) => return usage(format!("--window {w}: the start is after the end")),
+            (Err(e), _) | (_, Err(e)) => return usage(e),
+        };
+        keep.retain(|&i| {
+            store
+                .observations
+                .get(i as usize)
+                .is_some_and(|o| o.time >= a && o.time <= b)
+        });
+    }
+    let events = eventlens::redrive::events_of(&store, keep);
+    let options = Options {
+        pacing,
+        mode,
+        rewrite_ids: args.rewrite_ids,
+        retries: args.retries,
+        ..Options::default()
+    };
+    let Some(target) = target else {
+        // --dry-run without a target: what would be sent, and where it was captured.
+        let planned: Vec<_> = events
+            .iter()
+            .map(|&e| eventlens::redrive::RedriveEvent::from_store(&store, e))
+            .collect();
+        for line in eventlens::redrive::dry_run_lines(&planned, pacing, None) {
+            println!("{line}");
+        }
+        eprintln!("eventlens: {} events would be sent", planned.len());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let plan = Redrive::from_store(&store, &events, target, options);
+    if args.dry_run {
+        for line in plan.dry_run_lines() {
+            println!("{line}");
+        }
+        eprintln!(
+            "eventlens: {} events would be sent to {} ({} mode)",
+            plan.events.len(),
+            plan.target,
+            mode.as_str()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "eventlens: re-driving {} events to {} ({} mode)",
+        plan.events.len(),
+        plan.target,
+        mode.as_str()
+    );
+    let rt = eventlens::source::runtime()?;
+    let run = RedriveRun::start(plan, rt.handle(), None);
+    let summary = run.wait();
+    print!("{}", summary.to_text());
+    Ok(if summary.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Capture lines read from broker URLs for a while (`analyze URL --duration D`), and the

@@ -90,6 +90,7 @@ pub struct EventLensApp {
     export_job: Option<Receiver<Result<String, String>>>,
     /// The system save dialog's answer for the export path.
     export_browse: Option<Receiver<Option<PathBuf>>>,
+    redrive: super::redrive::RedriveDialog,
     derived: Derived,
     /// `analyze`'s findings, exactly (kinds, order, indexes).
     findings: Arc<Vec<Finding>>,
@@ -167,6 +168,7 @@ impl EventLensApp {
             export: Default::default(),
             export_job: None,
             export_browse: None,
+            redrive: Default::default(),
             derived: Derived::new(Some(waker_for(ctx))),
             findings: Arc::new(Vec::new()),
             findings_view: FindingsView::default(),
@@ -310,6 +312,14 @@ impl EventLensApp {
             &self.findings,
         );
         self.derived.wait_for_filter(&self.store);
+    }
+    /// The Re-drive dialog's result, once a run finished.
+    pub fn redrive_summary(&self) -> Option<&crate::redrive::Summary> {
+        self.redrive.summary()
+    }
+    /// Whether a re-drive is sending.
+    pub fn is_redriving(&self) -> bool {
+        self.redrive.is_running()
     }
     /// The live worker's counters as of the snapshot shown (live sources only).
     pub fn live_stats(&self) -> Option<WorkerStats> {
@@ -850,6 +860,9 @@ impl EventLensApp {
         if self.export.open {
             self.export.show(&ctx, &cx, &mut cmds);
         }
+        if self.redrive.open || self.redrive.is_running() {
+            self.redrive.show(&ctx, &cx, &mut cmds);
+        }
         if let Some(d) = &mut self.open_dialog
             && let Some(action) = d.show(&ctx)
         {
@@ -958,6 +971,33 @@ impl EventLensApp {
                 self.load_failures.clear();
                 self.start_brokers(&urls);
             }
+            Command::OpenRedrive => {
+                let origin = self.store.first_time().unwrap_or(0);
+                let secs = |t: Nanos| (t - origin) as f64 / 1e9;
+                let window = match self.time.loop_range {
+                    Some((a, b)) => (secs(a), secs(b)),
+                    None => (0.0, self.cursor().map_or(0.0, secs)),
+                };
+                let selected = matches!(self.selection, Selection::Event(_));
+                self.redrive.open_with(selected, window);
+            }
+            Command::StartRedrive(req) => match crate::source::runtime() {
+                Ok(rt) => {
+                    let req = *req;
+                    let run = crate::redrive::RedriveRun::start_from_store(
+                        self.store.clone(),
+                        req.events,
+                        req.target,
+                        req.options,
+                        rt.handle(),
+                        Some(waker_for(&self.ctx)),
+                    );
+                    self.redrive.started(run);
+                }
+                Err(e) => self
+                    .load_failures
+                    .push(format!("cannot start the re-drive: {e}")),
+            },
             Command::CancelLoad => {
                 if let Some(l) = &self.loading {
                     l.cancel();

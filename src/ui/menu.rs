@@ -45,6 +45,9 @@ pub(super) fn menu_bar(
             if ui.button("Connect to a broker…").clicked() {
                 cmds.push(Command::OpenConnect);
             }
+            if ui.button("Re-drive events…").clicked() {
+                cmds.push(Command::OpenRedrive);
+            }
             if ui.button("Live demo").clicked() {
                 cmds.push(Command::StartDemo);
             }

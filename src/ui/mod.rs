@@ -20,6 +20,7 @@ mod menu;
 mod open_dialog;
 mod overlays;
 mod plot_axes;
+mod redrive;
 mod screenshot;
 mod settings;
 pub mod startup;
@@ -31,6 +32,7 @@ pub use app::{EventLensApp, StartOptions};
 pub use derived::Derived;
 pub use export_dialog::{ExportRequest, ExportScope};
 pub use latency::LatencyFigures;
+pub use redrive::RedriveRequest;
 pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 pub use settings::Settings;
 
@@ -89,6 +91,10 @@ pub enum Command {
     /// Watch these broker sources live, instead of what is shown now.
     Connect(Vec<crate::source::BrokerUrl>),
     CancelLoad,
+    /// The Re-drive dialog.
+    OpenRedrive,
+    /// Send events again (the Re-drive dialog's confirmed request).
+    StartRedrive(Box<redrive::RedriveRequest>),
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
     SetColorBy(ColorBy),
