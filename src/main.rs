@@ -137,14 +137,15 @@ enum Command {
         #[command(flatten)]
         limits: LimitFlags,
     },
-    /// Write the flow diagram: Graphviz DOT, a Mermaid flowchart, PlantUML, or the topology
-    /// as JSON (as in `analyze --json`). Names are escaped for each format.
+    /// Write the flow diagram: SVG or PNG (drawn as the app draws it), Graphviz DOT, a
+    /// Mermaid flowchart, PlantUML, or the topology as JSON (as in `analyze --json`). Names
+    /// are escaped for each format.
     Export {
         /// Capture or trace files (as for analyze; `-` for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// dot, mermaid, plantuml or json; by default from the extension of --output
-        /// (.dot/.gv, .mmd/.mermaid, .puml/.plantuml, .json).
+        /// svg, png, dot, mermaid, plantuml or json; by default from the extension of
+        /// --output (.svg, .png, .dot/.gv, .mmd/.mermaid, .puml/.plantuml, .json).
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
         /// Where to write it; standard output when not given or `-`.
@@ -197,6 +198,55 @@ enum Command {
         /// Stop after this many messages.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+    },
+    /// Re-drive: send captured events again to a handler under test or a broker, in their
+    /// original order and pacing (CloudEvents binary or structured mode).
+    ///
+    /// Targets: http(s)://host/path (the CloudEvents HTTP binding), nats://host:port/SUBJECT,
+    /// mqtt://host:port/TOPIC, amqp://user:pass@host:port/vhost?exchange=X&key=ROUTINGKEY,
+    /// redis://host:port/stream/KEY (XADD: attributes as fields and `data`, or one `event`
+    /// field in structured mode). A broker target without a subject, topic, key or stream
+    /// key sends each event to the channel it was captured on. Each event once (by source +
+    /// id), ids kept unless --rewrite-ids. Exit code 1 when any event was not delivered.
+    Replay {
+        /// Capture or trace files (as for analyze; `-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to send (see above); credentials in it are used, never printed.
+        #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+        to: Option<String>,
+        /// Only the events of the observations this filter keeps (see analyze --help).
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Only events seen between two moments, `A..B` (seconds after the start or RFC
+        /// 3339; either may be left out).
+        #[arg(long, value_name = "A..B")]
+        window: Option<String>,
+        /// The original timing, this many times faster (default 1).
+        #[arg(long, value_name = "X", conflicts_with_all = ["rate", "asap"])]
+        speed: Option<f64>,
+        /// A fixed rate instead of the original timing, e.g. 50/s or 600/m.
+        #[arg(long, value_name = "N/s", conflicts_with = "asap")]
+        rate: Option<String>,
+        /// One after the other, as fast as the target takes them.
+        #[arg(long)]
+        asap: bool,
+        /// A fresh id for each event, with `causationid` set to the original id.
+        #[arg(long)]
+        rewrite_ids: bool,
+        /// binary (attributes in headers or properties) or structured
+        /// (application/cloudevents+json).
+        #[arg(long, value_name = "MODE", default_value = "binary")]
+        mode: String,
+        /// Print what would be sent (offset, id, type, source, target) and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Attempts after a failed one, with exponential backoff (HTTP: a 4xx other than
+        /// 408 and 429 is not retried).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        retries: u32,
+        #[command(flatten)]
+        limits: LimitFlags,
     },
     /// Live-source benchmark: core NATS on loopback through decode and store, against a
     /// bare async-nats subscriber that only counts, in the same run.
@@ -403,6 +453,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             count,
         }) => record(&urls, &output, duration, count),
+        Some(Command::Replay {
+            files,
+            to,
+            filter,
+            window,
+            speed,
+            rate,
+            asap,
+            rewrite_ids,
+            mode,
+            dry_run,
+            retries,
+            limits,
+        }) => redrive(
+            &files,
+            RedriveArgs {
+                to,
+                filter,
+                window,
+                speed,
+                rate,
+                asap,
+                rewrite_ids,
+                mode,
+                dry_run,
+                retries,
+            },
+            limits.limits(),
+        ),
         Some(Command::BenchLive {
             server,
             rate,
@@ -698,37 +777,20 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
 fn export_format(
     format: Option<&str>,
     output: Option<&std::path::Path>,
-) -> Result<Option<eventlens::export::text::TextFormat>, String> {
-    use eventlens::export::text::TextFormat;
-    let name = match format {
-        Some(f) => f.to_ascii_lowercase(),
-        None => {
-            let ext = output
-                .and_then(|o| o.extension())
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            match ext.as_deref() {
-                Some("dot" | "gv") => "dot".into(),
-                Some("mmd" | "mermaid") => "mermaid".into(),
-                Some("puml" | "plantuml" | "pu") => "plantuml".into(),
-                Some("json") => "json".into(),
-                _ => {
-                    return Err(
-                        "give --format dot|mermaid|plantuml|json (or an --output ending in .dot, .mmd, .puml or .json)"
-                            .into(),
-                    );
-                }
-            }
-        }
-    };
-    match name.as_str() {
-        "dot" | "graphviz" | "gv" => Ok(Some(TextFormat::Dot)),
-        "mermaid" | "mmd" => Ok(Some(TextFormat::Mermaid)),
-        "plantuml" | "puml" => Ok(Some(TextFormat::PlantUml)),
-        "json" => Ok(None),
-        other => Err(format!(
-            "--format {other}: expected dot, mermaid, plantuml or json"
-        )),
+) -> Result<eventlens::export::Format, String> {
+    use eventlens::export::Format;
+    match format {
+        Some(f) => Format::from_name(f).ok_or_else(|| {
+            format!("--format {f}: expected svg, png, dot, mermaid, plantuml or json")
+        }),
+        None => output
+            .and_then(|o| o.extension())
+            .and_then(|e| e.to_str())
+            .and_then(Format::from_extension)
+            .ok_or_else(|| {
+                "give --format svg|png|dot|mermaid|plantuml|json (or an --output ending in .svg, .png, .dot, .mmd, .puml or .json)"
+                    .into()
+            }),
     }
 }
 
@@ -842,20 +904,15 @@ fn export(
     if filter.is_some() || range.is_some() {
         store = store.subset(&keep);
     }
-    let report = Report::build_with(&store, &cfg, true);
-    let text = match format {
-        Some(f) => eventlens::export::text::write(&report.topology, f),
-        None => {
-            let doc = serde_json::json!({
-                "schema": "eventlens.topology/v1",
-                "filter": filter_text,
-                "at": at,
-                "window": window,
-                "topology": report.topology,
-            });
-            serde_json::to_string_pretty(&doc).context("serializing the topology")? + "\n"
-        }
+    let opts = eventlens::export::Options {
+        filter: filter_text,
+        at,
+        window,
+        show_calls: true,
+        ..Default::default()
     };
+    let text = eventlens::export::render(&store, &cfg, format, &opts)
+        .with_context(|| format!("writing the {} export", format.name()))?;
     match output {
         Some(p) if p.as_os_str() != "-" => {
             std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
@@ -863,7 +920,7 @@ fn export(
         _ => {
             use std::io::Write;
             std::io::stdout()
-                .write_all(text.as_bytes())
+                .write_all(&text)
                 .context("writing to standard output")?;
         }
     }
@@ -914,6 +971,145 @@ fn record(
         eprintln!("  {}", s.summary());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `replay` was asked to do, besides its files.
+struct RedriveArgs {
+    to: Option<String>,
+    filter: Option<String>,
+    window: Option<String>,
+    speed: Option<f64>,
+    rate: Option<String>,
+    asap: bool,
+    rewrite_ids: bool,
+    mode: String,
+    dry_run: bool,
+    retries: u32,
+}
+
+/// `replay --to`: re-drives the selected events; exit code 1 when any was not delivered.
+fn redrive(
+    files: &[PathBuf],
+    args: RedriveArgs,
+    limits: eventlens::ingest::Limits,
+) -> anyhow::Result<ExitCode> {
+    use eventlens::redrive::{Mode, Options, Pacing, Redrive, RedriveRun, Target};
+    let usage = |msg: String| {
+        eprintln!("eventlens: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let target = match args.to.as_deref().map(Target::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--to {e}")),
+    };
+    let mode = match Mode::parse(&args.mode) {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    let pacing = match (args.speed, args.rate.as_deref(), args.asap) {
+        (_, _, true) => Pacing::Asap,
+        (_, Some(r), _) => match Pacing::parse_rate(r) {
+            Ok(p) => p,
+            Err(e) => return usage(e),
+        },
+        (Some(s), _, _) if !(s.is_finite() && s > 0.0) => {
+            return usage(format!("--speed {s}: expected a number above zero"));
+        }
+        (Some(speed), _, _) => Pacing::Original { speed },
+        (None, None, false) => Pacing::default(),
+    };
+    let filter = match args
+        .filter
+        .as_deref()
+        .map(eventlens::analysis::filter::Filter::parse)
+    {
+        Some((_, bad)) if !bad.is_empty() => {
+            return usage(format!("--filter: cannot read {}", bad.join(", ")));
+        }
+        other => other.map(|(f, _)| f),
+    };
+    let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
+        .resolve(files.first().map(PathBuf::as_path))?;
+    let (mut store, loaded, failures) = load_files(files, &cfg, limits);
+    for f in &failures {
+        eprintln!("eventlens: {f}");
+    }
+    if loaded == 0 {
+        return Ok(ExitCode::from(1));
+    }
+    store.finalize();
+    let mut keep: Vec<u32> = match &filter {
+        Some(f) => f.apply(&store).observations,
+        None => (0..store.observations.len() as u32).collect(),
+    };
+    if let Some(w) = args.window.as_deref() {
+        let Some((a, b)) = w.split_once("..") else {
+            return usage(format!(
+                "--window {w}: expected A..B, e.g. 10..20 or 2024-05-01T10:00:00Z.."
+            ));
+        };
+        let a = if a.trim().is_empty() { "start" } else { a };
+        let b = if b.trim().is_empty() { "end" } else { b };
+        let (a, b) = match (moment(&store, "--window", a), moment(&store, "--window", b)) {
+            (Ok(a), Ok(b)) if a <= b => (a, b),
+            (Ok(_), Ok(_)) => return usage(format!("--window {w}: the start is after the end")),
+            (Err(e), _) | (_, Err(e)) => return usage(e),
+        };
+        keep.retain(|&i| {
+            store
+                .observations
+                .get(i as usize)
+                .is_some_and(|o| o.time >= a && o.time <= b)
+        });
+    }
+    let events = eventlens::redrive::events_of(&store, keep);
+    let options = Options {
+        pacing,
+        mode,
+        rewrite_ids: args.rewrite_ids,
+        retries: args.retries,
+        ..Options::default()
+    };
+    let Some(target) = target else {
+        // --dry-run without a target: what would be sent, and where it was captured.
+        let planned: Vec<_> = events
+            .iter()
+            .map(|&e| eventlens::redrive::RedriveEvent::from_store(&store, e))
+            .collect();
+        for line in eventlens::redrive::dry_run_lines(&planned, pacing, None) {
+            println!("{line}");
+        }
+        eprintln!("eventlens: {} events would be sent", planned.len());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let plan = Redrive::from_store(&store, &events, target, options);
+    if args.dry_run {
+        for line in plan.dry_run_lines() {
+            println!("{line}");
+        }
+        eprintln!(
+            "eventlens: {} events would be sent to {} ({} mode)",
+            plan.events.len(),
+            plan.target,
+            mode.as_str()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "eventlens: re-driving {} events to {} ({} mode)",
+        plan.events.len(),
+        plan.target,
+        mode.as_str()
+    );
+    let rt = eventlens::source::runtime()?;
+    let run = RedriveRun::start(plan, rt.handle(), None);
+    let summary = run.wait();
+    print!("{}", summary.to_text());
+    Ok(if summary.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Capture lines read from broker URLs for a while (`analyze URL --duration D`), and the

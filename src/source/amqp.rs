@@ -21,7 +21,7 @@ const PREFETCH: u16 = 1000;
 
 /// The URL lapin connects to: ours without eventlens's own query parameters. It holds the
 /// credentials: never shown or logged.
-fn connect_uri(url: &BrokerUrl, vhost: &str) -> String {
+pub(crate) fn connect_uri(url: &BrokerUrl, vhost: &str) -> String {
     let enc = super::url::percent_encode;
     let auth = match (&url.user, &url.password) {
         (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
@@ -69,15 +69,15 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
 }
 
 /// Where an `amqps://` source connects, and how.
-struct Tls {
-    connector: lapin::tcp::RustlsConnector,
-    host: String,
-    port: u16,
+pub(crate) struct Tls {
+    pub(crate) connector: lapin::tcp::RustlsConnector,
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 /// A connection over TLS: TCP to the host, the TLS handshake (verifying the server's name
 /// against the URL's host), then AMQP.
-async fn connect_tls(uri: &str, tls: &Tls) -> Result<Connection, String> {
+pub(crate) async fn connect_tls(uri: &str, tls: &Tls) -> Result<Connection, String> {
     let uri: lapin::uri::AMQPUri = uri.parse().map_err(|e| format!("the URL: {e}"))?;
     let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
     let (connector, host, port) = (tls.connector.clone(), tls.host.clone(), tls.port);

@@ -89,6 +89,12 @@ pub struct EventLensApp {
     open_dialog: Option<OpenDialog>,
     connect: super::connect::ConnectDialog,
     record: super::record::RecordDialog,
+    export: super::export_dialog::ExportDialog,
+    /// The export being written: where it went, or why not.
+    export_job: Option<Receiver<Result<String, String>>>,
+    /// The system save dialog's answer for the export path.
+    export_browse: Option<Receiver<Option<PathBuf>>>,
+    redrive: super::redrive::RedriveDialog,
     derived: Derived,
     /// `analyze`'s findings, exactly (kinds, order, indexes).
     findings: Arc<Vec<Finding>>,
@@ -164,6 +170,10 @@ impl EventLensApp {
             open_dialog: None,
             connect: Default::default(),
             record: Default::default(),
+            export: Default::default(),
+            export_job: None,
+            export_browse: None,
+            redrive: Default::default(),
             derived: Derived::new(Some(waker_for(ctx))),
             findings: Arc::new(Vec::new()),
             findings_view: FindingsView::default(),
@@ -307,6 +317,14 @@ impl EventLensApp {
             &self.findings,
         );
         self.derived.wait_for_filter(&self.store);
+    }
+    /// The Re-drive dialog's result, once a run finished.
+    pub fn redrive_summary(&self) -> Option<&crate::redrive::Summary> {
+        self.redrive.summary()
+    }
+    /// Whether a re-drive is sending.
+    pub fn is_redriving(&self) -> bool {
+        self.redrive.is_running()
     }
     /// The live worker's counters as of the snapshot shown (live sources only).
     pub fn live_stats(&self) -> Option<WorkerStats> {
@@ -602,6 +620,26 @@ impl EventLensApp {
                 )),
             }
         }
+        if let Some(rx) = &self.export_job
+            && let Ok(outcome) = rx.try_recv()
+        {
+            self.export_job = None;
+            self.export.busy = false;
+            self.export.status = Some(outcome);
+        }
+        if let Some(rx) = &self.export_browse
+            && let Ok(answer) = rx.try_recv()
+        {
+            self.export_browse = None;
+            match answer {
+                Some(p) => self.export.set_path(p),
+                None => {
+                    self.export.status = Some(Err(
+                        "no system save dialog could be shown: type the path instead".into(),
+                    ))
+                }
+            }
+        }
         // Live data: swap in the worker's latest snapshot (it parsed, finalized and
         // analysed; nothing of that happens here).
         if let Some(snap) = self.live.as_ref().and_then(|l| l.worker.take_snapshot()) {
@@ -629,6 +667,10 @@ impl EventLensApp {
     }
 
     fn keyboard(&self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        let export = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, Key::E);
+        if ctx.input_mut(|i| i.consume_shortcut(&export)) {
+            cmds.push(Command::OpenExport);
+        }
         if ctx.egui_wants_keyboard_input() {
             return;
         }
@@ -832,6 +874,12 @@ impl EventLensApp {
                 &mut cmds,
             );
         }
+        if self.export.open {
+            self.export.show(&ctx, &cx, &mut cmds);
+        }
+        if self.redrive.open || self.redrive.is_running() {
+            self.redrive.show(&ctx, &cx, &mut cmds);
+        }
         if let Some(d) = &mut self.open_dialog
             && let Some(action) = d.show(&ctx)
         {
@@ -969,6 +1017,33 @@ impl EventLensApp {
                 self.load_failures.clear();
                 self.start_brokers(&urls);
             }
+            Command::OpenRedrive => {
+                let origin = self.store.first_time().unwrap_or(0);
+                let secs = |t: Nanos| (t - origin) as f64 / 1e9;
+                let window = match self.time.loop_range {
+                    Some((a, b)) => (secs(a), secs(b)),
+                    None => (0.0, self.cursor().map_or(0.0, secs)),
+                };
+                let selected = matches!(self.selection, Selection::Event(_));
+                self.redrive.open_with(selected, window);
+            }
+            Command::StartRedrive(req) => match crate::source::runtime() {
+                Ok(rt) => {
+                    let req = *req;
+                    let run = crate::redrive::RedriveRun::start_from_store(
+                        self.store.clone(),
+                        req.events,
+                        req.target,
+                        req.options,
+                        rt.handle(),
+                        Some(waker_for(&self.ctx)),
+                    );
+                    self.redrive.started(run);
+                }
+                Err(e) => self
+                    .load_failures
+                    .push(format!("cannot start the re-drive: {e}")),
+            },
             Command::CancelLoad => {
                 if let Some(l) = &self.loading {
                     l.cancel();
@@ -982,6 +1057,157 @@ impl EventLensApp {
             Command::CopyText(s) => self.ctx.copy_text(s),
             Command::FitGraph => self.graph.fit_pending = true,
             Command::ClearRecent => self.settings.recent.clear(),
+            Command::OpenExport => self.export.open = true,
+            Command::ExportBrowse => {
+                if self.export_browse.is_none() {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    let waker = waker_for(&self.ctx);
+                    let current = PathBuf::from(&self.export.path);
+                    let spawned = std::thread::Builder::new()
+                        .name("eventlens-save-dialog".into())
+                        .spawn(move || {
+                            let mut d = rfd::FileDialog::new().set_title("Export the flow diagram");
+                            if let Some(dir) = current.parent() {
+                                d = d.set_directory(dir);
+                            }
+                            if let Some(name) = current.file_name() {
+                                d = d.set_file_name(name.to_string_lossy());
+                            }
+                            let _ = tx.send(d.save_file());
+                            waker();
+                        });
+                    match spawned {
+                        Ok(_) => self.export_browse = Some(rx),
+                        Err(e) => {
+                            self.export.status =
+                                Some(Err(format!("the save dialog could not be started ({e})")))
+                        }
+                    }
+                }
+            }
+            Command::Export(req) => self.start_export(req),
+        }
+    }
+
+    /// Writes an export on a thread of its own: the store cut to the scope, rendered, written;
+    /// the dialog shows the outcome when the thread sends it.
+    fn start_export(&mut self, req: super::ExportRequest) {
+        use super::ExportScope;
+        use crate::export::{self, scene::Colouring};
+        let cut = match req.scope {
+            ExportScope::Whole => Cut::All,
+            ExportScope::Filter => match &self.derived.filter {
+                Some(f) => Cut::Keep(f.observations.clone()),
+                None => Cut::All,
+            },
+            ExportScope::Selection => match self.selection {
+                Selection::None => Cut::All,
+                Selection::Node(n) => Cut::Node(n),
+                Selection::Edge(a, b) => Cut::Edge(a, b),
+                Selection::Event(e) => Cut::Keep(self.store.observations_of(e).to_vec()),
+            },
+            ExportScope::Window => {
+                let origin = self.store.first_time().unwrap_or(0);
+                match self.timeline.zoom {
+                    Some((a, b)) => {
+                        Cut::Range(origin + (a * 1e9) as Nanos, origin + (b * 1e9) as Nanos)
+                    }
+                    None => Cut::Range(Nanos::MIN, self.cursor().unwrap_or(Nanos::MAX)),
+                }
+            }
+        };
+        let store = Arc::clone(&self.store);
+        let cfg = self.analysis_config.clone();
+        let colouring = match self.settings.color_by {
+            super::ColorBy::Errors => Colouring::Errors,
+            super::ColorBy::Latency => Colouring::Latency,
+        };
+        let show_calls = self.settings.show_calls;
+        let palette = self.theme.palette;
+        let filter = (req.scope == ExportScope::Filter).then(|| self.settings.filter.clone());
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waker = waker_for(&self.ctx);
+        let spawned = std::thread::Builder::new()
+            .name("eventlens-export".into())
+            .spawn(move || {
+                let keep = cut.observations(&store);
+                let sub;
+                let shown: &Store = match keep {
+                    Some(k) => {
+                        sub = store.subset(&k);
+                        &sub
+                    }
+                    None => store.as_ref(),
+                };
+                let opts = export::Options {
+                    filter: filter.as_deref(),
+                    colouring,
+                    show_calls,
+                    palette: Some(palette),
+                    ..Default::default()
+                };
+                let outcome = export::render(shown, &cfg, req.format, &opts)
+                    .map_err(|e| format!("Export failed: {e}"))
+                    .and_then(|bytes| {
+                        std::fs::write(&req.path, &bytes)
+                            .map_err(|e| format!("Cannot write {}: {e}", req.path.display()))
+                            .map(|()| {
+                                format!(
+                                    "Wrote {} ({} bytes, {})",
+                                    req.path.display(),
+                                    fmt_count(bytes.len() as u64),
+                                    req.format.name()
+                                )
+                            })
+                    });
+                let _ = tx.send(outcome);
+                waker();
+            });
+        match spawned {
+            Ok(_) => {
+                self.export.busy = true;
+                self.export.status = None;
+                self.export_job = Some(rx);
+            }
+            Err(e) => {
+                self.export.status = Some(Err(format!("the export could not be started ({e})")))
+            }
+        }
+    }
+}
+
+/// Which observations an export keeps (worked out on the export's thread).
+enum Cut {
+    All,
+    Keep(Vec<u32>),
+    Node(crate::model::NodeId),
+    Edge(crate::model::NodeId, crate::model::NodeId),
+    /// Observed within these times (inclusive).
+    Range(Nanos, Nanos),
+}
+
+impl Cut {
+    /// The observations to keep, in order; `None` for all.
+    fn observations(self, store: &Store) -> Option<Vec<u32>> {
+        let pick = |f: &dyn Fn(&crate::model::Observation) -> bool| -> Vec<u32> {
+            store
+                .observations
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| f(o))
+                .map(|(i, _)| i as u32)
+                .collect()
+        };
+        match self {
+            Cut::All => None,
+            Cut::Keep(mut k) => {
+                k.sort_unstable();
+                k.dedup();
+                Some(k)
+            }
+            Cut::Node(n) => Some(pick(&|o| o.from == n || o.to == n)),
+            Cut::Edge(a, b) => Some(pick(&|o| o.from == a && o.to == b)),
+            Cut::Range(a, b) => Some(pick(&|o| o.time >= a && o.time <= b)),
         }
     }
 }

@@ -6,6 +6,8 @@
 
 use super::theme::{CORNER, NODE_H, NODE_W, Theme};
 use super::{ColorBy, Command, Selection, ViewCtx, fmt_count, fmt_duration};
+use crate::export::scene::{self, Colouring, EdgeSpec, NodeShape, NodeSpec, Scene};
+use crate::export::style::TextClass;
 use crate::model::{LatencySummary, NodeId, NodeKind, Stage, TopoEdge};
 use crate::replay::PlayState;
 use crate::time::{NANOS_PER_SEC, Nanos};
@@ -46,57 +48,121 @@ impl Default for GraphView {
 /// Dots drawn per edge at most.
 const MAX_DOTS: usize = 48;
 
-struct EdgeGeom<'a> {
+/// What an edge says at the cursor.
+struct EdgeStat<'a> {
     edge: &'a TopoEdge,
-    pts: [Pos2; 4],
+    /// Observations up to the cursor.
     count: u64,
     errors: u64,
-    rate: f64,
     rate_at: crate::analysis::series::RateAt,
 }
 
-/// An edge's label, measured, waiting to be placed.
-struct EdgeLabel {
-    key: (NodeId, NodeId),
-    bez: CubicBezierShape,
-    size: Vec2,
-    galleys: Vec<std::sync::Arc<egui::Galley>>,
-    selected: bool,
-}
-
-/// Where along its curve a label of `size` goes: the first point, from the middle
-/// outwards (on the curve, then just above or below it), where it covers no node and no
-/// label placed before; failing that, the point where it covers least.
-fn place_label(bez: &CubicBezierShape, size: Vec2, nodes: &[Rect], placed: &[Rect]) -> Rect {
-    const TS: [f32; 9] = [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82];
-    let overlap = |r: &Rect| -> f32 {
-        nodes
-            .iter()
-            .chain(placed)
-            .map(|o| {
-                let i = r.intersect(*o);
-                if i.is_positive() { i.area() } else { 0.0 }
-            })
-            .sum()
+/// The scene of the graph at the cursor: what each node and edge says (counts so far,
+/// rates at the cursor, the run's p95), routed and placed by the engine
+/// ([`crate::export::scene`]), as the SVG export draws it.
+fn scene_of(
+    cx: &ViewCtx<'_>,
+    stats: &[EdgeStat<'_>],
+    node_in: &FxHashMap<NodeId, (u64, u64)>,
+    node_out: &FxHashMap<NodeId, u64>,
+    label_scale: f32,
+) -> Scene {
+    let max_rate = stats
+        .iter()
+        .map(|g| g.rate_at.per_sec)
+        .fold(0.0f64, f64::max);
+    let max_count = stats.iter().map(|g| g.count).max().unwrap_or(0).max(1);
+    let colouring = match cx.color_by {
+        ColorBy::Errors => Colouring::Errors,
+        ColorBy::Latency => Colouring::Latency,
     };
-    let mut best: Option<(f32, Rect)> = None;
-    // On the curve first, then just above or below it (still reading as its label).
-    let shift = size.y * 0.5 + 4.0;
-    for dy in [0.0, -shift, shift] {
-        for t in TS {
-            let r = Rect::from_center_size(bez.sample(t) + vec2(0.0, dy), size);
-            let o = overlap(&r);
-            if o <= 0.0 {
-                return r;
+    let edges = stats
+        .iter()
+        .map(|g| {
+            let e = g.edge;
+            let types: Vec<&str> = e.types.iter().map(|(s, _)| cx.store.str(*s)).collect();
+            let p95 = e
+                .latency
+                .as_ref()
+                .and_then(LatencySummary::of)
+                .map(|s| s.p95);
+            let weight = if max_rate > 0.0 {
+                (g.rate_at.per_sec / max_rate).sqrt()
+            } else {
+                (g.count as f64 / max_count as f64).sqrt() * 0.5
+            } as f32;
+            // Scopes: the count is what crossed the edge up to the cursor, the rate is at
+            // the cursor (its window named), the p95 is of the whole run.
+            let r = &g.rate_at;
+            let mut lines = vec![
+                (scene::edge_types_line(&types, e.stage), TextClass::Normal),
+                (
+                    format!(
+                        "{} so far · {} ({})",
+                        fmt_count(g.count),
+                        crate::analysis::series::fmt_rate(r.per_sec),
+                        crate::analysis::series::fmt_window(r.window)
+                    ),
+                    TextClass::Weak,
+                ),
+            ];
+            let mut extra = Vec::new();
+            if r.peak_per_sec > r.per_sec {
+                extra.push(format!(
+                    "peak {}",
+                    crate::analysis::series::fmt_rate(r.peak_per_sec)
+                ));
             }
-            // A shifted place must be clearly better to be taken.
-            let o = if dy == 0.0 { o } else { o * 1.5 };
-            if best.is_none_or(|(b, _)| o < b) {
-                best = Some((o, r));
+            if g.errors > 0 {
+                extra.push(format!("{} err", fmt_count(g.errors)));
             }
-        }
-    }
-    best.map_or_else(|| Rect::from_center_size(bez.sample(0.5), size), |(_, r)| r)
+            if let Some(p) = p95 {
+                extra.push(format!("run p95 {}", fmt_duration((p * 1e6) as i64)));
+            }
+            if !extra.is_empty() {
+                let c = if g.errors > 0 {
+                    TextClass::Warn
+                } else {
+                    TextClass::Weak
+                };
+                lines.push((extra.join(" · "), c));
+            }
+            EdgeSpec {
+                from: e.from,
+                to: e.to,
+                stage: e.stage,
+                class: scene::edge_class(colouring, e.stage, g.count, g.errors, p95, e.declared),
+                weight,
+                lines,
+                title: types.join(", "),
+            }
+        })
+        .collect();
+    let nodes = cx
+        .derived
+        .layout
+        .nodes
+        .iter()
+        .filter_map(|p| {
+            let node = cx.store.topology.node(p.id)?;
+            let (inn, errs) = node_in.get(&p.id).copied().unwrap_or((0, 0));
+            let out = node_out.get(&p.id).copied().unwrap_or(0);
+            let declared_only = node.declared && node.observations == 0;
+            Some(NodeSpec {
+                id: p.id,
+                kind: node.kind,
+                name: cx.store.str(node.name).to_string(),
+                sub: scene::node_sub_line(node.kind, inn, errs, out, declared_only),
+                sub_class: if errs > 0 {
+                    TextClass::Error
+                } else {
+                    TextClass::Weak
+                },
+                declared_only,
+            })
+        })
+        .collect();
+    Scene::build(&cx.derived.layout, nodes, edges, label_scale)
 }
 
 /// Draws the graph; returns the canvas (below the toolbar), where overlays go.
@@ -165,6 +231,39 @@ pub fn show(
         has_calls,
         has_declared,
     );
+    let t = cx.time;
+    let filter_nodes = cx.derived.filter.as_ref().map(|f| &f.nodes);
+    let laid_out: FxHashSet<NodeId> = layout.nodes.iter().map(|p| p.id).collect();
+
+    // What each edge says at the cursor: counts so far, the rate at the cursor.
+    let mut stats: Vec<EdgeStat<'_>> = Vec::new();
+    let mut node_in: FxHashMap<NodeId, (u64, u64)> = FxHashMap::default();
+    let mut node_out: FxHashMap<NodeId, u64> = FxHashMap::default();
+    for edge in cx.store.topology.edges_sorted() {
+        if !laid_out.contains(&edge.from) || !laid_out.contains(&edge.to) {
+            continue;
+        }
+        if edge.stage == Stage::Call && !cx.show_calls {
+            continue;
+        }
+        let times = cx.derived.edge_times(cx.store, edge.from, edge.to);
+        let count = times.partition_point(|&x| x <= t) as u64;
+        let rate_at = cx.derived.edge_rate(cx.store, edge.from, edge.to, t);
+        let errors = edge.errors_until(t);
+        let e_in = node_in.entry(edge.to).or_default();
+        e_in.0 += count;
+        e_in.1 += errors;
+        *node_out.entry(edge.from).or_default() += count;
+        stats.push(EdgeStat {
+            edge,
+            count,
+            errors,
+            rate_at,
+        });
+    }
+    view.drawn_edges = stats.len();
+
+    // Fit the nodes (and room for loops under them and labels around them).
     let (bx0, by0, bx1, by1) = layout.bounds;
     let bounds_w = bx1 - bx0 + NODE_W + 40.0;
     let bounds_h = by1 - by0 + NODE_H + 60.0;
@@ -208,15 +307,14 @@ pub fn show(
         }
     }
     let zoom = view.zoom;
-    let centre = vec2((bx0 + bx1) / 2.0, (by0 + by1) / 2.0);
+    // Labels stay readable zoomed out: drawn at 9.5 px at least, and placed at that size.
+    let label_px = (scene::LABEL_SIZE * zoom).clamp(9.5, 13.0);
+    let label_scale = label_px / (scene::LABEL_SIZE * zoom);
+    let scene = scene_of(cx, &stats, &node_in, &node_out, label_scale);
+    let centre = scene::pt((bx0 + bx1) / 2.0, (by0 + by1) / 2.0);
     let origin = rect.center() + view.pan;
-    let to_screen = |x: f32, y: f32| origin + (vec2(x, y) - centre) * zoom;
-    let node_size = vec2(NODE_W, NODE_H) * zoom;
-    let pos: FxHashMap<NodeId, Pos2> = layout
-        .nodes
-        .iter()
-        .map(|p| (p.id, to_screen(p.x, p.y)))
-        .collect();
+    let to_screen = |p: scene::Point| origin + (vec2(p.x, p.y) - vec2(centre.x, centre.y)) * zoom;
+    let screen_rect = |r: scene::Rect| Rect::from_min_max(to_screen(r.min), to_screen(r.max));
 
     // What to light: the selected node/edge, the selected event's path, the finding.
     let mut lit_edges: FxHashSet<(NodeId, NodeId)> = FxHashSet::default();
@@ -244,143 +342,74 @@ pub fn show(
         lit_edges.extend(f.edge_ids.iter().copied());
         lit_nodes.extend(f.node_ids.iter().copied());
     }
-    let t = cx.time;
-    let filter_nodes = cx.derived.filter.as_ref().map(|f| &f.nodes);
 
-    // Edges first (under the nodes).
-    let mut geoms: Vec<EdgeGeom<'_>> = Vec::new();
-    let mut node_in: FxHashMap<NodeId, (u64, u64)> = FxHashMap::default();
-    let mut node_out: FxHashMap<NodeId, u64> = FxHashMap::default();
-    for edge in cx.store.topology.edges_sorted() {
-        let (Some(&a), Some(&b)) = (pos.get(&edge.from), pos.get(&edge.to)) else {
-            continue;
-        };
-        if edge.stage == Stage::Call && !cx.show_calls {
-            continue;
-        }
-        let times = cx.derived.edge_times(cx.store, edge.from, edge.to);
-        let count = times.partition_point(|&x| x <= t) as u64;
-        let rate_at = cx.derived.edge_rate(cx.store, edge.from, edge.to, t);
-        let errors = edge.errors_until(t);
-        let e_in = node_in.entry(edge.to).or_default();
-        e_in.0 += count;
-        e_in.1 += errors;
-        *node_out.entry(edge.from).or_default() += count;
-        let p0 = a + vec2(node_size.x / 2.0, 0.0);
-        let p3 = b - vec2(node_size.x / 2.0, 0.0);
-        let layer_w = crate::export::layout::LAYER_GAP * zoom;
-        let pts = if p3.x > p0.x + layer_w {
-            // A long edge skips layers: arc over the nodes in between instead of running
-            // behind them.
-            let dx = (p3.x - p0.x) * 0.25;
-            let lift = node_size.y * 1.6;
-            [p0, p0 + vec2(dx, -lift), p3 - vec2(dx, lift), p3]
-        } else if p3.x > p0.x + 4.0 {
-            let dx = (p3.x - p0.x) * 0.5;
-            [p0, p0 + vec2(dx, 0.0), p3 - vec2(dx, 0.0), p3]
-        } else {
-            // A back edge (a loop): route below the nodes.
-            let drop = node_size.y * 1.4;
-            [
-                p0,
-                p0 + vec2(80.0 * zoom, drop),
-                p3 + vec2(-80.0 * zoom, drop),
-                p3,
-            ]
-        };
-        geoms.push(EdgeGeom {
-            edge,
-            pts,
-            count,
-            errors,
-            rate: rate_at.per_sec,
-            rate_at,
-        });
-    }
-    view.drawn_edges = geoms.len();
-    let max_rate = geoms.iter().map(|g| g.rate).fold(0.0f64, f64::max);
-    let max_count = geoms.iter().map(|g| g.count).max().unwrap_or(0).max(1);
+    // Edges first (under the nodes), as the scene routed them.
     let speed = if cx.live { 1.0 } else { cx.time_ctl.speed };
     let dot_window = ((0.9 * speed * NANOS_PER_SEC as f64) as Nanos).max(1);
     let pointer = response.hover_pos();
     let mut hovered_edge: Option<(f32, (NodeId, NodeId))> = None;
-    let mut labels: Vec<EdgeLabel> = Vec::new();
-    for g in &geoms {
+    let by_key: FxHashMap<(NodeId, NodeId), &EdgeStat<'_>> = stats
+        .iter()
+        .map(|g| ((g.edge.from, g.edge.to), g))
+        .collect();
+    for se in &scene.edges {
+        let key = (se.from, se.to);
+        let Some(g) = by_key.get(&key) else { continue };
         let e = g.edge;
-        let key = (e.from, e.to);
         let dimmed = filter_nodes.is_some_and(|_| g.count == 0 && e.count > 0);
         let lit = lit_edges.contains(&key);
-        let weight = if max_rate > 0.0 {
-            (g.rate / max_rate).sqrt()
-        } else {
-            (g.count as f64 / max_count as f64).sqrt() * 0.5
-        } as f32;
-        let width = (1.2 + 6.0 * weight) * zoom.clamp(0.6, 1.3);
-        let mut color = match cx.color_by {
-            ColorBy::Errors => {
-                if e.stage == Stage::DeadLetter && g.count > 0 {
-                    theme.error
-                } else {
-                    theme.error_rate_color(g.errors as f64 / g.count.max(1) as f64)
-                }
-            }
-            ColorBy::Latency => match e.latency.as_ref().and_then(LatencySummary::of) {
-                Some(s) => theme.latency_color(s.p95),
-                None => theme.edge,
-            },
-        };
+        let width = se.width * zoom.clamp(0.6, 1.3);
+        let mut color = theme.edge_color(se.class);
         if lit {
             color = theme.highlight;
         }
         if dimmed {
             color = color.gamma_multiply(0.25);
         }
-        let call = e.stage == Stage::Call;
-        if call && !lit && g.errors == 0 {
-            color = if dimmed {
-                theme.call.gamma_multiply(0.25)
-            } else {
-                theme.call
-            };
-        }
-        // Declared by the broker, nothing seen on it yet: dashed and muted.
-        let declared_only = e.declared && g.count == 0;
-        if declared_only && !lit {
-            color = theme.text_weak;
-        }
         let stroke = Stroke::new(if lit { width + 2.0 } else { width }, color);
+        let segments: Vec<[Pos2; 4]> = se.path.iter().map(|seg| seg.map(to_screen)).collect();
         let selected = cx.selection == Selection::Edge(e.from, e.to);
         if selected {
             // The selected edge: a wide halo in the selection colour under it, so it
             // stands out whatever its own colour says.
-            painter.add(CubicBezierShape::from_points_stroke(
-                g.pts,
-                false,
-                Color32::TRANSPARENT,
-                Stroke::new(stroke.width + 9.0, theme.selection.gamma_multiply(0.55)),
-            ));
+            for seg in &segments {
+                painter.add(CubicBezierShape::from_points_stroke(
+                    *seg,
+                    false,
+                    Color32::TRANSPARENT,
+                    Stroke::new(stroke.width + 9.0, theme.selection.gamma_multiply(0.55)),
+                ));
+            }
         }
-        if call || declared_only {
-            // Calls are not event flow: dashed, in their own colour.
-            let curve = CubicBezierShape::from_points_stroke(
-                g.pts,
-                false,
-                Color32::TRANSPARENT,
-                Stroke::NONE,
-            );
-            let points: Vec<Pos2> = (0..=32).map(|k| curve.sample(k as f32 / 32.0)).collect();
+        if se.class.dashed() && !lit {
+            // Calls are not event flow, declared edges saw nothing yet: dashed.
+            let points: Vec<Pos2> = segments
+                .iter()
+                .flat_map(|seg| {
+                    let curve = CubicBezierShape::from_points_stroke(
+                        *seg,
+                        false,
+                        Color32::TRANSPARENT,
+                        Stroke::NONE,
+                    );
+                    (0..=24).map(move |k| curve.sample(k as f32 / 24.0))
+                })
+                .collect();
             painter.extend(Shape::dashed_line(&points, stroke, 7.0 * zoom, 5.0 * zoom));
         } else {
-            painter.add(CubicBezierShape::from_points_stroke(
-                g.pts,
-                false,
-                Color32::TRANSPARENT,
-                stroke,
-            ));
+            for seg in &segments {
+                painter.add(CubicBezierShape::from_points_stroke(
+                    *seg,
+                    false,
+                    Color32::TRANSPARENT,
+                    stroke,
+                ));
+            }
         }
         // Arrow head.
-        let tip = g.pts[3];
-        let dir = (g.pts[3] - g.pts[2]).normalized();
+        let (tip, dir) = se.arrow();
+        let tip = to_screen(tip);
+        let dir = vec2(dir.x, dir.y);
         let n = vec2(-dir.y, dir.x);
         let s = (6.0 + width) * zoom.clamp(0.7, 1.2);
         painter.add(Shape::convex_polygon(
@@ -392,8 +421,6 @@ pub fn show(
             color,
             Stroke::NONE,
         ));
-        let bez =
-            CubicBezierShape::from_points_stroke(g.pts, false, Color32::TRANSPARENT, Stroke::NONE);
         // Dots: events arriving at the target within the next `dot_window`.
         let times = cx.derived.edge_times(cx.store, e.from, e.to);
         // Following a live source the cursor is the newest event, so dots show the last
@@ -409,7 +436,7 @@ pub fn show(
             let step = ((hi - lo) / MAX_DOTS).max(1);
             for &ti in times[lo..hi].iter().step_by(step) {
                 let frac = 1.0 - (ti - dot_t) as f32 / dot_window as f32;
-                let p = bez.sample(frac.clamp(0.0, 1.0));
+                let p = to_screen(se.sample(frac.clamp(0.0, 1.0)));
                 let c = if e.stage == Stage::DeadLetter {
                     theme.error
                 } else {
@@ -420,102 +447,27 @@ pub fn show(
         }
         // Hit test for clicks on the curve.
         if let Some(p) = pointer {
-            for k in 0..=20 {
-                let d = bez.sample(k as f32 / 20.0).distance(p);
-                if d < 8.0 && hovered_edge.is_none_or(|h| d < h.0) {
-                    hovered_edge = Some((d, key));
+            for seg in &se.path {
+                for k in 0..=20 {
+                    let d = to_screen(scene::cubic(seg, k as f32 / 20.0)).distance(p);
+                    if d < 8.0 && hovered_edge.is_none_or(|h| d < h.0) {
+                        hovered_edge = Some((d, key));
+                    }
                 }
             }
-        }
-        // The label: measured here, placed after every curve is drawn (see below).
-        if zoom > 0.4 {
-            let types: Vec<&str> = e
-                .types
-                .iter()
-                .take(2)
-                .map(|(s, _)| {
-                    let t = cx.store.str(*s);
-                    // A call's name (`POST /orders`) reads whole; event types shorten.
-                    if e.stage == Stage::Call {
-                        t
-                    } else {
-                        short_type(t)
-                    }
-                })
-                .collect();
-            let mut line1 = types.join(", ");
-            if e.types.len() > 2 {
-                line1.push_str(&format!(" +{}", e.types.len() - 2));
-            }
-            if line1.is_empty() {
-                line1 = e.stage.as_str().to_string();
-            }
-            let mut lines = vec![(line1, if dimmed { theme.text_weak } else { theme.text })];
-            // Scopes: the count is what crossed the edge up to the cursor, the rate is at
-            // the cursor (its window named), the p95 is of the whole run.
-            let r = &g.rate_at;
-            lines.push((
-                format!(
-                    "{} so far · {} ({})",
-                    fmt_count(g.count),
-                    crate::analysis::series::fmt_rate(r.per_sec),
-                    crate::analysis::series::fmt_window(r.window)
-                ),
-                theme.text_weak,
-            ));
-            let mut extra = Vec::new();
-            if r.peak_per_sec > r.per_sec {
-                extra.push(format!(
-                    "peak {}",
-                    crate::analysis::series::fmt_rate(r.peak_per_sec)
-                ));
-            }
-            if g.errors > 0 {
-                extra.push(format!("{} err", fmt_count(g.errors)));
-            }
-            if let Some(s) = e.latency.as_ref().and_then(LatencySummary::of) {
-                extra.push(format!("run p95 {}", fmt_duration((s.p95 * 1e6) as i64)));
-            }
-            if !extra.is_empty() {
-                let c = if g.errors > 0 {
-                    theme.warn
-                } else {
-                    theme.text_weak
-                };
-                lines.push((extra.join(" · "), c));
-            }
-            let size = (11.0 * zoom).clamp(9.5, 13.0);
-            let galleys: Vec<_> = lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, (text, color))| {
-                    let font = FontId::proportional(if i == 0 { size } else { size - 1.0 });
-                    painter.layout_no_wrap(text, font, color)
-                })
-                .collect();
-            let w = galleys.iter().map(|g| g.size().x).fold(0.0, f32::max);
-            let h: f32 = galleys.iter().map(|g| g.size().y).sum();
-            labels.push(EdgeLabel {
-                key,
-                bez,
-                size: vec2(w + 8.0, h + 2.0),
-                galleys,
-                selected,
-            });
         }
     }
 
     // Nodes.
-    for p in &layout.nodes {
-        let Some(&c) = pos.get(&p.id) else { continue };
-        let Some(node) = cx.store.topology.node(p.id) else {
+    for sn in &scene.nodes {
+        let Some(node) = cx.store.topology.node(sn.id) else {
             continue;
         };
-        let r = Rect::from_center_size(c, node_size);
+        let r = screen_rect(sn.rect);
         let kind_color = theme.node_color(node.kind);
-        let selected = cx.selection == Selection::Node(p.id);
-        let lit = lit_nodes.contains(&p.id);
-        let dimmed = filter_nodes.is_some_and(|f| !f.contains(&p.id));
+        let selected = cx.selection == Selection::Node(sn.id);
+        let lit = lit_nodes.contains(&sn.id);
+        let dimmed = filter_nodes.is_some_and(|f| !f.contains(&sn.id));
         let mut stroke = Stroke::new(1.6, kind_color);
         if lit {
             stroke = Stroke::new(2.6, theme.highlight);
@@ -524,84 +476,47 @@ pub fn show(
             stroke = Stroke::new(3.0, theme.selection);
         }
         // Declared by the broker, nothing seen at it yet: hollow, its outline muted.
-        let declared_only = node.declared && node.observations == 0;
-        if declared_only && !lit && !selected {
+        if sn.declared_only && !lit && !selected {
             stroke = Stroke::new(1.2, kind_color.gamma_multiply(0.55));
         }
-        let fill = if declared_only {
+        let fill = if sn.declared_only {
             Color32::TRANSPARENT
         } else if dimmed {
             theme.node_fill.gamma_multiply(0.5)
         } else {
             theme.node_fill
         };
-        draw_shape(&painter, node.kind, r, fill, stroke, theme, zoom);
+        draw_shape(&painter, sn.shape, r, fill, stroke, theme, zoom);
         let name = cx.store.str(node.name);
-        let (inn, errs) = node_in.get(&p.id).copied().unwrap_or((0, 0));
-        let out = node_out.get(&p.id).copied().unwrap_or(0);
-        let sub = match node.kind {
-            NodeKind::Service => format!("calls in {} · out {}", fmt_count(inn), fmt_count(out)),
-            NodeKind::Producer => format!("published {}", fmt_count(out)),
-            NodeKind::Channel => format!("in {} · out {}", fmt_count(inn), fmt_count(out)),
-            NodeKind::Handler if declared_only && inn == 0 => "declared · nothing seen".into(),
-            NodeKind::Handler => {
-                if errs > 0 {
-                    format!("recv {} · {} failed", fmt_count(inn), fmt_count(errs))
-                } else {
-                    format!("received {}", fmt_count(inn))
-                }
+        let text_color = |class| {
+            if dimmed && class == TextClass::Normal {
+                theme.text_weak
+            } else {
+                theme.text_color(class)
             }
-            NodeKind::Store => format!("writes {}", fmt_count(inn)),
-            NodeKind::DeadLetter => format!("dead letters {}", fmt_count(inn)),
-        };
-        let tag = match node.kind {
-            NodeKind::Service => "service",
-            NodeKind::Producer => "producer",
-            NodeKind::Channel => "channel",
-            NodeKind::Handler => "λ handler",
-            NodeKind::Store => "store",
-            NodeKind::DeadLetter => "✉ dead-letter",
-        };
-        let fs = (13.0 * zoom).clamp(8.0, 15.0);
-        let text_color = if dimmed { theme.text_weak } else { theme.text };
-        let name_galley = painter.layout(
-            name.to_string(),
-            FontId::proportional(fs),
-            text_color,
-            r.width() - 16.0 * zoom,
-        );
-        let name_galley = if name_galley.rows.len() > 1 {
-            painter.layout_no_wrap(elide(name, 20), FontId::proportional(fs), text_color)
-        } else {
-            name_galley
         };
         painter.text(
-            r.left_top() + vec2(8.0, 4.0) * zoom,
+            to_screen(sn.tag.rect.min),
             Align2::LEFT_TOP,
-            tag,
-            FontId::proportional((10.0 * zoom).clamp(7.0, 11.0)),
+            &sn.tag.text,
+            FontId::proportional((sn.tag.size * zoom).clamp(7.0, 11.0)),
             kind_color,
         );
-        painter.galley(
-            pos2(
-                c.x - name_galley.size().x / 2.0,
-                c.y - name_galley.size().y / 2.0 + 1.0 * zoom,
-            ),
-            name_galley,
-            text_color,
+        painter.text(
+            to_screen(sn.name.rect.center()),
+            Align2::CENTER_CENTER,
+            &sn.name.text,
+            FontId::proportional((sn.name.size * zoom).clamp(8.0, 15.0)),
+            text_color(sn.name.class),
         );
         painter.text(
-            pos2(c.x, r.bottom() - 5.0 * zoom),
-            Align2::CENTER_BOTTOM,
-            sub,
-            FontId::proportional((10.5 * zoom).clamp(7.0, 12.0)),
-            if errs > 0 {
-                theme.error
-            } else {
-                theme.text_weak
-            },
+            to_screen(sn.sub.rect.center()),
+            Align2::CENTER_CENTER,
+            &sn.sub.text,
+            FontId::proportional((sn.sub.size * zoom).clamp(7.0, 12.0)),
+            text_color(sn.sub.class),
         );
-        let id = ui.scope_id().with(("node", p.id));
+        let id = ui.scope_id().with(("node", sn.id));
         let resp = ui.interact(r, id, Sense::click());
         resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, name));
         let resp = resp.on_hover_ui(|ui| {
@@ -619,25 +534,41 @@ pub fn show(
             }
         });
         if resp.clicked() {
-            cmds.push(Command::Select(Selection::Node(p.id)));
+            cmds.push(Command::Select(Selection::Node(sn.id)));
         }
     }
 
-    // Edge labels over every curve and node (never covered), each where no node and no other label is: the middle
-    // of its edge when that is free, else the free point nearest the middle, else the
-    // least covered one.
-    let node_rects: Vec<Rect> = layout
-        .nodes
-        .iter()
-        .filter_map(|p| pos.get(&p.id))
-        .map(|&c| Rect::from_center_size(c, node_size).expand(3.0))
-        .collect();
-    let mut placed: Vec<Rect> = Vec::with_capacity(labels.len());
-    for l in labels {
-        let label_rect = place_label(&l.bez, l.size, &node_rects, &placed);
-        placed.push(label_rect);
+    // Edge labels over every curve and node (never covered), where the scene placed them:
+    // the middle of the edge when that covers no node and no other label, else the free
+    // point nearest the middle, else the least covered one.
+    for se in scene.edges.iter().filter(|_| zoom > 0.4) {
+        let Some(l) = &se.label else { continue };
+        let dimmed = by_key
+            .get(&(se.from, se.to))
+            .is_some_and(|g| filter_nodes.is_some() && g.count == 0 && g.edge.count > 0);
+        let galleys: Vec<_> = l
+            .lines
+            .iter()
+            .map(|line| {
+                let size = line.size * zoom;
+                let color = if dimmed && line.class == TextClass::Normal {
+                    theme.text_weak
+                } else {
+                    theme.text_color(line.class)
+                };
+                painter.layout_no_wrap(line.text.clone(), FontId::proportional(size), color)
+            })
+            .collect();
+        let text_w = galleys.iter().map(|g| g.size().x).fold(0.0, f32::max) + 8.0;
+        let text_h: f32 = galleys.iter().map(|g| g.size().y).sum::<f32>() + 2.0;
+        let scaled = screen_rect(l.rect);
+        let label_rect = Rect::from_center_size(
+            scaled.center(),
+            vec2(scaled.width().max(text_w), scaled.height().max(text_h)),
+        );
+        let selected = cx.selection == Selection::Edge(se.from, se.to);
         painter.rect_filled(label_rect, 3.0, theme.canvas.gamma_multiply(0.92));
-        if l.selected {
+        if selected {
             painter.rect_stroke(
                 label_rect,
                 3.0,
@@ -645,8 +576,8 @@ pub fn show(
                 StrokeKind::Outside,
             );
         }
-        let mut y = label_rect.top() + 1.0;
-        for g in l.galleys {
+        let mut y = label_rect.center().y - (text_h - 2.0) / 2.0;
+        for g in galleys {
             let gh = g.size().y;
             painter.galley(
                 pos2(label_rect.center().x - g.size().x / 2.0, y),
@@ -655,7 +586,7 @@ pub fn show(
             );
             y += gh;
         }
-        let (from, to) = l.key;
+        let (from, to) = (se.from, se.to);
         let id = ui.scope_id().with(("edge", from, to));
         let r = ui.interact(label_rect, id, Sense::click());
         let name = format!(
@@ -678,38 +609,21 @@ pub fn show(
     rect
 }
 
-/// Reverse-DNS types (`com.example.shop.OrderPlaced`) by their last segment.
-fn short_type(t: &str) -> &str {
-    t.rsplit(['.', '/', ':'])
-        .find(|s| !s.is_empty())
-        .unwrap_or(t)
-}
-
-fn elide(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(n - 1).collect();
-        out.push('…');
-        out
-    }
-}
-
 /// Node shapes after PlantUML's EDA diagrams.
 fn draw_shape(
     painter: &egui::Painter,
-    kind: NodeKind,
+    shape: NodeShape,
     r: Rect,
     fill: Color32,
     stroke: Stroke,
     theme: &Theme,
     zoom: f32,
 ) {
-    match kind {
-        NodeKind::Service | NodeKind::Producer | NodeKind::Handler => {
+    match shape {
+        NodeShape::Box | NodeShape::Handler => {
             painter.rect_filled(r, CORNER, fill);
             painter.rect_stroke(r, CORNER, stroke, StrokeKind::Inside);
-            if kind == NodeKind::Handler {
+            if shape == NodeShape::Handler {
                 // A FaaS handler: a double left border.
                 let x = r.left() + 4.0 * zoom;
                 painter.line_segment(
@@ -718,7 +632,7 @@ fn draw_shape(
                 );
             }
         }
-        NodeKind::Channel | NodeKind::DeadLetter => {
+        NodeShape::Queue | NodeShape::DeadLetter => {
             // A queue: a horizontal cylinder.
             let ry = r.height() / 2.0;
             let rx = (10.0 * zoom).max(4.0);
@@ -751,7 +665,7 @@ fn draw_shape(
             );
             painter.line_segment([body.left_top(), body.right_top()], stroke);
             painter.line_segment([body.left_bottom(), body.right_bottom()], stroke);
-            if kind == NodeKind::DeadLetter {
+            if shape == NodeShape::DeadLetter {
                 let dash = Shape::dashed_line(
                     &[
                         pos2(body.left(), r.bottom() + 4.0),
@@ -764,7 +678,7 @@ fn draw_shape(
                 painter.extend(dash);
             }
         }
-        NodeKind::Store => {
+        NodeShape::Database => {
             // A database: a vertical cylinder.
             let ry = (7.0 * zoom).max(3.0);
             let body = Rect::from_min_max(

@@ -380,6 +380,13 @@ fn event(
         if ui.button("Copy as JSON").clicked() {
             cmds.push(Command::CopyText(event_json(store, e)));
         }
+        if ui
+            .button("Re-drive…")
+            .on_hover_text("Send this event again to an endpoint or a broker")
+            .clicked()
+        {
+            cmds.push(Command::OpenRedrive);
+        }
     });
     // The delivery history first: what happened to the event is what one looks for.
     egui::CollapsingHeader::new("Delivery history")

@@ -46,6 +46,9 @@ pub(super) fn menu_bar(
             if ui.button("Connect to a broker…").clicked() {
                 cmds.push(Command::OpenConnect);
             }
+            if ui.button("Re-drive events…").clicked() {
+                cmds.push(Command::OpenRedrive);
+            }
             if ui.button("Live demo").clicked() {
                 cmds.push(Command::StartDemo);
             }
@@ -59,6 +62,15 @@ pub(super) fn menu_bar(
             ui.separator();
             if ui.button("Quit").clicked() {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        });
+        ui.menu_button("Export", |ui| {
+            if ui
+                .add(egui::Button::new("Export the flow diagram…").shortcut_text("Ctrl+E"))
+                .on_hover_text("SVG, PNG, DOT, Mermaid, PlantUML or JSON, of the whole graph, the filter, the selection or the time window")
+                .clicked()
+            {
+                cmds.push(Command::OpenExport);
             }
         });
         ui.menu_button("View", |ui| {

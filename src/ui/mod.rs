@@ -10,6 +10,7 @@ pub mod bench;
 mod connect;
 mod derived;
 mod empty;
+mod export_dialog;
 pub mod findings;
 mod graph;
 mod inputs;
@@ -20,6 +21,7 @@ mod open_dialog;
 mod overlays;
 mod plot_axes;
 mod record;
+mod redrive;
 mod screenshot;
 mod settings;
 pub mod startup;
@@ -29,7 +31,9 @@ mod timeline;
 
 pub use app::{EventLensApp, StartOptions};
 pub use derived::Derived;
+pub use export_dialog::{ExportRequest, ExportScope};
 pub use latency::LatencyFigures;
+pub use redrive::RedriveRequest;
 pub use screenshot::{ScreenshotOutcome, ScreenshotRequest};
 pub use settings::Settings;
 
@@ -88,6 +92,10 @@ pub enum Command {
     /// Watch these broker sources live, instead of what is shown now.
     Connect(Vec<crate::source::BrokerUrl>),
     CancelLoad,
+    /// The Re-drive dialog.
+    OpenRedrive,
+    /// Send events again (the Re-drive dialog's confirmed request).
+    StartRedrive(Box<redrive::RedriveRequest>),
     SetTheme(theme::ThemeChoice),
     SetBottomTab(BottomTab),
     SetColorBy(ColorBy),
@@ -103,6 +111,12 @@ pub enum Command {
     CopyText(String),
     FitGraph,
     ClearRecent,
+    /// The Export dialog (File > Export, Ctrl+E).
+    OpenExport,
+    /// Choose the export's path in the system's save dialog.
+    ExportBrowse,
+    /// Write an export (on a thread of its own; the dialog shows the outcome).
+    Export(ExportRequest),
 }
 
 /// Read-only state for the panels of one frame.
@@ -142,27 +156,10 @@ impl ViewCtx<'_> {
 
 /// Formats a duration in nanoseconds for people.
 pub fn fmt_duration(ns: i64) -> String {
-    let ms = ns as f64 / 1e6;
-    if ns < 0 {
-        "–".into()
-    } else if ms < 1.0 {
-        format!("{:.0} µs", ns as f64 / 1e3)
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.2} s", ms / 1000.0)
-    }
+    crate::export::scene::fmt_duration(ns)
 }
 
 /// Formats a count with thousands separators.
 pub fn fmt_count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::export::scene::fmt_count(n)
 }

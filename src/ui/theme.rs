@@ -1,6 +1,7 @@
 //! The design system: colours, spacing and the dark/light visuals, so every panel looks like
 //! the same product and a theme change is one edit here.
 
+use crate::export::style::{EdgeClass, Palette, Rgb, TextClass};
 use crate::model::NodeKind;
 use egui::{Color32, CornerRadius, Stroke, Visuals};
 
@@ -16,6 +17,9 @@ pub enum ThemeChoice {
 #[derive(Clone, Debug)]
 pub struct Theme {
     pub dark: bool,
+    /// The diagram colours this theme's graph colours come from (shared with the SVG
+    /// export, see [`crate::export::style`]).
+    pub palette: Palette,
     pub canvas: Color32,
     pub grid: Color32,
     pub text: Color32,
@@ -36,18 +40,19 @@ pub struct Theme {
 
 /// Spacing tokens.
 pub const PAD: f32 = 8.0;
-pub const NODE_W: f32 = 156.0;
-pub const NODE_H: f32 = 58.0;
+pub use crate::export::scene::{NODE_H, NODE_W};
 pub const CORNER: u8 = 6;
 pub const PANEL_LEFT_W: f32 = 260.0;
 pub const PANEL_RIGHT_W: f32 = 350.0;
 pub const TIMELINE_H: f32 = 190.0;
 pub const BOTTOM_TABS_H: f32 = 250.0;
 
-/// Error rates where an edge turns from ok to warn to error colour.
-pub const ERROR_RATE_STEPS: [f64; 2] = [0.02, 0.08];
-/// p95 latencies (ms) where an edge turns from ok to warn to error colour.
-pub const LATENCY_STEPS_MS: [f64; 2] = [20.0, 100.0];
+pub use crate::export::style::{ERROR_RATE_STEPS, LATENCY_STEPS_MS};
+
+/// An engine colour as an egui colour.
+pub fn rgb(c: Rgb) -> Color32 {
+    Color32::from_rgb(c.0, c.1, c.2)
+}
 
 /// A palette of distinct series colours (plots, channels).
 pub const SERIES: [Color32; 6] = [
@@ -63,82 +68,72 @@ impl Theme {
     pub fn new(choice: ThemeChoice) -> Theme {
         match choice {
             ThemeChoice::Dark => Theme {
-                dark: true,
-                canvas: Color32::from_rgb(22, 24, 29),
                 grid: Color32::from_rgb(34, 37, 44),
-                text: Color32::from_rgb(220, 223, 228),
-                text_weak: Color32::from_rgb(140, 146, 156),
                 accent: Color32::from_rgb(86, 156, 214),
                 cursor: Color32::from_rgb(255, 196, 64),
-                ok: Color32::from_rgb(98, 190, 120),
-                warn: Color32::from_rgb(230, 170, 60),
-                error: Color32::from_rgb(235, 87, 87),
-                edge: Color32::from_rgb(110, 120, 135),
-                call: Color32::from_rgb(150, 140, 110),
                 dot: Color32::from_rgb(120, 200, 255),
                 highlight: Color32::from_rgb(255, 196, 64),
                 selection: Color32::from_rgb(120, 180, 255),
-                node_fill: Color32::from_rgb(38, 42, 50),
+                ..Theme::of_palette(Palette::DARK)
             },
             ThemeChoice::Light => Theme {
-                dark: false,
-                canvas: Color32::from_rgb(248, 249, 251),
                 grid: Color32::from_rgb(232, 235, 240),
-                text: Color32::from_rgb(30, 33, 38),
-                text_weak: Color32::from_rgb(100, 106, 116),
                 accent: Color32::from_rgb(30, 110, 200),
                 cursor: Color32::from_rgb(210, 120, 0),
-                ok: Color32::from_rgb(40, 150, 70),
-                warn: Color32::from_rgb(200, 130, 0),
-                error: Color32::from_rgb(210, 50, 50),
-                edge: Color32::from_rgb(140, 148, 160),
-                call: Color32::from_rgb(150, 125, 70),
                 dot: Color32::from_rgb(20, 120, 220),
                 highlight: Color32::from_rgb(220, 120, 0),
                 selection: Color32::from_rgb(30, 110, 200),
-                node_fill: Color32::from_rgb(255, 255, 255),
+                ..Theme::of_palette(Palette::LIGHT)
             },
         }
+    }
+
+    /// The palette's colours; the app's own tokens (grid, accent, cursor...) to be set.
+    fn of_palette(p: Palette) -> Theme {
+        Theme {
+            dark: p.dark,
+            palette: p,
+            canvas: rgb(p.canvas),
+            grid: rgb(p.canvas),
+            text: rgb(p.text),
+            text_weak: rgb(p.text_weak),
+            accent: rgb(p.text),
+            cursor: rgb(p.warn),
+            ok: rgb(p.ok),
+            warn: rgb(p.warn),
+            error: rgb(p.error),
+            edge: rgb(p.edge),
+            call: rgb(p.call),
+            dot: rgb(p.text),
+            highlight: rgb(p.warn),
+            selection: rgb(p.text),
+            node_fill: rgb(p.node_fill),
+        }
+    }
+
+    /// The colour of an edge class.
+    pub fn edge_color(&self, class: EdgeClass) -> Color32 {
+        rgb(self.palette.edge(class))
+    }
+
+    /// The colour of a text class.
+    pub fn text_color(&self, class: TextClass) -> Color32 {
+        rgb(self.palette.text(class))
     }
 
     /// The accent colour of a node kind (its outline and icon).
     pub fn node_color(&self, kind: NodeKind) -> Color32 {
-        let (d, l) = match kind {
-            NodeKind::Service => ((150, 160, 175), (95, 105, 120)),
-            NodeKind::Producer => ((86, 156, 214), (30, 110, 200)),
-            NodeKind::Channel => ((197, 134, 192), (150, 70, 160)),
-            NodeKind::Handler => ((78, 201, 176), (20, 140, 120)),
-            NodeKind::Store => ((220, 170, 90), (170, 110, 20)),
-            NodeKind::DeadLetter => ((235, 87, 87), (210, 50, 50)),
-        };
-        let (r, g, b) = if self.dark { d } else { l };
-        Color32::from_rgb(r, g, b)
+        rgb(self.palette.node(kind))
     }
 
     /// Colour for an error rate in 0..=1.
     pub fn error_rate_color(&self, rate: f64) -> Color32 {
-        let [low, high] = ERROR_RATE_STEPS;
-        if rate <= 0.0 {
-            self.edge
-        } else if rate < low {
-            self.ok
-        } else if rate < high {
-            self.warn
-        } else {
-            self.error
-        }
+        self.edge_color(EdgeClass::of_error_rate(rate))
     }
 
     /// Colour for a p95 latency in milliseconds.
     pub fn latency_color(&self, p95_ms: f64) -> Color32 {
-        let [low, high] = LATENCY_STEPS_MS;
-        if p95_ms < low {
-            self.ok
-        } else if p95_ms < high {
-            self.warn
-        } else {
-            self.error
-        }
+        self.edge_color(EdgeClass::of_latency(p95_ms))
     }
 
     /// The edge colours of a colouring with what each means, for the graph's legend: the
