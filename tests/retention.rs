@@ -163,6 +163,16 @@ fn folding_keeps_every_count_histogram_and_per_event_finding_of_the_reference_ru
     );
     // The same figures as with nothing folded.
     assert_eq!(edge_figures(&snap.store), edge_figures(&full));
+    // And as of the live cursor (the newest time), what the graph's edge labels say.
+    let now = snap.store.last_time().expect("times");
+    for e in snap.store.topology.graph.edge_weights() {
+        let whole = full
+            .topology
+            .edge_between(e.from, e.to)
+            .expect("the same edge");
+        assert_eq!(e.count_until(now), whole.count, "{:?}", (e.from, e.to));
+        assert_eq!(e.errors_until(now), whole.errors, "{:?}", (e.from, e.to));
+    }
     assert_eq!(node_figures(&snap.store), node_figures(&full));
     let (a, b) = (Report::build(&snap.store), Report::build(&full));
     assert_eq!(a.summary.events, b.summary.events);

@@ -69,15 +69,16 @@ pub struct FoldedEdge {
 pub struct FoldedCounts {
     pub count: u64,
     pub errors: u64,
-    /// (end of the second, observations up to it, failures up to it), in time order.
+    /// (start of the second, observations up to its end, failures up to its end), in time
+    /// order.
     pub running: Vec<(Nanos, u64, u64)>,
 }
 
 impl FoldedCounts {
-    /// Folded observations and failures up to and including `t`: exact at whole seconds,
-    /// to the second otherwise.
+    /// Folded observations and failures up to `t`, to the second: a second counts whole
+    /// once `t` is in it (so at or after the last folded time, all of them).
     pub fn until(&self, t: Nanos) -> (u64, u64) {
-        let i = self.running.partition_point(|r| r.0 <= t.saturating_add(1));
+        let i = self.running.partition_point(|r| r.0 <= t);
         match i {
             0 => (0, 0),
             i => (self.running[i - 1].1, self.running[i - 1].2),
@@ -92,7 +93,7 @@ impl FoldedEdge {
         for (&start, &(c, e)) in &self.seconds {
             n += c;
             f += e;
-            running.push((start.saturating_add(NANOS_PER_SEC - 1), n, f));
+            running.push((start, n, f));
         }
         FoldedCounts {
             count: self.count,

@@ -247,7 +247,12 @@ pub fn show(
             continue;
         }
         let times = cx.derived.edge_times(cx.store, edge.from, edge.to);
-        let count = times.partition_point(|&x| x <= t) as u64;
+        // What retention folded out is counted too (a filter applies to the kept events).
+        let folded = match (&cx.derived.filter, &edge.folded) {
+            (None, Some(f)) => f.until(t).0,
+            _ => 0,
+        };
+        let count = folded + times.partition_point(|&x| x <= t) as u64;
         let rate_at = cx.derived.edge_rate(cx.store, edge.from, edge.to, t);
         let errors = edge.errors_until(t);
         let e_in = node_in.entry(edge.to).or_default();

@@ -158,11 +158,15 @@ fn summary(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
         .striped(true)
         .max_col_width(value_width(ui))
         .show(ui, |ui| {
-            let calls = cx.store.call_events;
+            // With retention, the totals count what was folded out too (the kept part is
+            // what the table lists).
+            let folded = cx.store.folded.as_deref();
+            let calls = cx.store.call_events + folded.map_or(0, |f| f.calls);
+            let kept = cx.store.events.len() as u64 - cx.store.call_events;
             kv(
                 ui,
                 "events",
-                fmt_count(cx.store.events.len() as u64 - calls),
+                fmt_count(kept + folded.map_or(0, |f| f.events - f.calls)),
             );
             if calls > 0 {
                 kv(ui, "calls", fmt_count(calls));
@@ -170,8 +174,22 @@ fn summary(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
             kv(
                 ui,
                 "observations",
-                fmt_count(cx.store.observations.len() as u64),
+                fmt_count(
+                    cx.store.observations.len() as u64 + folded.map_or(0, |f| f.observations),
+                ),
             );
+            if let Some(f) = folded {
+                kv(
+                    ui,
+                    "folded",
+                    format!(
+                        "{} events, kept in the counts, histograms and findings ({} folds)",
+                        fmt_count(f.events),
+                        f.folds
+                    ),
+                );
+                kv(ui, "kept", format!("{} events", fmt_count(kept)));
+            }
             kv(ui, "nodes", fmt_count(cx.derived.layout.nodes.len() as u64));
             kv(
                 ui,
