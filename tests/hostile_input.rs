@@ -1,5 +1,5 @@
 //! Hostile and broken inputs end with an error naming where, in bounded memory, with the
-//! good records around them read: a gzip bomb, a 400 MB line (mapped and streamed), NUL
+//! good records around them read: a gzip bomb, a 400 MB line (plain and gzipped), NUL
 //! bytes, 200,000-deep nesting, a document past `--max-record`. Each runs `eventlens
 //! analyze --json` as a child process and measures its peak resident memory.
 
@@ -174,7 +174,7 @@ fn a_3_gb_gzip_line_is_skipped_and_a_zstd_bomb_stops_with_a_clear_error() {
 }
 
 #[test]
-fn a_400_mb_line_is_skipped_naming_its_line_mapped_and_streamed() {
+fn a_400_mb_line_is_skipped_naming_its_line_plain_and_gzipped() {
     let d = dir();
     let plain = d.path().join("long.jsonl");
     let long = vec![b'x'; 400 << 20];
@@ -196,7 +196,7 @@ fn a_400_mb_line_is_skipped_naming_its_line_mapped_and_streamed() {
         plain.display(),
         gz.display()
     ));
-    for (what, path) in [("mapped", &plain), ("streamed", &gz)] {
+    for (what, path) in [("plain", &plain), ("gzipped", &gz)] {
         let run = eventlens(&["analyze", "--json", path.to_str().expect("utf-8 path")]);
         check_peak(what, &run);
         let (events, errors) = events_and_errors(&run);

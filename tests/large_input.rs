@@ -1,6 +1,5 @@
 //! A capture larger than the loader's 8 MB blocks, with bad lines scattered through it, read
-//! two ways: mapped in memory (a plain file) and streamed through the decompressor (the same
-//! file gzipped). Both must give the same model, the same line numbers for every bad line, and
+//! two ways: a plain file, and streamed through the decompressor (the same file gzipped). Both must give the same model, the same line numbers for every bad line, and
 //! payloads that read back as the bytes of the file.
 
 use eventlens::analysis::report::Report;
@@ -55,17 +54,17 @@ fn load(path: &std::path::Path) -> Store {
 }
 
 #[test]
-fn a_mapped_file_and_a_streamed_one_give_the_same_model() {
+fn a_plain_file_and_a_gzipped_one_give_the_same_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (plain, gz, lines) = write_capture(dir.path());
     assert!(
         std::fs::metadata(&plain).expect("size").len() > 3 * (8 << 20),
         "the capture must span several blocks"
     );
-    let mapped = load(&plain);
+    let plain_store = load(&plain);
     let streamed = load(&gz);
 
-    let input = &mapped.inputs[0];
+    let input = &plain_store.inputs[0];
     assert_eq!(input.records as usize, RECORDS);
     assert_eq!(input.skipped as usize, BAD.len());
     for &(at, _, why) in BAD {
@@ -83,19 +82,19 @@ fn a_mapped_file_and_a_streamed_one_give_the_same_model() {
         v["inputs"][0]["path"] = serde_json::Value::Null;
         v
     };
-    assert_eq!(json(&mapped), json(&streamed));
-    assert_eq!(mapped.observations.len(), streamed.observations.len());
+    assert_eq!(json(&plain_store), json(&streamed));
+    assert_eq!(plain_store.observations.len(), streamed.observations.len());
 
     // Payloads point into the file: they read back as the `data` of their line.
-    for e in mapped.events.iter().step_by(997) {
-        let payload = mapped.payload(e).expect("payload");
+    for e in plain_store.events.iter().step_by(997) {
+        let payload = plain_store.payload(e).expect("payload");
         let line = &lines[e.loc.line as usize - 1];
         let data = line.split("\"data\":").nth(1).expect("data");
         assert!(data.starts_with(std::str::from_utf8(&payload).expect("utf-8")));
     }
-    for i in (0..mapped.events.len()).step_by(4999) {
+    for i in (0..plain_store.events.len()).step_by(4999) {
         assert_eq!(
-            mapped.payload(&mapped.events[i]),
+            plain_store.payload(&plain_store.events[i]),
             streamed.payload(&streamed.events[i]),
             "event {i}"
         );

@@ -739,24 +739,6 @@ impl<R: Read> Read for Expansion<R> {
     }
 }
 
-/// The file mapped in memory, if it is a regular file that can be mapped.
-///
-/// A mapped file must not be truncated by another process while it is read (the read would
-/// fault); captures are appended to, not truncated, and anything that is not a regular file
-/// (a pipe, a device) is read instead.
-fn map_file(path: &Path) -> Option<memmap2::Mmap> {
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() == 0 {
-        return None;
-    }
-    // SAFETY: see above; the map is only read, and only while the file is loaded.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Some(map)
-}
-
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -807,14 +789,8 @@ pub fn load_path(
     };
     let reader = io::Cursor::new(head).chain(reader);
     match layout {
-        Layout::Lines
-            if !stdin && compression == Compression::None && lines::is_cloudevent_lines(format) =>
-        {
-            match std::env::var_os("EVENTLENS_MMAP").and(map_file(path)) {
-                Some(map) => lines::load_mapped_cloudevents(store, input, &map, progress),
-                None => lines::load_lines(store, input, format, reader, progress),
-            }
-        }
+        // Read, never mapped: a file another process truncates meanwhile must end with an
+        // error, not fault the process (see `Shrinking`).
         Layout::Lines => lines::load_lines(store, input, format, reader, progress),
         Layout::Document => {
             // At most one byte past the limit is read, to know that it was passed.
