@@ -831,24 +831,29 @@ fn load_files(
     (store, loaded, failures)
 }
 
-fn export(
+/// What `export` and `replay` work on: the files, loaded and finalized; the analysis
+/// configuration; and the observations `--filter` and `--at`/`--window` keep, in time order
+/// (`None` when neither narrows).
+struct Selection {
+    store: eventlens::model::Store,
+    cfg: eventlens::analysis::AnalysisConfig,
+    keep: Option<Vec<u32>>,
+}
+
+/// Loads `files` and applies `--filter`, then `--at` (everything up to a moment) or
+/// `--window A..B`. `Err` is the exit code to return, its reason printed: 2 for an option
+/// that cannot be read, 1 when no file could be loaded.
+fn load_selection(
     files: &[PathBuf],
-    format: Option<&str>,
-    output: Option<&std::path::Path>,
     filter: Option<&str>,
     at: Option<&str>,
     window: Option<&str>,
     limits: eventlens::ingest::Limits,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Result<Selection, ExitCode>> {
     let usage = |msg: String| {
         eprintln!("eventlens: {msg}");
-        Ok(ExitCode::from(2))
+        Ok(Err(ExitCode::from(2)))
     };
-    let format = match export_format(format, output) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
-    let filter_text = filter;
     let filter = match filter.map(eventlens::analysis::filter::Filter::parse) {
         Some((_, bad)) if !bad.is_empty() => {
             return usage(format!("--filter: cannot read {}", bad.join(", ")));
@@ -862,7 +867,7 @@ fn export(
         eprintln!("eventlens: {f}");
     }
     if loaded == 0 {
-        return Ok(ExitCode::from(1));
+        return Ok(Err(ExitCode::from(1)));
     }
     store.finalize();
     // What to keep: the filter's observations, then those of the moment or window.
@@ -901,9 +906,43 @@ fn export(
                 .is_some_and(|o| o.time >= a && o.time <= b)
         });
     }
-    if filter.is_some() || range.is_some() {
+    let narrowed = filter.is_some() || range.is_some();
+    Ok(Ok(Selection {
+        store,
+        cfg,
+        keep: narrowed.then_some(keep),
+    }))
+}
+
+fn export(
+    files: &[PathBuf],
+    format: Option<&str>,
+    output: Option<&std::path::Path>,
+    filter: Option<&str>,
+    at: Option<&str>,
+    window: Option<&str>,
+    limits: eventlens::ingest::Limits,
+) -> anyhow::Result<ExitCode> {
+    let usage = |msg: String| {
+        eprintln!("eventlens: {msg}");
+        Ok(ExitCode::from(2))
+    };
+    let format = match export_format(format, output) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    let Selection {
+        mut store,
+        cfg,
+        keep,
+    } = match load_selection(files, filter, at, window, limits)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if let Some(keep) = keep {
         store = store.subset(&keep);
     }
+    let filter_text = filter;
     let opts = eventlens::export::Options {
         filter: filter_text,
         at,
@@ -1018,50 +1057,17 @@ fn redrive(
         (Some(speed), _, _) => Pacing::Original { speed },
         (None, None, false) => Pacing::default(),
     };
-    let filter = match args
-        .filter
-        .as_deref()
-        .map(eventlens::analysis::filter::Filter::parse)
-    {
-        Some((_, bad)) if !bad.is_empty() => {
-            return usage(format!("--filter: cannot read {}", bad.join(", ")));
-        }
-        other => other.map(|(f, _)| f),
+    let Selection { store, keep, .. } = match load_selection(
+        files,
+        args.filter.as_deref(),
+        None,
+        args.window.as_deref(),
+        limits,
+    )? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
     };
-    let (cfg, _) = eventlens::analysis::config::AnalysisFlags::default()
-        .resolve(files.first().map(PathBuf::as_path))?;
-    let (mut store, loaded, failures) = load_files(files, &cfg, limits);
-    for f in &failures {
-        eprintln!("eventlens: {f}");
-    }
-    if loaded == 0 {
-        return Ok(ExitCode::from(1));
-    }
-    store.finalize();
-    let mut keep: Vec<u32> = match &filter {
-        Some(f) => f.apply(&store).observations,
-        None => (0..store.observations.len() as u32).collect(),
-    };
-    if let Some(w) = args.window.as_deref() {
-        let Some((a, b)) = w.split_once("..") else {
-            return usage(format!(
-                "--window {w}: expected A..B, e.g. 10..20 or 2024-05-01T10:00:00Z.."
-            ));
-        };
-        let a = if a.trim().is_empty() { "start" } else { a };
-        let b = if b.trim().is_empty() { "end" } else { b };
-        let (a, b) = match (moment(&store, "--window", a), moment(&store, "--window", b)) {
-            (Ok(a), Ok(b)) if a <= b => (a, b),
-            (Ok(_), Ok(_)) => return usage(format!("--window {w}: the start is after the end")),
-            (Err(e), _) | (_, Err(e)) => return usage(e),
-        };
-        keep.retain(|&i| {
-            store
-                .observations
-                .get(i as usize)
-                .is_some_and(|o| o.time >= a && o.time <= b)
-        });
-    }
+    let keep = keep.unwrap_or_else(|| (0..store.observations.len() as u32).collect());
     let events = eventlens::redrive::events_of(&store, keep);
     let options = Options {
         pacing,

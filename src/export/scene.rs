@@ -629,6 +629,17 @@ pub fn short_type(t: &str) -> &str {
 }
 
 /// An edge label's first line, as the app writes it: up to two types (event types by
+/// The last line of an edge label: its figures (errors, p95...), in the warning colour
+/// when any failed; none when there are no figures.
+pub fn figures_line(figures: &[String], errors: u64) -> Option<(String, TextClass)> {
+    let class = if errors > 0 {
+        TextClass::Warn
+    } else {
+        TextClass::Weak
+    };
+    (!figures.is_empty()).then(|| (figures.join(" · "), class))
+}
+
 /// their last segment, a call's name whole), `+N` for the rest, or the stage.
 pub fn edge_types_line(types: &[&str], stage: Stage) -> String {
     let shown: Vec<&str> = types
@@ -770,14 +781,7 @@ pub fn of_store(store: &Store, colouring: Colouring, show_calls: bool) -> Scene 
         if let Some(p) = p95 {
             extra.push(format!("p95 {}", fmt_duration((p * 1e6) as i64)));
         }
-        if !extra.is_empty() {
-            let c = if e.errors > 0 {
-                TextClass::Warn
-            } else {
-                TextClass::Weak
-            };
-            lines.push((extra.join(" · "), c));
-        }
+        lines.extend(figures_line(&extra, e.errors));
         specs.push(EdgeSpec {
             from: e.from,
             to: e.to,

@@ -119,14 +119,7 @@ fn scene_of(
             if let Some(p) = p95 {
                 extra.push(format!("run p95 {}", fmt_duration((p * 1e6) as i64)));
             }
-            if !extra.is_empty() {
-                let c = if g.errors > 0 {
-                    TextClass::Warn
-                } else {
-                    TextClass::Weak
-                };
-                lines.push((extra.join(" · "), c));
-            }
+            lines.extend(scene::figures_line(&extra, g.errors));
             EdgeSpec {
                 from: e.from,
                 to: e.to,
