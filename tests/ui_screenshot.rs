@@ -72,7 +72,15 @@ fn screenshot_with(
     let _ = std::fs::remove_file(out);
     let file = files.first().copied().unwrap_or(Path::new(""));
     let mut cmd = Command::new("xvfb-run");
+    // eventlens's own exit status, printed by a shell inside xvfb-run: xvfb-run exits with
+    // its own code when cleaning up its temporary directory fails, hiding eventlens's.
     cmd.args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .args([
+            "sh",
+            "-c",
+            r#""$@"; echo "eventlens exit status $?" >&2"#,
+            "sh",
+        ])
         .arg(env!("CARGO_BIN_EXE_eventlens"))
         .args(files)
         .args(args)
@@ -110,9 +118,19 @@ fn screenshot_with(
         std::thread::sleep(Duration::from_millis(50));
     };
     let secs = t0.elapsed().as_secs_f64();
+    let mut stderr = reader.join().unwrap_or_default();
+    let mark = "eventlens exit status ";
+    let code = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(mark)?.trim().parse().ok());
+    if let Some(at) = stderr.rfind(mark) {
+        stderr.truncate(at);
+    }
     Run {
-        code: status.code(),
-        stderr: reader.join().unwrap_or_default(),
+        // Without the shell's line (killed, or the shell never ran), xvfb-run's own.
+        code: code.or(status.code()),
+        stderr,
         secs,
     }
 }
