@@ -138,3 +138,134 @@ fn the_dialog_reports_what_was_not_delivered_and_never_shows_a_password() {
         .count();
     assert_eq!(leaks, 0, "the password shows in the window");
 }
+
+/// Clicks the first events-table row showing this event id.
+fn click_row(h: &mut Harness<'static, EventLensApp>, id: &str, modifiers: egui::Modifiers) {
+    h.get_all_by_label(id)
+        .next()
+        .unwrap_or_else(|| panic!("no row shows {id}"))
+        .click_modifiers(modifiers);
+    h.run_steps(2);
+}
+
+/// Opens File > Re-drive events… with the receiver as the target.
+fn open_redrive_to(h: &mut Harness<'static, EventLensApp>, url: &str) {
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Re-drive events…").click();
+    h.run_steps(4);
+    h.get_by_label("Target URL").click();
+    h.run_steps(1);
+    h.get_by_label("Target URL").type_text(url);
+    h.run_steps(1);
+}
+
+fn received_ids(rx: &Receiver) -> Vec<String> {
+    rx.received()
+        .iter()
+        .filter_map(|r| r.header("ce-id").map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn ctrl_and_shift_clicks_in_the_table_choose_the_events_to_redrive() {
+    let rx = Receiver::start();
+    let mut h = open(None);
+    let ctrl = egui::Modifiers::COMMAND;
+    click_row(&mut h, "ord-2", egui::Modifiers::NONE);
+    click_row(&mut h, "ord-4", ctrl);
+    h.get_by_label("2 events selected");
+    // Shift+click: every event from the last clicked row (ord-4) back to note-1's row, in
+    // the table's time order: note-1, bin-1, ord-3 (two rows) and ord-4.
+    click_row(&mut h, "note-1", egui::Modifiers::SHIFT);
+    h.get_by_label("4 events selected");
+    // Ctrl+click on a selected one takes it out.
+    click_row(&mut h, "bin-1", ctrl);
+    h.get_by_label("3 events selected");
+    open_redrive_to(&mut h, &rx.url);
+    // The selected events are the scope it opens with.
+    h.get_by_label("The 3 selected events");
+    h.get_by_label("As fast as possible").click();
+    h.run_steps(1);
+    h.get_by_label("Next…").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("Send 3 events to {}?", rx.url));
+    h.get_by_label("Send").click();
+    h.run_steps(1);
+    run_until_done(&mut h);
+    assert_eq!(received_ids(&rx), ["note-1", "ord-3", "ord-4"]);
+    // A plain click selects one event again.
+    click_row(&mut h, "ord-1", egui::Modifiers::NONE);
+    assert!(h.query_by_label_contains("events selected").is_none());
+}
+
+/// Re-drive paced by the replay: the replay panel's clock sends each event when the cursor
+/// reaches the time it was first seen; pausing the replay holds the rest, moving the cursor
+/// sends what it passed, and the replay's speed scales the gaps. (In the harness each frame
+/// advances the replay by 0.1 s times its speed; the fixture's events were first seen at
+/// 0, 0.5, 1.0, 1.5, 3.0 and 4.0 s.)
+#[test]
+fn the_replay_panel_paces_the_redrive() {
+    use eventlens::replay::TimeCommand;
+    let rx = Receiver::start();
+    let mut h = open(None);
+    open_redrive_to(&mut h, &rx.url);
+    h.get_by_label("Every event (no filter)").click();
+    h.get_by_label("With the replay (its play, pause, step and speed)")
+        .click();
+    h.run_steps(1);
+    h.get_by_label("Next…").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("Send 6 events to {}?", rx.url));
+    h.get_by_label("Send").click();
+    // The replay starts playing at the first event: it goes at once.
+    h.run_steps(1);
+    rx.wait_for(1, Duration::from_secs(5));
+    // The dialog's Pause is the replay's own.
+    h.get_by_label("Pause").click();
+    h.run_steps(2);
+    assert!(!h.state().time_control().is_playing(), "the replay paused");
+    // Paused: nothing more goes, however long one waits.
+    for _ in 0..20 {
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(received_ids(&rx), ["ord-1"]);
+    h.get_by_label_contains("The next event goes when the replay reaches 0.500 s");
+    // Moving the cursor to 1.0 s sends what it passed.
+    let origin = h.state().store().first_time().expect("a time");
+    h.state_mut()
+        .command(Command::Time(TimeCommand::SetTime(origin + 1_000_000_000)));
+    h.run_steps(2);
+    rx.wait_for(3, Duration::from_secs(5));
+    assert_eq!(received_ids(&rx), ["ord-1", "ord-2", "note-1"]);
+    // Playing at twice the speed, 0.2 s of replay a frame, to just past 1.5 s: bin-1
+    // (1.5 s) goes, ord-3 (3.0 s) not yet.
+    h.state_mut()
+        .command(Command::Time(TimeCommand::SetSpeed(2.0)));
+    h.get_by_label("Resume").click();
+    h.run_steps(1);
+    let cursor = |h: &Harness<'static, EventLensApp>| h.state().time_control().time.unwrap_or(0);
+    while cursor(&h) < origin + 1_500_000_000 {
+        h.run_steps(1);
+    }
+    assert!(
+        cursor(&h) <= origin + 1_700_000_000,
+        "a frame moves the replay 0.2 s at speed 2"
+    );
+    rx.wait_for(4, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(received_ids(&rx), ["ord-1", "ord-2", "note-1", "bin-1"]);
+    // On to 3.0 s: ord-3 goes.
+    while cursor(&h) < origin + 3_000_000_000 {
+        h.run_steps(1);
+    }
+    rx.wait_for(5, Duration::from_secs(5));
+    run_until_done(&mut h);
+    assert_eq!(
+        received_ids(&rx),
+        ["ord-1", "ord-2", "note-1", "bin-1", "ord-3", "ord-4"]
+    );
+    let s = h.state().redrive_summary().cloned().expect("a summary");
+    assert_eq!(s.delivered(), 6);
+}

@@ -200,6 +200,45 @@ pub struct Store {
     /// mapped: the sightings of one event in a capture are close together, and this spares
     /// them the lookups in the large tables.
     pub(super) recent: Vec<(u64, EventIdx)>,
+    /// What the live path's incremental finalize keeps about `causationid` links between
+    /// calls; `None` after a full rebuild (built again when next needed).
+    pub(super) causation_links: LinksSlot,
+}
+
+/// Holds the [`CausationLinks`] of the store that keeps being finalized. A copy (a
+/// published snapshot) starts without them: they are built again from the store if that
+/// copy is ever finalized, so publishing does not copy them.
+#[derive(Default)]
+pub(super) struct LinksSlot {
+    links: Option<Box<CausationLinks>>,
+    /// Some finalized event names a cause (set by each finalize).
+    any: bool,
+}
+
+impl Clone for LinksSlot {
+    fn clone(&self) -> Self {
+        LinksSlot {
+            links: None,
+            any: self.any,
+        }
+    }
+}
+
+/// The state of `causationid` inference between incremental finalizes: which event an id
+/// names, which effects wait for what, and which deliveries were inferred (see
+/// [`Store::infer_causation_incremental`]).
+#[derive(Default, Clone)]
+pub(super) struct CausationLinks {
+    /// The first event with each id, over `events[..events_seen]`.
+    by_id: FxHashMap<Sym, EventIdx>,
+    events_seen: usize,
+    /// Effects waiting for an event with this id (their cause) to appear.
+    awaiting_id: FxHashMap<Sym, Vec<EventIdx>>,
+    /// Effects waiting for this event (the cause or the effect itself) to be published.
+    awaiting_publish: FxHashMap<EventIdx, Vec<EventIdx>>,
+    /// (cause, producer) pairs given an inferred delivery, with the effect it was inferred
+    /// for (`u32::MAX`: inferred by a full rebuild, effect not known).
+    inferred: FxHashMap<(EventIdx, NodeId), EventIdx>,
 }
 
 const RECENT: usize = 1 << 14;
@@ -561,15 +600,17 @@ impl Store {
             && self.observations[old_len..]
                 .iter()
                 .all(|o| key(o) >= key(&self.observations[old_len - 1]));
-        let new_causation = self.events[self.finalized_events..]
-            .iter()
-            .any(|e| !e.causation.is_none());
-        let incremental = appended_after && self.inputs.len() == 1 && !new_causation;
+        let mut incremental = appended_after && self.inputs.len() == 1;
         if incremental {
             let tail = &mut self.observations[old_len..];
             if !tail.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
                 tail.sort_by_key(key);
             }
+            // Causation links add inferred deliveries to what arrived; one that would reach
+            // back before it (a cause seen after its effect) takes a full rebuild.
+            incremental = self.infer_causation_incremental(old_len);
+        }
+        if incremental {
             // The live path: process only what arrived since the last call.
             self.derive_node_kinds(old_len);
             self.compute_latencies(old_len);
@@ -584,6 +625,10 @@ impl Store {
                 self.merge_cross_input_duplicates();
             }
             self.infer_causation_deliveries();
+            self.causation_links = LinksSlot {
+                links: None,
+                any: self.events.iter().any(|e| !e.causation.is_none()),
+            };
             self.first_publish.clear();
             self.published_more.clear();
             self.derive_node_kinds(0);
@@ -749,6 +794,12 @@ impl Store {
     /// An event whose `causationid` names another event shows that its producer handled the
     /// cause: add a delivery from the cause's channel unless one was observed.
     fn infer_causation_deliveries(&mut self) {
+        // Inferred afresh from what is held now: a delivery observed since may make one
+        // inferred before unnecessary.
+        if self.inferred_deliveries > 0 {
+            self.observations.retain(|o| !o.inferred);
+            self.inferred_deliveries = 0;
+        }
         if self.events.iter().all(|e| e.causation.is_none()) {
             return;
         }
@@ -803,6 +854,216 @@ impl Store {
             self.observations
                 .sort_by_key(|o| (o.time, o.stage, o.event));
         }
+    }
+
+    /// [`Store::infer_causation_deliveries`] for what arrived since the last finalize
+    /// (`observations[old_len..]`, sorted, after everything before it): the same
+    /// deliveries a full rebuild infers, appended to what arrived. Returns `false` when
+    /// that is not possible and a full rebuild must run: an inferred delivery would come
+    /// before what arrived (a cause or a publish seen after its effect's publish), or a
+    /// delivery observed now makes one inferred earlier unnecessary.
+    fn infer_causation_incremental(&mut self, old_len: usize) -> bool {
+        let new_causes = self.events[self.finalized_events.min(self.events.len())..]
+            .iter()
+            .any(|e| !e.causation.is_none());
+        if !new_causes && !self.causation_links.any {
+            // No event names a cause: nothing to infer.
+            return true;
+        }
+        let mut links = match self.causation_links.links.take() {
+            Some(links) => links,
+            None => Box::new(self.causation_links_of_finalized(old_len)),
+        };
+        let ok = self.infer_causation_tail(&mut links, old_len);
+        self.causation_links = LinksSlot {
+            links: ok.then_some(links),
+            any: true,
+        };
+        ok
+    }
+
+    /// The causation state of the finalized part (`observations[..old_len]`), which a full
+    /// rebuild inferred: settled effects are not waiting for anything.
+    fn causation_links_of_finalized(&self, old_len: usize) -> CausationLinks {
+        let mut links = CausationLinks::default();
+        for o in &self.observations[..old_len] {
+            if o.inferred {
+                links.inferred.insert((o.event, o.to), EventIdx(u32::MAX));
+            }
+        }
+        let seen = self.finalized_events.min(self.events.len());
+        for (i, e) in self.events[..seen].iter().enumerate() {
+            links.by_id.entry(e.id).or_insert(EventIdx(i as u32));
+        }
+        links.events_seen = seen;
+        for (i, e) in self.events[..seen].iter().enumerate() {
+            if e.causation.is_none() {
+                continue;
+            }
+            let effect = EventIdx(i as u32);
+            match links.by_id.get(&e.causation) {
+                None => links
+                    .awaiting_id
+                    .entry(e.causation)
+                    .or_default()
+                    .push(effect),
+                Some(&cause) => {
+                    for waits_for in [cause, effect] {
+                        if self.first_publish_of(waits_for, old_len, None).is_none() {
+                            links
+                                .awaiting_publish
+                                .entry(waits_for)
+                                .or_default()
+                                .push(effect);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        links
+    }
+
+    /// An event's first publish (`from`, `to`, time) among the finalized observations (the
+    /// event index), else among what arrived (`tail`: first publish per event there).
+    fn first_publish_of(
+        &self,
+        e: EventIdx,
+        old_len: usize,
+        tail: Option<&FxHashMap<EventIdx, (NodeId, NodeId, Nanos)>>,
+    ) -> Option<(NodeId, NodeId, Nanos)> {
+        self.observations_of(e)
+            .iter()
+            .filter(|&&i| (i as usize) < old_len)
+            .filter_map(|&i| self.observations.get(i as usize))
+            .find(|o| o.stage == Stage::Publish)
+            .map(|o| (o.from, o.to, o.time))
+            .or_else(|| tail.and_then(|t| t.get(&e).copied()))
+    }
+
+    fn infer_causation_tail(&mut self, links: &mut CausationLinks, old_len: usize) -> bool {
+        // A delivery observed now where one was inferred before: a full rebuild would not
+        // have inferred it.
+        if !links.inferred.is_empty()
+            && self.observations[old_len..].iter().any(|o| {
+                !o.inferred
+                    && matches!(o.stage, Stage::Deliver | Stage::Handle)
+                    && links.inferred.contains_key(&(o.event, o.to))
+            })
+        {
+            return false;
+        }
+        // Effects to settle: new events with a causation, and those waiting for an id or a
+        // publish that arrived now, in event order (as the full rebuild goes).
+        let mut todo: Vec<EventIdx> = Vec::new();
+        for i in links.events_seen..self.events.len() {
+            let e = &self.events[i];
+            if let Some(waiting) = links.awaiting_id.remove(&e.id) {
+                todo.extend(waiting);
+            }
+            links.by_id.entry(e.id).or_insert(EventIdx(i as u32));
+            if !e.causation.is_none() {
+                todo.push(EventIdx(i as u32));
+            }
+        }
+        links.events_seen = self.events.len();
+        let mut tail_publish: FxHashMap<EventIdx, (NodeId, NodeId, Nanos)> = FxHashMap::default();
+        let mut tail_delivered: rustc_hash::FxHashSet<(EventIdx, NodeId)> = Default::default();
+        for o in &self.observations[old_len..] {
+            if matches!(o.stage, Stage::Deliver | Stage::Handle) {
+                tail_delivered.insert((o.event, o.to));
+            }
+            if o.stage == Stage::Publish {
+                tail_publish
+                    .entry(o.event)
+                    .or_insert((o.from, o.to, o.time));
+                if let Some(waiting) = links.awaiting_publish.remove(&o.event) {
+                    todo.extend(waiting);
+                }
+            }
+        }
+        if todo.is_empty() {
+            return true;
+        }
+        todo.sort_unstable();
+        todo.dedup();
+        let key = |o: &Observation| (o.time, o.stage, o.event);
+        let last = old_len
+            .checked_sub(1)
+            .and_then(|i| self.observations.get(i))
+            .map(key);
+        let mut added = Vec::new();
+        for effect in todo {
+            let e = &self.events[effect.0 as usize];
+            let Some(&cause) = links.by_id.get(&e.causation) else {
+                links
+                    .awaiting_id
+                    .entry(e.causation)
+                    .or_default()
+                    .push(effect);
+                continue;
+            };
+            let Some((_, channel, _)) = self.first_publish_of(cause, old_len, Some(&tail_publish))
+            else {
+                links
+                    .awaiting_publish
+                    .entry(cause)
+                    .or_default()
+                    .push(effect);
+                continue;
+            };
+            let Some((producer, _, t)) =
+                self.first_publish_of(effect, old_len, Some(&tail_publish))
+            else {
+                links
+                    .awaiting_publish
+                    .entry(effect)
+                    .or_default()
+                    .push(effect);
+                continue;
+            };
+            if self
+                .nodes
+                .get(producer.0 as usize)
+                .is_none_or(|n| n.class != NodeClass::Service)
+            {
+                continue;
+            }
+            if let Some(&by) = links.inferred.get(&(cause, producer)) {
+                if by > effect {
+                    // A full rebuild infers it for the first effect in event order, at
+                    // that effect's publish.
+                    return false;
+                }
+                continue;
+            }
+            if tail_delivered.contains(&(cause, producer))
+                || self
+                    .observations_of(cause)
+                    .iter()
+                    .filter(|&&i| (i as usize) < old_len)
+                    .filter_map(|&i| self.observations.get(i as usize))
+                    .any(|o| o.to == producer && matches!(o.stage, Stage::Deliver | Stage::Handle))
+            {
+                continue;
+            }
+            let mut o = Observation::new(Stage::Deliver, t, cause, channel, producer);
+            if last.is_some_and(|l| key(&o) < l) {
+                // It belongs before what is finalized.
+                return false;
+            }
+            o.inferred = true;
+            o.trace = self.events[cause.0 as usize].trace;
+            o.loc = e.loc;
+            links.inferred.insert((cause, producer), effect);
+            added.push(o);
+        }
+        if !added.is_empty() {
+            self.inferred_deliveries += added.len() as u64;
+            self.observations.extend(added);
+            self.observations[old_len..].sort_by_key(key);
+        }
+        true
     }
 
     /// A service that handles an event (a delivery, a handling, a write while handling) is a
@@ -967,6 +1228,152 @@ mod tests {
             store.node(NodeClass::Service, "h"),
         );
         store.add_observation(Observation::new(Stage::Deliver, t, e, c, h));
+    }
+
+    /// One observation of an event with an optional `causationid`, between two nodes.
+    fn seen(
+        store: &mut Store,
+        stage: Stage,
+        ms: i64,
+        id: &str,
+        cause: Option<&str>,
+        from: (NodeClass, &str),
+        to: (NodeClass, &str),
+    ) {
+        let mut ne = NewEvent {
+            source: "s",
+            id,
+            ty: "T",
+            specversion: "1.0",
+            ..Default::default()
+        };
+        if let Some(c) = cause {
+            ne.extensions.push(("causationid", NewExt::Str(c)));
+        }
+        let e = store.add_event(&ne);
+        let (a, b) = (store.node(from.0, from.1), store.node(to.0, to.1));
+        store.add_observation(Observation::new(stage, ms * 1_000_000, e, a, b));
+    }
+
+    /// Deliveries inferred from `causationid` are the same whether the live path finalizes
+    /// batch by batch or a file is finalized once, and the live path stays incremental
+    /// except where an inferred delivery would reach back before what arrived, or a
+    /// delivery observed later makes an inferred one unnecessary.
+    #[test]
+    fn causation_links_are_inferred_incrementally_as_a_full_rebuild_infers_them() {
+        use NodeClass::{Channel, Service};
+        use Stage::{Deliver, Publish};
+        type Batch = Vec<(
+            Stage,
+            i64,
+            &'static str,
+            Option<&'static str>,
+            (NodeClass, &'static str),
+            (NodeClass, &'static str),
+        )>;
+        let (api, orders, billing) = ((Service, "api"), (Service, "orders"), (Service, "billing"));
+        let (commands, events) = ((Channel, "commands"), (Channel, "events"));
+        let batches: Vec<Batch> = vec![
+            // An effect published by the handler of its cause: a delivery is inferred.
+            vec![
+                (Publish, 0, "c1", None, api, commands),
+                (Publish, 5, "e1", Some("c1"), orders, events),
+            ],
+            // An effect whose cause is not seen yet...
+            vec![(Publish, 10, "e2", Some("c2"), orders, events)],
+            // ...until now, after the effect's publish. The inferred delivery (at the
+            // effect's 10 ms) sorts after the last finalized observation (the effect's
+            // publish at 10 ms), so it is still appended.
+            vec![(Publish, 12, "c2", None, api, commands)],
+            // A delivery observed: none inferred.
+            vec![
+                (Publish, 20, "c3", None, api, commands),
+                (Deliver, 21, "c3", None, commands, orders),
+                (Publish, 22, "e3", Some("c3"), orders, events),
+            ],
+            vec![
+                (Publish, 30, "c4", None, api, commands),
+                (Publish, 31, "e4", Some("c4"), orders, events),
+            ],
+            // The delivery inferred at 31 ms is observed late: a full rebuild drops it.
+            vec![(Deliver, 40, "c4", None, commands, orders)],
+            // A cause never seen: nothing inferred.
+            vec![(Publish, 50, "e5", Some("missing"), orders, events)],
+            // Two effects of one cause by one producer: one delivery, at the first.
+            vec![
+                (Publish, 60, "c5", None, api, commands),
+                (Publish, 61, "e6", Some("c5"), orders, events),
+                (Publish, 62, "e7", Some("c5"), orders, events),
+            ],
+            // A cause finalized long ago, a new producer.
+            vec![(Publish, 70, "e8", Some("c1"), billing, events)],
+        ];
+        let mut live = Store::new();
+        live.add_input("live", Some(Format::Live));
+        let mut full = Store::new();
+        full.add_input("file", Some(Format::Capture));
+        let mut incremental = Vec::new();
+        for batch in &batches {
+            for &(stage, ms, id, cause, from, to) in batch {
+                for s in [&mut live, &mut full] {
+                    seen(s, stage, ms, id, cause, from, to);
+                }
+            }
+            incremental.push(live.finalize());
+        }
+        full.finalize();
+        assert_eq!(
+            incremental,
+            [false, true, true, true, true, false, true, true, true]
+        );
+        let rows = |s: &Store| -> Vec<(i64, Stage, String, String, String, bool)> {
+            s.observations
+                .iter()
+                .map(|o| {
+                    (
+                        o.time / 1_000_000,
+                        o.stage,
+                        s.str(s.event(o.event).id).to_string(),
+                        s.node_name(o.from).to_string(),
+                        s.node_name(o.to).to_string(),
+                        o.inferred,
+                    )
+                })
+                .collect()
+        };
+        let inferred: Vec<_> = rows(&full).into_iter().filter(|r| r.5).collect();
+        let row = |ms, id: &str, to: &str| {
+            (
+                ms,
+                Deliver,
+                id.to_string(),
+                "commands".to_string(),
+                to.to_string(),
+                true,
+            )
+        };
+        assert_eq!(
+            inferred,
+            [
+                row(5, "c1", "orders"),
+                row(10, "c2", "orders"),
+                row(61, "c5", "orders"),
+                row(70, "c1", "billing"),
+            ]
+        );
+        assert_eq!(rows(&live), rows(&full));
+        assert_eq!(live.inferred_deliveries, 4);
+        assert_eq!(full.inferred_deliveries, 4);
+        let edge = |s: &Store| {
+            let (c, o) = (
+                s.find_node(Channel, "commands").expect("commands"),
+                s.find_node(Service, "orders").expect("orders"),
+            );
+            s.topology.edge_between(c, o).map(|e| e.count)
+        };
+        assert_eq!(edge(&live), edge(&full));
+        // c1, c2 and c5 inferred; c3 and c4 observed.
+        assert_eq!(edge(&live), Some(5));
     }
 
     /// The live path finalizes after every batch; the result must equal one full finalize.

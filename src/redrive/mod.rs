@@ -34,6 +34,11 @@ pub enum Pacing {
     Rate(f64),
     /// One after the other, as fast as the target takes them.
     Asap,
+    /// With the app's replay cursor: an event goes once the cursor reaches the time it was
+    /// first seen, so the replay panel's play, pause, step and speed pace the sending
+    /// ([`RedriveRun::set_clock`](run::RedriveRun::set_clock)). Nothing goes before the
+    /// cursor is set.
+    Replay,
 }
 
 impl Default for Pacing {
@@ -80,6 +85,8 @@ impl Pacing {
                 Pacing::Rate(r) => {
                     Duration::try_from_secs_f64(i as f64 / r.max(1e-9)).unwrap_or(Duration::MAX)
                 }
+                // Paced by the cursor, not a schedule (`--dry-run` shows the gaps as captured).
+                Pacing::Replay => Duration::from_nanos(t.saturating_sub(first).max(0) as u64),
                 Pacing::Asap => Duration::ZERO,
             })
             .collect()
@@ -248,8 +255,9 @@ impl RedriveEvent {
     }
 }
 
-/// The time of an event's first observation.
-fn first_time(store: &Store, e: EventIdx) -> Option<Nanos> {
+/// The time of an event's first observation: its place in the order and, with
+/// [`Pacing::Replay`], when the replay cursor sends it.
+pub fn first_time(store: &Store, e: EventIdx) -> Option<Nanos> {
     store.first_observation(e).map(|o| o.time)
 }
 

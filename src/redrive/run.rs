@@ -5,6 +5,7 @@ use super::send::Sender;
 use super::{Redrive, RedriveEvent};
 use crate::live::Waker;
 use crate::model::{EventIdx, Store};
+use crate::time::Nanos;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -34,6 +35,9 @@ pub struct Progress {
     pub finished: bool,
     /// The last failure's reason while retrying (e.g. "HTTP 500; retry 2 of 3").
     pub last_error: Option<String>,
+    /// Paced by the replay cursor: the time (first seen) of the next event, which goes
+    /// once the cursor reaches it.
+    pub waiting_for: Option<crate::time::Nanos>,
 }
 
 /// What a finished run did.
@@ -135,6 +139,8 @@ impl Shared {
 pub struct RedriveRun {
     shared: Arc<Shared>,
     control: watch::Sender<Control>,
+    /// The replay cursor, for [`super::Pacing::Replay`].
+    clock: watch::Sender<Option<Nanos>>,
 }
 
 impl RedriveRun {
@@ -182,10 +188,11 @@ impl RedriveRun {
             waker,
         });
         let (control, rx) = watch::channel(Control::Run);
+        let (clock, clock_rx) = watch::channel(None);
         let s = shared.clone();
         rt.spawn(async move {
             let summary = match plan.await {
-                Ok(plan) => run(plan, &s, rx).await,
+                Ok(plan) => run(plan, &s, rx, clock_rx).await,
                 Err(e) => Summary {
                     error: Some(e),
                     ..Default::default()
@@ -193,7 +200,21 @@ impl RedriveRun {
             };
             s.finish(summary);
         });
-        RedriveRun { shared, control }
+        RedriveRun {
+            shared,
+            control,
+            clock,
+        }
+    }
+
+    /// Where the replay cursor is: with [`super::Pacing::Replay`], each event goes once the
+    /// cursor reaches the time it was first seen. The cursor moving back sends nothing again.
+    pub fn set_clock(&self, t: Nanos) {
+        self.clock.send_if_modified(|now| {
+            let change = *now != Some(t);
+            *now = Some(t);
+            change
+        });
     }
 
     pub fn progress(&self) -> Progress {
@@ -290,7 +311,46 @@ async fn wait_until(
     }
 }
 
-async fn run(plan: Redrive, shared: &Shared, mut rx: watch::Receiver<Control>) -> Summary {
+/// Waits until the replay cursor reaches `at`, or less if told to stop; pausing holds it
+/// even when the cursor is past. `false`: stopped.
+async fn wait_clock(
+    at: Nanos,
+    rx: &mut watch::Receiver<Control>,
+    clock: &mut watch::Receiver<Option<Nanos>>,
+    shared: &Shared,
+) -> bool {
+    shared.update(|p| p.waiting_for = Some(at));
+    let mut shown_paused = false;
+    let go = loop {
+        let c = *rx.borrow_and_update();
+        let now = *clock.borrow_and_update();
+        match c {
+            Control::Stop => break false,
+            Control::Run if now.is_some_and(|t| t >= at) => break true,
+            _ => {}
+        }
+        if shown_paused != (c == Control::Pause) {
+            shown_paused = c == Control::Pause;
+            shared.update(|p| p.paused = shown_paused);
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { break false },
+            changed = clock.changed() => if changed.is_err() { break false },
+        }
+    };
+    shared.update(|p| {
+        p.waiting_for = None;
+        p.paused = false;
+    });
+    go
+}
+
+async fn run(
+    plan: Redrive,
+    shared: &Shared,
+    mut rx: watch::Receiver<Control>,
+    mut clock: watch::Receiver<Option<Nanos>>,
+) -> Summary {
     let started = Instant::now();
     let target = plan.target.to_string();
     let mut sender = match Sender::new(&plan.target) {
@@ -320,8 +380,15 @@ async fn run(plan: Redrive, shared: &Shared, mut rx: watch::Receiver<Control>) -
             attempts: 0,
             error: None,
         };
-        let deadline = anchor.map_or_else(Instant::now, |a| a + paused + *due);
-        if stopped || !wait_until(deadline, &mut paused, &mut rx, shared).await {
+        let go = if stopped {
+            false
+        } else if opts.pacing == super::Pacing::Replay {
+            wait_clock(event.at, &mut rx, &mut clock, shared).await
+        } else {
+            let deadline = anchor.map_or_else(Instant::now, |a| a + paused + *due);
+            wait_until(deadline, &mut paused, &mut rx, shared).await
+        };
+        if !go {
             stopped = true;
             d.error = Some("not sent: stopped".into());
             deliveries.push(d);

@@ -21,7 +21,7 @@ use crate::analysis::Finding;
 use crate::live::loader::Loading;
 use crate::live::worker::{LiveWorker, Snapshot, WorkerStats};
 use crate::live::{LiveFeed, LiveInput, Waker};
-use crate::model::Store;
+use crate::model::{EventIdx, Store};
 use crate::replay::{PlayState, TimeCommand, TimeControl};
 use crate::time::Nanos;
 use crossbeam_channel::Receiver;
@@ -105,6 +105,8 @@ pub struct EventLensApp {
     /// The thresholds of the analysis: the same `eventlens.toml` as `analyze` reads.
     analysis_config: crate::analysis::AnalysisConfig,
     selection: Selection,
+    /// The events selected in the table, sorted (see [`Command::Mark`]).
+    marked: Vec<EventIdx>,
     selected_finding: Option<usize>,
     graph: GraphView,
     table: TableView,
@@ -180,6 +182,7 @@ impl EventLensApp {
             notices: Vec::new(),
             analysis_config: crate::analysis::AnalysisConfig::default(),
             selection: Selection::None,
+            marked: Vec::new(),
             selected_finding: None,
             graph: GraphView::default(),
             table: TableView::default(),
@@ -494,6 +497,7 @@ impl EventLensApp {
         self.time.loop_range = None;
         self.time.state = PlayState::Paused;
         self.selection = Selection::None;
+        self.marked.clear();
         self.selected_finding = None;
         self.graph.fit_pending = true;
         self.after_data_change(analysis);
@@ -653,9 +657,30 @@ impl EventLensApp {
         }
     }
 
-    /// Shows a live snapshot: the cursor, selection and view stay as they are.
+    /// Selects one thing: the table's selection becomes that event, or none.
+    fn select(&mut self, s: Selection) {
+        self.selection = s;
+        self.marked = match s {
+            Selection::Event(e) => vec![e],
+            _ => Vec::new(),
+        };
+    }
+
+    /// Shows a live snapshot: the cursor, selection and view stay as they are, unless
+    /// retention folded events (event indices then name other events).
     fn show_snapshot(&mut self, snap: Snapshot) {
         let old = std::mem::replace(&mut self.store, snap.store);
+        let refolded = match (&old.folded, &self.store.folded) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (None, None) => false,
+            _ => true,
+        };
+        if refolded {
+            if matches!(self.selection, Selection::Event(_)) {
+                self.selection = Selection::None;
+            }
+            self.marked.clear();
+        }
         self.derived.offer_views(snap.views);
         if let Some(live) = &mut self.live {
             live.stats = Some(snap.stats);
@@ -728,6 +753,9 @@ impl EventLensApp {
             ctx.request_repaint();
         }
         let time = self.time.time_in(&*self.store).unwrap_or(0);
+        if let Some(run) = self.redrive.replay_paced() {
+            run.set_clock(time);
+        }
         let table_rows = self.table_rows();
         let cx = ViewCtx {
             store: &self.store,
@@ -740,6 +768,7 @@ impl EventLensApp {
             cursor_n: self.store.observations_until(time),
             origin: self.store.first_time().unwrap_or(0),
             selection: self.selection,
+            marked: &self.marked,
             selected_finding: self.selected_finding,
             live: self.live.is_some(),
             color_by: self.settings.color_by,
@@ -922,16 +951,23 @@ impl EventLensApp {
                 self.time.apply(c, &*self.store);
             }
             Command::Select(s) => {
-                self.selection = s;
+                self.select(s);
                 self.selected_finding = None;
+            }
+            Command::Mark(mut events) => {
+                events.sort_unstable();
+                events.dedup();
+                events.retain(|e| (e.0 as usize) < self.store.events.len());
+                self.marked = events;
             }
             Command::SelectFinding(i) => {
                 let Some(f) = self.findings.get(i) else {
                     return;
                 };
-                self.selection = findings::selection_of(f);
+                let (s, first) = (findings::selection_of(f), f.first);
+                self.select(s);
                 self.selected_finding = Some(i);
-                if let Some(t) = f.first {
+                if let Some(t) = first {
                     self.time.apply(TimeCommand::Pause, &*self.store);
                     self.time.apply(TimeCommand::SetTime(t), &*self.store);
                 }
@@ -1030,6 +1066,20 @@ impl EventLensApp {
             Command::StartRedrive(req) => match crate::source::runtime() {
                 Ok(rt) => {
                     let req = *req;
+                    let pacing = req.options.pacing;
+                    if pacing == crate::redrive::Pacing::Replay {
+                        // The replay paces it: from its first event, playing at the
+                        // replay panel's speed.
+                        let first = req
+                            .events
+                            .iter()
+                            .filter_map(|&e| crate::redrive::first_time(&self.store, e))
+                            .min();
+                        if let Some(t) = first {
+                            self.time.apply(TimeCommand::SetTime(t), &*self.store);
+                            self.time.apply(TimeCommand::Play, &*self.store);
+                        }
+                    }
                     let run = crate::redrive::RedriveRun::start_from_store(
                         self.store.clone(),
                         req.events,
@@ -1038,7 +1088,7 @@ impl EventLensApp {
                         rt.handle(),
                         Some(waker_for(&self.ctx)),
                     );
-                    self.redrive.started(run);
+                    self.redrive.started(run, pacing);
                 }
                 Err(e) => self
                     .load_failures
@@ -1104,7 +1154,17 @@ impl EventLensApp {
                 Selection::None => Cut::All,
                 Selection::Node(n) => Cut::Node(n),
                 Selection::Edge(a, b) => Cut::Edge(a, b),
-                Selection::Event(e) => Cut::Keep(self.store.observations_of(e).to_vec()),
+                Selection::Event(e) => {
+                    let mut obs: Vec<u32> = self
+                        .marked
+                        .iter()
+                        .chain(std::iter::once(&e))
+                        .flat_map(|&m| self.store.observations_of(m).iter().copied())
+                        .collect();
+                    obs.sort_unstable();
+                    obs.dedup();
+                    Cut::Keep(obs)
+                }
             },
             ExportScope::Window => {
                 let origin = self.store.first_time().unwrap_or(0);

@@ -393,6 +393,15 @@ fn event(
     };
     let store = cx.store;
     let ev = store.event(e);
+    if cx.marked.len() > 1 {
+        ui.label(
+            RichText::new(format!(
+                "{} events selected in the table; this is the last one clicked",
+                fmt_count(cx.marked.len() as u64)
+            ))
+            .color(cx.theme.text_weak),
+        );
+    }
     ui.horizontal(|ui| {
         ui.label(RichText::new(store.str(ev.ty)).heading());
         if ui.button("Copy as JSON").clicked() {
@@ -400,7 +409,11 @@ fn event(
         }
         if ui
             .button("Re-drive…")
-            .on_hover_text("Send this event again to an endpoint or a broker")
+            .on_hover_text(if cx.marked.len() > 1 {
+                "Send the selected events again to an endpoint or a broker"
+            } else {
+                "Send this event again to an endpoint or a broker"
+            })
             .clicked()
         {
             cmds.push(Command::OpenRedrive);

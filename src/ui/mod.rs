@@ -75,6 +75,9 @@ pub enum ColorBy {
 pub enum Command {
     Time(TimeCommand),
     Select(Selection),
+    /// The events selected in the table (Ctrl+click adds or removes one, Shift+click a
+    /// range), sorted; applied after a `Select` of the same frame.
+    Mark(Vec<EventIdx>),
     SelectFinding(usize),
     /// Jump to the previous (-1) or next (+1) finding on the timeline.
     JumpFinding(i32),
@@ -136,6 +139,8 @@ pub struct ViewCtx<'a> {
     /// Time zero of the axes.
     pub origin: Nanos,
     pub selection: Selection,
+    /// The events selected in the table, sorted (the selected event alone, or several).
+    pub marked: &'a [EventIdx],
     pub selected_finding: Option<usize>,
     pub live: bool,
     pub color_by: ColorBy,

@@ -13,7 +13,8 @@ use egui::RichText;
 /// Which events to re-drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scope {
-    /// The event selected in the table, graph or inspector.
+    /// The events selected in the table (Ctrl+click, Shift+click), or the one selected in
+    /// the graph or inspector.
     #[default]
     Selected,
     /// Every event the filter keeps (all events without a filter).
@@ -27,6 +28,8 @@ pub enum Scope {
 pub enum PacingChoice {
     #[default]
     Original,
+    /// The replay panel's cursor: its play, pause, step and speed.
+    Replay,
     Rate,
     Asap,
 }
@@ -42,7 +45,8 @@ pub struct RedriveRequest {
 enum Step {
     Edit,
     Confirm(Box<RedriveRequest>),
-    Running(RedriveRun),
+    /// The run and its pacing.
+    Running(RedriveRun, Pacing),
     Done(Summary),
 }
 
@@ -113,7 +117,7 @@ impl RedriveDialog {
     /// timeline (the loop range, else from the start to the cursor).
     pub fn open_with(&mut self, event_selected: bool, window: (f64, f64)) {
         self.open = true;
-        if matches!(self.step, Step::Running(_)) {
+        if matches!(self.step, Step::Running(..)) {
             return;
         }
         self.step = Step::Edit;
@@ -135,18 +139,28 @@ impl RedriveDialog {
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(self.step, Step::Running(_))
+        matches!(self.step, Step::Running(..))
     }
 
     /// The app started the run it was asked for.
-    pub fn started(&mut self, run: RedriveRun) {
-        self.step = Step::Running(run);
+    pub fn started(&mut self, run: RedriveRun, pacing: Pacing) {
+        self.step = Step::Running(run, pacing);
+    }
+
+    /// The run in progress when the replay cursor paces it: the app gives it the cursor
+    /// every frame ([`RedriveRun::set_clock`]).
+    pub fn replay_paced(&self) -> Option<&RedriveRun> {
+        match &self.step {
+            Step::Running(run, Pacing::Replay) => Some(run),
+            _ => None,
+        }
     }
 
     fn options(&self) -> Options {
         Options {
             pacing: match self.pacing {
                 PacingChoice::Original => Pacing::Original { speed: self.speed },
+                PacingChoice::Replay => Pacing::Replay,
                 PacingChoice::Rate => Pacing::Rate(self.rate),
                 PacingChoice::Asap => Pacing::Asap,
             },
@@ -161,9 +175,17 @@ impl RedriveDialog {
     fn events(&self, cx: &ViewCtx<'_>) -> Result<Vec<EventIdx>, String> {
         let store = cx.store;
         let events = match self.scope {
-            Scope::Selected => match cx.selection {
-                Selection::Event(e) => vec![e],
-                _ => return Err("no event is selected: select one in the events table".into()),
+            Scope::Selected => match (cx.marked, cx.selection) {
+                ([], Selection::Event(e)) => vec![e],
+                ([], _) => {
+                    return Err("no event is selected: select one in the events table".into());
+                }
+                (marked, _) => crate::redrive::events_of(
+                    store,
+                    marked
+                        .iter()
+                        .flat_map(|&e| store.observations_of(e).iter().copied()),
+                ),
             },
             Scope::Filter => match &cx.derived.filter {
                 Some(f) => crate::redrive::events_of(store, f.observations.iter().copied()),
@@ -193,12 +215,12 @@ impl RedriveDialog {
             .show(ctx, |ui| match self.step {
                 Step::Edit => self.edit(ui, cx),
                 Step::Confirm(_) => self.confirm(ui, cx, cmds),
-                Step::Running(_) => self.running(ui, cx),
+                Step::Running(..) => self.running(ui, cx, cmds),
                 Step::Done(_) => self.done(ui, cx),
             });
         // Closing the window does not stop a run: reopening shows its progress.
         self.open = open;
-        if let Step::Running(run) = &self.step {
+        if let Step::Running(run, _) = &self.step {
             if let Some(s) = run.summary() {
                 self.step = Step::Done(s);
             } else {
@@ -243,9 +265,21 @@ impl RedriveDialog {
                 ui.end_row();
                 ui.label("Events");
                 ui.vertical(|ui| {
-                    let selected = matches!(cx.selection, Selection::Event(_));
-                    ui.add_enabled_ui(selected, |ui| {
-                        ui.radio_value(&mut self.scope, Scope::Selected, "The selected event");
+                    let selected = cx
+                        .marked
+                        .len()
+                        .max(usize::from(matches!(cx.selection, Selection::Event(_))));
+                    ui.add_enabled_ui(selected > 0, |ui| {
+                        let text = if selected > 1 {
+                            format!("The {} selected events", fmt_count(selected as u64))
+                        } else {
+                            "The selected event".to_string()
+                        };
+                        ui.radio_value(&mut self.scope, Scope::Selected, text)
+                            .on_hover_text(
+                                "Ctrl+click rows of the events table to select several, \
+                                 Shift+click to select a range",
+                            );
                     });
                     let filter = if cx.filter_text.trim().is_empty() {
                         "Every event (no filter)".to_string()
@@ -283,6 +317,16 @@ impl RedriveDialog {
                                 .speed(0.1),
                         );
                     });
+                    ui.radio_value(
+                        &mut self.pacing,
+                        PacingChoice::Replay,
+                        "With the replay (its play, pause, step and speed)",
+                    )
+                    .on_hover_text(
+                        "Each event goes when the replay cursor reaches the time it was first \
+                         seen. The replay starts playing at its first event; pause or step the \
+                         replay to hold or send one by one.",
+                    );
                     ui.horizontal(|ui| {
                         ui.radio_value(&mut self.pacing, PacingChoice::Rate, "Fixed rate");
                         ui.add(
@@ -347,6 +391,7 @@ impl RedriveDialog {
             Pacing::Original { speed } => format!("original timing ×{speed}"),
             Pacing::Rate(r) => format!("{r} per second"),
             Pacing::Asap => "as fast as possible".into(),
+            Pacing::Replay => "paced by the replay".into(),
         };
         ui.label(
             RichText::new(format!(
@@ -379,10 +424,11 @@ impl RedriveDialog {
         }
     }
 
-    fn running(&mut self, ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
-        let Step::Running(run) = &self.step else {
+    fn running(&mut self, ui: &mut egui::Ui, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
+        let Step::Running(run, pacing) = &self.step else {
             return;
         };
+        let by_replay = *pacing == Pacing::Replay;
         let p = run.progress();
         let done = p.sent + p.failed;
         ui.label(format!(
@@ -404,8 +450,26 @@ impl RedriveDialog {
         if let Some(e) = &p.last_error {
             ui.label(RichText::new(e).color(cx.theme.warn));
         }
+        if let Some(at) = p.waiting_for {
+            ui.label(
+                RichText::new(format!(
+                    "The next event goes when the replay reaches {:.3} s",
+                    cx.secs(at)
+                ))
+                .color(cx.theme.text_weak),
+            );
+        }
         ui.horizontal(|ui| {
-            if p.paused {
+            if by_replay {
+                // One clock: these are the replay panel's own play and pause.
+                if cx.time_ctl.is_playing() {
+                    if ui.button("Pause").clicked() {
+                        cmds.push(Command::Time(crate::replay::TimeCommand::Pause));
+                    }
+                } else if ui.button("Resume").clicked() {
+                    cmds.push(Command::Time(crate::replay::TimeCommand::Play));
+                }
+            } else if p.paused {
                 if ui.button("Resume").clicked() {
                     run.resume();
                 }

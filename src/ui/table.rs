@@ -40,6 +40,8 @@ pub struct TableView {
     revealed: Option<EventIdx>,
     /// Frames left to keep that event's row scrolled into view.
     reveal_frames: u8,
+    /// The event a Shift+click selects a range from (the last one clicked).
+    anchor: Option<EventIdx>,
 }
 
 fn time_rows<'a>(cx: &'a ViewCtx<'a>) -> RowsRef<'a> {
@@ -120,6 +122,13 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     .small()
                     .color(cx.theme.text_weak),
             );
+        }
+        if cx.marked.len() > 1 {
+            ui.label(format!(
+                "{} events selected",
+                fmt_count(cx.marked.len() as u64)
+            ))
+            .on_hover_text("Ctrl+click adds or removes an event, Shift+click selects a range");
         }
         if !cx.derived.filter_errors.is_empty() {
             ui.label(
@@ -208,7 +217,8 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
     let follow = time_sorted && !view.descending && view.follow_frames > 0 && reveal_row.is_none();
     view.follow_frames = view.follow_frames.saturating_sub(1);
     let mut clicked_sort = None;
-    let mut clicked_event = None;
+    let mut clicked_row = None;
+    let modifiers = ui.input(|i| i.modifiers);
     // Cell text is not selectable, so a click on it reaches the row.
     ui.style_mut().interaction.selectable_labels = false;
     let mut table = TableBuilder::new(ui)
@@ -282,7 +292,9 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     return;
                 };
                 let ev = cx.store.event(o.event);
-                row.set_selected(selected_event == Some(o.event));
+                row.set_selected(
+                    selected_event == Some(o.event) || cx.marked.binary_search(&o.event).is_ok(),
+                );
                 let after_cursor = (oi as usize) >= cx.cursor_n;
                 let weak = |s: String| {
                     if after_cursor {
@@ -341,15 +353,28 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
                     ui.label(weak(cx.store.str(ev.id).to_string()));
                 });
                 if row.response().clicked() {
-                    cmds.push(Command::Select(Selection::Event(o.event)));
-                    // Clicked here: already in view, no need to scroll to it.
-                    clicked_event = Some(o.event);
+                    clicked_row = Some((row.index(), o.event));
                 }
             });
         });
-    if clicked_event.is_some() {
-        view.revealed = clicked_event;
-        view.reveal_frames = 0;
+    if let Some((index, e)) = clicked_row {
+        // Shift+click: the events of the rows from the last clicked one to this one.
+        let range = match view.anchor {
+            Some(a) if modifiers.shift => {
+                let event_at = |i: usize| {
+                    row_at(i)
+                        .and_then(|oi| cx.store.observations.get(oi as usize))
+                        .map(|o| o.event)
+                };
+                (0..n).find(|&i| event_at(i) == Some(a)).map(|from| {
+                    (from.min(index)..=from.max(index))
+                        .filter_map(event_at)
+                        .collect::<Vec<_>>()
+                })
+            }
+            _ => None,
+        };
+        click_row(cx, view, modifiers, e, range, cmds);
     }
     if let Some(b) = clicked_sort {
         if b == view.sort {
@@ -359,5 +384,42 @@ pub fn show(ui: &mut egui::Ui, cx: &ViewCtx<'_>, view: &mut TableView, cmds: &mu
             view.descending = false;
         }
     }
-    let _ = fmt_count;
+}
+
+/// A click on a row: selects its event; with Ctrl (Cmd) adds it to the selected events or
+/// removes it; with Shift (`range`: the events from the last clicked row to this one)
+/// selects those.
+fn click_row(
+    cx: &ViewCtx<'_>,
+    view: &mut TableView,
+    modifiers: egui::Modifiers,
+    e: EventIdx,
+    range: Option<Vec<EventIdx>>,
+    cmds: &mut Vec<Command>,
+) {
+    let mut focus = Some(e);
+    let marked = if let Some(range) = range {
+        range
+    } else if modifiers.command {
+        let mut marked = cx.marked.to_vec();
+        match marked.binary_search(&e) {
+            Ok(at) => {
+                marked.remove(at);
+                focus = marked.last().copied();
+            }
+            Err(at) => marked.insert(at, e),
+        }
+        view.anchor = Some(e);
+        marked
+    } else {
+        view.anchor = Some(e);
+        vec![e]
+    };
+    cmds.push(Command::Select(
+        focus.map_or(Selection::None, Selection::Event),
+    ));
+    cmds.push(Command::Mark(marked));
+    // Clicked here: already in view, no need to scroll to it.
+    view.revealed = focus;
+    view.reveal_frames = 0;
 }
