@@ -194,8 +194,10 @@ fn ctrl_and_shift_clicks_in_the_table_choose_the_events_to_redrive() {
     h.run_steps(1);
     run_until_done(&mut h);
     assert_eq!(received_ids(&rx), ["note-1", "ord-3", "ord-4"]);
-    // A plain click selects one event again.
-    click_row(&mut h, "ord-1", egui::Modifiers::NONE);
+    // Closed, a plain click selects one event again.
+    h.get_by_label("Close window").click();
+    h.run_steps(2);
+    click_row(&mut h, "ord-2", egui::Modifiers::NONE);
     assert!(h.query_by_label_contains("events selected").is_none());
 }
 
@@ -221,7 +223,9 @@ fn the_replay_panel_paces_the_redrive() {
     // The replay starts playing at the first event: it goes at once.
     h.run_steps(1);
     rx.wait_for(1, Duration::from_secs(5));
-    // The dialog's Pause is the replay's own.
+    // The dialog's Pause is the replay's own (one frame shows the running dialog and moves
+    // the replay 0.1 s, short of the next event).
+    h.run_steps(1);
     h.get_by_label("Pause").click();
     h.run_steps(2);
     assert!(!h.state().time_control().is_playing(), "the replay paused");

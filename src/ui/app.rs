@@ -1088,6 +1088,10 @@ impl EventLensApp {
                         rt.handle(),
                         Some(waker_for(&self.ctx)),
                     );
+                    if pacing == crate::redrive::Pacing::Replay {
+                        // The clock from the start, not only from the next frame.
+                        run.set_clock(self.time.time_in(&*self.store).unwrap_or(0));
+                    }
                     self.redrive.started(run, pacing);
                 }
                 Err(e) => self
