@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use eventlens::analysis::report::Report;
-use eventlens::ingest::{LoadProgress, load_path};
+use eventlens::ingest::LoadProgress;
 use eventlens::model::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -811,23 +811,16 @@ fn load_files(
     let mut store = Store::new();
     store.set_service_names(cfg.services.iter().map(|(a, b)| (a.as_str(), b.as_str())));
     let progress = LoadProgress::with_limits(limits);
-    let mut failures = Vec::new();
-    let mut loaded = 0usize;
-    for f in files {
-        match load_path(&mut store, f, &progress) {
-            Ok(i) => {
-                loaded += 1;
-                if eventlens::ingest::is_stdin(f) {
-                    let input = &store.inputs[i as usize];
-                    eprintln!(
-                        "eventlens: standard input ended after {} records ({} unreadable)",
-                        input.records, input.skipped
-                    );
-                }
+    let (loaded, failures) =
+        eventlens::ingest::load_paths(&mut store, files, &progress, |store, i, f| {
+            if eventlens::ingest::is_stdin(f) {
+                let input = &store.inputs[i as usize];
+                eprintln!(
+                    "eventlens: standard input ended after {} records ({} unreadable)",
+                    input.records, input.skipped
+                );
             }
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
+        });
     (store, loaded, failures)
 }
 

@@ -126,16 +126,30 @@ pub fn parse_rfc3339(s: &str) -> Result<Nanos, TimeError> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se.min(59) - offset_secs;
-    // Nanoseconds since 1970 in 64 bits reach from 1677-09-21 to 2262-04-11: a valid date
-    // outside that (Go's zero time 0001-01-01T00:00:00Z, year 9999) is an error, not an
-    // overflow.
+    // A valid date outside the range (Go's zero time 0001-01-01T00:00:00Z, year 9999) is an
+    // error, not an overflow.
     secs.checked_mul(NANOS_PER_SEC)
         .and_then(|n| n.checked_add(frac))
+        .filter(|&t| in_range(t))
         .ok_or(TimeError(OUT_OF_RANGE))
 }
 
+/// The earliest time eventlens reads: 2^62 ns before 1970 (1823-11-12T00:06:21.572612096Z).
+///
+/// Nanoseconds in 64 bits reach from 1677 to 2262, but then the difference of two times
+/// (a latency, a time span, a position on an axis) can overflow; within ±2^62 every
+/// difference and every sum of a time and a difference fits.
+pub const MIN_TIME: Nanos = -(1 << 62);
+/// The latest time eventlens reads: 2^62 ns after 1970 (2116-02-20T23:53:38.427387903Z).
+pub const MAX_TIME: Nanos = (1 << 62) - 1;
+
+/// Whether `t` is within [`MIN_TIME`]..=[`MAX_TIME`].
+pub fn in_range(t: Nanos) -> bool {
+    (MIN_TIME..=MAX_TIME).contains(&t)
+}
+
 /// The message for a valid RFC 3339 time eventlens cannot represent.
-pub const OUT_OF_RANGE: &str = "outside the years 1678 to 2261 that eventlens can represent (nanoseconds since 1970 in 64 bits)";
+pub const OUT_OF_RANGE: &str = "outside the years 1824 to 2115 that eventlens reads (so that the difference of any two times fits in 64-bit nanoseconds)";
 
 /// Why a time read from a record stands for "no time", if it does: exactly the Unix epoch
 /// (what an unset Unix timestamp formats as), or a valid date outside the years eventlens can
@@ -144,7 +158,7 @@ pub fn no_time_reason(parsed: &Result<Nanos, TimeError>) -> Option<&'static str>
     match parsed {
         Ok(0) => Some("is the Unix epoch itself, a placeholder: the record has no time"),
         Err(e) if e.0 == OUT_OF_RANGE => Some(
-            "is outside the years 1678 to 2261 (0001-01-01 is Go's zero time, a placeholder): the record has no time",
+            "is outside the years 1824 to 2115 that eventlens reads (0001-01-01 is Go's zero time, a placeholder): the record has no time",
         ),
         _ => None,
     }
@@ -217,8 +231,15 @@ mod tests {
         );
         assert!(no_time_reason(&Ok(0)).is_some());
         assert!(no_time_reason(&parse_rfc3339("1970-01-01T00:00:00.001Z")).is_none());
-        assert!(parse_rfc3339("1678-01-01T00:00:00Z").is_ok());
-        assert!(parse_rfc3339("2261-12-31T23:59:59Z").is_ok());
+        assert!(parse_rfc3339("1824-01-01T00:00:00Z").is_ok());
+        assert!(parse_rfc3339("2115-12-31T23:59:59.999999999Z").is_ok());
+        for s in [
+            "1823-01-01T00:00:00Z",
+            "2116-12-31T00:00:00Z",
+            "2261-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_rfc3339(s), Err(TimeError(OUT_OF_RANGE)), "{s}");
+        }
     }
 
     #[test]

@@ -733,7 +733,7 @@ fn the_empty_batch_is_an_empty_report() {
     assert!(err.contains("the file is empty"), "{err}");
 }
 
-/// Times: an event without one is unknown (never 1970), Go's zero time and years beyond 2261
+/// Times: an event without one is unknown (never 1970), Go's zero time and years beyond 2115
 /// are valid RFC 3339 that give no time (noted), not an overflow; only some missing: those
 /// take the time of the record before them. Derived from cloudevents sdk-java's events.
 #[test]

@@ -371,3 +371,43 @@ fn a_file_truncated_while_it_loads_is_an_error_not_a_crash() {
     );
     assert!(input.records > 10_000, "{} records kept", input.records);
 }
+
+/// An observation names its input in 16 bits: past 65,536 inputs (say a glob over a
+/// directory of per-request files) the next one is refused in one sentence that names it and
+/// how many followed, instead of its events being filed under another input.
+#[test]
+fn inputs_past_what_an_observation_can_name_are_refused_in_one_sentence() {
+    use eventlens::ingest::{LoadProgress, load_paths};
+    use eventlens::model::Store;
+    let d = dir();
+    let total = Store::MAX_INPUTS + 3;
+    let paths: Vec<PathBuf> = (0..total)
+        .map(|i| {
+            let p = d.path().join(format!("req-{i}.jsonl"));
+            std::fs::write(&p, format!("{}\n", good(i))).expect("write");
+            p
+        })
+        .collect();
+    let mut store = Store::new();
+    let (loaded, failures) = load_paths(&mut store, &paths, &LoadProgress::default(), |_, _, _| {});
+    assert_eq!(loaded, 65_536);
+    assert_eq!(store.inputs.len(), 65_536);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].contains("req-65536.jsonl: not read: eventlens reads at most 65536 inputs")
+            && failures[0].ends_with("nor were the 2 inputs after it"),
+        "{}",
+        failures[0]
+    );
+    // The last input read has its own events under its own name.
+    store.finalize();
+    let last = store.inputs.len() - 1;
+    assert!(store.inputs[last].path.ends_with("req-65535.jsonl"));
+    assert_eq!(store.inputs[last].records, 1);
+    let mine = store
+        .observations
+        .iter()
+        .filter(|o| o.loc.input as usize == last)
+        .count();
+    assert_eq!(mine, 1);
+}

@@ -215,7 +215,79 @@ pub enum ConfigError {
 impl AnalysisConfig {
     /// Parses TOML text (missing keys keep their defaults; unknown keys are errors).
     pub fn from_toml(text: &str) -> Result<AnalysisConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let cfg: AnalysisConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Every value within what the analysis can use: a window of zero or of centuries, a
+    /// negative or NaN factor is an error naming the key and the range, never an overflow
+    /// or an endless loop.
+    pub fn check(&self) -> Result<(), String> {
+        const DAY_MS: u64 = 86_400_000;
+        fn within<T: PartialOrd + std::fmt::Display>(
+            key: &str,
+            v: T,
+            lo: T,
+            hi: T,
+            unit: &str,
+        ) -> Result<(), String> {
+            // NaN is outside every range.
+            if v >= lo && v <= hi {
+                Ok(())
+            } else {
+                Err(format!("{key} = {v}: must be from {lo} to {hi}{unit}"))
+            }
+        }
+        let big = f64::from(u32::MAX);
+        within(
+            "storm.window_ms",
+            self.storm.window_ms,
+            1,
+            DAY_MS,
+            " (one day)",
+        )?;
+        within("storm.alpha", self.storm.alpha, f64::MIN_POSITIVE, 1.0, "")?;
+        within("storm.z_score", self.storm.z_score, 0.0, big, "")?;
+        within("storm.min_ratio", self.storm.min_ratio, 0.0, big, "")?;
+        within(
+            "latency.window_ms",
+            self.latency.window_ms,
+            0,
+            DAY_MS,
+            " (one day; 0 picks one)",
+        )?;
+        within("latency.points", self.latency.points, 1, 100_000, "")?;
+        within(
+            "cold_start.idle_gap_ms",
+            self.cold_start.idle_gap_ms,
+            0,
+            365 * DAY_MS,
+            " (a year)",
+        )?;
+        within(
+            "cold_start.slower_than",
+            self.cold_start.slower_than,
+            0.0,
+            big,
+            "",
+        )?;
+        within("retry.min_growth", self.retry.min_growth, 0.0, big, "")?;
+        within("timeouts.margin", self.timeouts.margin, 0.0, 1.0, "")?;
+        let limit_ms = 365.0 * DAY_MS as f64;
+        if let Some(ms) = self.timeouts.default_ms {
+            within("timeouts.default_ms", ms, 0.0, limit_ms, " (a year)")?;
+        }
+        for (h, &ms) in &self.timeouts.handlers {
+            within(
+                &format!("timeouts.handlers.\"{h}\""),
+                ms,
+                0.0,
+                limit_ms,
+                " (a year)",
+            )?;
+        }
+        Ok(())
     }
 
     /// Reads a configuration file.

@@ -344,7 +344,9 @@ fn handler_stats(store: &Store, cfg: &AnalysisConfig) -> Vec<HandlerStats> {
         }
     }
     // Handlers without marks: infer cold starts from idle gaps and slowness.
-    let gap = cfg.cold_start.idle_gap_ms as i64 * 1_000_000;
+    let gap = i64::try_from(cfg.cold_start.idle_gap_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000);
     if stats.iter().any(|s| !s.marked_cold && !s.all.is_empty()) {
         let thresholds: Vec<Option<i64>> = stats
             .iter()

@@ -79,13 +79,22 @@ pub struct LatencyReport {
 
 /// The window: configured, or a round width giving about `points` windows over the capture.
 pub fn window_ns(store: &Store, cfg: &AnalysisConfig) -> i64 {
-    if cfg.latency.window_ms > 0 {
-        return cfg.latency.window_ms as i64 * 1_000_000;
-    }
     let span = match (store.first_time(), store.last_time()) {
         (Some(a), Some(b)) => (b - a).max(1),
+        _ if cfg.latency.window_ms > 0 => 1,
         _ => return 1_000_000_000,
     };
+    if cfg.latency.window_ms > 0 {
+        // The configuration caps it at a day; wider (doubled) past a million windows, as
+        // the series says in its `window_ms`.
+        let mut w = i64::try_from(cfg.latency.window_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
+        while span / w > 1_000_000 {
+            w = w.saturating_mul(2);
+        }
+        return w;
+    }
     let target = (span / i64::from(cfg.latency.points.max(1))).max(1_000_000);
     let mut w: i64 = 1_000_000;
     loop {

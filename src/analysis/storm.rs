@@ -33,7 +33,9 @@ pub fn bursts(times: &[Nanos], cfg: &StormConfig) -> Vec<Burst> {
     let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return Vec::new();
     };
-    let mut w = (cfg.window_ms.max(1) as i64).saturating_mul(1_000_000);
+    let mut w = i64::try_from(cfg.window_ms.max(1))
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000);
     // Bound the number of windows (a long idle capture with a small window).
     while (last - first) / w > 10_000_000 {
         w = w.saturating_mul(2);

@@ -113,6 +113,7 @@ fn parse_line(text: &str) -> Result<Vec<Message>, String> {
         (Some(ms), _) if ms <= 0 => None,
         (Some(ms), _) => Some(
             ms.checked_mul(NANOS_PER_MS)
+                .filter(|&t| crate::time::in_range(t))
                 .ok_or_else(|| format!("ts {ms} ms is out of range"))?,
         ),
     };

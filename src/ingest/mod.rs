@@ -33,6 +33,11 @@ pub enum LoadError {
     NothingReadable { path: String, message: String },
     #[error("{path}: loading cancelled")]
     Cancelled { path: String },
+    #[error(
+        "{path}: not read: eventlens reads at most {max} inputs at once",
+        max = crate::model::Store::MAX_INPUTS
+    )]
+    TooManyInputs { path: String },
 }
 
 /// How the bytes are compressed.
@@ -754,12 +759,51 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Loads one file into the store (call [`Store::finalize`] after the last one).
 /// Returns the input's index; per-record problems are in `store.inputs[i]`.
+/// Loads `paths` in order, each through [`load_path`], until `progress` is cancelled:
+/// how many loaded, and why the others did not (one sentence each; past
+/// [`crate::model::Store::MAX_INPUTS`] one sentence names the first input not read and how
+/// many followed it). `loaded` hears of each input that loaded.
+pub fn load_paths(
+    store: &mut crate::model::Store,
+    paths: &[std::path::PathBuf],
+    progress: &LoadProgress,
+    mut loaded: impl FnMut(&crate::model::Store, u16, &Path),
+) -> (usize, Vec<String>) {
+    let mut count = 0usize;
+    let mut failures = Vec::new();
+    for (k, path) in paths.iter().enumerate() {
+        if progress.is_cancelled() {
+            break;
+        }
+        match load_path(store, path, progress) {
+            Ok(i) => {
+                count += 1;
+                loaded(store, i, path);
+            }
+            Err(e @ LoadError::TooManyInputs { .. }) => {
+                let rest = paths.len() - k - 1;
+                failures.push(if rest == 0 {
+                    e.to_string()
+                } else {
+                    format!("{e}; nor were the {rest} inputs after it")
+                });
+                break;
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    (count, failures)
+}
+
 pub fn load_path(
     store: &mut Store,
     path: &Path,
     progress: &LoadProgress,
 ) -> Result<u16, LoadError> {
     let shown = input_name(path);
+    if !store.has_room_for_input() {
+        return Err(LoadError::TooManyInputs { path: shown });
+    }
     let stdin = is_stdin(path);
     let io_err = |source| LoadError::Io {
         path: shown.clone(),

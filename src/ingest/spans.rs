@@ -457,6 +457,7 @@ pub fn micros_span(
         Some(us) => Some(
             nanos_of(us, 1000)
                 .and_then(|d| start.checked_add(d))
+                .filter(|&t| crate::time::in_range(t))
                 .ok_or_else(|| format!("duration {us} µs is out of range"))?,
         ),
     };
@@ -467,6 +468,7 @@ pub fn nanos_of(count: u64, unit_ns: u64) -> Option<Nanos> {
     count
         .checked_mul(unit_ns)
         .and_then(|n| i64::try_from(n).ok())
+        .filter(|&n| n <= crate::time::MAX_TIME)
 }
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ fn parse_span(raw: &RawValue, path: SpanPath, line: u64) -> Result<Item, String>
                 .map(|d| {
                     start
                         .checked_add(d)
+                        .filter(|&t| crate::time::in_range(t))
                         .ok_or_else(|| "duration is out of range".to_string())
                 })
                 .transpose()?;

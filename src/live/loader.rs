@@ -3,7 +3,7 @@
 //! the UI repaints when it is ready.
 
 use super::Waker;
-use crate::ingest::{LoadProgress, load_path};
+use crate::ingest::LoadProgress;
 use crate::model::Store;
 use crossbeam_channel::{Receiver, bounded};
 use std::path::PathBuf;
@@ -92,16 +92,9 @@ impl Loading {
                             .iter()
                             .map(|(a, b)| (a.as_str(), b.as_str())),
                     );
-                    let mut loaded = 0usize;
-                    for path in &thread_paths {
-                        if p.is_cancelled() {
-                            break;
-                        }
-                        match load_path(&mut store, path, &p) {
-                            Ok(_) => loaded += 1,
-                            Err(e) => failures.push(e.to_string()),
-                        }
-                    }
+                    let (loaded, more) =
+                        crate::ingest::load_paths(&mut store, &thread_paths, &p, |_, _, _| {});
+                    failures.extend(more);
                     let mut findings = Vec::new();
                     if !p.is_cancelled() {
                         store.finalize();

@@ -255,7 +255,25 @@ impl Store {
         Self::default()
     }
 
+    /// The most inputs one store holds: an observation names its input in a `u16`.
+    pub const MAX_INPUTS: usize = u16::MAX as usize + 1;
+
+    /// Whether another input fits ([`Store::MAX_INPUTS`]); loaders check it first.
+    pub fn has_room_for_input(&self) -> bool {
+        self.inputs.len() < Self::MAX_INPUTS
+    }
+
+    /// Adds an input and gives its index. Past [`Store::MAX_INPUTS`] (which loaders refuse
+    /// before calling this, see [`Store::has_room_for_input`]) the last index is given again
+    /// rather than a wrapped one naming another input.
     pub fn add_input(&mut self, path: impl Into<String>, format: Option<Format>) -> u16 {
+        if !self.has_room_for_input() {
+            tracing::error!(
+                "more than {} inputs: merged into the last",
+                Self::MAX_INPUTS
+            );
+            return u16::MAX;
+        }
         self.inputs.push(Input {
             path: path.into(),
             format,
@@ -268,7 +286,7 @@ impl Store {
             notes: Vec::new(),
             payloads: PayloadSource::None,
         });
-        (self.inputs.len() - 1) as u16
+        u16::try_from(self.inputs.len() - 1).unwrap_or(u16::MAX)
     }
 
     pub fn intern(&mut self, s: &str) -> Sym {
