@@ -17,12 +17,30 @@ impl Sym {
     }
 }
 
-/// Strings live in one arena; the map goes from hash of the bytes to candidate syms.
-#[derive(Default, Clone)]
+/// Strings live in arenas of at most 4 GiB each (a span's offset is 32 bits); the map goes
+/// from hash of the bytes to candidate syms.
+#[derive(Clone)]
 pub struct Interner {
-    arena: String,
+    arenas: Vec<String>,
+    /// The first sym of each arena, ascending.
+    firsts: Vec<u32>,
+    /// Offset and length in the sym's arena.
     spans: Vec<(u32, u32)>,
     map: FxHashMap<u64, SmallSyms>,
+    /// Bytes an arena holds at most: `u32::MAX`, less in tests.
+    arena_cap: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            arenas: Vec::new(),
+            firsts: Vec::new(),
+            spans: Vec::new(),
+            map: FxHashMap::default(),
+            arena_cap: u32::MAX as usize,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -55,10 +73,7 @@ impl Interner {
                 SmallSyms::One(_) => {}
             }
         }
-        let sym = Sym(self.spans.len() as u32);
-        let start = self.arena.len() as u32;
-        self.arena.push_str(s);
-        self.spans.push((start, s.len() as u32));
+        let sym = self.push(s);
         match self.map.get_mut(&h) {
             None => {
                 self.map.insert(h, SmallSyms::One(sym));
@@ -75,7 +90,10 @@ impl Interner {
     /// Reserves room to grow `factor` times (see `Store::reserve_for`).
     pub fn reserve_for(&mut self, factor: f64) {
         let more = |len: usize| (len as f64 * (factor - 1.0).max(0.0)) as usize;
-        self.arena.reserve(more(self.arena.len()));
+        if let Some(a) = self.arenas.last_mut() {
+            let room = self.arena_cap.saturating_sub(a.len());
+            a.reserve(more(a.len()).min(room));
+        }
         self.spans.reserve(more(self.spans.len()));
         self.map.reserve(more(self.map.len()));
     }
@@ -87,9 +105,35 @@ impl Interner {
     /// Stores a string that is known to be unique (a `traceparent`, say) without filing it
     /// for lookup: [`Interner::get`] will not find it, [`Interner::resolve`] will.
     pub fn push_unique(&mut self, s: &str) -> Sym {
+        self.push(s)
+    }
+
+    /// Appends the bytes to the last arena, or to a new one when they would take it past
+    /// its cap. A string longer than the cap (records are capped far below 4 GiB) is cut at
+    /// a character boundary.
+    fn push(&mut self, s: &str) -> Sym {
         let sym = Sym(self.spans.len() as u32);
-        let start = self.arena.len() as u32;
-        self.arena.push_str(s);
+        let mut end = s.len().min(self.arena_cap);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let s = &s[..end];
+        let full = self
+            .arenas
+            .last()
+            .is_none_or(|a| a.len() + s.len() > self.arena_cap);
+        if full {
+            self.arenas.push(String::new());
+            self.firsts.push(sym.0);
+        }
+        let start = match self.arenas.last_mut() {
+            Some(a) => {
+                let start = a.len() as u32;
+                a.push_str(s);
+                start
+            }
+            None => 0,
+        };
         self.spans.push((start, s.len() as u32));
         sym
     }
@@ -104,10 +148,21 @@ impl Interner {
 
     /// The string of a sym; `""` for `Sym::NONE`.
     pub fn resolve(&self, sym: Sym) -> &str {
-        match self.spans.get(sym.0 as usize) {
-            Some(&(start, len)) => &self.arena[start as usize..(start + len) as usize],
-            None => "",
-        }
+        let Some(&(start, len)) = self.spans.get(sym.0 as usize) else {
+            return "";
+        };
+        let arena = if self.firsts.len() <= 1 {
+            0
+        } else {
+            self.firsts
+                .partition_point(|&f| f <= sym.0)
+                .saturating_sub(1)
+        };
+        let (start, len) = (start as usize, len as usize);
+        self.arenas
+            .get(arena)
+            .and_then(|a| a.get(start..start + len))
+            .unwrap_or("")
     }
 
     pub fn resolve_opt(&self, sym: Sym) -> Option<&str> {
@@ -116,7 +171,7 @@ impl Interner {
 
     /// Gives back spare capacity (after a compaction).
     pub fn shrink_to_fit(&mut self) {
-        self.arena.shrink_to_fit();
+        self.arenas.iter_mut().for_each(String::shrink_to_fit);
         self.spans.shrink_to_fit();
         self.map.shrink_to_fit();
     }
@@ -132,6 +187,32 @@ impl Interner {
 
 #[cfg(test)]
 mod tests {
+    /// Past an arena's cap (4 GiB; 16 bytes here) strings go on in a new arena and every
+    /// sym still resolves and is found: offsets never wrap onto another string.
+    #[test]
+    fn strings_past_an_arenas_cap_go_on_in_the_next() {
+        let mut i = super::Interner {
+            arena_cap: 16,
+            ..Default::default()
+        };
+        let words: Vec<String> = (0..40)
+            .map(|k| format!("w{k}-{}", "é".repeat(k % 5)))
+            .collect();
+        let syms: Vec<_> = words.iter().map(|w| i.intern(w)).collect();
+        assert!(i.arenas.len() > 5, "{} arenas", i.arenas.len());
+        assert!(i.arenas.iter().all(|a| a.len() <= 16));
+        for (w, &sym) in words.iter().zip(&syms) {
+            assert_eq!(i.resolve(sym), w);
+            assert_eq!(i.get(w), Some(sym));
+            assert_eq!(i.intern(w), sym);
+        }
+        // Longer than an arena: cut at a character boundary, never split inside one.
+        let long = "ü".repeat(20);
+        let sym = i.intern(&long);
+        assert_eq!(i.resolve(sym), "ü".repeat(8));
+        assert_eq!(i.resolve(syms[0]), words[0]);
+    }
+
     #[test]
     fn interns_once() {
         let mut i = super::Interner::default();
