@@ -13,4 +13,5 @@ pub mod live;
 pub mod redrive;
 pub mod replay;
 pub mod time;
+#[cfg(feature = "gui")]
 pub mod ui;

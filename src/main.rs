@@ -500,74 +500,85 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             frames,
             live_rate,
         }) => {
-            let r = eventlens::ui::bench::run(records, frames, live_rate);
-            println!(
-                "bench-ui: {} records, {} observations (loaded in {:.1} s), 1600x1000, {} frames each",
-                r.records, r.observations, r.load_secs, frames
-            );
-            println!(
-                "  playing 10x : p50 {:.2} ms  p95 {:.2} ms",
-                r.playing.0, r.playing.1
-            );
-            println!(
-                "  scrubbing   : p50 {:.2} ms  p95 {:.2} ms",
-                r.scrubbing.0, r.scrubbing.1
-            );
-            println!(
-                "  no data     : p50 {:.2} ms  p95 {:.2} ms",
-                r.baseline.0, r.baseline.1
-            );
-            println!(
-                "  live        : p50 {:.2} ms  p95 {:.2} ms  (fed {} records/s: the worker appended {} in {:.1} s = {:.0}/s; {} snapshots swapped in)",
-                r.live.0,
-                r.live.1,
-                r.live_rate,
-                r.live_records,
-                r.live_secs,
-                r.live_records as f64 / r.live_secs.max(1e-9),
-                r.live_snapshots
-            );
-            if let Some(w) = r.live_worker {
-                let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-                println!(
-                    "  last publish: finalize {:.1} ms ({}), analysis {:.1} ms, views {:.1} ms, next store {:.1} ms",
-                    ms(w.parts.finalize),
-                    if w.parts.incremental {
-                        "incremental"
-                    } else {
-                        "full rebuild"
-                    },
-                    ms(w.parts.analysis),
-                    ms(w.parts.views),
-                    ms(w.parts.next_store)
-                );
-                println!(
-                    "  live worker : last publish {:.1} ms for {} events (finalize, analysis, views, catch-up); {} publishes reused a store given back, {} copied; a copy of that store alone: {:.1} ms",
-                    w.cost.as_secs_f64() * 1000.0,
-                    r.live_events,
-                    w.reuses,
-                    w.copies,
-                    r.live_copy_ms
-                );
+            #[cfg(not(feature = "gui"))]
+            {
+                let _ = (records, frames, live_rate);
+                anyhow::bail!("bench-ui needs the window: this build has no `gui` feature");
             }
-            println!(
-                "  ratio to the same frame with no data (p95): playing {:.1}x, scrubbing {:.1}x, live {:.1}x",
-                r.playing.1 / r.baseline.1.max(1e-6),
-                r.scrubbing.1 / r.baseline.1.max(1e-6),
-                r.live.1 / r.baseline.1.max(1e-6)
-            );
-            Ok(ExitCode::SUCCESS)
+            #[cfg(feature = "gui")]
+            {
+                let r = eventlens::ui::bench::run(records, frames, live_rate);
+                println!(
+                    "bench-ui: {} records, {} observations (loaded in {:.1} s), 1600x1000, {} frames each",
+                    r.records, r.observations, r.load_secs, frames
+                );
+                println!(
+                    "  playing 10x : p50 {:.2} ms  p95 {:.2} ms",
+                    r.playing.0, r.playing.1
+                );
+                println!(
+                    "  scrubbing   : p50 {:.2} ms  p95 {:.2} ms",
+                    r.scrubbing.0, r.scrubbing.1
+                );
+                println!(
+                    "  no data     : p50 {:.2} ms  p95 {:.2} ms",
+                    r.baseline.0, r.baseline.1
+                );
+                println!(
+                    "  live        : p50 {:.2} ms  p95 {:.2} ms  (fed {} records/s: the worker appended {} in {:.1} s = {:.0}/s; {} snapshots swapped in)",
+                    r.live.0,
+                    r.live.1,
+                    r.live_rate,
+                    r.live_records,
+                    r.live_secs,
+                    r.live_records as f64 / r.live_secs.max(1e-9),
+                    r.live_snapshots
+                );
+                if let Some(w) = r.live_worker {
+                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                    println!(
+                        "  last publish: finalize {:.1} ms ({}), analysis {:.1} ms, views {:.1} ms, next store {:.1} ms",
+                        ms(w.parts.finalize),
+                        if w.parts.incremental {
+                            "incremental"
+                        } else {
+                            "full rebuild"
+                        },
+                        ms(w.parts.analysis),
+                        ms(w.parts.views),
+                        ms(w.parts.next_store)
+                    );
+                    println!(
+                        "  live worker : last publish {:.1} ms for {} events (finalize, analysis, views, catch-up); {} publishes reused a store given back, {} copied; a copy of that store alone: {:.1} ms",
+                        w.cost.as_secs_f64() * 1000.0,
+                        r.live_events,
+                        w.reuses,
+                        w.copies,
+                        r.live_copy_ms
+                    );
+                }
+                println!(
+                    "  ratio to the same frame with no data (p95): playing {:.1}x, scrubbing {:.1}x, live {:.1}x",
+                    r.playing.1 / r.baseline.1.max(1e-6),
+                    r.scrubbing.1 / r.baseline.1.max(1e-6),
+                    r.live.1 / r.baseline.1.max(1e-6)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
         Some(Command::Demo(args)) => demo(args),
         None => gui(cli.gui),
     }
 }
 
+#[cfg(feature = "gui")]
 /// How long `--screenshot` waits for the window to show the loaded state.
 const SCREENSHOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+#[cfg(feature = "gui")]
 /// How much longer the watchdog waits for a window that stopped drawing frames.
 const SCREENSHOT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+#[cfg(feature = "gui")]
 /// `EVENTLENS_SCREENSHOT_TIMEOUT` (seconds), or the default.
 fn screenshot_timeout() -> anyhow::Result<std::time::Duration> {
     match std::env::var("EVENTLENS_SCREENSHOT_TIMEOUT") {
@@ -584,6 +595,7 @@ fn screenshot_timeout() -> anyhow::Result<std::time::Duration> {
     }
 }
 
+#[cfg(feature = "gui")]
 fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     use eventlens::ui::{
         BottomTab, EventLensApp, ScreenshotOutcome, ScreenshotRequest, StartOptions,
@@ -617,7 +629,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     // A malformed --cursor or --select is a usage error; one that does not apply to the
     // input (a node that is not there, a time past the end) is reported by the window.
     if let Some(c) = &args.cursor {
-        eventlens::ui::startup::StartCursor::parse(c).map_err(anyhow::Error::msg)?;
+        eventlens::replay::moment::StartCursor::parse(c).map_err(anyhow::Error::msg)?;
     }
     if let Some(s) = &args.select {
         eventlens::ui::startup::StartSelect::parse(s).map_err(anyhow::Error::msg)?;
@@ -772,6 +784,15 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Built without the window: say so, and what to run instead.
+#[cfg(not(feature = "gui"))]
+fn gui(_args: GuiArgs) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "eventlens: this build has no window (built without the `gui` feature); use a subcommand, e.g. `eventlens analyze FILE` (see `eventlens --help`)"
+    );
+    Ok(ExitCode::from(2))
+}
+
 /// Records broker URLs into a capture file.
 /// The diagram format named by `--format`, else by the output's extension.
 fn export_format(
@@ -796,7 +817,7 @@ fn export_format(
 
 /// A moment of `--at` or `--window` in the store's time.
 fn moment(store: &Store, flag: &str, given: &str) -> Result<eventlens::time::Nanos, String> {
-    use eventlens::ui::startup::StartCursor;
+    use eventlens::replay::moment::StartCursor;
     StartCursor::parse_for(flag, given).and_then(|c| c.resolve_for(store, flag, given))
 }
 

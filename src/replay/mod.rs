@@ -3,6 +3,8 @@
 //! [`TimeCommand`], and [`TimeControl::update`] advances playback by a frame's `dt` and says
 //! whether the caller must repaint. Nothing here knows about a GUI; the tests drive it alone.
 
+pub mod moment;
+
 use crate::model::Store;
 use crate::time::{NANOS_PER_SEC, Nanos};
 
