@@ -607,8 +607,8 @@ pub fn input_name(path: &Path) -> String {
     }
 }
 
-fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>, Compression)> {
-    let mut f: Box<dyn Read + Send> = if is_stdin(path) {
+fn open_raw(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    Ok(if is_stdin(path) {
         Box::new(io::stdin())
     } else {
         let file = std::fs::File::open(path)?;
@@ -620,7 +620,15 @@ fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>
             }),
             _ => Box::new(file),
         }
-    };
+    })
+}
+
+/// The bytes, decompressed when they start with gzip's or zstd's magic number, within the
+/// decompression budget.
+fn decoded(
+    mut f: Box<dyn Read + Send>,
+    limits: Limits,
+) -> io::Result<(Box<dyn Read + Send>, Compression)> {
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic)?;
     let compression = Compression::sniff(&magic[..n]);
@@ -804,28 +812,98 @@ pub fn load_path(
     if !store.has_room_for_input() {
         return Err(LoadError::TooManyInputs { path: shown });
     }
-    let stdin = is_stdin(path);
+    let raw = open_raw(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let file = (!is_stdin(path)).then_some(path);
+    load_from(store, shown, file, raw, None, progress)
+}
+
+/// Every reader with the layout it reads, by a short name: what the fuzz targets (`fuzz/`)
+/// and the seed replay test force instead of sniffing.
+pub const READERS: &[(&str, Format, Layout)] = &[
+    ("cloudevents_jsonl", Format::CloudeventsJsonl, Layout::Lines),
+    (
+        "cloudevents_document",
+        Format::Cloudevents,
+        Layout::Document,
+    ),
+    (
+        "cloudevents_batch",
+        Format::CloudeventsBatch,
+        Layout::Document,
+    ),
+    ("capture", Format::Capture, Layout::Lines),
+    ("otlp_document", Format::Otlp, Layout::Document),
+    ("otlp_lines", Format::Otlp, Layout::Lines),
+    ("otlp_logs", Format::OtlpLogs, Layout::Document),
+    ("jaeger", Format::Jaeger, Layout::Document),
+    ("zipkin", Format::Zipkin, Layout::Document),
+    ("zipkin_lines", Format::Zipkin, Layout::Lines),
+    ("kcat", Format::Kcat, Layout::Lines),
+    ("eventgrid", Format::Eventgrid, Layout::Document),
+    ("eventbridge", Format::Eventbridge, Layout::Document),
+    ("cdevents", Format::Cdevents, Layout::Document),
+];
+
+/// Loads bytes held in memory as an input named `name`, exactly as a file of those bytes
+/// (decompression, sniffing, every reader), or as `format` when it is given. What the
+/// fuzz targets drive (`fuzz/`).
+pub fn load_bytes(
+    store: &mut Store,
+    name: &str,
+    bytes: Vec<u8>,
+    format: Option<(Format, Layout)>,
+    progress: &LoadProgress,
+) -> Result<u16, LoadError> {
+    if !store.has_room_for_input() {
+        return Err(LoadError::TooManyInputs { path: name.into() });
+    }
+    load_from(
+        store,
+        name.into(),
+        None,
+        Box::new(io::Cursor::new(bytes)),
+        format,
+        progress,
+    )
+}
+
+/// The reading shared by [`load_path`] and [`load_bytes`]: `file` is the path of a regular
+/// file, whose plain lines' payloads are read back by offset.
+fn load_from(
+    store: &mut Store,
+    shown: String,
+    file: Option<&Path>,
+    raw: Box<dyn Read + Send>,
+    forced: Option<(Format, Layout)>,
+    progress: &LoadProgress,
+) -> Result<u16, LoadError> {
     let io_err = |source| LoadError::Io {
         path: shown.clone(),
         source,
     };
     let limits = progress.limits;
-    let (mut reader, compression) = open_decoded(path, limits).map_err(io_err)?;
+    let (mut reader, compression) = decoded(raw, limits).map_err(io_err)?;
     let mut head = vec![0u8; HEAD];
     let n = read_up_to(&mut reader, &mut head).map_err(|e| LoadError::Io {
         path: shown.clone(),
         source: io::Error::new(e.kind(), format!("reading {compression:?} data: {e}")),
     })?;
     head.truncate(n);
-    let (format, layout) = sniff_or_why(&head).map_err(|message| LoadError::Unrecognised {
-        path: shown.clone(),
-        message,
-    })?;
+    let (format, layout) = match forced {
+        Some(f) => f,
+        None => sniff_or_why(&head).map_err(|message| LoadError::Unrecognised {
+            path: shown.clone(),
+            message,
+        })?,
+    };
     let observations_before = store.observations.len();
     let input = store.add_input(shown.clone(), Some(format));
     // Plain line files are read back by offset; anything else keeps its payloads in an arena.
-    store.inputs[input as usize].payloads = match (compression, layout) {
-        (Compression::None, Layout::Lines) if !stdin => PayloadSource::File(
+    store.inputs[input as usize].payloads = match (compression, layout, file) {
+        (Compression::None, Layout::Lines, Some(path)) => PayloadSource::File(
             path.to_path_buf(),
             std::fs::File::open(path).ok().map(std::sync::Arc::new),
         ),

@@ -1,0 +1,5 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| eventlens_fuzz::run(
+    data,
+    eventlens_fuzz::reader("jaeger")
+));
