@@ -15,6 +15,7 @@ pub mod otlp;
 pub mod otlp_logs;
 pub mod scan;
 pub mod span_flow;
+pub mod span_join;
 pub mod spans;
 pub mod zipkin;
 
@@ -851,7 +852,7 @@ pub fn load_path(
 /// start time gives observations at 0, the Unix epoch, which no real record has: those are
 /// marked here. Each takes the time of the timed observation before it (the first one for
 /// leading ones), so file order is kept; an input without any time keeps 0 and file order.
-fn place_untimed(store: &mut Store, from: usize) {
+pub(crate) fn place_untimed(store: &mut Store, from: usize) {
     let added = store.observations.get_mut(from..).unwrap_or_default();
     for o in added.iter_mut() {
         if o.time == 0 {
