@@ -415,14 +415,15 @@ impl Followed {
         }
     }
 
-    /// What one look found; `Err` holds the last batch when the file cannot be followed.
-    fn poll(&mut self, now: Instant) -> Result<LiveBatch, LiveBatch> {
+    /// What one look found, and whether it was the last (the file cannot be followed: the
+    /// batch says why).
+    fn poll(&mut self, now: Instant) -> (LiveBatch, bool) {
         match self.follower.poll() {
-            Ok(r) => Ok(self.decoder.decode(r, now)),
+            Ok(r) => (self.decoder.decode(r, now), false),
             Err(why) => {
                 let mut last = self.decoder.finish();
                 last.refused = Some(why);
-                Err(last)
+                (last, true)
             }
         }
     }
@@ -447,13 +448,10 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
                 // One batch per file: each is in its own format.
                 for slot in followed.iter_mut() {
                     let Some(f) = slot else { continue };
-                    let batch = match f.poll(now) {
-                        Ok(b) => b,
-                        Err(last) => {
-                            *slot = None;
-                            last
-                        }
-                    };
+                    let (batch, last) = f.poll(now);
+                    if last {
+                        *slot = None;
+                    }
                     if !batch.is_empty() && !tx.send_wait(batch) {
                         break 'reading;
                     }
@@ -572,12 +570,10 @@ pub fn follow_for(paths: &[PathBuf], duration: Duration) -> Vec<LiveBatch> {
         let now = Instant::now();
         for slot in followed.iter_mut() {
             let Some(f) = slot else { continue };
-            match f.poll(now) {
-                Ok(b) => batches.push(b),
-                Err(last) => {
-                    batches.push(last);
-                    *slot = None;
-                }
+            let (batch, last) = f.poll(now);
+            batches.push(batch);
+            if last {
+                *slot = None;
             }
         }
         let now = Instant::now();
