@@ -400,8 +400,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if !urls.is_empty() {
                     anyhow::bail!("--follow follows files; give broker URLs without it");
                 }
-                let d = duration.unwrap_or_default();
-                let batches = eventlens::live::follow::follow_for(&files, d);
+                let mut d = duration.unwrap_or_default();
+                let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+                    .into_iter()
+                    .partition(|f| eventlens::ingest::is_stdin(f));
+                let mut batches = if stdin.is_empty() {
+                    Vec::new()
+                } else {
+                    // Standard input is read as a stream for the same time (or to its end).
+                    let t = std::time::Instant::now();
+                    let b =
+                        eventlens::live::follow::read_for("standard input", std::io::stdin(), d);
+                    d = d.saturating_sub(t.elapsed());
+                    b
+                };
+                if !files.is_empty() {
+                    batches.extend(eventlens::live::follow::follow_for(&files, d));
+                }
+                let files: Vec<PathBuf> = stdin.into_iter().chain(files).collect();
                 for n in batches
                     .iter()
                     .flat_map(|b| b.notes.iter().chain(&b.refused))

@@ -452,3 +452,61 @@ fn record_follow_refuses_whole_documents_naming_the_file_and_why() {
         assert!(err.contains(why), "{fixture}: {err}");
     }
 }
+
+#[test]
+fn bad_collector_lines_are_named_with_file_line_and_why_and_the_rest_loads() {
+    let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    let text = std::fs::read_to_string(&src).expect("fixture");
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let followed = dir.path().join("bad.jsonl");
+    let mut body = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == 2 {
+            body.push_str("{\"resourceSpans\": nope\n");
+        }
+        body.push_str(l);
+        body.push('\n');
+    }
+    std::fs::write(&followed, body).expect("write");
+    let (code, report, err) = analyze(&[
+        "analyze",
+        "--follow",
+        "--duration",
+        "1s",
+        "--json",
+        followed.to_str().expect("path"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no report: {err}"));
+    let (_, whole, _) = analyze(&["analyze", "--json", src.to_str().expect("path")]);
+    let whole = whole.expect("report");
+    let input = &report["inputs"][0];
+    assert_eq!(input["records"], whole["inputs"][0]["records"], "{input:#}");
+    assert_eq!(input["skipped"], 1, "{input:#}");
+    assert_eq!(input["errors"][0]["line"], 3, "{input:#}");
+    let msg = input["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("bad.jsonl") && msg.contains("invalid JSON"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn analyze_follow_dash_reads_standard_input_for_the_duration() {
+    let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    let input = std::fs::File::open(&src).expect("fixture");
+    let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "--follow", "--duration", "5s", "--json", "-"])
+        .stdin(input)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let (_, whole, _) = analyze(&["analyze", "--json", src.to_str().expect("path")]);
+    let whole = whole.expect("report");
+    assert_eq!(report["summary"]["events"], whole["summary"]["events"]);
+    assert_eq!(report["topology"], whole["topology"]);
+    assert!(err.contains("the stream ended after"), "{err}");
+}

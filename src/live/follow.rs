@@ -589,6 +589,36 @@ pub fn follow_for(paths: &[PathBuf], duration: Duration) -> Vec<LiveBatch> {
     batches
 }
 
+/// Reads a stream for at most `duration` (until it ends, if sooner), in the calling thread:
+/// its records as batches, the notes in them.
+pub fn read_for(
+    name: &str,
+    reader: impl Read + Send + 'static,
+    duration: Duration,
+) -> Vec<LiveBatch> {
+    let feed = spawn_reader(name, reader);
+    let rx = feed.receiver();
+    let end = Instant::now() + duration;
+    let mut batches = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        match rx.recv_timeout(end - now) {
+            super::Received::Batch(b) => batches.push(b),
+            super::Received::Nothing => {}
+            super::Received::Ended => break,
+        }
+    }
+    feed.stop();
+    // What was sent before the stop.
+    while let Some(b) = rx.try_recv() {
+        batches.push(b);
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
