@@ -510,3 +510,37 @@ fn analyze_follow_dash_reads_standard_input_for_the_duration() {
     assert_eq!(report["topology"], whole["topology"]);
     assert!(err.contains("the stream ended after"), "{err}");
 }
+
+#[test]
+fn analyze_follow_dash_maps_spans_still_held_when_the_duration_ends() {
+    let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    // The writer stays open past the duration, so the traces are still held when it ends.
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg(r#"cat "$1"; sleep 4"#)
+        .arg("sh")
+        .arg(&src)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = writer.stdout.take().expect("stdout");
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "--follow", "--duration", "1s", "--json", "-"])
+        .stdin(std::process::Stdio::from(pipe))
+        .output()
+        .expect("run");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "waited for the writer"
+    );
+    let _ = writer.kill();
+    let _ = writer.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let (_, whole, _) = analyze(&["analyze", "--json", src.to_str().expect("path")]);
+    let whole = whole.expect("report");
+    assert_eq!(report["summary"]["events"], whole["summary"]["events"]);
+    assert_eq!(report["topology"], whole["topology"]);
+}

@@ -468,7 +468,17 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
 /// Reads a stream (standard input, a pipe) as a live source: lines are sent as they
 /// complete (spans once their trace is quiet), and the feed ends with the stream, saying
 /// how many records came.
-pub fn spawn_reader(name: &str, mut reader: impl Read + Send + 'static) -> LiveFeed {
+pub fn spawn_reader(name: &str, reader: impl Read + Send + 'static) -> LiveFeed {
+    spawn_stream(name, reader, None)
+}
+
+/// [`spawn_reader`], reading until `until` at the latest: then what is held (spans waiting
+/// for their trace to be quiet) is sent, a partial last line is not, and the feed ends.
+fn spawn_stream(
+    name: &str,
+    mut reader: impl Read + Send + 'static,
+    until: Option<Instant>,
+) -> LiveFeed {
     let (tx, feed) = channel(name.to_string(), super::DEFAULT_CAPACITY);
     let mut lines = Lines::new(name);
     let mut decoder = StreamDecoder::new(name);
@@ -505,7 +515,18 @@ pub fn spawn_reader(name: &str, mut reader: impl Read + Send + 'static) -> LiveF
             let mut records = 0u64;
             loop {
                 let mut out = Read1::default();
-                let got = bytes_rx.recv_timeout(POLL);
+                let wait = until.map_or(POLL, |u| {
+                    POLL.min(u.saturating_duration_since(Instant::now()))
+                });
+                if until.is_some_and(|u| Instant::now() >= u) {
+                    // Time is up: what is held goes; the stream is left as it is.
+                    let last = decoder.finish();
+                    if !last.is_empty() {
+                        let _ = tx.send_wait(last);
+                    }
+                    break;
+                }
+                let got = bytes_rx.recv_timeout(wait);
                 let ended = match got {
                     Ok(Ok(bytes)) if !bytes.is_empty() => {
                         if let Err(why) = lines.push(&bytes, &mut out) {
@@ -596,25 +617,15 @@ pub fn read_for(
     reader: impl Read + Send + 'static,
     duration: Duration,
 ) -> Vec<LiveBatch> {
-    let feed = spawn_reader(name, reader);
+    let feed = spawn_stream(name, reader, Some(Instant::now() + duration));
     let rx = feed.receiver();
-    let end = Instant::now() + duration;
     let mut batches = Vec::new();
     loop {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        match rx.recv_timeout(end - now) {
+        match rx.recv_timeout(POLL) {
             super::Received::Batch(b) => batches.push(b),
             super::Received::Nothing => {}
             super::Received::Ended => break,
         }
-    }
-    feed.stop();
-    // What was sent before the stop.
-    while let Some(b) = rx.try_recv() {
-        batches.push(b);
     }
     batches
 }
