@@ -544,3 +544,42 @@ fn analyze_follow_dash_maps_spans_still_held_when_the_duration_ends() {
     assert_eq!(report["summary"]["events"], whole["summary"]["events"]);
     assert_eq!(report["topology"], whole["topology"]);
 }
+
+#[test]
+fn a_bad_kcat_line_is_named_by_its_line_in_the_followed_file_and_the_rest_loads() {
+    let src = root().join("tests/fixtures/kcat/orders.jsonl");
+    let text = std::fs::read_to_string(&src).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let followed = dir.path().join("kcat.jsonl");
+    let mut body = String::new();
+    for (i, l) in text.lines().enumerate() {
+        if i == 1 {
+            // A blank line, then a record that is not JSON: line 3 of the file.
+            body.push_str("\n{\"topic\":\"orders\",\"payload\": oops}\n");
+        }
+        body.push_str(l);
+        body.push('\n');
+    }
+    std::fs::write(&followed, body).expect("write");
+    let (code, report, err) = analyze(&[
+        "analyze",
+        "--follow",
+        "--duration",
+        "1s",
+        "--json",
+        followed.to_str().expect("path"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no report: {err}"));
+    let input = &report["inputs"][0];
+    assert_eq!(input["records"], records_in(&src), "{input:#}");
+    assert_eq!(input["skipped"], 1, "{input:#}");
+    assert_eq!(input["errors"][0]["line"], 3, "{input:#}");
+    assert!(
+        input["path"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("kcat.jsonl"),
+        "{input:#}"
+    );
+}

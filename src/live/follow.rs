@@ -384,6 +384,7 @@ impl StreamDecoder {
             }
             Some(StreamFormat::Lines(f)) => {
                 batch.lines = r.lines;
+                batch.line_numbers = r.numbers;
                 batch.format = f;
             }
             None => batch.lines = r.lines,

@@ -56,6 +56,9 @@ pub struct LiveBatch {
     pub lines: Vec<String>,
     /// How `lines` are read.
     pub format: LineFormat,
+    /// The line number of each of `lines` in its file, when the source knows it (a
+    /// followed file, a pipe); empty: the input counts them.
+    pub line_numbers: Vec<u64>,
     /// Spans of traces the span joiner released ([`crate::ingest::span_join`]): mapped
     /// together, as the spans of a trace file are.
     pub spans: Vec<crate::ingest::spans::Span>,
@@ -388,15 +391,32 @@ impl LiveInput {
     /// its errors and notes to the input (call [`Store::finalize`] after the last batch of
     /// a frame).
     pub fn add_batch(&mut self, store: &mut Store, batch: &LiveBatch) {
-        match batch.format {
-            LineFormat::Cloudevents => self.add(store, &batch.lines),
-            LineFormat::Kcat => crate::ingest::kcat::add_lines(
-                store,
-                self.input,
-                &batch.lines,
-                &mut self.next_line,
-                &mut self.kcat,
-            ),
+        // Lines numbered by their source are added one at a time at their own numbers.
+        let numbered = !batch.lines.is_empty() && batch.line_numbers.len() == batch.lines.len();
+        let runs: Vec<(Option<u64>, &[String])> = if numbered {
+            batch
+                .line_numbers
+                .iter()
+                .zip(&batch.lines)
+                .map(|(n, l)| (Some(*n), std::slice::from_ref(l)))
+                .collect()
+        } else {
+            vec![(None, &batch.lines[..])]
+        };
+        for (number, lines) in runs {
+            if let Some(n) = number {
+                self.next_line = n;
+            }
+            match batch.format {
+                LineFormat::Cloudevents => self.add(store, lines),
+                LineFormat::Kcat => crate::ingest::kcat::add_lines(
+                    store,
+                    self.input,
+                    lines,
+                    &mut self.next_line,
+                    &mut self.kcat,
+                ),
+            }
         }
         if !batch.spans.is_empty() {
             let from = store.observations.len();
