@@ -583,3 +583,34 @@ fn a_bad_kcat_line_is_named_by_its_line_in_the_followed_file_and_the_rest_loads(
         "{input:#}"
     );
 }
+
+#[test]
+fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
+    let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    let (_, whole, _) = analyze(&["analyze", "--json", src.to_str().expect("path")]);
+    let whole = whole.expect("report");
+    let observations = whole["summary"]["observations"].as_u64().expect("count") as usize;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("otel.jsonl");
+    std::fs::write(&path, "").expect("create");
+    let opts = StartOptions {
+        files: vec![path.clone()],
+        follow: true,
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(move |cc| EventLensApp::new(cc, opts));
+    let mut w = slow_appender(&src, &path, "0.1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.state().store().observations.len() < observations && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    assert!(w.wait().expect("writer ends").success());
+    assert_eq!(h.state().store().observations.len(), observations);
+    assert_eq!(
+        h.state().store().events.len() as u64,
+        whole["summary"]["events"].as_u64().expect("events")
+    );
+}
