@@ -100,7 +100,7 @@ impl Lines {
     pub fn push(&mut self, buf: &[u8], out: &mut Read1) -> Result<(), String> {
         if self.format.is_none() {
             // Compressed bytes have no lines to wait for: said at once.
-            let mut start = self.partial.clone();
+            let mut start: Vec<u8> = self.partial.iter().take(4).copied().collect();
             start.extend_from_slice(&buf[..buf.len().min(4)]);
             if start.len() >= 4 || buf.is_empty() {
                 refuse_compressed(&start).map_err(|why| format!("{}: {why}", self.name))?;
@@ -215,7 +215,7 @@ fn decide(head: &[u8], ended: bool) -> Result<StreamFormat, String> {
                 .map(|(f, _)| f.as_str())
                 .unwrap_or("a JSON document");
             Err(format!(
-                "{what} is one JSON document over many lines, read whole once it is complete: it cannot be followed or read as a stream (open it without --follow)"
+                "{what} is one JSON document over many lines, read whole once it is complete: it cannot be followed or read as it arrives (open it without --follow, or give it to `eventlens analyze`, which reads `-` whole)"
             ))
         }
         _ => Ok(StreamFormat::Lines(LineFormat::Cloudevents)),
