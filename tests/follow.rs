@@ -614,3 +614,42 @@ fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
         whole["summary"]["events"].as_u64().expect("events")
     );
 }
+
+#[test]
+fn analyze_follow_reads_every_kcat_record_once_through_rotation_and_truncation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 300 Kafka messages as kcat -C -J prints them, binary-mode CloudEvents.
+    let src = dir.path().join("kcat-src.jsonl");
+    let mut text = String::new();
+    for i in 0..300u64 {
+        text.push_str(&format!(
+            r#"{{"topic":"orders","partition":0,"offset":{i},"tstype":"create","ts":{},"broker":1,"headers":["ce_specversion","1.0","ce_id","evt-{i}","ce_source","producer-service","ce_type","com.example.OrderPlaced"],"key":"o-{i}","payload":"{{\"n\":{i}}}"}}"#,
+            1_700_000_000_000u64 + i * 10
+        ));
+        text.push('\n');
+    }
+    std::fs::write(&src, &text).expect("write");
+    let followed = dir.path().join("live.jsonl");
+    std::fs::write(&followed, "").expect("create");
+    let mut w = writer(&src, &followed);
+    let (code, report, err) = analyze(&[
+        "analyze",
+        "--follow",
+        "--duration",
+        "7s",
+        "--json",
+        followed.to_str().expect("path"),
+    ]);
+    assert!(w.wait().expect("writer ends").success());
+    assert_eq!(code, Some(0), "{err}");
+    let report = report.unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(
+        report["inputs"][0]["records"], 300,
+        "{:#}",
+        report["inputs"]
+    );
+    assert_eq!(report["inputs"][0]["skipped"], 0, "{:#}", report["inputs"]);
+    assert_eq!(report["summary"]["events"], 300);
+    assert!(err.contains("rotated"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+}
