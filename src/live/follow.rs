@@ -109,7 +109,8 @@ impl Lines {
                 let mut head = std::mem::take(&mut self.partial);
                 let keep = head.len();
                 head.extend_from_slice(&buf[..buf.len().min(nl + 1 + HEAD)]);
-                if head.iter().any(|b| !b.is_ascii_whitespace()) {
+                // Blank lines before the first record say nothing: its own end is waited for.
+                if head.trim_ascii_start().contains(&b'\n') {
                     let f = decide(&head, false).map_err(|why| format!("{}: {why}", self.name))?;
                     self.format = Some(f);
                 }
@@ -709,6 +710,21 @@ mod tests {
         let r = f.poll().expect("poll");
         assert_eq!(r.format, Some(StreamFormat::OtlpLines));
         assert_eq!(r.numbers, vec![1]);
+    }
+
+    #[test]
+    fn blank_lines_before_a_partial_first_record_wait_for_its_end() {
+        let mut lines = Lines::new("stdin");
+        let mut out = Read1::default();
+        lines
+            .push(b"\n\n{\"topic\":\"orders\",", &mut out)
+            .expect("not a document: the record is not complete yet");
+        assert!(out.format.is_none());
+        lines
+            .push(b"\"partition\":0,\"offset\":1}\n", &mut out)
+            .expect("push");
+        assert_eq!(out.format, Some(StreamFormat::Lines(LineFormat::Kcat)));
+        assert_eq!(out.numbers, vec![3]);
     }
 
     #[test]
