@@ -289,3 +289,31 @@ fn a_stream_ending_inside_its_first_line_is_sniffed_and_read() {
     assert_eq!(input.records, 1, "{:?}", input.errors);
     assert_eq!(input.skipped, 0, "{:?}", input.errors);
 }
+
+/// A compressed pipe in the window: decompressed as it arrives, then read as any pipe.
+#[test]
+fn a_compressed_pipe_is_live_too() {
+    use eventlens::live::follow::spawn_reader;
+    use eventlens::live::worker::LiveWorker;
+    use std::time::Duration;
+    let file = root().join("tests/fixtures/kcat/orders.jsonl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let records = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let feed = spawn_reader("gzip pipe", std::io::Cursor::new(gz));
+    let worker = LiveWorker::on_feed(&feed, "gzip pipe").expect("the worker starts");
+    let mut last = None;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = Some(s);
+    }
+    let last = last.expect("a snapshot");
+    let input = &last.store.inputs[0];
+    assert_eq!(
+        input.records, records as u64,
+        "{:?} {:?}",
+        input.errors, input.notes
+    );
+    assert_eq!(input.skipped, 0, "{:?}", input.errors);
+}

@@ -617,6 +617,15 @@ fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>
             _ => Box::new(file),
         }
     };
+    decoded_reader(f, limits)
+}
+
+/// `f` decompressed when its first bytes say gzip or zstd (within `limits`), and which
+/// compression that was: for a file, and for a stream read as it arrives.
+pub fn decoded_reader(
+    mut f: Box<dyn Read + Send>,
+    limits: Limits,
+) -> io::Result<(Box<dyn Read + Send>, Compression)> {
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut f, &mut magic)?;
     let compression = Compression::sniff(&magic[..n]);

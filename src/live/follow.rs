@@ -478,7 +478,7 @@ pub fn spawn_reader(name: &str, reader: impl Read + Send + 'static) -> LiveFeed 
 /// for their trace to be quiet) is sent, a partial last line is not, and the feed ends.
 fn spawn_stream(
     name: &str,
-    mut reader: impl Read + Send + 'static,
+    reader: impl Read + Send + 'static,
     until: Option<Instant>,
 ) -> LiveFeed {
     let (tx, feed) = channel(name.to_string(), super::DEFAULT_CAPACITY);
@@ -491,6 +491,15 @@ fn spawn_stream(
     let reading = std::thread::Builder::new()
         .name("eventlens-stream-read".into())
         .spawn(move || {
+            // A compressed stream is read as it is decompressed.
+            let mut reader =
+                match crate::ingest::decoded_reader(Box::new(reader), Default::default()) {
+                    Ok((r, _)) => r,
+                    Err(e) => {
+                        let _ = bytes_tx.send(Err(e));
+                        return;
+                    }
+                };
             let mut buf = vec![0u8; 256 * 1024];
             loop {
                 match reader.read(&mut buf) {
