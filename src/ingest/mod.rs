@@ -604,7 +604,7 @@ pub fn input_name(path: &Path) -> String {
 }
 
 fn open_decoded(path: &Path, limits: Limits) -> io::Result<(Box<dyn Read + Send>, Compression)> {
-    let mut f: Box<dyn Read + Send> = if is_stdin(path) {
+    let f: Box<dyn Read + Send> = if is_stdin(path) {
         Box::new(io::stdin())
     } else {
         let file = std::fs::File::open(path)?;
