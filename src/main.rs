@@ -59,7 +59,7 @@ struct GuiArgs {
     #[arg(long)]
     play: bool,
     /// Follow the files as they grow (`tail -F`): a live source that survives rotation and
-    /// truncation (CloudEvents and capture JSON Lines).
+    /// truncation (CloudEvents, capture, kcat -J and OTLP collector JSON Lines).
     #[arg(long)]
     follow: bool,
     /// Open the Connect dialog (broker URLs, presets for local brokers) at start.
@@ -185,10 +185,18 @@ enum Command {
     /// Over TLS: tls:// (or nats+tls://), mqtts://, amqps://, rediss://; the certificate is
     /// verified against the platform's roots and ?ca=FILE (a PEM CA), unless ?insecure=1.
     /// Credentials are used, never written or printed.
+    ///
+    /// With --follow: files another process appends to (`tail -F`: rotation and truncation
+    /// are survived), or `-` for standard input, in CloudEvents, capture or kcat -J JSON
+    /// Lines; kcat messages are written as a broker's would be.
     Record {
-        /// Broker URLs, several at once.
+        /// Broker URLs, several at once (with --follow: files, or `-`).
         #[arg(required = true)]
         urls: Vec<String>,
+        /// Record files as they grow (or `-`, standard input, to its end) instead of
+        /// brokers.
+        #[arg(long)]
+        follow: bool,
         /// The capture file (.gz or .zst compress).
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
@@ -392,9 +400,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if !urls.is_empty() {
                     anyhow::bail!("--follow follows files; give broker URLs without it");
                 }
-                let d = duration.unwrap_or_default();
-                let (lines, notes) = eventlens::live::follow::follow_for(&files, d);
-                for n in &notes {
+                let mut d = duration.unwrap_or_default();
+                let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+                    .into_iter()
+                    .partition(|f| eventlens::ingest::is_stdin(f));
+                let mut batches = if stdin.is_empty() {
+                    Vec::new()
+                } else {
+                    // Standard input is read as a stream for the same time (or to its end).
+                    let t = std::time::Instant::now();
+                    let b =
+                        eventlens::live::follow::read_for("standard input", std::io::stdin(), d);
+                    d = d.saturating_sub(t.elapsed());
+                    b
+                };
+                if !files.is_empty() {
+                    batches.extend(eventlens::live::follow::follow_for(&files, d));
+                }
+                let files: Vec<PathBuf> = stdin.into_iter().chain(files).collect();
+                for n in batches
+                    .iter()
+                    .flat_map(|b| b.notes.iter().chain(&b.refused))
+                {
                     eprintln!("eventlens: {n}");
                 }
                 let name = files
@@ -402,7 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|f| f.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
-                (Vec::new(), Some((format!("following {name}"), lines)))
+                (Vec::new(), Some((format!("following {name}"), batches)))
             } else {
                 (files, None)
             };
@@ -414,7 +441,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "analyze reads a broker for a while: give --duration (e.g. 10s) or --count"
                     );
                 }
-                Some(read_live(&urls, duration, count)?)
+                let (name, lines) = read_live(&urls, duration, count)?;
+                Some((
+                    name,
+                    vec![eventlens::live::LiveBatch {
+                        lines,
+                        ..Default::default()
+                    }],
+                ))
             };
             let filter = filter.map(|(text, f, _)| (text, f));
             analyze(
@@ -449,6 +483,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Some(Command::Record {
             urls,
+            follow: true,
+            output,
+            duration,
+            count,
+        }) => record_follow(&urls, &output, duration, count),
+        Some(Command::Record {
+            urls,
+            follow: false,
             output,
             duration,
             count,
@@ -1026,6 +1068,138 @@ fn record(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why a file cannot be recorded as it grows (a whole document, a compressed file, spans),
+/// judged from what it holds now; `None` when it can be, or holds too little to tell yet.
+fn refuse_to_follow(path: &std::path::Path) -> Option<String> {
+    use eventlens::live::follow::{Follower, StreamFormat};
+    use std::io::Read;
+    let mut head = Vec::new();
+    let f = std::fs::File::open(path).ok()?;
+    f.take(256 * 1024).read_to_end(&mut head).ok()?;
+    match Follower::check_format(&head) {
+        Err(why) => Some(why),
+        Ok(Some(StreamFormat::OtlpLines)) => Some(SPANS_NOT_RECORDED.to_string()),
+        Ok(_) => None,
+    }
+}
+
+const SPANS_NOT_RECORDED: &str = "OTLP spans are not recorded into a capture (it holds events): follow it with `eventlens analyze --follow` or `eventlens --follow` instead";
+
+/// `record --follow`: files as they grow (or standard input) into a capture, until
+/// `duration`, `count` records, or the input ends. Exit 2 for an input that cannot be
+/// followed, named with the reason.
+fn record_follow(
+    inputs: &[String],
+    output: &std::path::Path,
+    duration: Option<std::time::Duration>,
+    count: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    use eventlens::live::Received;
+    use eventlens::source::capture::CaptureWriter;
+    let paths: Vec<PathBuf> = inputs.iter().map(PathBuf::from).collect();
+    let stdin = paths.iter().any(|p| eventlens::ingest::is_stdin(p));
+    if stdin && paths.len() > 1 {
+        anyhow::bail!("record --follow reads standard input (`-`) alone, not with files");
+    }
+    for p in paths.iter().filter(|p| !eventlens::ingest::is_stdin(p)) {
+        if let Some(why) = refuse_to_follow(p) {
+            eprintln!("eventlens: {}: {why}", p.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let mut writer =
+        CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()))?;
+    let (feed, name) = if stdin {
+        let name = "standard input".to_string();
+        (
+            eventlens::live::follow::spawn_reader(&name, std::io::stdin()),
+            name,
+        )
+    } else {
+        let name = inputs.join(", ");
+        (eventlens::live::follow::spawn_follow(paths), name)
+    };
+    eprintln!("eventlens: recording {name} into {}", output.display());
+    let rx = feed.receiver();
+    let end = duration.map(|d| std::time::Instant::now() + d);
+    let mut written = 0u64;
+    let mut refused = false;
+    let mut flushed = std::time::Instant::now();
+    let broker = if stdin {
+        "stdin".to_string()
+    } else {
+        format!("file:{name}")
+    };
+    'recording: loop {
+        if count.is_some_and(|c| written >= c) {
+            break;
+        }
+        let wait = match end {
+            Some(e) => {
+                let now = std::time::Instant::now();
+                if now >= e {
+                    break;
+                }
+                (e - now).min(std::time::Duration::from_millis(200))
+            }
+            None => std::time::Duration::from_millis(200),
+        };
+        match rx.recv_timeout(wait) {
+            Received::Batch(b) => {
+                for n in &b.notes {
+                    eprintln!("eventlens: {n}");
+                }
+                for (line, why) in &b.errors {
+                    eprintln!("eventlens: {name}: line {line}: {why}");
+                }
+                if let Some(why) = &b.refused {
+                    eprintln!("eventlens: {why}");
+                    refused = true;
+                }
+                if !b.spans.is_empty() {
+                    eprintln!("eventlens: {name}: {SPANS_NOT_RECORDED}");
+                    refused = true;
+                    break;
+                }
+                let (lines, bad) = b.capture_lines(&broker);
+                for why in bad {
+                    eprintln!("eventlens: {name}: {why}");
+                }
+                for l in lines.iter() {
+                    if count.is_some_and(|c| written >= c) {
+                        break 'recording;
+                    }
+                    writer
+                        .write_line(l)
+                        .with_context(|| format!("writing {}", output.display()))?;
+                    written += 1;
+                }
+            }
+            Received::Nothing => {}
+            Received::Ended => break,
+        }
+        if flushed.elapsed() >= std::time::Duration::from_millis(200) {
+            writer
+                .flush()
+                .with_context(|| format!("writing {}", output.display()))?;
+            flushed = std::time::Instant::now();
+        }
+    }
+    feed.stop();
+    writer
+        .finish()
+        .with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "eventlens: recorded {written} records from {name} into {}",
+        output.display()
+    );
+    Ok(if refused {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// What `replay` was asked to do, besides its files.
 struct RedriveArgs {
     to: Option<String>,
@@ -1161,11 +1335,11 @@ fn read_live(
     Ok((name, lines))
 }
 
-/// What `analyze` reads: files (within `limits`) and lines read live (a name and the
-/// lines), e.g. from broker URLs or a followed file.
+/// What `analyze` reads: files (within `limits`) and what was read live (a name and the
+/// batches), e.g. from broker URLs or a followed file.
 struct AnalyzeInputs<'a> {
     files: &'a [PathBuf],
-    live: Option<(String, Vec<String>)>,
+    live: Option<(String, Vec<eventlens::live::LiveBatch>)>,
     limits: eventlens::ingest::Limits,
 }
 
@@ -1186,9 +1360,11 @@ fn analyze(
     let t0 = std::time::Instant::now();
     let (mut store, mut loaded, failures) = load_files(files, cfg, limits);
     let mut shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    if let Some((name, lines)) = &live {
+    if let Some((name, batches)) = &live {
         let mut input = eventlens::live::LiveInput::new(&mut store, name);
-        input.add(&mut store, lines);
+        for b in batches {
+            input.add_batch(&mut store, b);
+        }
         shown.push(name.clone());
         loaded += 1;
     }

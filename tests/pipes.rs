@@ -182,3 +182,138 @@ fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
         "{notes:?}"
     );
 }
+
+/// `eventlens -` in the window: kcat lines piped slowly reach the live worker as they are
+/// written, decoded as the kcat file reader decodes them.
+#[test]
+fn kcat_lines_piped_into_the_live_path_arrive_whole_while_written() {
+    use eventlens::live::follow::spawn_reader;
+    use eventlens::live::worker::LiveWorker;
+    use std::time::Duration;
+    let file = root().join("tests/fixtures/kcat/orders.jsonl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let records = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let mut writer = slow_writer(&file, "0.3")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = writer.stdout.take().expect("writer's stdout");
+    let feed = spawn_reader("kcat pipe", pipe);
+    let worker = LiveWorker::on_feed(&feed, "kcat pipe").expect("the worker starts");
+    let first = worker
+        .wait_snapshot(Duration::from_secs(20))
+        .expect("a first snapshot");
+    assert!(!first.store.observations.is_empty());
+    assert!(
+        writer.try_wait().expect("writer state").is_none(),
+        "the first events arrived only after the writer ended"
+    );
+    let mut last = first;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = s;
+    }
+    assert!(writer.wait().expect("writer ends").success());
+    let input = &last.store.inputs[0];
+    assert_eq!(input.records, records as u64, "{:?}", input.errors);
+    assert_eq!(input.skipped, 0, "{:?}", input.errors);
+    // One observation a Kafka message: the publishes and the dead letter.
+    assert_eq!(last.store.observations.len(), records);
+    let direct = analyze_file(&file);
+    assert_eq!(
+        direct["summary"]["events"].as_u64(),
+        Some(last.store.events.len() as u64)
+    );
+}
+
+/// A collector's JSON Lines piped in: spans are held until their trace is quiet, then
+/// mapped as the file's are.
+#[test]
+fn collector_json_lines_piped_into_the_live_path_give_the_files_flows() {
+    use eventlens::live::follow::spawn_reader;
+    use eventlens::live::worker::LiveWorker;
+    use std::time::Duration;
+    let file = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    let direct = analyze_file(&file);
+    let mut writer = slow_writer(&file, "0.1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = writer.stdout.take().expect("writer's stdout");
+    let feed = spawn_reader("otel pipe", pipe);
+    let worker = LiveWorker::on_feed(&feed, "otel pipe").expect("the worker starts");
+    let mut last = None;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = Some(s);
+    }
+    assert!(writer.wait().expect("writer ends").success());
+    let last = last.expect("a snapshot");
+    let input = &last.store.inputs[0];
+    assert_eq!(
+        Some(input.records),
+        direct["inputs"][0]["records"].as_u64(),
+        "{:?}",
+        input.errors
+    );
+    assert_eq!(
+        direct["summary"]["events"].as_u64(),
+        Some(last.store.events.len() as u64)
+    );
+    assert_eq!(
+        direct["summary"]["observations"].as_u64(),
+        Some(last.store.observations.len() as u64)
+    );
+}
+
+/// A stream that ends inside its first line (no line break at all) is still sniffed and
+/// read.
+#[test]
+fn a_stream_ending_inside_its_first_line_is_sniffed_and_read() {
+    let file = root().join("tests/fixtures/kcat/orders.jsonl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let first = text.lines().next().expect("a line").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = dir.path().join("one.json");
+    std::fs::write(&one, &first).expect("write");
+    use eventlens::live::follow::spawn_reader;
+    use eventlens::live::worker::LiveWorker;
+    use std::time::Duration;
+    let reader = std::fs::File::open(&one).expect("open");
+    let feed = spawn_reader("one line", reader);
+    let worker = LiveWorker::on_feed(&feed, "one line").expect("the worker starts");
+    let mut last = None;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = Some(s);
+    }
+    let last = last.expect("a snapshot");
+    let input = &last.store.inputs[0];
+    assert_eq!(input.records, 1, "{:?}", input.errors);
+    assert_eq!(input.skipped, 0, "{:?}", input.errors);
+}
+
+/// A compressed pipe in the window: decompressed as it arrives, then read as any pipe.
+#[test]
+fn a_compressed_pipe_is_live_too() {
+    use eventlens::live::follow::spawn_reader;
+    use eventlens::live::worker::LiveWorker;
+    use std::time::Duration;
+    let file = root().join("tests/fixtures/kcat/orders.jsonl");
+    let text = std::fs::read_to_string(&file).expect("fixture");
+    let records = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let feed = spawn_reader("gzip pipe", std::io::Cursor::new(gz));
+    let worker = LiveWorker::on_feed(&feed, "gzip pipe").expect("the worker starts");
+    let mut last = None;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = Some(s);
+    }
+    let last = last.expect("a snapshot");
+    let input = &last.store.inputs[0];
+    assert_eq!(
+        input.records, records as u64,
+        "{:?} {:?}",
+        input.errors, input.notes
+    );
+    assert_eq!(input.skipped, 0, "{:?}", input.errors);
+}

@@ -100,9 +100,8 @@ struct Message {
     ev: DecodedEvent,
 }
 
-/// A kcat line as a broker message, decoded by the CloudEvents Kafka binding (the one
-/// decoder every live source uses): one event, or several for a batch.
-fn parse_line(text: &str) -> Result<Vec<Message>, String> {
+/// A kcat record as the broker message it stands for, and its timestamp.
+fn to_message(text: &str) -> Result<(source::Message, Option<Nanos>), String> {
     let l: Line = serde_json::from_str(text).map_err(|e| super::json_error(&e))?;
     let topic = l
         .topic
@@ -148,6 +147,13 @@ fn parse_line(text: &str) -> Result<Vec<Message>, String> {
             ..Default::default()
         },
     };
+    Ok((msg, ts))
+}
+
+/// A kcat line as a broker message, decoded by the CloudEvents Kafka binding (the one
+/// decoder every live source uses): one event, or several for a batch.
+fn parse_line(text: &str) -> Result<Vec<Message>, String> {
+    let (msg, ts) = to_message(text)?;
     let decoded = decode::decode(&msg)?;
     let source::Message { channel, meta, .. } = msg;
     Ok(decoded
@@ -163,8 +169,39 @@ fn parse_line(text: &str) -> Result<Vec<Message>, String> {
         .collect())
 }
 
+/// The capture lines (`eventlens record`'s format) of one kcat line: each message of it
+/// decoded as a broker source's would be, `broker` naming where it came from. A message
+/// that claims to be a CloudEvent and is not is kept as a plain message, as `record` does
+/// with a broker's; a line that is not a kcat record is the error.
+pub fn capture_lines(text: &str, broker: &str) -> Result<Vec<String>, String> {
+    let t = text.trim_ascii();
+    if t.is_empty() || t.starts_with('%') {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(t).into_iter::<&RawValue>();
+    for (i, raw) in stream.by_ref().enumerate() {
+        let raw = raw.map_err(|e| super::json_error(&e))?;
+        let (msg, _) = to_message(raw.get()).map_err(|e| {
+            if i == 0 {
+                e
+            } else {
+                format!("record {} of the line: {e}", i + 1)
+            }
+        })?;
+        let (mode, events) = match decode::decode(&msg) {
+            Ok(d) => (d.mode, d.events),
+            Err(_) => (decode::Mode::Plain, vec![decode::plain(&msg)]),
+        };
+        for ev in &events {
+            out.push(source::capture::capture_line(ev, &msg, mode, broker));
+        }
+    }
+    Ok(out)
+}
+
 /// What reading one kcat input remembers from chunk to chunk.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct KcatState {
     /// Time of the previous message (for messages without a timestamp).
     pub last_time: Nanos,
@@ -173,42 +210,74 @@ pub struct KcatState {
     published_on: rustc_hash::FxHashMap<EventIdx, NodeId>,
 }
 
+/// Payloads are JSON-escaped in the file: the input keeps the decoded bytes instead.
+fn use_arena(store: &mut Store, input: u16) {
+    let p = &mut store.inputs[input as usize].payloads;
+    if !matches!(p, PayloadSource::Arena(_)) {
+        *p = PayloadSource::Arena(Vec::new());
+    }
+}
+
+/// The messages of one line; none for a blank line or one of kcat's own status lines
+/// (`% Reached end of topic orders [0] at offset 4`, `% Auto-selecting Consumer mode`),
+/// which go to stderr and end up in a pasted terminal transcript.
+fn records_of(line: &[u8]) -> Vec<Result<Message, String>> {
+    let t = line.trim_ascii();
+    if t.is_empty() || t.first() == Some(&b'%') {
+        return Vec::new();
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_records(text),
+        Err(e) => vec![Err(format!(
+            "invalid UTF-8 at byte {} of the line",
+            e.valid_up_to() + 1
+        ))],
+    }
+}
+
 /// Loads one chunk of kcat `-J` lines.
 pub fn load_chunk(store: &mut Store, input: u16, chunk: &Chunk, state: &mut KcatState) {
-    {
-        // Payloads are JSON-escaped in the file: keep the decoded bytes instead.
-        let p = &mut store.inputs[input as usize].payloads;
-        if !matches!(p, PayloadSource::Arena(_)) {
-            *p = PayloadSource::Arena(Vec::new());
-        }
-    }
+    use_arena(store, input);
     let lines = chunk.lines();
     let parsed: Vec<Vec<Result<Message, String>>> = lines
         .par_iter()
         .with_min_len(256)
-        .map(|(_, _, line)| {
-            let t = line.trim_ascii();
-            // kcat's own status lines (`% Reached end of topic orders [0] at offset 4`,
-            // `% Auto-selecting Consumer mode`) go to stderr, and end up in a pasted
-            // terminal transcript: they are not messages.
-            if t.is_empty() || t.first() == Some(&b'%') {
-                return Vec::new();
-            }
-            match std::str::from_utf8(line) {
-                Ok(text) => parse_records(text),
-                Err(e) => vec![Err(format!(
-                    "invalid UTF-8 at byte {} of the line",
-                    e.valid_up_to() + 1
-                ))],
-            }
-        })
+        .map(|(_, _, line)| records_of(line))
         .collect();
     for ((line, _, _), results) in lines.iter().zip(parsed) {
-        for result in results {
-            match result {
-                Ok(m) => add_message(store, input, *line, m, state),
-                Err(e) => store.inputs[input as usize].error(*line, e),
-            }
+        add_results(store, input, *line, results, state);
+    }
+}
+
+/// Adds kcat `-J` lines that arrived live (a pipe, a followed file), numbered from
+/// `next_line`, with the state of the lines before them: the same decoding as a file's.
+pub fn add_lines<S: AsRef<str>>(
+    store: &mut Store,
+    input: u16,
+    lines: &[S],
+    next_line: &mut u64,
+    state: &mut KcatState,
+) {
+    use_arena(store, input);
+    for line in lines {
+        let n = *next_line;
+        *next_line += 1;
+        let results = records_of(line.as_ref().as_bytes());
+        add_results(store, input, n, results, state);
+    }
+}
+
+fn add_results(
+    store: &mut Store,
+    input: u16,
+    line: u64,
+    results: Vec<Result<Message, String>>,
+    state: &mut KcatState,
+) {
+    for result in results {
+        match result {
+            Ok(m) => add_message(store, input, line, m, state),
+            Err(e) => store.inputs[input as usize].error(line, e),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod otlp;
 pub mod otlp_logs;
 pub mod scan;
 pub mod span_flow;
+pub mod span_join;
 pub mod spans;
 pub mod zipkin;
 
@@ -623,9 +624,9 @@ fn open_raw(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     })
 }
 
-/// The bytes, decompressed when they start with gzip's or zstd's magic number, within the
-/// decompression budget.
-fn decoded(
+/// `f` decompressed when its first bytes say gzip or zstd (within `limits`), and which
+/// compression that was: for a file, bytes in memory, and a stream read as it arrives.
+pub fn decoded_reader(
     mut f: Box<dyn Read + Send>,
     limits: Limits,
 ) -> io::Result<(Box<dyn Read + Send>, Compression)> {
@@ -885,7 +886,7 @@ fn load_from(
         source,
     };
     let limits = progress.limits;
-    let (mut reader, compression) = decoded(raw, limits).map_err(io_err)?;
+    let (mut reader, compression) = decoded_reader(raw, limits).map_err(io_err)?;
     let mut head = vec![0u8; HEAD];
     let n = read_up_to(&mut reader, &mut head).map_err(|e| LoadError::Io {
         path: shown.clone(),
@@ -973,7 +974,7 @@ fn load_from(
 /// start time gives observations at 0, the Unix epoch, which no real record has: those are
 /// marked here. Each takes the time of the timed observation before it (the first one for
 /// leading ones), so file order is kept; an input without any time keeps 0 and file order.
-fn place_untimed(store: &mut Store, from: usize) {
+pub(crate) fn place_untimed(store: &mut Store, from: usize) {
     let added = store.observations.get_mut(from..).unwrap_or_default();
     for o in added.iter_mut() {
         if o.time == 0 {

@@ -40,20 +40,79 @@ pub const DEFAULT_CAPACITY: usize = 64 << 20;
 /// How often a durable sender looks again for room.
 const ROOM_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Records that arrived together: CloudEvents or capture JSON lines.
+/// How the lines of a [`LiveBatch`] are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineFormat {
+    /// CloudEvents or capture JSON lines (what brokers, the demo and `record` give).
+    #[default]
+    Cloudevents,
+    /// kcat `-J` lines: one Kafka message each, decoded as the kcat file reader does.
+    Kcat,
+}
+
+/// Records that arrived together: lines in one [`LineFormat`], and spans of whole traces.
 #[derive(Clone, Debug, Default)]
 pub struct LiveBatch {
     pub lines: Vec<String>,
+    /// How `lines` are read.
+    pub format: LineFormat,
+    /// The line number of each of `lines` in its file, when the source knows it (a
+    /// followed file, a pipe); empty: the input counts them.
+    pub line_numbers: Vec<u64>,
+    /// Spans of traces the span joiner released ([`crate::ingest::span_join`]): mapped
+    /// together, as the spans of a trace file are.
+    pub spans: Vec<crate::ingest::spans::Span>,
+    /// Records that could not be read: `(line, why)`, kept as errors of the live input.
+    pub errors: Vec<(u64, String)>,
     /// What the source has to say about itself (a followed file rotated or truncated),
     /// kept as notes of the live input (the Inputs tab).
     pub notes: Vec<String>,
+    /// Why the source stopped reading an input it cannot read as it grows (a whole
+    /// document, a compressed file), naming it; kept as a note too.
+    pub refused: Option<String>,
 }
 
 impl LiveBatch {
     /// What the batch holds, as the channel counts it.
     pub fn bytes(&self) -> u64 {
         let text: usize = self.lines.iter().chain(&self.notes).map(String::len).sum();
-        (text + 24 * (self.lines.len() + self.notes.len())) as u64
+        let spans: usize = self.spans.iter().map(|s| 256 + s.name.len()).sum();
+        let errors: usize = self.errors.iter().map(|(_, e)| 32 + e.len()).sum();
+        (text + spans + errors + 24 * (self.lines.len() + self.notes.len())) as u64
+    }
+
+    /// Records the batch holds (lines and spans).
+    pub fn records(&self) -> usize {
+        self.lines.len() + self.spans.len()
+    }
+
+    /// The batch's lines in the capture format (`eventlens record`'s): CloudEvents and
+    /// capture lines as they are, kcat lines decoded as a broker source's messages are
+    /// (`broker` names where they came from); and why a line could not be. Spans are not
+    /// in it.
+    pub fn capture_lines(&self, broker: &str) -> (std::borrow::Cow<'_, [String]>, Vec<String>) {
+        match self.format {
+            LineFormat::Cloudevents => (std::borrow::Cow::Borrowed(&self.lines), Vec::new()),
+            LineFormat::Kcat => {
+                let (mut out, mut bad) = (Vec::new(), Vec::new());
+                for l in &self.lines {
+                    match crate::ingest::kcat::capture_lines(l, broker) {
+                        Ok(lines) => out.extend(lines),
+                        Err(why) => bad.push(why),
+                    }
+                }
+                (std::borrow::Cow::Owned(out), bad)
+            }
+        }
+    }
+
+    /// Nothing to say and nothing to add.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+            && self.spans.is_empty()
+            && self.errors.is_empty()
+            && self.notes.is_empty()
+            && self.refused.is_none()
     }
 }
 
@@ -303,6 +362,7 @@ pub struct LiveInput {
     pub input: u16,
     next_line: u64,
     last_time: i64,
+    kcat: crate::ingest::kcat::KcatState,
 }
 
 impl LiveInput {
@@ -312,6 +372,7 @@ impl LiveInput {
             input,
             next_line: 1,
             last_time: 0,
+            kcat: Default::default(),
         }
     }
 
@@ -324,6 +385,52 @@ impl LiveInput {
             &mut self.next_line,
             &mut self.last_time,
         );
+    }
+
+    /// Adds a batch: its lines as its format says, its spans through the span mapping,
+    /// its errors and notes to the input (call [`Store::finalize`] after the last batch of
+    /// a frame).
+    pub fn add_batch(&mut self, store: &mut Store, batch: &LiveBatch) {
+        // Lines numbered by their source are added one at a time at their own numbers.
+        let numbered = !batch.lines.is_empty() && batch.line_numbers.len() == batch.lines.len();
+        let runs: Vec<(Option<u64>, &[String])> = if numbered {
+            batch
+                .line_numbers
+                .iter()
+                .zip(&batch.lines)
+                .map(|(n, l)| (Some(*n), std::slice::from_ref(l)))
+                .collect()
+        } else {
+            vec![(None, &batch.lines[..])]
+        };
+        for (number, lines) in runs {
+            if let Some(n) = number {
+                self.next_line = n;
+            }
+            match batch.format {
+                LineFormat::Cloudevents => self.add(store, lines),
+                LineFormat::Kcat => crate::ingest::kcat::add_lines(
+                    store,
+                    self.input,
+                    lines,
+                    &mut self.next_line,
+                    &mut self.kcat,
+                ),
+            }
+        }
+        if !batch.spans.is_empty() {
+            let from = store.observations.len();
+            crate::ingest::spans::add_spans(store, self.input, &batch.spans);
+            crate::ingest::place_untimed(store, from);
+        }
+        if let Some(inp) = store.inputs.get_mut(self.input as usize) {
+            for (line, why) in &batch.errors {
+                inp.error(*line, why.clone());
+            }
+            for n in batch.notes.iter().chain(&batch.refused) {
+                inp.note(0, n.clone());
+            }
+        }
     }
 }
 

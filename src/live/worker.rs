@@ -498,7 +498,7 @@ const LOG_RECORDS: usize = 2_000_000;
 impl ChangeLog {
     fn push(&mut self, c: Change) {
         if let Change::Batch(b) = &c {
-            self.records += b.lines.len();
+            self.records += b.records();
         }
         self.changes.push_back(c);
     }
@@ -507,7 +507,7 @@ impl ChangeLog {
     fn trim_to(&mut self, generation: u64) {
         while self.base < generation {
             match self.changes.pop_front() {
-                Some(Change::Batch(b)) => self.records -= b.lines.len(),
+                Some(Change::Batch(b)) => self.records -= b.records(),
                 Some(Change::Published(g)) => self.base = g,
                 None => {
                     self.base = generation;
@@ -528,7 +528,7 @@ impl ChangeLog {
         for c in &self.changes {
             match c {
                 Change::Published(g) if !seen => seen = *g == generation,
-                Change::Batch(b) if seen => n += b.lines.len(),
+                Change::Batch(b) if seen => n += b.records(),
                 _ => {}
             }
         }
@@ -559,12 +559,7 @@ impl ChangeLog {
 /// Appends one batch: the only way anything reaches a live store, so that two stores fed
 /// the same batches and finalized at the same points are the same.
 fn apply(store: &mut Store, input: &mut LiveInput, batch: &LiveBatch) {
-    input.add(store, &batch.lines);
-    if let Some(inp) = store.inputs.get_mut(input.input as usize) {
-        for n in &batch.notes {
-            inp.note(0, n.clone());
-        }
-    }
+    input.add_batch(store, batch);
 }
 
 impl Worker {
@@ -582,11 +577,14 @@ impl Worker {
         if let Ok(mut r) = self.slot.recording.lock()
             && let Some(r) = r.as_mut()
         {
-            r.write(&batch.lines);
+            // kcat lines are written as the capture lines of their messages; spans are not
+            // recorded (the capture holds events).
+            let (lines, _) = batch.capture_lines("kcat");
+            r.write(&lines);
             r.flush_if_due();
         }
         apply(&mut self.store, &mut self.input, &batch);
-        self.stats.records += batch.lines.len() as u64;
+        self.stats.records += batch.records() as u64;
         self.stats.batches += 1;
         self.slot
             .appended
