@@ -821,6 +821,10 @@ pub fn load_path(
     load_from(store, shown, file, raw, None, progress)
 }
 
+/// How many inputs keep their file open for reading payloads back; later ones open it per
+/// read (a glob over thousands of files must not run out of descriptors).
+pub const KEEP_OPEN: usize = 256;
+
 /// Every reader with the layout it reads, by a short name: what the fuzz targets (`fuzz/`)
 /// and the seed replay test force instead of sniffing.
 pub const READERS: &[(&str, Format, Layout)] = &[
@@ -906,7 +910,9 @@ fn load_from(
     store.inputs[input as usize].payloads = match (compression, layout, file) {
         (Compression::None, Layout::Lines, Some(path)) => PayloadSource::File(
             path.to_path_buf(),
-            std::fs::File::open(path).ok().map(std::sync::Arc::new),
+            (usize::from(input) < KEEP_OPEN)
+                .then(|| std::fs::File::open(path).ok().map(std::sync::Arc::new))
+                .flatten(),
         ),
         _ => PayloadSource::Arena(Vec::new()),
     };

@@ -116,7 +116,9 @@ pub enum PayloadSource {
     #[default]
     None,
     /// An uncompressed file: payloads are byte ranges of it, read back on demand through one
-    /// handle kept open (a positioned read per payload, no open or seek).
+    /// handle kept open (a positioned read per payload, no open or seek); past the first
+    /// [`crate::ingest::KEEP_OPEN`] inputs, opened for each read (`None`), so that
+    /// thousands of inputs do not hold thousands of descriptors.
     File(PathBuf, Option<std::sync::Arc<std::fs::File>>),
     /// Compressed or live input: payload bytes kept in one arena for the whole input.
     Arena(Vec<u8>),
@@ -598,7 +600,14 @@ impl Store {
                 file.read_exact_at(&mut buf, p.offset).ok()?;
                 Some(buf)
             }
-            PayloadSource::File(_, None) => None,
+            PayloadSource::File(path, None) => {
+                // Past the handles kept open (many inputs): opened for this read.
+                use std::os::unix::fs::FileExt;
+                let file = std::fs::File::open(path).ok()?;
+                let mut buf = vec![0; p.len as usize];
+                file.read_exact_at(&mut buf, p.offset).ok()?;
+                Some(buf)
+            }
         }
     }
 
