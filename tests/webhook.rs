@@ -418,3 +418,184 @@ async fn listen_requires_the_bearer_token_from_the_environment() {
     assert!(report.contains("/test/curl"), "{report}");
     assert!(!report.contains("s3cret-token"));
 }
+
+/// `eventlens record` with a webhook URL writes what arrives as a capture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_writes_what_the_webhook_receives() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hooks.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["record", "webhook://127.0.0.1:0/rec", "--count", "2", "-o"])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("eventlens runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split_once("listening on ")
+                    .map(|(_, a)| a.trim().to_string())
+            })
+            .expect("listening on ADDR");
+        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        addr
+    })
+    .await
+    .expect("reader");
+    let url = format!("http://{addr}/rec");
+    for id in ["rec-1", "rec-2"] {
+        let (code, body) = curl(post(
+            &url,
+            &["content-type: application/cloudevents+json"],
+            &structured_json(id),
+        ))
+        .await;
+        assert_eq!(code, 202, "{body}");
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("wait")
+        .expect("eventlens ends after --count 2");
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&out).expect("the capture");
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            assert_eq!(v["lenschannel"], "rec");
+            assert_eq!(v["lensmode"], "structured");
+            v["id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["rec-1", "rec-2"]);
+}
+
+/// When the pipeline is full, a request waits for room rather than being dropped, and is
+/// answered once the consumer has taken what was ahead of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipeline_makes_the_sender_wait_and_loses_nothing() {
+    let url = BrokerUrl::parse("webhook://127.0.0.1:0/slow").expect("URL");
+    // The smallest byte budget (64 KiB): two 40 KB events do not fit at once.
+    let mut inbox = source::start(
+        std::slice::from_ref(&url),
+        &tokio::runtime::Handle::current(),
+        1 << 16,
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        match inbox.sources[0].status() {
+            SourceStatus::Listening(addr) => break addr,
+            _ => {
+                assert!(tokio::time::Instant::now() < deadline, "not listening");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let event = |id: &str| {
+        format!(
+            r#"{{"specversion":"1.0","id":"{id}","source":"/s","type":"T","data":"{}"}}"#,
+            "x".repeat(40_000)
+        )
+    };
+    let client = reqwest::Client::new();
+    let send = |id: &str| {
+        client
+            .post(format!("http://{addr}/slow"))
+            .header("content-type", "application/cloudevents+json")
+            .body(event(id))
+            .send()
+    };
+    assert_eq!(send("first").await.expect("sent").status(), 202);
+    let second = tokio::spawn(send("second"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "the second request was not held back"
+    );
+    let first = inbox.recv().await.expect("the first message");
+    drop(first);
+    let answer = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("answered once there is room")
+        .expect("task")
+        .expect("sent");
+    assert_eq!(answer.status(), 202);
+    let (events, _) = receive(&mut inbox, 1).await;
+    assert_eq!(events[0].0.id, "second");
+    assert_eq!(inbox.sources[0].counters().dropped, 0);
+}
+
+/// The app's Connect dialog: the webhook preset fills the URL field; a webhook URL
+/// connects, shows `listening on ADDR` and its answers, and what curl sends is drawn.
+#[test]
+fn the_connect_dialog_listens_and_draws_what_arrives() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::{NodeT, Queryable};
+    use eventlens::ui::{EventLensApp, StartOptions};
+    use std::time::Instant;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| EventLensApp::new(cc, StartOptions::default()));
+    h.run_steps(2);
+    h.state_mut().command(eventlens::ui::Command::OpenConnect);
+    h.run_steps(2);
+    h.get_by_label_contains("Webhook: CloudEvents over HTTP")
+        .click();
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_label("Broker URL").value().as_deref(),
+        Some("webhook://127.0.0.1:8080/events")
+    );
+    // Port 0 rather than the preset's 8080, which something else may hold.
+    h.get_by_label("Broker URL").click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_label("Broker URL")
+        .type_text("webhook://127.0.0.1:0/ui-hook");
+    h.run_steps(1);
+    h.get_by_label("Connect").click();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        h.run_steps(1);
+        if let Some(n) = h.query_by_label_contains("listening on ") {
+            // A label's text is its accessible value.
+            let label = n.accesskit_node().value().unwrap_or_default();
+            break label
+                .split_once("listening on ")
+                .map(|(_, a)| a.trim().to_string())
+                .unwrap_or_default();
+        }
+        assert!(Instant::now() < deadline, "the listener never shows");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for i in 0..3 {
+        let (code, body) = rt.block_on(curl(post(
+            &format!("http://{addr}/ui-hook"),
+            &["content-type: application/cloudevents+json"],
+            &structured_json(&format!("ui-{i}")),
+        )));
+        assert_eq!(code, 202, "{addr}: {body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.state().store().events.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the events never reach the window"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    h.run_steps(3);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "ui-hook");
+    h.get_by_label_contains("answered: 3 accepted");
+}
