@@ -476,7 +476,8 @@ async fn record_writes_what_the_webhook_receives() {
 }
 
 /// When the pipeline is full, a request waits for room rather than being dropped, and is
-/// answered once the consumer has taken what was ahead of it.
+/// answered once the consumer has taken what was ahead of it; a request still waiting when
+/// the pipeline shuts down is answered 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_pipeline_makes_the_sender_wait_and_loses_nothing() {
     let url = BrokerUrl::parse("webhook://127.0.0.1:0/slow").expect("URL");
@@ -525,9 +526,34 @@ async fn a_full_pipeline_makes_the_sender_wait_and_loses_nothing() {
         .expect("task")
         .expect("sent");
     assert_eq!(answer.status(), 202);
-    let (events, _) = receive(&mut inbox, 1).await;
-    assert_eq!(events[0].0.id, "second");
-    assert_eq!(inbox.sources[0].counters().dropped, 0);
+    // The second now holds the budget: a third waits, until the pipeline shuts down,
+    // and is told so.
+    let third = tokio::spawn(send("third"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "the third request was not held back");
+    inbox.stop();
+    let answer = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("answered at shutdown")
+        .expect("task")
+        .expect("sent");
+    assert_eq!(answer.status(), 503);
+    assert_eq!(
+        answer.text().await.expect("body").trim(),
+        "eventlens is shutting down"
+    );
+    let stats = &inbox.sources[0];
+    assert_eq!(stats.answered(reason::SHUTTING_DOWN), 1);
+    assert_eq!(stats.answered(reason::ACCEPTED), 2);
+    assert_eq!(stats.counters().dropped, 0);
+    let second = inbox
+        .try_recv()
+        .expect("the second message, taken before shutdown");
+    assert!(
+        matches!(&second.decoded, Some(Ok(d)) if d.events[0].id == "second"),
+        "{:?}",
+        second.msg.meta
+    );
 }
 
 /// The app's Connect dialog: the webhook preset fills the URL field; a webhook URL

@@ -383,9 +383,14 @@ async fn answer(hook: &Hook, req: Request) -> (&'static str, Response) {
             ),
         ),
     };
-    // Waits for room rather than drop, as a durable source does, but not forever: the
-    // sender is told to come back.
-    match tokio::time::timeout(SEND_WAIT, hook.outlet.send_decoded_wait(msg, Some(decoded))).await {
+    // Waits for room rather than drop, as a durable source does, but not forever (the
+    // sender is told to come back) and not past the pipeline's end.
+    let send = hook.outlet.send_decoded_wait(msg, Some(decoded));
+    let sent = tokio::select! {
+        sent = tokio::time::timeout(SEND_WAIT, send) => sent,
+        () = hook.outlet.closed() => Ok(false),
+    };
+    match sent {
         Ok(true) => (reason, response),
         Ok(false) => (
             reason::SHUTTING_DOWN,
