@@ -28,7 +28,8 @@ struct GuiArgs {
     /// Capture or trace files to open in the window (`-`: standard input, read to its
     /// end), or broker URLs to watch live
     /// (nats://, mqtt://, amqp://, redis://, over TLS tls://, mqtts://, amqps://, rediss://;
-    /// see `eventlens record --help`).
+    /// see `eventlens record --help`), or a webhook to listen on (webhook://127.0.0.1:8080/PATH;
+    /// see `eventlens listen --help`).
     files: Vec<PathBuf>,
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
@@ -181,7 +182,8 @@ enum Command {
     /// URLs: nats://host:port/SUBJECT (wildcards), nats://host:port/stream/NAME
     /// (JetStream from the start; ?seq=N, ?since=RFC3339), mqtt://host:port/FILTER
     /// (?qos=0|1|2, ?v=3 for MQTT 3.1.1), amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN,
-    /// redis://host:port/stream/KEY (?from=ID) and redis://host:port/channel/PATTERN.
+    /// redis://host:port/stream/KEY (?from=ID) and redis://host:port/channel/PATTERN; a
+    /// CloudEvents webhook listener webhook://127.0.0.1:8080/PATH (see `eventlens listen`).
     /// Over TLS: tls:// (or nats+tls://), mqtts://, amqps://, rediss://; the certificate is
     /// verified against the platform's roots and ?ca=FILE (a PEM CA), unless ?insecure=1.
     /// Credentials are used, never written or printed.
@@ -255,6 +257,43 @@ enum Command {
         retries: u32,
         #[command(flatten)]
         limits: LimitFlags,
+    },
+    /// Listen for CloudEvents over HTTP (the CloudEvents HTTP binding: binary, structured
+    /// and batch mode) and print the topology, latencies and findings of what arrived, as
+    /// analyze does for a broker; without --duration or --count, open the window on it.
+    ///
+    /// URL: http://127.0.0.1:8080/PATH (the same as the source URL webhook://...); port 0
+    /// picks a free one, shown as `listening on ADDR`. ?max_body=SIZE limits a request
+    /// (default 4MiB, 413 past it). Senders must present `Authorization: Bearer TOKEN`
+    /// when the environment variable EVENTLENS_WEBHOOK_TOKEN is set.
+    Listen {
+        /// Where to listen: http://HOST:PORT/PATH (loopback unless another host is given).
+        url: String,
+        /// How long to listen (e.g. 10s, 2m).
+        #[arg(long, value_name = "D", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Stop after this many requests carrying events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Print the eventlens.analysis/v1 JSON document instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Skip latency analysis and findings (the topology only).
+        #[arg(long)]
+        no_findings: bool,
+        #[command(flatten)]
+        thresholds: eventlens::analysis::config::AnalysisFlags,
+    },
+    /// Webhook benchmark: CloudEvents over HTTP on loopback through the listener, decode
+    /// and the live worker, against a bare axum handler that only counts, in the same run.
+    #[command(hide = true, name = "bench-webhook")]
+    BenchWebhook {
+        /// Seconds each phase sends for.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
     },
     /// Live-source benchmark: core NATS on loopback through decode and store, against a
     /// bare async-nats subscriber that only counts, in the same run.
@@ -524,6 +563,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             limits.limits(),
         ),
+        Some(Command::Listen {
+            url,
+            duration,
+            count,
+            json,
+            no_findings,
+            thresholds,
+        }) => {
+            let url = eventlens::source::webhook::listen_url(&url).map_err(anyhow::Error::msg)?;
+            if duration.is_none() && count.is_none() {
+                return gui(GuiArgs {
+                    files: vec![PathBuf::from(url.to_string())],
+                    ..Default::default()
+                });
+            }
+            let (cfg, _) = thresholds.resolve(None)?;
+            let live = read_live(std::slice::from_ref(&url), duration, count)?;
+            analyze(
+                AnalyzeInputs {
+                    files: &[],
+                    live: Some(live),
+                    limits: eventlens::ingest::Limits::default(),
+                },
+                json,
+                &cfg,
+                !no_findings,
+                None,
+                None,
+            )
+        }
+        Some(Command::BenchWebhook {
+            seconds,
+            concurrency,
+        }) => {
+            let rt = eventlens::source::runtime()?;
+            let r = rt.block_on(eventlens::source::webhook_bench::run(seconds, concurrency))?;
+            print!("{}", r.report());
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::BenchLive {
             server,
             rate,
@@ -1040,6 +1118,7 @@ fn record(
     for u in &urls {
         eprintln!("eventlens: recording {u} into {}", output.display());
     }
+    announce_listeners(&inbox);
     let opts = record::RecordOptions {
         duration,
         count,
@@ -1306,6 +1385,22 @@ fn redrive(
     })
 }
 
+/// Prints where each listener (webhook) is bound once it is (port 0 picks one), so that
+/// senders and scripts can find it: `eventlens: webhook://...: listening on ADDR`.
+fn announce_listeners(inbox: &eventlens::source::Inbox) {
+    use eventlens::source::SourceStatus;
+    for s in &inbox.sources {
+        if !s.url.starts_with("webhook://") {
+            continue;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while s.status() == SourceStatus::Connecting && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        eprintln!("eventlens: {}: {}", s.url, s.status_text());
+    }
+}
+
 /// Capture lines read from broker URLs for a while (`analyze URL --duration D`), and the
 /// name of the input they make.
 fn read_live(
@@ -1316,6 +1411,7 @@ fn read_live(
     use eventlens::source::{self, record};
     let rt = source::runtime()?;
     let mut inbox = source::start(urls, rt.handle(), source::DEFAULT_BUDGET);
+    announce_listeners(&inbox);
     let mut lines: Vec<String> = Vec::new();
     let opts = record::RecordOptions {
         duration,

@@ -40,6 +40,9 @@ pub mod ext {
     pub const COLD_START: &str = "lenscoldstart";
     pub const REASON: &str = "lensreason";
     pub const BROKER: &str = "lensbroker";
+    /// Why a live message that claimed to be a CloudEvent could not be read as one (it was
+    /// kept as a plain message): a violation of the record that carries it.
+    pub const UNDECODABLE: &str = "lensundecodable";
     /// `lensstage` of a declared-topology record (see [`DeclaredObs`]).
     pub const DECLARED_STAGE: &str = "declared";
     /// Declared records: what the broker calls the consumer (`jetstream-consumer`,
@@ -464,6 +467,7 @@ enum CaptureField {
     ColdStart,
     Reason,
     Broker,
+    Undecodable,
     DeclaredKind,
     System,
     Filter,
@@ -491,6 +495,7 @@ impl CaptureField {
             ext::COLD_START => Self::ColdStart,
             ext::REASON => Self::Reason,
             ext::BROKER => Self::Broker,
+            ext::UNDECODABLE => Self::Undecodable,
             ext::DECLARED_KIND => Self::DeclaredKind,
             ext::SYSTEM => Self::System,
             ext::FILTER => Self::Filter,
@@ -552,6 +557,10 @@ fn capture_field<'a>(
             )),
         },
         CaptureField::Broker => c.broker = string_val(value),
+        CaptureField::Undecodable => v.push(format!(
+            "not read as the CloudEvent it claims to be (kept as a plain message): {}",
+            value.as_str().unwrap_or(value.kind())
+        )),
         CaptureField::DeclaredKind => c.declared.get_or_insert_with(DeclaredObs::default).kind = string_val(value),
         CaptureField::System => c.declared.get_or_insert_with(DeclaredObs::default).system = string_val(value),
         CaptureField::Filter => c.declared.get_or_insert_with(DeclaredObs::default).filter = string_val(value),

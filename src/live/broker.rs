@@ -5,7 +5,7 @@
 //! swaps in its snapshots.
 
 use super::{LiveBatch, LiveFeed, channel};
-use crate::source::{self, BrokerUrl, capture::message_lines};
+use crate::source::{self, BrokerUrl};
 use std::time::Duration;
 
 /// Messages decoded into one batch at most.
@@ -45,9 +45,9 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
             let mut lines = Vec::new();
             let mut envelope = Some(first);
             let mut n = 0;
-            while let Some(e) = envelope.take() {
+            while let Some(mut e) = envelope.take() {
                 if let Some(stats) = inbox.sources.get(e.source) {
-                    message_lines(&e.msg, stats, &mut lines);
+                    e.lines(stats, &mut lines);
                 }
                 n += 1;
                 if n < MAX_BATCH {

@@ -190,6 +190,10 @@ impl Destination {
                     .map(str::to_string),
                 broker: Box::new(probe),
             }),
+            Endpoint::Webhook { .. } => Err(format!(
+                "{redacted}: webhook:// is eventlens's own listener; re-drive to an HTTP \
+                 handler with http://host:port/path"
+            )),
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {

@@ -3,7 +3,8 @@
 //! `lenschannel`, `recordedtime`, `lensbroker` with the redacted URL), plus the broker's own
 //! metadata as informational `lens*` extensions the reader passes over (`lensmsgid`,
 //! `lenssequence`, `lenspartition`, `lensoffset`, `lensdeliverycount`, `lensredelivered`,
-//! `lensmode`).
+//! `lensmode`), and `lensundecodable`, why a message that claimed to be a CloudEvent was
+//! kept as a plain one, which the reader counts as a violation.
 //!
 //! [`CaptureWriter`] writes a file, compressed by its extension (`.gz`, `.zst`), and
 //! [`CaptureWriter::flush`] makes everything written so far readable: a compressed file is
@@ -28,6 +29,9 @@ pub mod meta_ext {
     pub const REDELIVERED: &str = "lensredelivered";
     /// `binary`, `structured`, `batch` or `plain`: how the message carried the event.
     pub const MODE: &str = "lensmode";
+    /// Why a message that claimed to be a CloudEvent could not be read as one (it is kept
+    /// as a plain message); read back as a violation.
+    pub use crate::ingest::cloudevents::ext::UNDECODABLE;
 }
 
 fn push_str(out: &mut String, s: &str) {
@@ -129,6 +133,17 @@ pub fn capture_line(ev: &DecodedEvent, msg: &Message, mode: Mode, broker: &str) 
     if m.redelivered {
         raw_field(&mut out, meta_ext::REDELIVERED, "true");
     }
+    // What the reader cannot find again in the line: why a message was kept as a plain
+    // one, and a batch's elements that could not be read.
+    let lost: Vec<&str> = ev
+        .violations
+        .iter()
+        .filter(|v| !ev.cloudevent || v.starts_with("batch element "))
+        .map(String::as_str)
+        .collect();
+    if !lost.is_empty() {
+        field(&mut out, meta_ext::UNDECODABLE, &lost.join("; "));
+    }
     field(
         &mut out,
         meta_ext::MODE,
@@ -162,8 +177,20 @@ pub fn capture_line(ev: &DecodedEvent, msg: &Message, mode: Mode, broker: &str) 
 /// undecodable. An undecodable message (it claims to be a CloudEvent and is not) is kept as
 /// a plain message, so nothing received is lost from the capture.
 pub fn message_lines(msg: &Message, stats: &super::SourceStats, out: &mut Vec<String>) {
+    decoded_lines(msg, super::decode::decode(msg), stats, out);
+}
+
+/// As [`message_lines`], for a message already decoded. The plain event an undecodable
+/// message becomes carries why as [`meta_ext::UNDECODABLE`], which the reader counts as a
+/// violation.
+pub fn decoded_lines(
+    msg: &Message,
+    decoded: Result<super::decode::Decoded, String>,
+    stats: &super::SourceStats,
+    out: &mut Vec<String>,
+) {
     use std::sync::atomic::Ordering;
-    let (mode, events) = match super::decode::decode(msg) {
+    let (mode, events) = match decoded {
         Ok(d) => {
             stats.decoded.fetch_add(1, Ordering::Relaxed);
             (d.mode, d.events)
@@ -171,7 +198,9 @@ pub fn message_lines(msg: &Message, stats: &super::SourceStats, out: &mut Vec<St
         Err(e) => {
             stats.undecodable.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("{}: a message on {}: {e}", stats.url, msg.channel);
-            (Mode::Plain, vec![super::decode::plain(msg)])
+            let mut ev = super::decode::plain(msg);
+            ev.violations.push(e);
+            (Mode::Plain, vec![ev])
         }
     };
     for ev in &events {

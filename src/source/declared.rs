@@ -163,6 +163,9 @@ impl Asker {
             Endpoint::RedisChannel { .. } => {
                 return Err("Redis pub/sub has no consumer groups (a stream does: redis://host:port/stream/KEY)".into());
             }
+            Endpoint::Webhook { .. } => {
+                return Err("a webhook listener declares no consumers".into());
+            }
         })
     }
 

@@ -1,8 +1,8 @@
 //! The one transport-neutral decoder: a broker [`Message`] becomes events by the CloudEvents
 //! protocol binding of its transport.
 //!
-//! - **Binary mode**: the attributes are headers with the binding's prefix (`ce-` for NATS,
-//!   as HTTP, percent-decoded; `ce_` for Kafka; `cloudEvents:` or `cloudEvents_` for AMQP
+//! - **Binary mode**: the attributes are headers with the binding's prefix (`ce-` for HTTP
+//!   and NATS, percent-decoded; `ce_` for Kafka; `cloudEvents:` or `cloudEvents_` for AMQP
 //!   application properties; unprefixed MQTT 5 user properties or Redis stream fields when
 //!   one of them is `specversion`). The content type is `datacontenttype`, the payload is
 //!   `data`.
@@ -91,7 +91,7 @@ enum Binding {
 
 fn binding(system: System) -> Binding {
     match system {
-        System::Nats => Binding::Prefixed(&["ce-"]),
+        System::Nats | System::Http => Binding::Prefixed(&["ce-"]),
         System::Kafka => Binding::Prefixed(&["ce_"]),
         System::Amqp => Binding::Prefixed(&["cloudEvents:", "cloudEvents_"]),
         System::Mqtt | System::Redis => Binding::Unprefixed,
@@ -175,8 +175,11 @@ fn binary_attrs(msg: &Message) -> Vec<(String, HeaderValue)> {
                 })?;
                 let name = k[p.len()..].to_ascii_lowercase();
                 let value = match (v, msg.system) {
-                    // The HTTP binding (which NATS follows) percent-encodes header values.
-                    (HeaderValue::Str(s), System::Nats) => HeaderValue::Str(percent_decode(s)),
+                    // The HTTP binding (which NATS follows) percent-encodes header values
+                    // (HTTP binding 3.1.3.2).
+                    (HeaderValue::Str(s), System::Nats | System::Http) => {
+                        HeaderValue::Str(percent_decode(s))
+                    }
                     _ => v.clone(),
                 };
                 Some((name, value))

@@ -20,6 +20,9 @@ pub enum System {
     /// Redis Streams and pub/sub: no official binding; a stream entry may hold the
     /// attributes as fields, unprefixed.
     Redis,
+    /// HTTP (the webhook listener): the CloudEvents HTTP binding, binary mode in `ce-`
+    /// headers, percent-encoded.
+    Http,
 }
 
 impl System {
@@ -31,6 +34,7 @@ impl System {
             System::Amqp => "rabbitmq",
             System::Mqtt => "mqtt",
             System::Redis => "redis",
+            System::Http => "http",
         }
     }
 
@@ -42,6 +46,7 @@ impl System {
             System::Amqp => "amqp",
             System::Mqtt => "mqtt",
             System::Redis => "redis",
+            System::Http => "http",
         }
     }
 }

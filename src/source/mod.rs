@@ -24,6 +24,8 @@ pub mod record;
 pub mod redis;
 pub mod tls;
 pub mod url;
+pub mod webhook;
+pub mod webhook_bench;
 
 pub use message::{BrokerMeta, HeaderValue, Message, System};
 pub use url::{BrokerUrl, Endpoint, redact_url};
@@ -43,7 +45,7 @@ pub enum DataSource {
 
 impl DataSource {
     /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, or over TLS `tls://`,
-    /// `mqtts://`, `amqps://`, `rediss://`) or else a file path.
+    /// `mqtts://`, `amqps://`, `rediss://`), a listener (`webhook://`), or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
             BrokerUrl::parse(arg).map(|b| DataSource::Broker(Box::new(b)))
@@ -71,6 +73,8 @@ pub fn classify(args: &[String]) -> Result<(Vec<PathBuf>, Vec<BrokerUrl>), url::
 pub enum SourceStatus {
     Connecting,
     Connected,
+    /// A listener (the webhook) is bound to this address and takes requests.
+    Listening(String),
     /// The last attempt failed (or the connection was lost): the next one is at `next`.
     Reconnecting {
         attempt: u32,
@@ -86,6 +90,7 @@ impl std::fmt::Display for SourceStatus {
         match self {
             SourceStatus::Connecting => f.write_str("connecting"),
             SourceStatus::Connected => f.write_str("connected"),
+            SourceStatus::Listening(addr) => write!(f, "listening on {addr}"),
             SourceStatus::Reconnecting {
                 attempt,
                 next,
@@ -136,6 +141,9 @@ pub struct SourceStats {
     own: Mutex<Vec<String>>,
     /// `Some` over TLS: `TLS`, or the warning that the certificate is not verified.
     pub tls_note: Option<&'static str>,
+    /// A listener's answers by reason (`accepted`, `bad event`, `too large`...), in the
+    /// order first given.
+    answers: Mutex<Vec<(&'static str, u64)>>,
 }
 
 /// A copy of the counters.
@@ -164,7 +172,40 @@ impl SourceStats {
             declared: Mutex::new(Vec::new()),
             declared_polled: std::sync::atomic::AtomicBool::new(false),
             own: Mutex::new(Vec::new()),
+            answers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts one answer a listener gave, by its reason.
+    pub fn count_answer(&self, reason: &'static str) {
+        if let Ok(mut a) = self.answers.lock() {
+            match a.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => a.push((reason, 1)),
+            }
+        }
+    }
+
+    /// A listener's answers so far, by reason.
+    pub fn answers(&self) -> Vec<(&'static str, u64)> {
+        self.answers.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// How many answers were given for `reason`.
+    pub fn answered(&self, reason: &str) -> u64 {
+        self.answers()
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The answers as one line: `answered: 12 accepted, 1 bad event`, or `None` before any.
+    pub fn answers_text(&self) -> Option<String> {
+        let a = self.answers();
+        (!a.is_empty()).then(|| {
+            let parts: Vec<String> = a.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            format!("answered: {}", parts.join(", "))
+        })
     }
 
     pub fn status(&self) -> SourceStatus {
@@ -303,6 +344,10 @@ impl SourceStats {
             c.undecodable,
             c.dropped
         );
+        if let Some(a) = self.answers_text() {
+            s.push_str("; ");
+            s.push_str(&a);
+        }
         if let Some(n) = self.note() {
             s.push_str("; ");
             s.push_str(&n);
@@ -378,7 +423,20 @@ pub struct Envelope {
     /// Index of the source in [`Inbox::sources`].
     pub source: usize,
     pub msg: Message,
+    /// What the source already decoded the message to (the webhook decodes to answer the
+    /// request), so that it is not decoded twice.
+    pub decoded: Option<Result<decode::Decoded, String>>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Envelope {
+    /// The message's capture lines (see [`capture::message_lines`]), decoded once.
+    pub fn lines(&mut self, stats: &SourceStats, out: &mut Vec<String>) {
+        match self.decoded.take() {
+            Some(d) => capture::decoded_lines(&self.msg, d, stats, out),
+            None => capture::message_lines(&self.msg, stats, out),
+        }
+    }
 }
 
 /// The sending end a source task owns.
@@ -399,6 +457,15 @@ impl Outlet {
     /// Durable sources: waits until the consumer has room, loses nothing. `false` once the
     /// consumer is gone (the source should end).
     pub async fn send_wait(&self, msg: Message) -> bool {
+        self.send_decoded_wait(msg, None).await
+    }
+
+    /// As [`Outlet::send_wait`], with what the source already decoded the message to.
+    pub async fn send_decoded_wait(
+        &self,
+        msg: Message,
+        decoded: Option<Result<decode::Decoded, String>>,
+    ) -> bool {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let n = self.permits(&msg);
         let Ok(permit) = self.budget.clone().acquire_many_owned(n).await else {
@@ -408,6 +475,7 @@ impl Outlet {
             .send(Envelope {
                 source: self.source,
                 msg,
+                decoded,
                 _permit: permit,
             })
             .is_ok()
@@ -424,6 +492,7 @@ impl Outlet {
                 .send(Envelope {
                     source: self.source,
                     msg,
+                    decoded: None,
                     _permit: permit,
                 })
                 .is_ok(),
@@ -563,6 +632,13 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
 
 async fn run(url: BrokerUrl, outlet: Outlet) {
     let stats = outlet.stats.clone();
+    if let Endpoint::Webhook { .. } = url.endpoint {
+        // A listener declares no topology: nothing to ask beside it.
+        stats.mark_declared_polled();
+        let end = webhook::run(&url, &outlet).await;
+        stats.set_status(SourceStatus::Ended(end));
+        return;
+    }
     let source = async {
         match &url.endpoint {
             Endpoint::NatsCore { .. } | Endpoint::JetStream { .. } => {
@@ -573,6 +649,7 @@ async fn run(url: BrokerUrl, outlet: Outlet) {
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 redis::run(&url, &outlet).await
             }
+            Endpoint::Webhook { .. } => webhook::run(&url, &outlet).await,
         }
     };
     // The declared topology is asked for beside the source, on a connection of its own; it

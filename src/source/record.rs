@@ -4,7 +4,7 @@
 //! file.
 
 use super::Inbox;
-use super::capture::{CaptureWriter, message_lines};
+use super::capture::CaptureWriter;
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -94,7 +94,7 @@ pub async fn record(
             break;
         }
         let far = Instant::now() + Duration::from_secs(3600);
-        let envelope = tokio::select! {
+        let mut envelope = tokio::select! {
             e = inbox.recv() => match e {
                 Some(e) => e,
                 None => break,
@@ -110,7 +110,7 @@ pub async fn record(
         got.messages += 1;
         lines.clear();
         if let Some(stats) = inbox.sources.get(envelope.source) {
-            message_lines(&envelope.msg, stats, &mut lines);
+            envelope.lines(stats, &mut lines);
         }
         for l in &lines {
             writer.write_line(l)?;

@@ -31,7 +31,14 @@ pub enum Endpoint {
     RedisStream { key: String, from: String },
     /// `redis://host:port/channel/PATTERN` (PSUBSCRIBE).
     RedisChannel { pattern: String },
+    /// `webhook://127.0.0.1:8080/PATH`: a listener for the CloudEvents HTTP binding on that
+    /// address (loopback unless another is given; port 0 picks one) and path;
+    /// `?max_body=BYTES` limits a request body (default [`DEFAULT_MAX_BODY`]).
+    Webhook { path: String, max_body: usize },
 }
+
+/// The largest request body a webhook reads unless `?max_body=` says otherwise: 4 MiB.
+pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 
 /// Where a JetStream source starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +143,7 @@ fn scheme_info(scheme: &str) -> Option<(&'static str, bool, u16)> {
         "amqps" => ("amqp", true, 5671),
         "redis" => ("redis", false, 6379),
         "rediss" => ("redis", true, 6379),
+        "webhook" => ("webhook", false, 8080),
         _ => return None,
     })
 }
@@ -207,7 +215,8 @@ impl BrokerUrl {
         let Some((transport, is_tls, default_port)) = scheme_info(&scheme) else {
             return Err(err(format!(
                 "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp:// and \
-                 redis://, and over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://"
+                 redis://, over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://, \
+                 and listens with webhook://"
             )));
         };
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -245,8 +254,21 @@ impl BrokerUrl {
                 None => (hostport.to_string(), default_port),
             }
         };
+        // A listener binds to loopback unless told otherwise.
+        let host = if host.is_empty() && transport == "webhook" {
+            "127.0.0.1".to_string()
+        } else {
+            host
+        };
         if host.is_empty() {
             return Err(err("no host".into()));
+        }
+        if transport == "webhook" && userinfo.is_some() {
+            return Err(err(
+                "a webhook takes no user or password in its URL: set EVENTLENS_WEBHOOK_TOKEN \
+                 to require a Bearer token"
+                    .into(),
+            ));
         }
         let (path, query) = match tail.split_once('?') {
             Some((p, q)) => (p, q),
@@ -286,6 +308,7 @@ impl BrokerUrl {
                         "nats" => "tls://",
                         "mqtt" => "mqtts://",
                         "amqp" => "amqps://",
+                        "webhook" => "a reverse proxy in front of the webhook",
                         _ => "rediss://",
                     }
                 )));
@@ -359,6 +382,14 @@ impl BrokerUrl {
                     key: param("key").unwrap_or("#").to_string(),
                 }
             }
+            "webhook" => Endpoint::Webhook {
+                path: format!("/{}", path.trim_end_matches('/')),
+                max_body: match param("max_body") {
+                    None => DEFAULT_MAX_BODY,
+                    Some(b) => crate::ingest::Limits::parse_size(b)
+                        .map_err(|e| err(format!("max_body: {e}")))?,
+                },
+            },
             _ => match path.split_once('/') {
                 Some(("stream", key)) if !key.is_empty() => Endpoint::RedisStream {
                     key: percent_decode(key),
@@ -533,6 +564,37 @@ mod tests {
         }
         assert!(is_broker_url("nats://x/y") && is_broker_url("AMQP://x"));
         assert!(!is_broker_url("capture.jsonl") && !is_broker_url("http://x"));
+    }
+
+    #[test]
+    fn a_webhook_url_is_a_loopback_listener_with_a_path_and_a_body_limit() {
+        let u = BrokerUrl::parse("webhook://127.0.0.1:0/events/").expect("parses");
+        assert_eq!(u.address(), "127.0.0.1:0");
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Webhook {
+                path: "/events".into(),
+                max_body: DEFAULT_MAX_BODY
+            }
+        );
+        let u = BrokerUrl::parse("webhook://:9000?max_body=1KiB").expect("parses");
+        assert_eq!(u.address(), "127.0.0.1:9000");
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Webhook {
+                path: "/".into(),
+                max_body: 1024
+            }
+        );
+        assert_eq!(
+            BrokerUrl::parse("webhook://0.0.0.0/hook")
+                .expect("parses")
+                .address(),
+            "0.0.0.0:8080"
+        );
+        assert!(is_broker_url("webhook://127.0.0.1:8080/x"));
+        assert!(BrokerUrl::parse("webhook://u:secret@127.0.0.1/x").is_err());
+        assert!(BrokerUrl::parse("webhook://127.0.0.1/x?max_body=lots").is_err());
     }
 
     #[test]

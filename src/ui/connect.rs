@@ -9,7 +9,7 @@ use egui::RichText;
 use std::sync::Arc;
 
 /// Presets: (button, URL, user, password).
-const PRESETS: [(&str, &str, &str, &str); 6] = [
+const PRESETS: [(&str, &str, &str, &str); 7] = [
     ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
     (
         "NATS JetStream: stream ORDERS",
@@ -33,6 +33,12 @@ const PRESETS: [(&str, &str, &str, &str); 6] = [
     (
         "Redis: stream events",
         "redis://127.0.0.1:6379/stream/events",
+        "",
+        "",
+    ),
+    (
+        "Webhook: CloudEvents over HTTP on :8080/events",
+        "webhook://127.0.0.1:8080/events",
         "",
         "",
     ),
@@ -66,7 +72,7 @@ impl ConnectDialog {
         if out.is_empty() {
             return Err(
                 "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
-                 mqtts://, amqps:// or rediss://)"
+                 mqtts://, amqps:// or rediss://) or a webhook to listen on (webhook://)"
                     .into(),
             );
         }
@@ -88,12 +94,14 @@ impl ConnectDialog {
                          amqp://host:port/vhost?exchange=X&key=PATTERN, \
                          redis://host:port/stream/KEY or /channel/PATTERN. Over TLS: tls://, \
                          mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
-                         ?insecure=1 skips certificate verification)",
+                         ?insecure=1 skips certificate verification). Listen for CloudEvents \
+                         over HTTP: webhook://127.0.0.1:8080/PATH (Bearer token from \
+                         EVENTLENS_WEBHOOK_TOKEN)",
                     )
                     .color(cx.theme.text_weak),
                 );
                 ui.horizontal_wrapped(|ui| {
-                    ui.label("Local brokers:");
+                    ui.label("Local:");
                     for (label, url, user, password) in PRESETS {
                         if ui.small_button(label).clicked() {
                             self.urls = url.to_string();
@@ -205,6 +213,10 @@ pub fn sources_table(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
                 .wrap(),
             );
         }
+        // A listener's answers by reason (accepted, bad event, too large...).
+        if let Some(a) = s.answers_text() {
+            ui.label(RichText::new(format!("{}: {a}", s.url)).color(cx.theme.text_weak));
+        }
         // What the source says beside its status (the declared topology is not available).
         if let Some(n) = s.note() {
             ui.add(
@@ -220,7 +232,7 @@ pub fn sources_table(ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
 fn source_row(ui: &mut egui::Ui, cx: &ViewCtx<'_>, s: &Arc<SourceStats>) {
     let status = s.status();
     let color = match status {
-        SourceStatus::Connected => cx.theme.ok,
+        SourceStatus::Connected | SourceStatus::Listening(_) => cx.theme.ok,
         SourceStatus::Connecting => cx.theme.text_weak,
         SourceStatus::Reconnecting { .. } => cx.theme.warn,
         SourceStatus::Ended(Some(_)) => cx.theme.error,
