@@ -579,7 +579,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             }
             let (cfg, _) = thresholds.resolve(None)?;
-            let live = read_live(std::slice::from_ref(&url), duration, count)?;
+            let (name, lines) = read_live(std::slice::from_ref(&url), duration, count)?;
+            let live = (
+                name,
+                vec![eventlens::live::LiveBatch {
+                    lines,
+                    ..Default::default()
+                }],
+            );
             analyze(
                 AnalyzeInputs {
                     files: &[],
@@ -1125,7 +1132,7 @@ fn record(
         ..Default::default()
     };
     let got = rt.block_on(record::record(&mut inbox, &mut writer, &opts));
-    inbox.stop();
+    rt.block_on(inbox.close(std::time::Duration::from_secs(2)));
     let got = got.with_context(|| format!("writing {}", output.display()))?;
     writer
         .finish()
@@ -1418,8 +1425,9 @@ fn read_live(
         count,
         ..Default::default()
     };
-    rt.block_on(record::record(&mut inbox, &mut lines, &opts))?;
-    inbox.stop();
+    let got = rt.block_on(record::record(&mut inbox, &mut lines, &opts));
+    rt.block_on(inbox.close(std::time::Duration::from_secs(2)));
+    got?;
     for s in &inbox.sources {
         eprintln!("eventlens: {}", s.summary());
     }

@@ -154,7 +154,11 @@ async fn curl(args: Vec<String>) -> (u16, String) {
             .expect("curl runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        match code.trim().parse() {
+            Ok(c) if c != 0 => (c, body.to_string()),
+            // No answer: what curl said is the body.
+            _ => (0, String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
     })
     .await
     .expect("curl task")

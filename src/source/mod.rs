@@ -577,6 +577,20 @@ impl Inbox {
             t.abort();
         }
     }
+
+    /// Stops as [`Inbox::stop`] does, but first lets each webhook listener answer the
+    /// requests it is serving (its graceful shutdown, at most `grace`): a sender whose
+    /// event was taken gets its 202, not a dropped connection, when `record --count` ends.
+    pub async fn close(&mut self, grace: std::time::Duration) {
+        self.rx.close();
+        let deadline = tokio::time::Instant::now() + grace;
+        for (s, t) in self.sources.iter().zip(self.tasks.iter_mut()) {
+            if s.url.starts_with("webhook://") {
+                let _ = tokio::time::timeout_at(deadline, t).await;
+            }
+        }
+        self.stop();
+    }
 }
 
 impl Drop for Inbox {
