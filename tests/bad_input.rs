@@ -227,7 +227,7 @@ fn rust_log_shows_a_sources_retries_without_its_password_and_is_quiet_by_default
     let url = format!("amqp://guest:hunter2secret@127.0.0.1:{port}/%2f?exchange=events");
     let run = |rust_log: Option<&str>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_eventlens"));
-        c.args(["analyze", &url, "--duration", "2s"]);
+        c.args(["analyze", &url, "--duration", "5s"]);
         c.env_remove("RUST_LOG");
         if let Some(v) = rust_log {
             c.env("RUST_LOG", v);
