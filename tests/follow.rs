@@ -2,6 +2,7 @@
 //! grows, every record exactly once, by `analyze --follow` and by the window.
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use eventlens::ui::{BottomTab, EventLensApp, StartOptions};
 use serde_json::Value;
 use std::io::Write;
@@ -601,6 +602,12 @@ fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| EventLensApp::new(cc, opts));
+    // Recording while following spans: the spans are counted as not recorded, never
+    // silently left out.
+    let rec = dir.path().join("rec.jsonl");
+    h.state_mut()
+        .command(eventlens::ui::Command::StartRecording(rec.clone()));
+    h.run_steps(1);
     let mut w = slow_appender(&src, &path, "0.1");
     let deadline = Instant::now() + Duration::from_secs(30);
     while h.state().store().observations.len() < observations && Instant::now() < deadline {
@@ -613,6 +620,17 @@ fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
         h.state().store().events.len() as u64,
         whole["summary"]["events"].as_u64().expect("events")
     );
+    let spans = whole["inputs"][0]["records"].as_u64().expect("records");
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("{spans} spans not recorded"));
+    h.state_mut().command(eventlens::ui::Command::StopRecording);
+    h.run_steps(2);
+    h.state_mut().command(eventlens::ui::Command::OpenRecord);
+    h.run_steps(3);
+    h.get_by_label_contains(&format!(
+        "Wrote 0 records to {}; {spans} spans not recorded",
+        rec.display()
+    ));
 }
 
 #[test]

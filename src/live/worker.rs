@@ -136,6 +136,9 @@ pub struct RecordingStatus {
     pub path: std::path::PathBuf,
     /// Records written.
     pub records: u64,
+    /// Spans taken while recording and not written: the capture holds events, not spans
+    /// (a followed OTLP file is its own record).
+    pub spans_not_recorded: u64,
     /// Why writing stopped, if it failed (nothing more is written then).
     pub error: Option<String>,
 }
@@ -376,6 +379,7 @@ impl LiveWorker {
             status: RecordingStatus {
                 path: path.to_path_buf(),
                 records: 0,
+                spans_not_recorded: 0,
                 error: None,
             },
             flushed: Instant::now(),
@@ -578,9 +582,10 @@ impl Worker {
             && let Some(r) = r.as_mut()
         {
             // kcat lines are written as the capture lines of their messages; spans are not
-            // recorded (the capture holds events).
+            // recorded (the capture holds events), and counted as such.
             let (lines, _) = batch.capture_lines("kcat");
             r.write(&lines);
+            r.status.spans_not_recorded += batch.spans.len() as u64;
             r.flush_if_due();
         }
         apply(&mut self.store, &mut self.input, &batch);

@@ -1040,9 +1040,17 @@ impl EventLensApp {
                     self.record.outcome = Some(match r.error {
                         Some(e) => Err(e),
                         None => Ok(format!(
-                            "Wrote {} records to {}",
+                            "Wrote {} records to {}{}",
                             super::fmt_count(r.records),
-                            r.path.display()
+                            r.path.display(),
+                            if r.spans_not_recorded > 0 {
+                                format!(
+                                    "; {} spans not recorded (a capture holds events, not spans)",
+                                    super::fmt_count(r.spans_not_recorded)
+                                )
+                            } else {
+                                String::new()
+                            }
                         )),
                     });
                     // The next recording gets a name of its own.

@@ -112,8 +112,11 @@ pub(super) fn menu_bar(
             }
             if let Some(r) = recording {
                 let name = r.path.file_name().map_or_else(|| r.path.display().to_string(), |n| n.to_string_lossy().into_owned());
-                let text = format!("⏺ REC {} → {}", fmt_count(r.records), name);
-                let c = if r.error.is_some() { cx.theme.warn } else { cx.theme.error };
+                let mut text = format!("⏺ REC {} → {}", fmt_count(r.records), name);
+                if r.spans_not_recorded > 0 {
+                    text.push_str(&format!(" · {} spans not recorded", fmt_count(r.spans_not_recorded)));
+                }
+                let c = if r.error.is_some() || r.spans_not_recorded > 0 { cx.theme.warn } else { cx.theme.error };
                 let l = ui.add(egui::Button::new(RichText::new(text).color(c)).frame(false));
                 let l = match &r.error {
                     Some(e) => l.on_hover_text(e),

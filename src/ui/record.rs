@@ -60,6 +60,15 @@ impl RecordDialog {
                             r.path.display(),
                             fmt_count(r.records)
                         ));
+                        if r.spans_not_recorded > 0 {
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} spans not recorded: a capture holds events, not spans (keep the followed file itself)",
+                                    fmt_count(r.spans_not_recorded)
+                                ))
+                                .color(cx.theme.warn),
+                            );
+                        }
                         if let Some(e) = &r.error {
                             ui.label(RichText::new(e).color(cx.theme.error));
                         }
