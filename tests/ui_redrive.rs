@@ -201,6 +201,23 @@ fn ctrl_and_shift_clicks_in_the_table_choose_the_events_to_redrive() {
     assert!(h.query_by_label_contains("events selected").is_none());
 }
 
+/// Steps frames until the replay cursor reaches `t`; fails, saying where things stand, if
+/// it does not within 300 frames.
+fn step_until(h: &mut Harness<'static, EventLensApp>, t: i64, rx: &Receiver) {
+    for _ in 0..300 {
+        if h.state().time_control().time.unwrap_or(0) >= t {
+            return;
+        }
+        h.run_steps(1);
+    }
+    panic!(
+        "the replay never reached {t}: playing {}, at {:?}, received {:?}",
+        h.state().time_control().is_playing(),
+        h.state().time_control().time,
+        received_ids(rx)
+    );
+}
+
 /// Re-drive paced by the replay: the replay panel's clock sends each event when the cursor
 /// reaches the time it was first seen; pausing the replay holds the rest, moving the cursor
 /// sends what it passed, and the replay's speed scales the gaps. (In the harness each frame
@@ -247,12 +264,11 @@ fn the_replay_panel_paces_the_redrive() {
     // (1.5 s) goes, ord-3 (3.0 s) not yet.
     h.state_mut()
         .command(Command::Time(TimeCommand::SetSpeed(2.0)));
+    h.run_steps(1);
     h.get_by_label("Resume").click();
     h.run_steps(1);
     let cursor = |h: &Harness<'static, EventLensApp>| h.state().time_control().time.unwrap_or(0);
-    while cursor(&h) < origin + 1_500_000_000 {
-        h.run_steps(1);
-    }
+    step_until(&mut h, origin + 1_500_000_000, &rx);
     assert!(
         cursor(&h) <= origin + 1_700_000_000,
         "a frame moves the replay 0.2 s at speed 2"
@@ -261,9 +277,7 @@ fn the_replay_panel_paces_the_redrive() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(received_ids(&rx), ["ord-1", "ord-2", "note-1", "bin-1"]);
     // On to 3.0 s: ord-3 goes.
-    while cursor(&h) < origin + 3_000_000_000 {
-        h.run_steps(1);
-    }
+    step_until(&mut h, origin + 3_000_000_000, &rx);
     rx.wait_for(5, Duration::from_secs(5));
     run_until_done(&mut h);
     assert_eq!(

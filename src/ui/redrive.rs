@@ -437,6 +437,29 @@ impl RedriveDialog {
             fmt_count(p.failed as u64),
             fmt_count(p.remaining as u64)
         ));
+        // The buttons come before anything whose height changes as the run goes (an error,
+        // what it waits for): they never move under the pointer.
+        ui.horizontal(|ui| {
+            if by_replay {
+                // One clock: these are the replay panel's own play and pause.
+                if cx.time_ctl.is_playing() {
+                    if ui.button("Pause").clicked() {
+                        cmds.push(Command::Time(crate::replay::TimeCommand::Pause));
+                    }
+                } else if ui.button("Resume").clicked() {
+                    cmds.push(Command::Time(crate::replay::TimeCommand::Play));
+                }
+            } else if p.paused {
+                if ui.button("Resume").clicked() {
+                    run.resume();
+                }
+            } else if ui.button("Pause").clicked() {
+                run.pause();
+            }
+            if ui.button("Stop").clicked() {
+                run.stop();
+            }
+        });
         let frac = if p.total == 0 {
             1.0
         } else {
@@ -459,27 +482,6 @@ impl RedriveDialog {
                 .color(cx.theme.text_weak),
             );
         }
-        ui.horizontal(|ui| {
-            if by_replay {
-                // One clock: these are the replay panel's own play and pause.
-                if cx.time_ctl.is_playing() {
-                    if ui.button("Pause").clicked() {
-                        cmds.push(Command::Time(crate::replay::TimeCommand::Pause));
-                    }
-                } else if ui.button("Resume").clicked() {
-                    cmds.push(Command::Time(crate::replay::TimeCommand::Play));
-                }
-            } else if p.paused {
-                if ui.button("Resume").clicked() {
-                    run.resume();
-                }
-            } else if ui.button("Pause").clicked() {
-                run.pause();
-            }
-            if ui.button("Stop").clicked() {
-                run.stop();
-            }
-        });
     }
 
     fn done(&mut self, ui: &mut egui::Ui, cx: &ViewCtx<'_>) {
