@@ -604,19 +604,19 @@ pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// The runtime sources run on: two worker threads, started on first use.
 pub fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RT.get() {
-        return Ok(rt);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("eventlens-source")
-        .enable_all()
-        .build()?;
-    // Another thread may have won the race: its runtime is used, this one dropped.
-    let _ = RT.set(rt);
-    RT.get()
-        .ok_or_else(|| std::io::Error::other("the source runtime is not available"))
+    // Built once, by the first caller; others wait for it. (Building one per racing caller
+    // and dropping the losers' panics when a loser is on an async thread.)
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eventlens-source")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| std::io::Error::other(format!("the source runtime: {e}")))
 }
 
 /// Starts one task per URL on `rt` and returns the inbox they all feed.
