@@ -39,6 +39,31 @@ fn analyze(args: &[&str]) -> (Option<i32>, Option<Value>, String) {
     )
 }
 
+/// `eventlens analyze --follow --duration D --json PATH`.
+fn follow_json(path: &Path, duration: &str) -> (Option<i32>, Option<Value>, String) {
+    analyze(&[
+        "analyze",
+        "--follow",
+        "--duration",
+        duration,
+        "--json",
+        path.to_str().expect("path"),
+    ])
+}
+
+/// `lines` written to `dst` with `bad` inserted before line `at` (0-based).
+fn write_with_inserted<'a>(lines: impl Iterator<Item = &'a str>, at: usize, bad: &str, dst: &Path) {
+    let mut body = String::new();
+    for (i, l) in lines.enumerate() {
+        if i == at {
+            body.push_str(bad);
+        }
+        body.push_str(l);
+        body.push('\n');
+    }
+    std::fs::write(dst, body).expect("write");
+}
+
 /// A writer process: appends `src` line by line to `dst`; at record 40 it writes a line in
 /// two halves; before record 101 it rotates `dst` (rename, then a new file); before record
 /// 201 it truncates the new file. It pauses before rotating and truncating, as a logger
@@ -75,14 +100,7 @@ fn analyze_follow_reads_every_record_once_through_rotation_and_truncation() {
     let followed = dir.path().join("live.jsonl");
     std::fs::write(&followed, "").expect("create");
     let mut w = writer(&src, &followed);
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "7s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    let (code, report, err) = follow_json(&followed, "7s");
     assert!(w.wait().expect("writer ends").success());
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));
@@ -208,14 +226,7 @@ fn analyze_follow_reads_kcat_lines_as_another_process_appends_them() {
     let followed = dir.path().join("kcat.jsonl");
     std::fs::write(&followed, "").expect("create");
     let mut w = slow_appender(&src, &followed, "0.2");
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "4s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    let (code, report, err) = follow_json(&followed, "4s");
     assert!(w.wait().expect("writer ends").success());
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));
@@ -246,14 +257,7 @@ fn analyze_follow_joins_collector_json_lines_into_the_same_flows_as_the_file() {
         std::fs::write(&followed, "").expect("create");
         // Lines 0.2 s apart: each trace's spans arrive within the 1.5 s it is held.
         let mut w = slow_appender(&src, &followed, "0.2");
-        let (code, report, err) = analyze(&[
-            "analyze",
-            "--follow",
-            "--duration",
-            "4s",
-            "--json",
-            followed.to_str().expect("path"),
-        ]);
+        let (code, report, err) = follow_json(&followed, "4s");
         assert!(w.wait().expect("writer ends").success());
         assert_eq!(code, Some(0), "{fixture}: {err}");
         let report = report.unwrap_or_else(|| panic!("{fixture}: no report: {err}"));
@@ -298,14 +302,7 @@ fn a_span_for_a_trace_already_released_is_mapped_and_said_to_be_late() {
             .expect("open");
         writeln!(f, "{last}").expect("append");
     });
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "4s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    let (code, report, err) = follow_json(&followed, "4s");
     late.join().expect("the late writer");
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));
@@ -461,23 +458,13 @@ fn bad_collector_lines_are_named_with_file_line_and_why_and_the_rest_loads() {
     let lines: Vec<&str> = text.lines().collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let followed = dir.path().join("bad.jsonl");
-    let mut body = String::new();
-    for (i, l) in lines.iter().enumerate() {
-        if i == 2 {
-            body.push_str("{\"resourceSpans\": nope\n");
-        }
-        body.push_str(l);
-        body.push('\n');
-    }
-    std::fs::write(&followed, body).expect("write");
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "1s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    write_with_inserted(
+        lines.iter().copied(),
+        2,
+        "{\"resourceSpans\": nope\n",
+        &followed,
+    );
+    let (code, report, err) = follow_json(&followed, "1s");
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));
     let (_, whole, _) = analyze(&["analyze", "--json", src.to_str().expect("path")]);
@@ -552,24 +539,14 @@ fn a_bad_kcat_line_is_named_by_its_line_in_the_followed_file_and_the_rest_loads(
     let text = std::fs::read_to_string(&src).expect("fixture");
     let dir = tempfile::tempdir().expect("tempdir");
     let followed = dir.path().join("kcat.jsonl");
-    let mut body = String::new();
-    for (i, l) in text.lines().enumerate() {
-        if i == 1 {
-            // A blank line, then a record that is not JSON: line 3 of the file.
-            body.push_str("\n{\"topic\":\"orders\",\"payload\": oops}\n");
-        }
-        body.push_str(l);
-        body.push('\n');
-    }
-    std::fs::write(&followed, body).expect("write");
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "1s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    // A blank line, then a record that is not JSON: line 3 of the file.
+    write_with_inserted(
+        text.lines(),
+        1,
+        "\n{\"topic\":\"orders\",\"payload\": oops}\n",
+        &followed,
+    );
+    let (code, report, err) = follow_json(&followed, "1s");
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));
     let input = &report["inputs"][0];
@@ -650,14 +627,7 @@ fn analyze_follow_reads_every_kcat_record_once_through_rotation_and_truncation()
     let followed = dir.path().join("live.jsonl");
     std::fs::write(&followed, "").expect("create");
     let mut w = writer(&src, &followed);
-    let (code, report, err) = analyze(&[
-        "analyze",
-        "--follow",
-        "--duration",
-        "7s",
-        "--json",
-        followed.to_str().expect("path"),
-    ]);
+    let (code, report, err) = follow_json(&followed, "7s");
     assert!(w.wait().expect("writer ends").success());
     assert_eq!(code, Some(0), "{err}");
     let report = report.unwrap_or_else(|| panic!("no report: {err}"));

@@ -357,7 +357,6 @@ async fn malformed_input_gets_its_status_and_counter_and_the_listener_goes_on_se
 /// another one is refused, the right one is taken, and the report shows the event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_requires_the_bearer_token_from_the_environment() {
-    use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
         .args([
             "listen",
@@ -371,23 +370,7 @@ async fn listen_requires_the_bearer_token_from_the_environment() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("eventlens runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let addr = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_once("listening on ")
-                    .map(|(_, a)| a.trim().to_string())
-            })
-            .expect("listening on ADDR");
-        // The rest of standard error, read to its end so the child never blocks on it.
-        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-        addr
-    })
-    .await
-    .expect("reader");
+    let addr = listening_addr(child.stderr.take().expect("stderr")).await;
     let url = format!("http://{addr}/secure");
     let event = |id: &str| {
         vec![
@@ -423,20 +406,11 @@ async fn listen_requires_the_bearer_token_from_the_environment() {
     assert!(!report.contains("s3cret-token"));
 }
 
-/// `eventlens record` with a webhook URL writes what arrives as a capture.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn record_writes_what_the_webhook_receives() {
+/// The address a child `eventlens` says it listens on (`listening on ADDR` on standard
+/// error); the rest of its standard error is read to its end so it never blocks on it.
+async fn listening_addr(stderr: std::process::ChildStderr) -> String {
     use std::io::BufRead;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("hooks.jsonl");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .args(["record", "webhook://127.0.0.1:0/rec", "--count", "2", "-o"])
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("eventlens runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let addr = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut lines = std::io::BufReader::new(stderr).lines();
         let addr = lines
             .by_ref()
@@ -450,7 +424,21 @@ async fn record_writes_what_the_webhook_receives() {
         addr
     })
     .await
-    .expect("reader");
+    .expect("reader")
+}
+
+/// `eventlens record` with a webhook URL writes what arrives as a capture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_writes_what_the_webhook_receives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hooks.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["record", "webhook://127.0.0.1:0/rec", "--count", "2", "-o"])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("eventlens runs");
+    let addr = listening_addr(child.stderr.take().expect("stderr")).await;
     let url = format!("http://{addr}/rec");
     for id in ["rec-1", "rec-2"] {
         let (code, body) = curl(post(
