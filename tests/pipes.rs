@@ -31,6 +31,50 @@ fn analyze_piped(mut feeder: Command) -> (Option<i32>, Option<Value>, String) {
     )
 }
 
+/// Feeds `reader` to a live worker named `name` and waits until it has read everything:
+/// the last snapshot.
+fn read_live(
+    name: &str,
+    reader: impl std::io::Read + Send + 'static,
+) -> eventlens::live::worker::Snapshot {
+    let feed = eventlens::live::follow::spawn_reader(name, reader);
+    let worker =
+        eventlens::live::worker::LiveWorker::on_feed(&feed, name).expect("the worker starts");
+    let mut last = None;
+    while let Some(s) = worker.wait_snapshot(std::time::Duration::from_secs(20)) {
+        last = Some(s);
+    }
+    last.expect("a snapshot")
+}
+
+/// Pipes `file` through a slow writer process (`delay` s a line) into a live worker: the
+/// first events must arrive while the writer is still running. The last snapshot.
+fn piped_while_written(file: &Path, delay: &str, name: &str) -> eventlens::live::worker::Snapshot {
+    use std::time::Duration;
+    let mut writer = slow_writer(file, delay)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let pipe = writer.stdout.take().expect("writer's stdout");
+    let feed = eventlens::live::follow::spawn_reader(name, pipe);
+    let worker =
+        eventlens::live::worker::LiveWorker::on_feed(&feed, name).expect("the worker starts");
+    let first = worker
+        .wait_snapshot(Duration::from_secs(20))
+        .expect("a first snapshot");
+    assert!(!first.store.observations.is_empty());
+    assert!(
+        writer.try_wait().expect("writer state").is_none(),
+        "the first events arrived only after the writer ended"
+    );
+    let mut last = first;
+    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
+        last = s;
+    }
+    assert!(writer.wait().expect("writer ends").success());
+    last
+}
+
 /// `eventlens analyze FILE --json`, parsed.
 fn analyze_file(file: &Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
@@ -139,9 +183,6 @@ fn compressed_standard_input_is_detected_and_read_like_the_file() {
 /// graph) while the writer is still writing, every one of them, and the end is said.
 #[test]
 fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
-    use eventlens::live::follow::spawn_reader;
-    use eventlens::live::worker::LiveWorker;
-    use std::time::Duration;
     let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string(root().join("sample-traces/capture.jsonl")).expect("sample");
     let src = dir.path().join("sixty.jsonl");
@@ -153,26 +194,7 @@ fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
             .collect::<String>(),
     )
     .expect("write");
-    let mut writer = slow_writer(&src, "0.05")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the writer");
-    let pipe = writer.stdout.take().expect("writer's stdout");
-    let feed = spawn_reader("test pipe", pipe);
-    let worker = LiveWorker::on_feed(&feed, "test pipe").expect("the worker starts");
-    let first = worker
-        .wait_snapshot(Duration::from_secs(20))
-        .expect("a first snapshot");
-    assert!(!first.store.observations.is_empty());
-    assert!(
-        writer.try_wait().expect("writer state").is_none(),
-        "the first events arrived only after the writer ended"
-    );
-    let mut last = first;
-    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
-        last = s;
-    }
-    assert!(writer.wait().expect("writer ends").success());
+    let last = piped_while_written(&src, "0.05", "test pipe");
     assert_eq!(last.store.observations.len(), 60);
     let notes = &last.store.inputs[0].notes;
     assert!(
@@ -187,32 +209,10 @@ fn a_pipe_is_live_its_lines_arrive_while_the_writer_still_writes() {
 /// written, decoded as the kcat file reader decodes them.
 #[test]
 fn kcat_lines_piped_into_the_live_path_arrive_whole_while_written() {
-    use eventlens::live::follow::spawn_reader;
-    use eventlens::live::worker::LiveWorker;
-    use std::time::Duration;
     let file = root().join("tests/fixtures/kcat/orders.jsonl");
     let text = std::fs::read_to_string(&file).expect("fixture");
     let records = text.lines().filter(|l| !l.trim().is_empty()).count();
-    let mut writer = slow_writer(&file, "0.3")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the writer");
-    let pipe = writer.stdout.take().expect("writer's stdout");
-    let feed = spawn_reader("kcat pipe", pipe);
-    let worker = LiveWorker::on_feed(&feed, "kcat pipe").expect("the worker starts");
-    let first = worker
-        .wait_snapshot(Duration::from_secs(20))
-        .expect("a first snapshot");
-    assert!(!first.store.observations.is_empty());
-    assert!(
-        writer.try_wait().expect("writer state").is_none(),
-        "the first events arrived only after the writer ended"
-    );
-    let mut last = first;
-    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
-        last = s;
-    }
-    assert!(writer.wait().expect("writer ends").success());
+    let last = piped_while_written(&file, "0.3", "kcat pipe");
     let input = &last.store.inputs[0];
     assert_eq!(input.records, records as u64, "{:?}", input.errors);
     assert_eq!(input.skipped, 0, "{:?}", input.errors);
@@ -229,9 +229,6 @@ fn kcat_lines_piped_into_the_live_path_arrive_whole_while_written() {
 /// mapped as the file's are.
 #[test]
 fn collector_json_lines_piped_into_the_live_path_give_the_files_flows() {
-    use eventlens::live::follow::spawn_reader;
-    use eventlens::live::worker::LiveWorker;
-    use std::time::Duration;
     let file = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
     let direct = analyze_file(&file);
     let mut writer = slow_writer(&file, "0.1")
@@ -239,14 +236,8 @@ fn collector_json_lines_piped_into_the_live_path_give_the_files_flows() {
         .spawn()
         .expect("start the writer");
     let pipe = writer.stdout.take().expect("writer's stdout");
-    let feed = spawn_reader("otel pipe", pipe);
-    let worker = LiveWorker::on_feed(&feed, "otel pipe").expect("the worker starts");
-    let mut last = None;
-    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
-        last = Some(s);
-    }
+    let last = read_live("otel pipe", pipe);
     assert!(writer.wait().expect("writer ends").success());
-    let last = last.expect("a snapshot");
     let input = &last.store.inputs[0];
     assert_eq!(
         Some(input.records),
@@ -274,17 +265,7 @@ fn a_stream_ending_inside_its_first_line_is_sniffed_and_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let one = dir.path().join("one.json");
     std::fs::write(&one, &first).expect("write");
-    use eventlens::live::follow::spawn_reader;
-    use eventlens::live::worker::LiveWorker;
-    use std::time::Duration;
-    let reader = std::fs::File::open(&one).expect("open");
-    let feed = spawn_reader("one line", reader);
-    let worker = LiveWorker::on_feed(&feed, "one line").expect("the worker starts");
-    let mut last = None;
-    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
-        last = Some(s);
-    }
-    let last = last.expect("a snapshot");
+    let last = read_live("one line", std::fs::File::open(&one).expect("open"));
     let input = &last.store.inputs[0];
     assert_eq!(input.records, 1, "{:?}", input.errors);
     assert_eq!(input.skipped, 0, "{:?}", input.errors);
@@ -293,22 +274,13 @@ fn a_stream_ending_inside_its_first_line_is_sniffed_and_read() {
 /// A compressed pipe in the window: decompressed as it arrives, then read as any pipe.
 #[test]
 fn a_compressed_pipe_is_live_too() {
-    use eventlens::live::follow::spawn_reader;
-    use eventlens::live::worker::LiveWorker;
-    use std::time::Duration;
     let file = root().join("tests/fixtures/kcat/orders.jsonl");
     let text = std::fs::read_to_string(&file).expect("fixture");
     let records = text.lines().filter(|l| !l.trim().is_empty()).count();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(text.as_bytes()).expect("gzip");
     let gz = gz.finish().expect("gzip");
-    let feed = spawn_reader("gzip pipe", std::io::Cursor::new(gz));
-    let worker = LiveWorker::on_feed(&feed, "gzip pipe").expect("the worker starts");
-    let mut last = None;
-    while let Some(s) = worker.wait_snapshot(Duration::from_secs(20)) {
-        last = Some(s);
-    }
-    let last = last.expect("a snapshot");
+    let last = read_live("gzip pipe", std::io::Cursor::new(gz));
     let input = &last.store.inputs[0];
     assert_eq!(
         input.records, records as u64,
