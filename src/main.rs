@@ -28,8 +28,9 @@ struct GuiArgs {
     /// Capture or trace files to open in the window (`-`: standard input, read to its
     /// end), or broker URLs to watch live
     /// (nats://, mqtt://, amqp://, redis://, over TLS tls://, mqtts://, amqps://, rediss://;
-    /// see `eventlens record --help`), or a webhook to listen on (webhook://127.0.0.1:8080/PATH;
-    /// see `eventlens listen --help`).
+    /// see `eventlens record --help`), a webhook to listen on (webhook://127.0.0.1:8080/PATH;
+    /// see `eventlens listen --help`), or a Server-Sent Events stream to read
+    /// (sse+http://host:port/PATH, sse+https://...).
     files: Vec<PathBuf>,
     /// Render the window once the input is loaded (whatever it holds), save it as a PNG
     /// here, and exit: 1 when nothing could be read (the PNG shows why), 2 when no
@@ -183,7 +184,10 @@ enum Command {
     /// (JetStream from the start; ?seq=N, ?since=RFC3339), mqtt://host:port/FILTER
     /// (?qos=0|1|2, ?v=3 for MQTT 3.1.1), amqp://user:pass@host:port/vhost?exchange=X&key=PATTERN,
     /// redis://host:port/stream/KEY (?from=ID) and redis://host:port/channel/PATTERN; a
-    /// CloudEvents webhook listener webhook://127.0.0.1:8080/PATH (see `eventlens listen`).
+    /// CloudEvents webhook listener webhook://127.0.0.1:8080/PATH (see `eventlens listen`);
+    /// a Server-Sent Events stream sse+http://host:port/PATH or sse+https://... (each
+    /// event's data a CloudEvent, a batch, or a plain message; it reconnects with
+    /// Last-Event-ID; a Bearer token from EVENTLENS_SSE_TOKEN).
     /// Over TLS: tls:// (or nats+tls://), mqtts://, amqps://, rediss://; the certificate is
     /// verified against the platform's roots and ?ca=FILE (a PEM CA), unless ?insecure=1.
     /// Credentials are used, never written or printed.
@@ -439,24 +443,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if !urls.is_empty() {
                     anyhow::bail!("--follow follows files; give broker URLs without it");
                 }
-                let mut d = duration.unwrap_or_default();
-                let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = files
-                    .into_iter()
-                    .partition(|f| eventlens::ingest::is_stdin(f));
-                let mut batches = if stdin.is_empty() {
-                    Vec::new()
-                } else {
-                    // Standard input is read as a stream for the same time (or to its end).
-                    let t = std::time::Instant::now();
-                    let b =
-                        eventlens::live::follow::read_for("standard input", std::io::stdin(), d);
-                    d = d.saturating_sub(t.elapsed());
-                    b
-                };
-                if !files.is_empty() {
-                    batches.extend(eventlens::live::follow::follow_for(&files, d));
-                }
-                let files: Vec<PathBuf> = stdin.into_iter().chain(files).collect();
+                let d = duration.unwrap_or_default();
+                // Standard input (`-`) is read as it arrives for the same time (or to its
+                // end) beside the files, not before them.
+                let batches = eventlens::live::follow::follow_for(&files, d);
                 for n in batches
                     .iter()
                     .flat_map(|b| b.notes.iter().chain(&b.refused))
@@ -465,7 +455,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 let name = files
                     .iter()
-                    .map(|f| f.display().to_string())
+                    .map(|f| {
+                        if eventlens::ingest::is_stdin(f) {
+                            eventlens::live::follow::STDIN_NAME.to_string()
+                        } else {
+                            f.display().to_string()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", ");
                 (Vec::new(), Some((format!("following {name}"), batches)))
@@ -1171,9 +1167,11 @@ fn refuse_to_follow(path: &std::path::Path) -> Option<String> {
 
 const SPANS_NOT_RECORDED: &str = "OTLP spans are not recorded into a capture (it holds events): follow it with `eventlens analyze --follow` or `eventlens --follow` instead";
 
-/// `record --follow`: files as they grow (or standard input) into a capture, until
-/// `duration`, `count` records, or the input ends. Exit 2 for an input that cannot be
-/// followed, named with the reason.
+/// `record --follow`: files as they grow (and standard input, `-`, read as it arrives
+/// beside them) into a capture, until `duration`, `count` records, or the inputs end. Exit
+/// 2 for an input that cannot be recorded (a whole document, spans), named with the reason;
+/// the capture is only made once there is a record to write, so that a refused input
+/// leaves no empty file behind.
 fn record_follow(
     inputs: &[String],
     output: &std::path::Path,
@@ -1181,41 +1179,36 @@ fn record_follow(
     count: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     use eventlens::live::Received;
+    use eventlens::live::follow::STDIN_NAME;
     use eventlens::source::capture::CaptureWriter;
     let paths: Vec<PathBuf> = inputs.iter().map(PathBuf::from).collect();
-    let stdin = paths.iter().any(|p| eventlens::ingest::is_stdin(p));
-    if stdin && paths.len() > 1 {
-        anyhow::bail!("record --follow reads standard input (`-`) alone, not with files");
-    }
     for p in paths.iter().filter(|p| !eventlens::ingest::is_stdin(p)) {
         if let Some(why) = refuse_to_follow(p) {
             eprintln!("eventlens: {}: {why}", p.display());
             return Ok(ExitCode::from(2));
         }
     }
-    let mut writer =
-        CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()))?;
-    let (feed, name) = if stdin {
-        let name = "standard input".to_string();
-        (
-            eventlens::live::follow::spawn_reader(&name, std::io::stdin()),
-            name,
-        )
-    } else {
-        let name = inputs.join(", ");
-        (eventlens::live::follow::spawn_follow(paths), name)
-    };
+    let name = paths
+        .iter()
+        .map(|p| {
+            if eventlens::ingest::is_stdin(p) {
+                STDIN_NAME.to_string()
+            } else {
+                p.display().to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let feed = eventlens::live::follow::spawn_follow(paths);
     eprintln!("eventlens: recording {name} into {}", output.display());
+    let create =
+        || CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()));
+    let mut writer: Option<CaptureWriter> = None;
     let rx = feed.receiver();
     let end = duration.map(|d| std::time::Instant::now() + d);
     let mut written = 0u64;
     let mut refused = false;
     let mut flushed = std::time::Instant::now();
-    let broker = if stdin {
-        "stdin".to_string()
-    } else {
-        format!("file:{name}")
-    };
     'recording: loop {
         if count.is_some_and(|c| written >= c) {
             break;
@@ -1232,53 +1225,76 @@ fn record_follow(
         };
         match rx.recv_timeout(wait) {
             Received::Batch(b) => {
+                let origin = b.origin.as_deref().unwrap_or(&name);
                 for n in &b.notes {
                     eprintln!("eventlens: {n}");
                 }
                 for (line, why) in &b.errors {
-                    eprintln!("eventlens: {name}: line {line}: {why}");
+                    eprintln!("eventlens: {origin}: line {line}: {why}");
                 }
                 if let Some(why) = &b.refused {
                     eprintln!("eventlens: {why}");
                     refused = true;
                 }
-                if !b.spans.is_empty() {
-                    eprintln!("eventlens: {name}: {SPANS_NOT_RECORDED}");
+                // Refused as soon as OTLP lines are read, not once their traces are quiet.
+                if b.span_lines > 0 || !b.spans.is_empty() {
+                    eprintln!("eventlens: {origin}: {SPANS_NOT_RECORDED}");
                     refused = true;
                     break;
                 }
+                let broker = if origin == STDIN_NAME {
+                    "stdin".to_string()
+                } else {
+                    format!("file:{origin}")
+                };
                 let (lines, bad) = b.capture_lines(&broker);
                 for why in bad {
-                    eprintln!("eventlens: {name}: {why}");
+                    eprintln!("eventlens: {origin}: {why}");
                 }
                 for l in lines.iter() {
                     if count.is_some_and(|c| written >= c) {
                         break 'recording;
                     }
-                    writer
-                        .write_line(l)
-                        .with_context(|| format!("writing {}", output.display()))?;
+                    if writer.is_none() {
+                        writer = Some(create()?);
+                    }
+                    if let Some(w) = writer.as_mut() {
+                        w.write_line(l)
+                            .with_context(|| format!("writing {}", output.display()))?;
+                    }
                     written += 1;
                 }
             }
             Received::Nothing => {}
             Received::Ended => break,
         }
-        if flushed.elapsed() >= std::time::Duration::from_millis(200) {
-            writer
-                .flush()
+        if let Some(w) = writer.as_mut()
+            && flushed.elapsed() >= std::time::Duration::from_millis(200)
+        {
+            w.flush()
                 .with_context(|| format!("writing {}", output.display()))?;
             flushed = std::time::Instant::now();
         }
     }
     feed.stop();
-    writer
-        .finish()
-        .with_context(|| format!("writing {}", output.display()))?;
-    eprintln!(
-        "eventlens: recorded {written} records from {name} into {}",
-        output.display()
-    );
+    // A recording that got nothing is an empty capture, unless an input was refused.
+    if writer.is_none() && !refused {
+        writer = Some(create()?);
+    }
+    match writer {
+        Some(w) => {
+            w.finish()
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "eventlens: recorded {written} records from {name} into {}",
+                output.display()
+            );
+        }
+        None => eprintln!(
+            "eventlens: nothing recorded: {} was not created",
+            output.display()
+        ),
+    }
     Ok(if refused {
         ExitCode::from(2)
     } else {

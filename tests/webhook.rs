@@ -7,11 +7,14 @@
 
 use cloudevents::binding::reqwest::{RequestBuilderExt, RequestSerializer};
 use cloudevents::message::StructuredDeserializer;
-use cloudevents::{EventBuilder, EventBuilderV10};
 use eventlens::source::decode::{Attr, DecodedEvent, Mode};
 use eventlens::source::webhook::reason;
 use eventlens::source::{self, BrokerUrl, Inbox, SourceStatus};
 use std::time::Duration;
+
+#[path = "common/sent_events.rs"]
+mod sent_events;
+use sent_events::{check_sdk_event, sdk_event, structured_json};
 
 /// Starts a webhook source on a free port; returns its inbox and `http://ADDR/PATH`.
 async fn listen(url: &str) -> (Inbox, String) {
@@ -61,49 +64,6 @@ fn by_id<'a>(events: &'a [(DecodedEvent, Mode)], id: &str) -> &'a (DecodedEvent,
         .iter()
         .find(|(e, _)| e.id == id)
         .unwrap_or_else(|| panic!("no event {id}"))
-}
-
-fn sdk_event(id: &str) -> cloudevents::Event {
-    EventBuilderV10::new()
-        .id(id)
-        .source("/test/sdk")
-        .ty("com.example.OrderPlaced")
-        .subject("order 1/é")
-        .time("2024-05-01T10:00:00Z")
-        .extension(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .data(
-            "application/json",
-            serde_json::json!({"orderId": "o-1", "total": 12.5}),
-        )
-        .build()
-        .expect("a valid event")
-}
-
-fn check_sdk_event(ev: &DecodedEvent) {
-    assert!(ev.cloudevent);
-    assert_eq!(ev.source, "/test/sdk");
-    assert_eq!(ev.ty, "com.example.OrderPlaced");
-    assert_eq!(ev.subject.as_deref(), Some("order 1/é"));
-    assert_eq!(
-        ev.time,
-        Some(eventlens::time::parse_rfc3339("2024-05-01T10:00:00Z").expect("time"))
-    );
-    assert_eq!(ev.datacontenttype.as_deref(), Some("application/json"));
-    assert_eq!(
-        ev.extensions,
-        vec![(
-            "traceparent".to_string(),
-            Attr::Str("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into())
-        )]
-    );
-    let data = ev.data.as_ref().expect("data");
-    assert!(data.json);
-    let v: serde_json::Value = serde_json::from_slice(&data.bytes).expect("JSON data");
-    assert_eq!(v, serde_json::json!({"orderId": "o-1", "total": 12.5}));
-    assert!(ev.violations.is_empty(), "{:?}", ev.violations);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,12 +133,6 @@ fn post(url: &str, headers: &[&str], body: &str) -> Vec<String> {
     a.push("--data-binary".into());
     a.push(body.to_string());
     a
-}
-
-fn structured_json(id: &str) -> String {
-    format!(
-        r#"{{"specversion":"1.0","id":"{id}","source":"/test/curl","type":"com.example.Curl","datacontenttype":"application/json","data":{{"n":1}}}}"#
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -369,6 +369,7 @@ impl StreamDecoder {
         };
         match r.format {
             Some(StreamFormat::OtlpLines) => {
+                batch.span_lines = r.lines.len();
                 for (text, line) in r.lines.iter().zip(r.numbers) {
                     let parsed = crate::ingest::otlp::parse_line(text, line);
                     for (l, why) in parsed.errors {
@@ -420,32 +421,108 @@ impl Followed {
     /// What one look found, and whether it was the last (the file cannot be followed: the
     /// batch says why).
     fn poll(&mut self, now: Instant) -> (LiveBatch, bool) {
-        match self.follower.poll() {
+        let (mut batch, last) = match self.follower.poll() {
             Ok(r) => (self.decoder.decode(r, now), false),
             Err(why) => {
                 let mut last = self.decoder.finish();
                 last.refused = Some(why);
                 (last, true)
             }
+        };
+        batch.origin = Some(self.follower.path().display().to_string());
+        (batch, last)
+    }
+
+    /// Every span still held, from this file.
+    fn finish(&mut self) -> LiveBatch {
+        LiveBatch {
+            origin: Some(self.follower.path().display().to_string()),
+            ..self.decoder.finish()
         }
     }
 }
 
+/// What standard input is called in notes, errors and input names.
+pub const STDIN_NAME: &str = "standard input";
+
+/// Standard input read beside followed files: its batches, as they come, named.
+struct Piped {
+    feed: LiveFeed,
+}
+
+impl Piped {
+    /// `-` among `paths`: read as a stream on its own thread (until `until`, if given).
+    fn start(paths: &[PathBuf], until: Option<Instant>) -> Option<Piped> {
+        paths
+            .iter()
+            .any(|p| crate::ingest::is_stdin(p))
+            .then(|| Piped {
+                feed: spawn_stream(STDIN_NAME, std::io::stdin(), until),
+            })
+    }
+
+    /// The batches waiting now, and whether the stream has ended.
+    fn take(&mut self) -> (Vec<LiveBatch>, bool) {
+        let rx = self.feed.receiver();
+        let mut out = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::ZERO) {
+                super::Received::Batch(mut b) => {
+                    b.origin = Some(STDIN_NAME.to_string());
+                    out.push(b);
+                }
+                super::Received::Nothing => return (out, false),
+                super::Received::Ended => return (out, true),
+            }
+        }
+    }
+}
+
+/// The files among `paths` (not `-`), each followed.
+fn followed_files(paths: &[PathBuf]) -> Vec<Option<Followed>> {
+    paths
+        .iter()
+        .filter(|p| !crate::ingest::is_stdin(p))
+        .map(|p| Some(Followed::new(p.clone())))
+        .collect()
+}
+
 /// Follows `paths` on a thread until the feed is dropped. Notes (rotation, truncation, a
-/// format that cannot be followed) travel with the lines, as the live input's notes.
+/// format that cannot be followed) travel with the lines, as the live input's notes. `-`
+/// among them is standard input, read as it arrives beside the files (merged, never
+/// holding them back); each batch names the input it came from.
 pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
     let name = paths
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| {
+            if crate::ingest::is_stdin(p) {
+                STDIN_NAME.to_string()
+            } else {
+                p.display().to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let (tx, feed) = channel(format!("following {name}"), super::DEFAULT_CAPACITY);
     let spawned = std::thread::Builder::new()
         .name("eventlens-follow".into())
         .spawn(move || {
-            let mut followed: Vec<Option<Followed>> =
-                paths.into_iter().map(|p| Some(Followed::new(p))).collect();
-            'reading: while !tx.is_stopped() && followed.iter().any(Option::is_some) {
+            let mut piped = Piped::start(&paths, None);
+            let mut followed = followed_files(&paths);
+            'reading: while !tx.is_stopped()
+                && (piped.is_some() || followed.iter().any(Option::is_some))
+            {
+                if let Some(p) = piped.as_mut() {
+                    let (batches, ended) = p.take();
+                    for b in batches {
+                        if !tx.send_wait(b) {
+                            break 'reading;
+                        }
+                    }
+                    if ended {
+                        piped = None;
+                    }
+                }
                 let now = Instant::now();
                 // One batch per file: each is in its own format.
                 for slot in followed.iter_mut() {
@@ -590,32 +667,46 @@ fn spawn_stream(
 
 /// Follows `paths` for `duration`, in the calling thread: every record appended in that
 /// time (and what the files held already) as batches, one file's at a time, the notes in
-/// them. Spans still held at the end are released.
+/// them. Spans still held at the end are released. `-` is standard input, read for the
+/// same time beside the files (until it ends, if sooner).
 pub fn follow_for(paths: &[PathBuf], duration: Duration) -> Vec<LiveBatch> {
-    let mut followed: Vec<Option<Followed>> = paths
-        .iter()
-        .map(|p| Some(Followed::new(p.clone())))
-        .collect();
     let end = Instant::now() + duration;
+    let mut piped = Piped::start(paths, Some(end));
+    let mut followed = followed_files(paths);
     let mut batches = Vec::new();
     loop {
-        let now = Instant::now();
-        for slot in followed.iter_mut() {
-            let Some(f) = slot else { continue };
-            let (batch, last) = f.poll(now);
-            batches.push(batch);
-            if last {
-                *slot = None;
+        if let Some(p) = piped.as_mut() {
+            let (got, ended) = p.take();
+            batches.extend(got);
+            if ended {
+                piped = None;
             }
         }
         let now = Instant::now();
-        if now >= end || followed.iter().all(Option::is_none) {
+        if now < end {
+            for slot in followed.iter_mut() {
+                let Some(f) = slot else { continue };
+                let (batch, last) = f.poll(now);
+                batches.push(batch);
+                if last {
+                    *slot = None;
+                }
+            }
+        }
+        let now = Instant::now();
+        let files_done = now >= end || followed.iter().all(Option::is_none);
+        if files_done && piped.is_none() {
             break;
         }
-        std::thread::sleep(POLL.min(end - now));
+        // Past the end, standard input ends by its own deadline (what it held is on its way).
+        std::thread::sleep(if now < end {
+            POLL.min(end - now)
+        } else {
+            POLL / 4
+        });
     }
     for f in followed.iter_mut().flatten() {
-        batches.push(f.decoder.finish());
+        batches.push(f.finish());
     }
     batches.retain(|b| !b.is_empty());
     batches

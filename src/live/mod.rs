@@ -70,6 +70,12 @@ pub struct LiveBatch {
     /// Why the source stopped reading an input it cannot read as it grows (a whole
     /// document, a compressed file), naming it; kept as a note too.
     pub refused: Option<String>,
+    /// The input the batch was read from (a followed file, `standard input`), when a feed
+    /// reads several: the errors of its lines name it.
+    pub origin: Option<String>,
+    /// OTLP lines read into the span joiner: their spans come later, in `spans`, once
+    /// their trace is quiet (`record` refuses spans as soon as it sees these).
+    pub span_lines: usize,
 }
 
 impl LiveBatch {
@@ -403,6 +409,10 @@ impl LiveInput {
         } else {
             vec![(None, &batch.lines[..])]
         };
+        let issues_before = store
+            .inputs
+            .get(self.input as usize)
+            .map_or((0, 0), |i| (i.errors.len(), i.violations.len()));
         for (number, lines) in runs {
             if let Some(n) = number {
                 self.next_line = n;
@@ -424,6 +434,21 @@ impl LiveInput {
             crate::ingest::place_untimed(store, from);
         }
         if let Some(inp) = store.inputs.get_mut(self.input as usize) {
+            // Several inputs feed one live input: each of its lines' errors names its own.
+            if let Some(origin) = &batch.origin {
+                let (errors, violations) = issues_before;
+                let prefix = format!("{origin}: ");
+                for issue in inp
+                    .errors
+                    .iter_mut()
+                    .skip(errors)
+                    .chain(inp.violations.iter_mut().skip(violations))
+                {
+                    if !issue.message.starts_with(&prefix) {
+                        issue.message.insert_str(0, &prefix);
+                    }
+                }
+            }
             for (line, why) in &batch.errors {
                 inp.error(*line, why.clone());
             }

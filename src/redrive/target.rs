@@ -194,6 +194,10 @@ impl Destination {
                 "{redacted}: webhook:// is eventlens's own listener; re-drive to an HTTP \
                  handler with http://host:port/path"
             )),
+            Endpoint::Sse { .. } => Err(format!(
+                "{redacted}: an SSE stream is read, not sent to; re-drive to an HTTP \
+                 handler with http://host:port/path"
+            )),
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {

@@ -27,6 +27,8 @@ pub mod meta_ext {
     pub const OFFSET: &str = "lensoffset";
     pub const DELIVERY_COUNT: &str = "lensdeliverycount";
     pub const REDELIVERED: &str = "lensredelivered";
+    /// The SSE `event:` name (when not the default `message`).
+    pub const EVENT_NAME: &str = "lenseventname";
     /// `binary`, `structured`, `batch` or `plain`: how the message carried the event.
     pub const MODE: &str = "lensmode";
     /// Why a message that claimed to be a CloudEvent could not be read as one (it is kept
@@ -132,6 +134,9 @@ pub fn capture_line(ev: &DecodedEvent, msg: &Message, mode: Mode, broker: &str) 
     }
     if m.redelivered {
         raw_field(&mut out, meta_ext::REDELIVERED, "true");
+    }
+    if let Some(name) = &m.event_name {
+        field(&mut out, meta_ext::EVENT_NAME, name);
     }
     // What the reader cannot find again in the line: why a message was kept as a plain
     // one, and a batch's elements that could not be read.

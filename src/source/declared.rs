@@ -166,6 +166,9 @@ impl Asker {
             Endpoint::Webhook { .. } => {
                 return Err("a webhook listener declares no consumers".into());
             }
+            Endpoint::Sse { .. } => {
+                return Err("an SSE stream declares no consumers".into());
+            }
         })
     }
 

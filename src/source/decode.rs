@@ -91,7 +91,8 @@ enum Binding {
 
 fn binding(system: System) -> Binding {
     match system {
-        System::Nats | System::Http => Binding::Prefixed(&["ce-"]),
+        // SSE carries no attribute headers: its messages have none to find.
+        System::Nats | System::Http | System::Sse => Binding::Prefixed(&["ce-"]),
         System::Kafka => Binding::Prefixed(&["ce_"]),
         System::Amqp => Binding::Prefixed(&["cloudEvents:", "cloudEvents_"]),
         System::Mqtt | System::Redis => Binding::Unprefixed,
@@ -413,10 +414,11 @@ pub fn plain_source(msg: &Message) -> String {
     format!("{}://{}", msg.system.scheme(), msg.channel)
 }
 
-/// A plain message's type: the channel, or the routing key on AMQP.
+/// A plain message's type: the channel, the routing key on AMQP, the `event:` name on SSE.
 pub fn plain_type(msg: &Message) -> String {
-    match (msg.system, msg.key_text()) {
-        (System::Amqp, Some(k)) => k.to_string(),
+    match (msg.system, msg.key_text(), msg.meta.event_name.as_deref()) {
+        (System::Amqp, Some(k), _) => k.to_string(),
+        (System::Sse, _, Some(name)) if !name.is_empty() => name.to_string(),
         _ => msg.channel.clone(),
     }
 }

@@ -23,6 +23,9 @@ pub enum System {
     /// HTTP (the webhook listener): the CloudEvents HTTP binding, binary mode in `ce-`
     /// headers, percent-encoded.
     Http,
+    /// Server-Sent Events: no binding; an event's `data` is a structured-mode CloudEvent
+    /// (or a batch), else a plain message.
+    Sse,
 }
 
 impl System {
@@ -35,6 +38,7 @@ impl System {
             System::Mqtt => "mqtt",
             System::Redis => "redis",
             System::Http => "http",
+            System::Sse => "sse",
         }
     }
 
@@ -47,6 +51,7 @@ impl System {
             System::Mqtt => "mqtt",
             System::Redis => "redis",
             System::Http => "http",
+            System::Sse => "sse",
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct BrokerMeta {
     pub message_id: Option<String>,
     /// When the broker stored it (JetStream, Redis stream id, Kafka timestamp).
     pub broker_time: Option<Nanos>,
+    /// The SSE `event:` name, when the server gave one (not the default `message`).
+    pub event_name: Option<String>,
     /// When this process received it.
     pub receive_time: Nanos,
 }

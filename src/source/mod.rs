@@ -22,6 +22,7 @@ pub mod mqtt;
 pub mod nats;
 pub mod record;
 pub mod redis;
+pub mod sse;
 pub mod tls;
 pub mod url;
 pub mod webhook;
@@ -45,7 +46,8 @@ pub enum DataSource {
 
 impl DataSource {
     /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, or over TLS `tls://`,
-    /// `mqtts://`, `amqps://`, `rediss://`), a listener (`webhook://`), or else a file path.
+    /// `mqtts://`, `amqps://`, `rediss://`), a listener (`webhook://`), a Server-Sent
+    /// Events stream (`sse+http://`, `sse+https://`), or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
             BrokerUrl::parse(arg).map(|b| DataSource::Broker(Box::new(b)))
@@ -517,6 +519,12 @@ impl Outlet {
     /// consumer went away meanwhile.
     pub async fn retry_after(&self, backoff: &mut Backoff, error: String) -> bool {
         let delay = backoff.next_delay();
+        self.retry_in(backoff.attempt(), delay, error).await
+    }
+
+    /// As [`Outlet::retry_after`], with a wait the caller chose (a server's own reconnection
+    /// time, as SSE's `retry:`).
+    pub async fn retry_in(&self, attempt: u32, delay: Duration, error: String) -> bool {
         let mut error = self.stats.scrub(&error);
         if self.stats.tls_note.is_some() {
             error = tls::explain(error);
@@ -527,7 +535,7 @@ impl Outlet {
             delay.as_secs_f64()
         );
         self.stats.set_status(SourceStatus::Reconnecting {
-            attempt: backoff.attempt(),
+            attempt,
             next: SystemTime::now() + delay,
             error,
         });
@@ -646,10 +654,13 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
 
 async fn run(url: BrokerUrl, outlet: Outlet) {
     let stats = outlet.stats.clone();
-    if let Endpoint::Webhook { .. } = url.endpoint {
-        // A listener declares no topology: nothing to ask beside it.
+    if let Endpoint::Webhook { .. } | Endpoint::Sse { .. } = url.endpoint {
+        // A listener or an HTTP stream declares no topology: nothing to ask beside it.
         stats.mark_declared_polled();
-        let end = webhook::run(&url, &outlet).await;
+        let end = match url.endpoint {
+            Endpoint::Sse { .. } => sse::run(&url, &outlet).await,
+            _ => webhook::run(&url, &outlet).await,
+        };
         stats.set_status(SourceStatus::Ended(end));
         return;
     }
@@ -664,6 +675,7 @@ async fn run(url: BrokerUrl, outlet: Outlet) {
                 redis::run(&url, &outlet).await
             }
             Endpoint::Webhook { .. } => webhook::run(&url, &outlet).await,
+            Endpoint::Sse { .. } => sse::run(&url, &outlet).await,
         }
     };
     // The declared topology is asked for beside the source, on a connection of its own; it

@@ -35,6 +35,10 @@ pub enum Endpoint {
     /// address (loopback unless another is given; port 0 picks one) and path;
     /// `?max_body=BYTES` limits a request body (default [`DEFAULT_MAX_BODY`]).
     Webhook { path: String, max_body: usize },
+    /// `sse+http://host:port/PATH` or `sse+https://...`: a Server-Sent Events stream read
+    /// with GET. `path` is as written (still percent-encoded); the query goes to the server
+    /// as written too, less the TLS options (`ca=`, `insecure=`), but is never shown.
+    Sse { path: String },
 }
 
 /// The largest request body a webhook reads unless `?max_body=` says otherwise: 4 MiB.
@@ -64,6 +68,8 @@ pub struct BrokerUrl {
     redacted: String,
     /// The query parameters, decoded (never shown: they may hold secrets).
     params: Vec<(String, String)>,
+    /// The query as written, for a server that is asked with it (SSE); never shown.
+    forward_query: String,
 }
 
 impl fmt::Debug for BrokerUrl {
@@ -144,6 +150,8 @@ fn scheme_info(scheme: &str) -> Option<(&'static str, bool, u16)> {
         "redis" => ("redis", false, 6379),
         "rediss" => ("redis", true, 6379),
         "webhook" => ("webhook", false, 8080),
+        "sse+http" => ("sse", false, 80),
+        "sse+https" => ("sse", true, 443),
         _ => return None,
     })
 }
@@ -216,7 +224,8 @@ impl BrokerUrl {
             return Err(err(format!(
                 "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp:// and \
                  redis://, over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://, \
-                 and listens with webhook://"
+                 Server-Sent Events with sse+http:// and sse+https://, and listens with \
+                 webhook://"
             )));
         };
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -309,6 +318,7 @@ impl BrokerUrl {
                         "mqtt" => "mqtts://",
                         "amqp" => "amqps://",
                         "webhook" => "a reverse proxy in front of the webhook",
+                        "sse" => "sse+https://",
                         _ => "rediss://",
                     }
                 )));
@@ -390,6 +400,9 @@ impl BrokerUrl {
                         .map_err(|e| err(format!("max_body: {e}")))?,
                 },
             },
+            "sse" => Endpoint::Sse {
+                path: format!("/{path}"),
+            },
             _ => match path.split_once('/') {
                 Some(("stream", key)) if !key.is_empty() => Endpoint::RedisStream {
                     key: percent_decode(key),
@@ -406,7 +419,21 @@ impl BrokerUrl {
                 }
             },
         };
+        // The TLS options are ours; everything else in the query is the server's.
+        let forward_query = if transport == "sse" {
+            query
+                .split('&')
+                .filter(|p| {
+                    let key = percent_decode(p.split_once('=').map_or(*p, |(k, _)| k));
+                    !p.is_empty() && key != "ca" && key != "insecure"
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        } else {
+            String::new()
+        };
         Ok(BrokerUrl {
+            forward_query,
             scheme,
             user,
             password,
@@ -434,6 +461,22 @@ impl BrokerUrl {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The HTTP URL an SSE source asks (`http(s)://host:port/path?query`), without the
+    /// user and password (sent as a header) and the TLS options. Holds the query's
+    /// secrets, if any: never shown, logged or written.
+    pub fn http_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let path = match &self.endpoint {
+            Endpoint::Sse { path } => path.as_str(),
+            _ => "/",
+        };
+        if self.forward_query.is_empty() {
+            format!("{scheme}://{}{path}", self.address())
+        } else {
+            format!("{scheme}://{}{path}?{}", self.address(), self.forward_query)
+        }
     }
 
     /// The redacted URL (as [`fmt::Display`]).
@@ -595,6 +638,50 @@ mod tests {
         assert!(is_broker_url("webhook://127.0.0.1:8080/x"));
         assert!(BrokerUrl::parse("webhook://u:secret@127.0.0.1/x").is_err());
         assert!(BrokerUrl::parse("webhook://127.0.0.1/x?max_body=lots").is_err());
+    }
+
+    #[test]
+    fn an_sse_url_asks_its_server_over_http_or_https_and_shows_no_secret() {
+        let u =
+            BrokerUrl::parse("sse+http://127.0.0.1:9000/events/orders?since=5").expect("parses");
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Sse {
+                path: "/events/orders".into()
+            }
+        );
+        assert_eq!(u.tls, None);
+        assert_eq!(u.http_url(), "http://127.0.0.1:9000/events/orders?since=5");
+        let u = BrokerUrl::parse(
+            "SSE+HTTPS://me:s3cret@example.com/stream?access_token=t0k3n&ca=/ca.pem&insecure=1&x=%2F",
+        )
+        .expect("parses");
+        assert_eq!(u.address(), "example.com:443");
+        assert_eq!(
+            u.tls,
+            Some(TlsOptions {
+                ca_file: Some("/ca.pem".into()),
+                insecure: true
+            })
+        );
+        // The server gets its own query (TLS options removed), never the password.
+        assert_eq!(
+            u.http_url(),
+            "https://example.com:443/stream?access_token=t0k3n&x=%2F"
+        );
+        for shown in [u.to_string(), format!("{u:?}")] {
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("t0k3n"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            BrokerUrl::parse("sse+http://h/").expect("parses").address(),
+            "h:80"
+        );
+        assert!(is_broker_url("sse+https://h/x") && !is_broker_url("https://h/x"));
+        let e = BrokerUrl::parse("sse+http://h/x?insecure=1").expect_err("not TLS");
+        assert!(e.message.contains("sse+https://"), "{e}");
     }
 
     #[test]

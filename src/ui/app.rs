@@ -199,7 +199,10 @@ impl EventLensApp {
         let follow = opts.follow;
         app.connect.open = opts.connect;
         app.pending = opts;
-        if follow && !files.is_empty() {
+        let piped = files.iter().any(|f| crate::ingest::is_stdin(f));
+        if (follow && !files.is_empty()) || (piped && files.len() > 1) {
+            // With `-` beside files, the pipe is live beside them (merged), never read to
+            // its end before the files are shown.
             app.start_follow(files);
         } else if files.len() == 1 && crate::ingest::is_stdin(&files[0]) {
             // A pipe is live: the graph grows as lines arrive.

@@ -9,7 +9,7 @@ use egui::RichText;
 use std::sync::Arc;
 
 /// Presets: (button, URL, user, password).
-const PRESETS: [(&str, &str, &str, &str); 7] = [
+const PRESETS: [(&str, &str, &str, &str); 8] = [
     ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
     (
         "NATS JetStream: stream ORDERS",
@@ -39,6 +39,12 @@ const PRESETS: [(&str, &str, &str, &str); 7] = [
     (
         "Webhook: CloudEvents over HTTP on :8080/events",
         "webhook://127.0.0.1:8080/events",
+        "",
+        "",
+    ),
+    (
+        "SSE: an event stream at :8080/events",
+        "sse+http://127.0.0.1:8080/events",
         "",
         "",
     ),
@@ -72,7 +78,8 @@ impl ConnectDialog {
         if out.is_empty() {
             return Err(
                 "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
-                 mqtts://, amqps:// or rediss://) or a webhook to listen on (webhook://)"
+                 mqtts://, amqps:// or rediss://), a webhook to listen on (webhook://) or \
+                 an event stream to read (sse+http://, sse+https://)"
                     .into(),
             );
         }
@@ -96,7 +103,9 @@ impl ConnectDialog {
                          mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
                          ?insecure=1 skips certificate verification). Listen for CloudEvents \
                          over HTTP: webhook://127.0.0.1:8080/PATH (Bearer token from \
-                         EVENTLENS_WEBHOOK_TOKEN)",
+                         EVENTLENS_WEBHOOK_TOKEN). Read a Server-Sent Events stream: \
+                         sse+http://host:port/PATH or sse+https://… (the user and password \
+                         as Basic auth, or a Bearer token from EVENTLENS_SSE_TOKEN)",
                     )
                     .color(cx.theme.text_weak),
                 );

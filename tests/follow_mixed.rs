@@ -1,0 +1,225 @@
+//! Standard input beside followed files, and what `record --follow` refuses: real writer
+//! processes feed a pipe and append to files while eventlens reads them.
+//!
+//! - `record --follow -` refuses OTLP spans at the first line, and leaves no output file.
+//! - With several followed files, each error names its file.
+//! - `-` beside files is read as it arrives, merged with them, never holding them back.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The first `n` records of the sample capture.
+fn sample_lines(skip: usize, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("sample-traces/capture.jsonl")).expect("sample");
+    text.lines()
+        .skip(skip)
+        .take(n)
+        .map(str::to_string)
+        .collect()
+}
+
+/// A shell that writes `file`'s lines to its standard output, `pause` s apart, then stays
+/// open `linger` s more.
+fn piping(file: &Path, pause: &str, linger: &str) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; sleep {pause}; done < \"$1\"; sleep {linger}"
+        ))
+        .arg("sh")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the writer")
+}
+
+/// A shell that appends `src`'s lines to `dst`, `pause` s apart.
+fn appending(src: &Path, dst: &Path, pause: &str) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\" >> \"$2\"; sleep {pause}; done < \"$1\""
+        ))
+        .arg("sh")
+        .arg(src)
+        .arg(dst)
+        .spawn()
+        .expect("start the appender")
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn record_follow_refuses_piped_spans_at_once_and_leaves_no_output_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("never.jsonl");
+    let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    // The writer stays open long after its lines: the refusal must not wait for it.
+    let mut w = piping(&src, "0", "8");
+    let pipe = w.stdout.take().expect("stdout");
+    let t = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["record", "--follow", "-", "-o"])
+        .arg(&out)
+        .stdin(Stdio::from(pipe))
+        .output()
+        .expect("run");
+    let took = t.elapsed();
+    let _ = w.kill();
+    let _ = w.wait();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard input"), "{err}");
+    assert!(err.contains("spans are not recorded"), "{err}");
+    assert!(err.contains("was not created"), "{err}");
+    assert!(took < Duration::from_secs(6), "refused only after {took:?}");
+    assert!(!out.exists(), "an empty output file was left behind");
+}
+
+#[test]
+fn each_error_of_several_followed_files_names_its_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two sources whose bad line is at a different place in each.
+    let mut a = sample_lines(0, 6);
+    a.insert(2, r#"{"specversion": oops"#.into());
+    let mut b = sample_lines(6, 6);
+    b.insert(4, r#"{"not": "an event"#.into());
+    let (a_src, b_src) = (dir.path().join("a.src"), dir.path().join("b.src"));
+    write_lines(&a_src, &a);
+    write_lines(&b_src, &b);
+    let (fa, fb) = (
+        dir.path().join("alpha.jsonl"),
+        dir.path().join("beta.jsonl"),
+    );
+    std::fs::write(&fa, "").expect("create");
+    std::fs::write(&fb, "").expect("create");
+    let mut wa = appending(&a_src, &fa, "0.05");
+    let mut wb = appending(&b_src, &fb, "0.05");
+    let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "--follow", "--duration", "3s", "--json"])
+        .arg(&fa)
+        .arg(&fb)
+        .output()
+        .expect("run");
+    assert!(wa.wait().expect("writer").success());
+    assert!(wb.wait().expect("writer").success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let report: Value = serde_json::from_slice(&run.stdout).expect("report");
+    let input = &report["inputs"][0];
+    assert_eq!(input["records"], 12, "{input:#}");
+    let errors = input["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{input:#}");
+    let named = |file: &str, line: u64| {
+        errors.iter().any(|e| {
+            e["line"] == line
+                && e["message"].as_str().is_some_and(|m| {
+                    m.starts_with(&format!("{}: ", dir.path().join(file).display()))
+                })
+        })
+    };
+    assert!(named("alpha.jsonl", 3), "{input:#}");
+    assert!(named("beta.jsonl", 5), "{input:#}");
+}
+
+#[test]
+fn standard_input_beside_files_is_read_as_it_arrives_and_merged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let piped = sample_lines(0, 20);
+    let appended = sample_lines(20, 20);
+    let (p_src, a_src) = (
+        dir.path().join("piped.src"),
+        dir.path().join("appended.src"),
+    );
+    write_lines(&p_src, &piped);
+    write_lines(&a_src, &appended);
+    let followed = dir.path().join("followed.jsonl");
+    std::fs::write(&followed, "").expect("create");
+    // The pipe stays open well past the recording: the file must not wait for it.
+    let mut pipe_writer = piping(&p_src, "0.02", "20");
+    let mut appender = appending(&a_src, &followed, "0.02");
+    let out = dir.path().join("merged.jsonl");
+    let t = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["record", "--follow", "--duration", "4s", "-o"])
+        .arg(&out)
+        .arg("-")
+        .arg(&followed)
+        .stdin(Stdio::from(pipe_writer.stdout.take().expect("stdout")))
+        .output()
+        .expect("run");
+    assert!(t.elapsed() < Duration::from_secs(10), "waited for the pipe");
+    let _ = pipe_writer.kill();
+    let _ = pipe_writer.wait();
+    assert!(appender.wait().expect("appender").success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let lines: Vec<Value> = std::fs::read_to_string(&out)
+        .expect("capture")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    assert_eq!(lines.len(), 40, "{err}");
+    let ids_of = |src: &[String]| -> Vec<String> {
+        src.iter()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).expect("sample line");
+                v["id"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    };
+    // Every record of each, once, each input's in its own order.
+    for (want, from) in [
+        (ids_of(&piped), "standard input"),
+        (ids_of(&appended), "file"),
+    ] {
+        let got: Vec<String> = lines
+            .iter()
+            .filter(|l| {
+                let is_stdin = l["lensbroker"] == "stdin";
+                is_stdin == (from == "standard input")
+            })
+            .map(|l| l["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(got, want, "{from}");
+    }
+    // Merged: the file's records are not all after the pipe's.
+    let first_file = lines
+        .iter()
+        .position(|l| l["lensbroker"] != "stdin")
+        .expect("a file record");
+    let last_piped = lines
+        .iter()
+        .rposition(|l| l["lensbroker"] == "stdin")
+        .expect("a piped record");
+    assert!(first_file < last_piped, "the file waited for the pipe");
+
+    // analyze --follow: the same, into one report.
+    let mut pipe_writer = piping(&p_src, "0", "20");
+    let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["analyze", "--follow", "--duration", "2s", "--json", "-"])
+        .arg(&followed)
+        .stdin(Stdio::from(pipe_writer.stdout.take().expect("stdout")))
+        .output()
+        .expect("run");
+    let _ = pipe_writer.kill();
+    let _ = pipe_writer.wait();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let report: Value = serde_json::from_slice(&run.stdout).expect("report");
+    assert_eq!(report["inputs"][0]["records"], 40, "{:#}", report["inputs"]);
+    assert_eq!(
+        report["inputs"][0]["path"],
+        format!("following standard input, {}", followed.display())
+    );
+}
