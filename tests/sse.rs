@@ -75,6 +75,8 @@ struct Server {
     /// Connection `i` sends at most `plan[i].0` events, then ends so; later ones send the
     /// rest and stay open.
     plan: Vec<(usize, Ending)>,
+    /// Sent alone (no data) at the start of the first connection: `retry: N`.
+    retry_first: Option<Duration>,
     requests: Mutex<Vec<Seen>>,
     /// When each planned ending happened.
     ended: Mutex<Vec<Instant>>,
@@ -112,8 +114,12 @@ async fn serve(State(s): State<Arc<Server>>, uri: Uri, headers: HeaderMap) -> Re
         Some((n, _)) => (start + n).min(s.events.len()),
         None => s.events.len(),
     };
-    let events: Vec<Result<Event, std::io::Error>> =
-        s.events[start..end].iter().map(|e| Ok(e.sse())).collect();
+    let retry = s.retry_first.filter(|_| conn == 0);
+    let events: Vec<Result<Event, std::io::Error>> = retry
+        .map(|r| Ok(Event::default().retry(r)))
+        .into_iter()
+        .chain(s.events[start..end].iter().map(|e| Ok(e.sse())))
+        .collect();
     let server = s.clone();
     let note_end = move || server.ended.lock().expect("log").push(Instant::now());
     let tail: BoxStream<'static, Result<Event, std::io::Error>> = match plan {
@@ -135,12 +141,18 @@ async fn serve(State(s): State<Arc<Server>>, uri: Uri, headers: HeaderMap) -> Re
 /// Serves `events` on `http://127.0.0.1:PORT/events` (and `/ui-stream`); returns the server
 /// and the port.
 async fn start_server(events: Vec<Served>, plan: Vec<(usize, Ending)>) -> (Arc<Server>, u16) {
-    let server = Arc::new(Server {
+    serve_with(Server {
         events,
         plan,
+        retry_first: None,
         requests: Mutex::new(Vec::new()),
         ended: Mutex::new(Vec::new()),
-    });
+    })
+    .await
+}
+
+async fn serve_with(server: Server) -> (Arc<Server>, u16) {
+    let server = Arc::new(server);
     let app = axum::Router::new()
         .route("/events", axum::routing::get(serve))
         .route("/ui-stream", axum::routing::get(serve))
@@ -302,13 +314,20 @@ async fn the_same_events_arrive_over_sse_as_over_the_webhook() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_resumes_from_the_last_event_id_and_loses_or_repeats_nothing() {
-    let mut events: Vec<Served> = (1..=10)
+    let events: Vec<Served> = (1..=10)
         .map(|i| Served::new(&i.to_string(), structured_json(&format!("ev-{i}"))))
         .collect();
-    // The server asks for 400 ms between a lost connection and the next.
-    events[0].retry = Some(Duration::from_millis(400));
     // Four events, then the connection breaks; three more, then the stream ends; the rest.
-    let (server, port) = start_server(events, vec![(4, Ending::Abort), (3, Ending::Close)]).await;
+    // The server asks first (in a block of its own) for 400 ms between a lost connection
+    // and the next.
+    let (server, port) = serve_with(Server {
+        events,
+        plan: vec![(4, Ending::Abort), (3, Ending::Close)],
+        retry_first: Some(Duration::from_millis(400)),
+        requests: Mutex::new(Vec::new()),
+        ended: Mutex::new(Vec::new()),
+    })
+    .await;
     let mut inbox = start_source(&format!("sse+http://127.0.0.1:{port}/events"));
     let (first, _) = receive(&mut inbox, 4).await;
     // Between the two connections the status says when the next attempt is, and why.

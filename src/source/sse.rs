@@ -26,6 +26,8 @@ use eventsource_stream::{Event, Eventsource};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The environment variable holding a Bearer token to send, if any.
@@ -183,13 +185,34 @@ async fn session(
     }
     outlet.stats.set_status(SourceStatus::Connected);
     tracing::info!("{}: connected", outlet.stats.url);
-    let mut events = resp.bytes_stream().eventsource();
+    // The parser passes `retry:` on only with an event's data: a reconnection time sent in
+    // a block of its own is seen in the bytes on their way to it.
+    let seen_retry = Arc::new(AtomicU64::new(NO_RETRY));
+    let mut scanner = RetryScanner::default();
+    let seen = seen_retry.clone();
+    let bytes = resp.bytes_stream().map(move |chunk| {
+        if let Ok(b) = &chunk
+            && let Some(ms) = scanner.scan(b)
+        {
+            seen.store(ms, Ordering::Relaxed);
+        }
+        chunk
+    });
+    let take_retry = |resume: &mut Resume| {
+        let ms = seen_retry.swap(NO_RETRY, Ordering::Relaxed);
+        if ms != NO_RETRY {
+            resume.retry = Some(Duration::from_millis(ms).min(MAX_RETRY));
+        }
+    };
+    let mut events = bytes.eventsource();
     // The parser carries an id over to the events after it that give none: only an id that
     // changed is an event's own.
     let mut previous_id = String::new();
     let mut got_any = false;
     loop {
-        match events.next().await {
+        let next = events.next().await;
+        take_retry(resume);
+        match next {
             Some(Ok(ev)) => {
                 if let Some(r) = ev.retry {
                     resume.retry = Some(r.min(MAX_RETRY));
@@ -215,13 +238,53 @@ async fn session(
     }
 }
 
+/// No `retry:` seen.
+const NO_RETRY: u64 = u64::MAX;
+
+/// Finds `retry:` fields in an event stream's bytes, whatever block they are in.
+#[derive(Debug, Default)]
+struct RetryScanner {
+    /// The start of the current line (a `retry:` line is short; a longer one is not it).
+    line: Vec<u8>,
+    overlong: bool,
+}
+
+impl RetryScanner {
+    /// The last reconnection time (ms) the bytes set, if any.
+    fn scan(&mut self, bytes: &[u8]) -> Option<u64> {
+        let mut found = None;
+        for &b in bytes {
+            if b == b'\n' || b == b'\r' {
+                if !self.overlong {
+                    found = retry_field(&self.line).or(found);
+                }
+                self.line.clear();
+                self.overlong = false;
+            } else if self.line.len() < 32 {
+                self.line.push(b);
+            } else {
+                self.overlong = true;
+            }
+        }
+        found
+    }
+}
+
+/// The value of a `retry:` line: ASCII digits only, as the EventSource spec says.
+fn retry_field(line: &[u8]) -> Option<u64> {
+    let v = line.strip_prefix(b"retry:")?;
+    let v = v.strip_prefix(b" ").unwrap_or(v);
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// What an event's data claims to be: a structured CloudEvent, a batch, or nothing (a plain
 /// message). Data with `"specversion"` that is not JSON claims to be one, and is then
 /// undecodable.
 fn claimed_type(data: &str) -> Option<&'static str> {
-    if memchr::memmem::find(data.as_bytes(), b"\"specversion\"").is_none() {
-        return None;
-    }
+    memchr::memmem::find(data.as_bytes(), b"\"specversion\"")?;
     let t = data.trim_start();
     let claimed = if t.starts_with('[') {
         BATCH
@@ -272,6 +335,16 @@ mod tests {
             id: id.into(),
             retry: None,
         }
+    }
+
+    #[test]
+    fn a_retry_line_is_seen_in_any_block_and_across_chunks() {
+        let mut s = RetryScanner::default();
+        assert_eq!(s.scan(b": hello\n\nretry: 25"), None);
+        assert_eq!(s.scan(b"00\r\n\n"), Some(2500));
+        assert_eq!(s.scan(b"data: retry: 5\nretry: soon\nretry:7\n"), Some(7));
+        let long = format!("data: {}retry: 9\n", "x".repeat(100));
+        assert_eq!(s.scan(long.as_bytes()), None);
     }
 
     #[test]
