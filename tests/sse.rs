@@ -506,3 +506,114 @@ fn the_connect_dialog_reads_an_sse_stream_and_draws_what_arrives() {
     assert!(h.query_all_by_label("connected").count() > 0);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "ui-stream");
 }
+
+/// A listener that speaks TLS with a certificate from a test CA; handshakes that fail (a
+/// client that does not trust it) are dropped and the next connection is taken.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Serves the webhook's events over HTTPS with a certificate for 127.0.0.1 and localhost
+/// from a CA made here; returns the port and the CA's PEM file (in `dir`).
+async fn start_tls_server(dir: &std::path::Path) -> (u16, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("server params")
+        .signed_by(&key, &issuer)
+        .expect("server certificate");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).expect("write the CA");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(cert.der().to_vec())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+    .expect("server configuration");
+    let server = Arc::new(Server {
+        events: webhook_events(),
+        plan: Vec::new(),
+        retry_first: None,
+        requests: Mutex::new(Vec::new()),
+        ended: Mutex::new(Vec::new()),
+    });
+    let app = axum::Router::new()
+        .route("/events", axum::routing::get(serve))
+        .with_state(server);
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = tcp.local_addr().expect("address").port();
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, ca_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_over_https_verifies_the_server_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, ca) = start_tls_server(dir.path()).await;
+    let base = format!("sse+https://127.0.0.1:{port}/events");
+    // Trusting the test CA: the events arrive, and the status says TLS.
+    let mut inbox = start_source(&format!("{base}?ca={}", ca.display()));
+    let (events, _) = receive(&mut inbox, 4).await;
+    assert_eq!(events.len(), 5);
+    assert_eq!(inbox.sources[0].status_text(), "connected (TLS)");
+    drop(inbox);
+    // Without it the certificate is refused, and the status says so.
+    let inbox = start_source(&base);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let SourceStatus::Reconnecting { error, .. } = inbox.sources[0].status() {
+            assert!(error.contains("certificate"), "{error}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", inbox.sources[0].summary());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(inbox.sources[0].counters().received, 0);
+    drop(inbox);
+    // Not verifying: it reads, and says that the server is not authenticated.
+    let mut inbox = start_source(&format!("{base}?insecure=1"));
+    receive(&mut inbox, 4).await;
+    assert!(
+        inbox.sources[0].status_text().contains("verification OFF"),
+        "{}",
+        inbox.sources[0].status_text()
+    );
+}
