@@ -617,3 +617,50 @@ async fn sse_over_https_verifies_the_server_certificate() {
         inbox.sources[0].status_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_is_no_event_stream_is_retried_and_204_ends_the_source() {
+    use axum::http::StatusCode;
+    let app = axum::Router::new()
+        .route(
+            "/busy",
+            axum::routing::get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "later") }),
+        )
+        .route("/page", axum::routing::get(|| async { "<html></html>" }))
+        .route(
+            "/over",
+            axum::routing::get(|| async { StatusCode::NO_CONTENT }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let status_of = |path: &'static str| async move {
+        let inbox = start_source(&format!("sse+http://127.0.0.1:{port}/{path}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match inbox.sources[0].status() {
+                s @ (SourceStatus::Reconnecting { .. } | SourceStatus::Ended(_)) => break s,
+                s => assert!(Instant::now() < deadline, "{path}: still {s}"),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    match status_of("busy").await {
+        SourceStatus::Reconnecting { error, .. } => {
+            assert!(error.contains("503"), "{error}")
+        }
+        other => panic!("busy: {other}"),
+    }
+    match status_of("page").await {
+        SourceStatus::Reconnecting { error, .. } => {
+            assert!(error.contains("not an event stream"), "{error}")
+        }
+        other => panic!("page: {other}"),
+    }
+    match status_of("over").await {
+        SourceStatus::Ended(Some(why)) => assert!(why.contains("204"), "{why}"),
+        other => panic!("over: {other}"),
+    }
+}
