@@ -1,57 +1,65 @@
-//! `cargo bench --bench analyze`: end-to-end `eventlens analyze --json` on a simulated
-//! capture of 1,000,000 records (override with EVENTLENS_BENCH_RECORDS), against two
-//! baselines measured in the same run on the same file: `jq -c .type` (extracting one
-//! field) and a bare single-threaded serde_json parse of every line. Prints events/s, the
-//! ratios, and eventlens's peak RSS against the file size.
+//! `cargo bench --bench analyze`: the benchmark matrix. Each input format, 1,000,000
+//! records (events or spans; `EVENTLENS_BENCH_RECORDS` changes it), goes through the
+//! release binary's `eventlens analyze --json`, beside `jq` reading one field of every
+//! record of the same file in the same run. Prints a Markdown table (also written to
+//! `target/bench/matrix.md`) with the best and worst of `EVENTLENS_BENCH_RUNS` runs
+//! (default 3), records/s, peak RSS against the file size, what the analysis adds over
+//! `--no-findings`, and the ratio to jq. `EVENTLENS_BENCH_FORMATS=capture,plain` runs a
+//! subset; `EVENTLENS_BENCH_JQ=0` skips jq.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bench_file(records: u64) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&dir).expect("create target/bench");
-    let path = dir.join(format!("capture-{records}.jsonl"));
-    if !path.exists() {
-        eprintln!("generating {} ...", path.display());
-        let mut cfg = eventlens::sim::SimConfig::reference();
-        cfg.orders = usize::MAX;
-        let tmp = path.with_extension("tmp");
-        let mut w = BufWriter::new(std::fs::File::create(&tmp).expect("create"));
-        for rec in eventlens::sim::Simulator::new(cfg).take(records as usize) {
-            writeln!(w, "{}", rec.line).expect("write");
-        }
-        w.flush().expect("flush");
-        drop(w);
-        std::fs::rename(&tmp, &path).expect("rename");
-    }
-    path
-}
-
-/// Best of `runs` (this machine is noisy; the minimum is the least disturbed run).
-fn best(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    (0..runs).map(|_| f()).min().unwrap_or_default()
-}
-
-fn time_cmd(cmd: &mut Command) -> Duration {
+/// Runs `cmd` to completion; its wall time and peak RSS in bytes.
+fn run(cmd: &mut Command) -> (Duration, u64) {
     let t = Instant::now();
-    let status = cmd
+    let child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .status()
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("spawn");
-    assert!(status.success(), "{cmd:?} failed");
-    t.elapsed()
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 only writes the status and the struct we pass; the child is ours and
+    // not waited for anywhere else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let took = t.elapsed();
+    assert_eq!(waited, pid, "wait4 {cmd:?}");
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if !ok {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        panic!("{cmd:?} failed ({status}): {err}");
+    }
+    (took, usage.ru_maxrss as u64 * 1024)
 }
 
-fn peak_rss_of_children_kib() -> i64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    }
+struct Format {
+    name: &'static str,
+    key: &'static str,
+    file: PathBuf,
+    /// jq's filter: one field of every record.
+    jq: &'static str,
+    gz: bool,
+    /// Whole documents need a record cap above the file's size.
+    document: bool,
+}
+
+struct Row {
+    name: &'static str,
+    size: u64,
+    best: Duration,
+    worst: Duration,
+    no_findings: Duration,
+    rss: u64,
+    jq: Option<Duration>,
 }
 
 fn main() {
@@ -62,99 +70,179 @@ fn main() {
     let runs: usize = std::env::var("EVENTLENS_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(7);
-    let path = bench_file(records);
-    let size = std::fs::metadata(&path).expect("stat").len();
-    let exe = env!("CARGO_BIN_EXE_eventlens");
+        .unwrap_or(3)
+        .max(1);
+    let only: Option<Vec<String>> = std::env::var("EVENTLENS_BENCH_FORMATS")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
+    let with_jq = std::env::var("EVENTLENS_BENCH_JQ").map_or(true, |v| v != "0")
+        && Command::new("jq").arg("--version").output().is_ok();
+    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/eventlens");
+    assert!(
+        exe.exists(),
+        "build the release binary first: cargo build --release"
+    );
 
-    // eventlens first, so the children's peak RSS is its own.
-    let ours = best(runs, || {
-        time_cmd(Command::new(exe).arg("analyze").arg(&path).arg("--json"))
-    });
-    let rss_kib = peak_rss_of_children_kib();
-    // The same without latency analysis and findings: what the flow analysis costs.
-    let topology_only = best(runs, || {
-        time_cmd(
-            Command::new(exe)
-                .arg("analyze")
-                .arg(&path)
-                .arg("--json")
-                .arg("--no-findings"),
-        )
-    });
-
-    let serde_ignored = best(runs, || {
-        let t = Instant::now();
-        let mut n = 0u64;
-        let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(&path).expect("open"));
-        let mut line = Vec::new();
-        while r.read_until(b'\n', &mut line).expect("read") > 0 {
-            if serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_ok() {
-                n += 1;
-            }
-            line.clear();
-        }
-        assert_eq!(n, records);
-        t.elapsed()
-    });
-    let serde_value = best(runs, || {
-        let t = Instant::now();
-        let mut n = 0u64;
-        let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(&path).expect("open"));
-        let mut line = Vec::new();
-        while r.read_until(b'\n', &mut line).expect("read") > 0 {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) {
-                n += u64::from(v.get("type").is_some());
-            }
-            line.clear();
-        }
-        assert_eq!(n, records);
-        t.elapsed()
-    });
-    let jq = Command::new("jq")
-        .arg("--version")
-        .output()
-        .is_ok()
-        .then(|| {
-            best(runs.min(2), || {
-                time_cmd(Command::new("jq").arg("-c").arg(".type").arg(&path))
-            })
-        });
-
-    let secs = |d: Duration| d.as_secs_f64();
-    println!(
-        "file: {} ({records} records, {:.1} MB)",
-        path.display(),
-        size as f64 / 1e6
-    );
-    println!(
-        "eventlens analyze --json : {:>8.3} s  {:>10.0} records/s  peak RSS {:.1} MB ({:.2}x file size)",
-        secs(ours),
-        records as f64 / secs(ours),
-        rss_kib as f64 / 1024.0 * 1.048576,
-        rss_kib as f64 * 1024.0 / size as f64
-    );
-    println!(
-        "  ... --no-findings      : {:>8.3} s  (analysis and findings add {:+.1}%)",
-        secs(topology_only),
-        (secs(ours) / secs(topology_only) - 1.0) * 100.0
-    );
-    println!(
-        "serde IgnoredAny / line  : {:>8.3} s  (eventlens takes {:.2}x this)",
-        secs(serde_ignored),
-        secs(ours) / secs(serde_ignored)
-    );
-    println!(
-        "serde Value / line       : {:>8.3} s  (eventlens takes {:.2}x this)",
-        secs(serde_value),
-        secs(ours) / secs(serde_value)
-    );
-    match jq {
-        Some(j) => println!(
-            "jq -c .type              : {:>8.3} s  (eventlens is {:.2}x faster)",
-            secs(j),
-            secs(j) / secs(ours)
+    let want = |key: &str| only.as_ref().is_none_or(|o| o.iter().any(|k| k == key));
+    type Make = fn(u64) -> PathBuf;
+    let all: [(&str, &str, Make, &str, bool, bool); 8] = [
+        (
+            "capture (eventlens record)",
+            "capture",
+            common::capture,
+            ".type",
+            false,
+            false,
         ),
-        None => println!("jq -c .type              : jq not installed"),
+        (
+            "plain CloudEvents JSON Lines",
+            "plain",
+            common::plain_cloudevents,
+            ".type",
+            false,
+            false,
+        ),
+        (
+            "plain CloudEvents, gzip",
+            "gzip",
+            common::plain_cloudevents_gz,
+            ".type",
+            true,
+            false,
+        ),
+        (
+            "kcat -J (binary-mode CloudEvents)",
+            "kcat",
+            common::kcat,
+            ".topic",
+            false,
+            false,
+        ),
+        (
+            "OTLP collector JSON Lines (spans)",
+            "otlp-lines",
+            common::otlp_lines,
+            ".resourceSpans[].scopeSpans[].spans[].name",
+            false,
+            false,
+        ),
+        (
+            "OTLP JSON document (spans)",
+            "otlp-doc",
+            common::otlp_document,
+            ".resourceSpans[].scopeSpans[].spans[].name",
+            false,
+            true,
+        ),
+        (
+            "Jaeger JSON document (spans)",
+            "jaeger",
+            common::jaeger,
+            ".data[].spans[].operationName",
+            false,
+            true,
+        ),
+        (
+            "Zipkin v2 JSON array (spans)",
+            "zipkin",
+            common::zipkin,
+            ".[].name",
+            false,
+            true,
+        ),
+    ];
+    let formats: Vec<Format> = all
+        .into_iter()
+        .filter(|f| want(f.1))
+        .map(|(name, key, make, jq, gz, document)| Format {
+            name,
+            key,
+            file: make(records),
+            jq,
+            gz,
+            document,
+        })
+        .collect();
+
+    let mut rows = Vec::new();
+    for f in &formats {
+        let size = std::fs::metadata(&f.file).expect("stat").len();
+        let analyze = |extra: &[&str]| {
+            let mut c = Command::new(&exe);
+            c.arg("analyze").arg(&f.file).arg("--json").args(extra);
+            if f.document {
+                c.args(["--max-record", "4GiB"]);
+            }
+            run(&mut c)
+        };
+        let mut times = Vec::new();
+        let mut rss = 0;
+        for _ in 0..runs {
+            let (t, r) = analyze(&[]);
+            times.push(t);
+            rss = rss.max(r);
+        }
+        let no_findings = (0..runs)
+            .map(|_| analyze(&["--no-findings"]).0)
+            .min()
+            .unwrap_or_default();
+        let jq = with_jq.then(|| {
+            let mut c = if f.gz {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("gzip -dc \"$0\" | jq -c '{}'", f.jq))
+                    .arg(&f.file);
+                c
+            } else {
+                let mut c = Command::new("jq");
+                c.arg("-c").arg(f.jq).arg(&f.file);
+                c
+            };
+            run(&mut c).0
+        });
+        let row = Row {
+            name: f.name,
+            size,
+            best: times.iter().copied().min().unwrap_or_default(),
+            worst: times.iter().copied().max().unwrap_or_default(),
+            no_findings,
+            rss,
+            jq,
+        };
+        eprintln!("{}: {}", f.key, line(&row, records));
+        rows.push(row);
     }
+
+    let mut table = String::from(
+        "| input, 1M records | file | eventlens analyze --json, best–worst | records/s | peak RSS | analysis adds | jq | eventlens vs jq |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &rows {
+        table.push_str(&line(r, records));
+        table.push('\n');
+    }
+    println!(
+        "{runs} runs each; jq once; release build of {}\n\n{table}",
+        exe.display()
+    );
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/matrix.md");
+    std::fs::write(&out, &table).expect("write matrix.md");
+    eprintln!("written to {}", out.display());
+}
+
+fn line(r: &Row, records: u64) -> String {
+    let s = |d: Duration| d.as_secs_f64();
+    let mb = |b: u64| b as f64 / 1e6;
+    format!(
+        "| {} | {:.0} MB | {:.2}–{:.2} s | {:.0}k | {:.0} MB ({:.2}x) | {:+.0}% | {} | {} |",
+        r.name,
+        mb(r.size),
+        s(r.best),
+        s(r.worst),
+        records as f64 / s(r.best) / 1000.0,
+        mb(r.rss),
+        r.rss as f64 / r.size as f64,
+        (s(r.best) / s(r.no_findings) - 1.0) * 100.0,
+        r.jq.map_or("not run".into(), |j| format!("{:.1} s", s(j))),
+        r.jq.map_or("".into(), |j| format!("{:.1}x faster", s(j) / s(r.best))),
+    )
 }

@@ -188,6 +188,11 @@ impl Windowed {
 
 /// End-to-end latencies: (completion time, latency ns) per causal chain, in time order.
 pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
+    // A chain ends with a delivery, a handling or a store write: where none was seen (a
+    // log of publishes, say) there is no end-to-end latency to find.
+    if store.observations.iter().all(|o| o.stage == Stage::Publish) {
+        return Vec::new();
+    }
     // Chain key per event: (0, trace) | (1, correlation) | (2, root event id).
     let any_causation = store.events.iter().any(|e| !e.causation.is_none());
     let by_id: FxHashMap<Sym, u32> = if any_causation {
@@ -200,6 +205,7 @@ pub fn end_to_end(store: &Store) -> Vec<(Nanos, i64)> {
         FxHashMap::default()
     };
     let mut keys: FxHashMap<(u8, Sym), u32> = FxHashMap::default();
+    keys.reserve(store.events.len());
     let chain_of: Vec<u32> = store
         .events
         .iter()

@@ -920,7 +920,16 @@ fn load_from(
     match layout {
         // Read, never mapped: a file another process truncates meanwhile must end with an
         // error, not fault the process (see `Shrinking`).
-        Layout::Lines => lines::load_lines(store, input, format, reader, progress),
+        Layout::Lines => {
+            // An uncompressed file's size sizes the store up front (see `load_lines`).
+            let size_hint = (compression == Compression::None)
+                .then(|| {
+                    file.and_then(|p| std::fs::metadata(p).ok())
+                        .map(|m| m.len())
+                })
+                .flatten();
+            lines::load_lines(store, input, format, reader, size_hint, progress)
+        }
         Layout::Document => {
             // At most one byte past the limit is read, to know that it was passed.
             let mut bytes = Vec::new();

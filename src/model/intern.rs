@@ -1,7 +1,7 @@
 //! String interning: every repeated string of the model (sources, types, channel names,
 //! ids) is stored once and referred to by a 4-byte [`Sym`].
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 
 /// An interned string. `Sym::NONE` stands for "absent".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -17,8 +17,10 @@ impl Sym {
     }
 }
 
-/// Strings live in arenas of at most 4 GiB each (a span's offset is 32 bits); the map goes
-/// from hash of the bytes to candidate syms.
+/// Strings live in arenas of at most 4 GiB each (a span's offset is 32 bits); the table
+/// holds bare syms, found by the hash of their bytes (4 bytes and a control byte a slot:
+/// a map from hash to syms took 32, and most of a plain CloudEvents load's memory went to
+/// its ids and subjects).
 #[derive(Clone)]
 pub struct Interner {
     arenas: Vec<String>,
@@ -26,7 +28,7 @@ pub struct Interner {
     firsts: Vec<u32>,
     /// Offset and length in the sym's arena.
     spans: Vec<(u32, u32)>,
-    map: FxHashMap<u64, SmallSyms>,
+    map: HashTable<Sym>,
     /// Bytes an arena holds at most: `u32::MAX`, less in tests.
     arena_cap: usize,
 }
@@ -37,16 +39,10 @@ impl Default for Interner {
             arenas: Vec::new(),
             firsts: Vec::new(),
             spans: Vec::new(),
-            map: FxHashMap::default(),
+            map: HashTable::new(),
             arena_cap: u32::MAX as usize,
         }
     }
-}
-
-#[derive(Clone)]
-enum SmallSyms {
-    One(Sym),
-    Many(Vec<Sym>),
 }
 
 /// The hash the interner files a string under.
@@ -60,30 +56,20 @@ pub fn hash_str(s: &str) -> u64 {
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
         let h = hash_str(s);
-        if let Some(c) = self.map.get(&h) {
-            match c {
-                SmallSyms::One(sym) if self.resolve(*sym) == s => return *sym,
-                SmallSyms::Many(v) => {
-                    for sym in v {
-                        if self.resolve(*sym) == s {
-                            return *sym;
-                        }
-                    }
-                }
-                SmallSyms::One(_) => {}
-            }
+        if let Some(&sym) = self.map.find(h, |&sym| self.resolve(sym) == s) {
+            return sym;
         }
         let sym = self.push(s);
-        match self.map.get_mut(&h) {
-            None => {
-                self.map.insert(h, SmallSyms::One(sym));
-            }
-            Some(SmallSyms::One(prev)) => {
-                let prev = *prev;
-                self.map.insert(h, SmallSyms::Many(vec![prev, sym]));
-            }
-            Some(SmallSyms::Many(v)) => v.push(sym),
-        }
+        let Interner {
+            arenas,
+            firsts,
+            spans,
+            map,
+            ..
+        } = self;
+        map.insert_unique(h, sym, |&sym| {
+            hash_str(resolve_in(arenas, firsts, spans, sym))
+        });
         sym
     }
 
@@ -95,7 +81,16 @@ impl Interner {
             a.reserve(more(a.len()).min(room));
         }
         self.spans.reserve(more(self.spans.len()));
-        self.map.reserve(more(self.map.len()));
+        let Interner {
+            arenas,
+            firsts,
+            spans,
+            map,
+            ..
+        } = self;
+        map.reserve(more(map.len()), |&sym| {
+            hash_str(resolve_in(arenas, firsts, spans, sym))
+        });
     }
 
     pub fn intern_opt(&mut self, s: Option<&str>) -> Sym {
@@ -140,29 +135,14 @@ impl Interner {
 
     /// Looks a string up without adding it.
     pub fn get(&self, s: &str) -> Option<Sym> {
-        match self.map.get(&hash_str(s))? {
-            SmallSyms::One(sym) => (self.resolve(*sym) == s).then_some(*sym),
-            SmallSyms::Many(v) => v.iter().copied().find(|sym| self.resolve(*sym) == s),
-        }
+        self.map
+            .find(hash_str(s), |&sym| self.resolve(sym) == s)
+            .copied()
     }
 
     /// The string of a sym; `""` for `Sym::NONE`.
     pub fn resolve(&self, sym: Sym) -> &str {
-        let Some(&(start, len)) = self.spans.get(sym.0 as usize) else {
-            return "";
-        };
-        let arena = if self.firsts.len() <= 1 {
-            0
-        } else {
-            self.firsts
-                .partition_point(|&f| f <= sym.0)
-                .saturating_sub(1)
-        };
-        let (start, len) = (start as usize, len as usize);
-        self.arenas
-            .get(arena)
-            .and_then(|a| a.get(start..start + len))
-            .unwrap_or("")
+        resolve_in(&self.arenas, &self.firsts, &self.spans, sym)
     }
 
     pub fn resolve_opt(&self, sym: Sym) -> Option<&str> {
@@ -173,7 +153,14 @@ impl Interner {
     pub fn shrink_to_fit(&mut self) {
         self.arenas.iter_mut().for_each(String::shrink_to_fit);
         self.spans.shrink_to_fit();
-        self.map.shrink_to_fit();
+        let Interner {
+            arenas,
+            firsts,
+            spans,
+            map,
+            ..
+        } = self;
+        map.shrink_to_fit(|&sym| hash_str(resolve_in(arenas, firsts, spans, sym)));
     }
 
     pub fn len(&self) -> usize {
@@ -183,6 +170,24 @@ impl Interner {
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
+}
+
+/// [`Interner::resolve`] on the interner's parts, for the table's rehashing while it is
+/// borrowed.
+fn resolve_in<'a>(arenas: &'a [String], firsts: &[u32], spans: &[(u32, u32)], sym: Sym) -> &'a str {
+    let Some(&(start, len)) = spans.get(sym.0 as usize) else {
+        return "";
+    };
+    let arena = if firsts.len() <= 1 {
+        0
+    } else {
+        firsts.partition_point(|&f| f <= sym.0).saturating_sub(1)
+    };
+    let (start, len) = (start as usize, len as usize);
+    arenas
+        .get(arena)
+        .and_then(|a| a.get(start..start + len))
+        .unwrap_or("")
 }
 
 #[cfg(test)]
