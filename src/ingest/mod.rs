@@ -12,6 +12,7 @@ pub mod envelopes;
 pub mod ids;
 pub mod lines;
 pub mod otlp;
+pub mod otlp_proto;
 pub mod otlp_logs;
 pub mod scan;
 pub mod span_flow;

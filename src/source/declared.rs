@@ -166,6 +166,9 @@ impl Asker {
             Endpoint::Webhook { .. } => {
                 return Err("a webhook listener declares no consumers".into());
             }
+            Endpoint::Otlp { .. } => {
+                return Err("an OTLP receiver declares no consumers".into());
+            }
         })
     }
 

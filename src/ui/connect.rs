@@ -9,7 +9,7 @@ use egui::RichText;
 use std::sync::Arc;
 
 /// Presets: (button, URL, user, password).
-const PRESETS: [(&str, &str, &str, &str); 7] = [
+const PRESETS: [(&str, &str, &str, &str); 9] = [
     ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
     (
         "NATS JetStream: stream ORDERS",
@@ -39,6 +39,18 @@ const PRESETS: [(&str, &str, &str, &str); 7] = [
     (
         "Webhook: CloudEvents over HTTP on :8080/events",
         "webhook://127.0.0.1:8080/events",
+        "",
+        "",
+    ),
+    (
+        "OTLP/HTTP: traces on :4318",
+        "otlp://127.0.0.1:4318",
+        "",
+        "",
+    ),
+    (
+        "OTLP/gRPC: traces on :4317",
+        "otlp+grpc://127.0.0.1:4317",
         "",
         "",
     ),
@@ -72,7 +84,8 @@ impl ConnectDialog {
         if out.is_empty() {
             return Err(
                 "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
-                 mqtts://, amqps:// or rediss://) or a webhook to listen on (webhook://)"
+                 mqtts://, amqps:// or rediss://), a webhook to listen on (webhook://) or an \
+                 OTLP receiver (otlp://, otlp+grpc://)"
                     .into(),
             );
         }
@@ -96,7 +109,9 @@ impl ConnectDialog {
                          mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
                          ?insecure=1 skips certificate verification). Listen for CloudEvents \
                          over HTTP: webhook://127.0.0.1:8080/PATH (Bearer token from \
-                         EVENTLENS_WEBHOOK_TOKEN)",
+                         EVENTLENS_WEBHOOK_TOKEN). Receive OpenTelemetry traces: \
+                         otlp://127.0.0.1:4318 (OTLP/HTTP) or otlp+grpc://127.0.0.1:4317 \
+                         (OTLP/gRPC) (Bearer token from EVENTLENS_OTLP_TOKEN)",
                     )
                     .color(cx.theme.text_weak),
                 );
