@@ -361,7 +361,7 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
     still_serving().await;
 
     // Invalid JSON, and JSON that is not a TracesData: 400, a google.rpc.Status in JSON.
-    for body in [&b"{\"resourceSpans\": [{"[..], b"[1, 2]"] {
+    for body in [&b"{\"resourceSpans\": [{"[..], &b"[1, 2]"[..]] {
         let (status, ct, answer) = post(&traces, "application/json", None, body.to_vec()).await;
         assert_eq!((status, ct.as_str()), (400, "application/json"));
         let v: serde_json::Value = serde_json::from_slice(&answer).expect("a Status");

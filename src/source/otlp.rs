@@ -219,7 +219,9 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
             }
         }
     };
-    let serving = axum::serve(listener, app).with_graceful_shutdown(closed);
+    let serving = std::future::IntoFuture::into_future(
+        axum::serve(listener, app).with_graceful_shutdown(closed),
+    );
     let end = tokio::select! {
         r = serving => match r {
             Ok(()) => None,
