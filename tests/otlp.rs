@@ -242,7 +242,8 @@ async fn protobuf_json_gzip_and_grpc_spans_arrive_and_join_across_requests() {
     // 2: gzip, protobuf and JSON.
     let both = |p: pb::Span, c: pb::Span| {
         let mut r = request("checkout", vec![p]);
-        r.resource_spans.extend(request("shipping", vec![c]).resource_spans);
+        r.resource_spans
+            .extend(request("shipping", vec![c]).resource_spans);
         r
     };
     let (status, _, _) = post(
@@ -329,13 +330,15 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
     let good = || {
         let (p, c) = pair(9, 5);
         let mut r = request("checkout", vec![p]);
-        r.resource_spans.extend(request("shipping", vec![c]).resource_spans);
+        r.resource_spans
+            .extend(request("shipping", vec![c]).resource_spans);
         r
     };
     let good_proto = good().encode_to_vec();
     let mut accepted = 0;
     let mut still_serving = async || {
-        let (status, _, _) = post(&traces, "application/x-protobuf", None, good_proto.clone()).await;
+        let (status, _, _) =
+            post(&traces, "application/x-protobuf", None, good_proto.clone()).await;
         assert_eq!(status, 200);
         accepted += 1;
     };
@@ -355,7 +358,13 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
     let (status, _, body) = post(&traces, "text/plain", None, good_proto.clone()).await;
     assert_eq!(status, 415, "{}", String::from_utf8_lossy(&body));
     assert_eq!(stats.answered(reason::BAD_CONTENT_TYPE), 1);
-    let (status, _, _) = post(&traces, "application/x-protobuf", Some("br"), good_proto.clone()).await;
+    let (status, _, _) = post(
+        &traces,
+        "application/x-protobuf",
+        Some("br"),
+        good_proto.clone(),
+    )
+    .await;
     assert_eq!(status, 415);
     assert_eq!(stats.answered(reason::BAD_ENCODING), 1);
     still_serving().await;
@@ -375,7 +384,13 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
     let (status, _, _) = post(&traces, "application/x-protobuf", None, truncated.clone()).await;
     assert_eq!(status, 400);
     assert_eq!(stats.answered(reason::BAD_PROTOBUF), 1);
-    let (status, _, _) = post(&traces, "application/x-protobuf", Some("gzip"), good_proto.clone()).await;
+    let (status, _, _) = post(
+        &traces,
+        "application/x-protobuf",
+        Some("gzip"),
+        good_proto.clone(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(stats.answered(reason::BAD_GZIP), 1);
     still_serving().await;
@@ -385,16 +400,30 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
         ("/v1/logs", reason::LOGS_NOT_READ),
         ("/v1/metrics", reason::METRICS_NOT_READ),
     ] {
-        let (status, _, body) = post(&format!("{base}{path}"), "application/json", None, b"{}".to_vec()).await;
+        let (status, _, body) = post(
+            &format!("{base}{path}"),
+            "application/json",
+            None,
+            b"{}".to_vec(),
+        )
+        .await;
         assert_eq!(status, 501);
         let v: serde_json::Value = serde_json::from_slice(&body).expect("a Status");
         assert!(
-            v["message"].as_str().is_some_and(|m| m.contains("not read")),
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not read")),
             "{v}"
         );
         assert_eq!(stats.answered(r), 1);
     }
-    let (status, _, _) = post(&format!("{base}/v2/traces"), "application/json", None, b"{}".to_vec()).await;
+    let (status, _, _) = post(
+        &format!("{base}/v2/traces"),
+        "application/json",
+        None,
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(status, 404);
     still_serving().await;
 
@@ -413,7 +442,12 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
 
     assert_eq!(stats.answered(reason::ACCEPTED), accepted + 1);
     // The spans of the good requests arrive (one trace, sent again each time: all kept).
-    let got = spans(&mut inbox, 2 * (accepted as usize + 1), Duration::from_secs(15)).await;
+    let got = spans(
+        &mut inbox,
+        2 * (accepted as usize + 1),
+        Duration::from_secs(15),
+    )
+    .await;
     assert!(got.iter().all(|s| s.trace_id == [9; 16]));
 }
 
@@ -422,7 +456,13 @@ async fn malformed_requests_get_their_status_and_counter_and_serving_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_requires_the_bearer_token_from_the_environment() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .args(["listen", "otlp://127.0.0.1:0", "--duration", "20s", "--json"])
+        .args([
+            "listen",
+            "otlp://127.0.0.1:0",
+            "--duration",
+            "20s",
+            "--json",
+        ])
         .env("EVENTLENS_OTLP_TOKEN", "s3cret-token")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -432,7 +472,8 @@ async fn listen_requires_the_bearer_token_from_the_environment() {
     let traces = format!("http://{addr}/v1/traces");
     let (p, c) = pair(5, 10);
     let mut req = request("checkout", vec![p]);
-    req.resource_spans.extend(request("shipping", vec![c]).resource_spans);
+    req.resource_spans
+        .extend(request("shipping", vec![c]).resource_spans);
     let body = req.encode_to_vec();
     let client = reqwest::Client::new();
     for auth in [None, Some("Bearer wrong"), Some("Basic czNjcmV0LXRva2Vu")] {
@@ -557,7 +598,11 @@ mod python {
         // 3 publish spans and 3 process spans (pika also traces nothing else here).
         let got = spans(&mut inbox, 6, Duration::from_secs(20)).await;
         let stats = inbox.sources[0].clone();
-        assert!(stats.answered(reason::ACCEPTED) >= 1, "{:?}", stats.answers());
+        assert!(
+            stats.answered(reason::ACCEPTED) >= 1,
+            "{:?}",
+            stats.answers()
+        );
         let (store, r) = report(got);
         let services: Vec<&str> = r
             .topology
@@ -594,7 +639,8 @@ mod python {
         assert_eq!(producer["messages"].as_array().map(Vec::len), Some(3));
         for m in handled {
             let id = m["message_id"].as_str().expect("id");
-            let want = m["handled_ns"].as_i64().expect("handled") - m["published_ns"].as_i64().expect("published");
+            let want = m["handled_ns"].as_i64().expect("handled")
+                - m["published_ns"].as_i64().expect("published");
             let e = store
                 .find_event("otlp-producer", id)
                 .unwrap_or_else(|| panic!("no event otlp-producer/{id}"));

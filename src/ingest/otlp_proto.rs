@@ -47,7 +47,9 @@ fn value(v: Option<AnyValue>) -> AttrValue {
 }
 
 fn attrs(kvs: Vec<KeyValue>) -> Attrs {
-    kvs.into_iter().map(|kv| (kv.key, value(kv.value))).collect()
+    kvs.into_iter()
+        .map(|kv| (kv.key, value(kv.value)))
+        .collect()
 }
 
 fn id<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
@@ -172,7 +174,8 @@ pub fn parse_request(req: ExportTraceServiceRequest, line: u64) -> Parsed {
                 match span(s, &service, &resource, path.clone(), line) {
                     Ok((span, notes)) => {
                         if !notes.is_empty() {
-                            out.notes.push((line, format!("{path}: {}", notes.join("; "))));
+                            out.notes
+                                .push((line, format!("{path}: {}", notes.join("; "))));
                         }
                         out.spans.push(span);
                     }
@@ -203,7 +206,10 @@ mod tests {
         let req = ExportTraceServiceRequest {
             resource_spans: vec![pb::ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![kv("service.name", any_value::Value::StringValue("svc".into()))],
+                    attributes: vec![kv(
+                        "service.name",
+                        any_value::Value::StringValue("svc".into()),
+                    )],
                     ..Default::default()
                 }),
                 scope_spans: vec![pb::ScopeSpans {
@@ -265,10 +271,7 @@ mod tests {
         assert_eq!(a.kind, b.kind);
         assert_eq!(a.name, b.name);
         assert_eq!((a.start, a.end), (b.start, b.end));
-        assert_eq!(
-            (a.error, &a.status_message),
-            (b.error, &b.status_message)
-        );
+        assert_eq!((a.error, &a.status_message), (b.error, &b.status_message));
         assert_eq!(format!("{:?}", a.attrs), format!("{:?}", b.attrs));
         assert_eq!(a.path, b.path);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);

@@ -132,7 +132,12 @@ impl Receiver {
         stats.received.fetch_add(ok + rejected, Ordering::Relaxed);
         stats.decoded.fetch_add(ok, Ordering::Relaxed);
         stats.undecodable.fetch_add(rejected, Ordering::Relaxed);
-        let mut message: Vec<&str> = parsed.errors.iter().take(5).map(|(_, e)| e.as_str()).collect();
+        let mut message: Vec<&str> = parsed
+            .errors
+            .iter()
+            .take(5)
+            .map(|(_, e)| e.as_str())
+            .collect();
         let more = format!("and {} more", parsed.errors.len().saturating_sub(5));
         if parsed.errors.len() > 5 {
             message.push(&more);
@@ -296,9 +301,7 @@ impl TraceService for Grpc {
                 });
                 Ok(tonic::Response::new(response_message(&t)))
             }
-            Err(Refused::Busy) => Err(tonic::Status::unavailable(
-                "eventlens is behind: try again",
-            )),
+            Err(Refused::Busy) => Err(tonic::Status::unavailable("eventlens is behind: try again")),
             Err(Refused::ShuttingDown) => {
                 Err(tonic::Status::unavailable("eventlens is shutting down"))
             }
@@ -343,7 +346,12 @@ fn status(enc: Encoding, code: StatusCode, grpc_code: i32, message: impl Into<St
             let mut buf = Vec::with_capacity(message.len() + 8);
             prost::encoding::int32::encode(1, &grpc_code, &mut buf);
             prost::encoding::string::encode(2, &message, &mut buf);
-            (code, [(header::CONTENT_TYPE, "application/x-protobuf")], buf).into_response()
+            (
+                code,
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                buf,
+            )
+                .into_response()
         }
         Encoding::Json => (
             code,
@@ -471,7 +479,11 @@ async fn answer(rx: &Receiver, req: Request) -> (&'static str, Response) {
     let gzip = match parts
         .headers
         .get(header::CONTENT_ENCODING)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
         .as_deref()
     {
         None | Some("" | "identity") => false,
@@ -513,7 +525,12 @@ async fn answer(rx: &Receiver, req: Request) -> (&'static str, Response) {
         Err(BodyError::Read(e)) => {
             return (
                 reason::BODY_ERROR,
-                status(enc, StatusCode::BAD_REQUEST, 3, format!("reading the body: {e}")),
+                status(
+                    enc,
+                    StatusCode::BAD_REQUEST,
+                    3,
+                    format!("reading the body: {e}"),
+                ),
             );
         }
     };
@@ -528,7 +545,12 @@ async fn answer(rx: &Receiver, req: Request) -> (&'static str, Response) {
             Err(e) => {
                 return (
                     reason::BAD_GZIP,
-                    status(enc, StatusCode::BAD_REQUEST, 3, format!("the gzip body: {e}")),
+                    status(
+                        enc,
+                        StatusCode::BAD_REQUEST,
+                        3,
+                        format!("the gzip body: {e}"),
+                    ),
                 );
             }
         }
