@@ -13,8 +13,8 @@
 //!
 //! Answers, per the OTLP specification: 200 with an `ExportTraceServiceResponse`
 //! (`partial_success` names the spans rejected and why), in the request's encoding; 400
-//! for invalid JSON, a truncated or malformed protobuf or gzip body; 413 past `?max_body=`
-//! (default 4 MiB, the decompressed size too); 415 for another content type or encoding;
+//! for invalid JSON, a truncated or malformed protobuf or gzip body; 413 (gRPC OUT_OF_RANGE) past
+//! `?max_body=` (default 4 MiB, the decompressed size too); 415 for another content type or encoding;
 //! 401 without the Bearer token when `EVENTLENS_OTLP_TOKEN` is set (an environment
 //! variable, never a flag); 501 for `/v1/logs` and `/v1/metrics` (and gRPC UNIMPLEMENTED
 //! for the logs and metrics services): eventlens reads traces only, and says so; 503 (gRPC
@@ -260,7 +260,8 @@ async fn count_grpc(State(rx): State<Arc<Receiver>>, req: Request, next: Next) -
         .and_then(|v| v.parse::<i32>().ok());
     let reason = match code {
         None | Some(0) => None,
-        Some(8) => Some(reason::TOO_LARGE),
+        // tonic says OUT_OF_RANGE for a message past the limit.
+        Some(8 | 11) => Some(reason::TOO_LARGE),
         Some(3 | 13) => Some(reason::BAD_PROTOBUF),
         Some(12) => Some(reason::BAD_ENCODING),
         Some(14) => Some(reason::BUSY),
