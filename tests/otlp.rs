@@ -659,7 +659,7 @@ mod python {
             );
             assert!(want > 0, "{id}: handled before it was published? {m}");
             assert!(
-                (lat[0] - want).abs() < 50_000_000,
+                (lat[0] - want).abs() < 10_000_000,
                 "{id}: {} ns vs {want} ns",
                 lat[0]
             );
