@@ -270,6 +270,10 @@ enum Command {
     /// picks a free one, shown as `listening on ADDR`. ?max_body=SIZE limits a request
     /// (default 4MiB, 413 past it). Senders must present `Authorization: Bearer TOKEN`
     /// when the environment variable EVENTLENS_WEBHOOK_TOKEN is set.
+    ///
+    /// Or an OpenTelemetry trace receiver: otlp://127.0.0.1:4318 (OTLP/HTTP, protobuf or
+    /// JSON, gzip or not) or otlp+grpc://127.0.0.1:4317 (OTLP/gRPC); either port takes
+    /// both. The token is then EVENTLENS_OTLP_TOKEN.
     Listen {
         /// Where to listen: http://HOST:PORT/PATH (loopback unless another host is given).
         url: String,
@@ -297,6 +301,18 @@ enum Command {
         seconds: u64,
         /// Requests in flight at once.
         #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// OTLP receiver benchmark: OTLP/HTTP protobuf spans on loopback through the receiver,
+    /// the span joiner and the live worker, against a bare axum handler that only counts,
+    /// in the same run.
+    #[command(hide = true, name = "bench-otlp")]
+    BenchOtlp {
+        /// Seconds each phase sends for.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
     /// Live-source benchmark: core NATS on loopback through decode and store, against a
@@ -476,11 +492,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "analyze reads a broker for a while: give --duration (e.g. 10s) or --count"
                     );
                 }
-                let (name, lines) = read_live(&urls, duration, count)?;
+                let (name, got) = read_live(&urls, duration, count)?;
                 Some((
                     name,
                     vec![eventlens::live::LiveBatch {
-                        lines,
+                        lines: got.lines,
+                        spans: got.spans,
                         ..Default::default()
                     }],
                 ))
@@ -567,7 +584,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_findings,
             thresholds,
         }) => {
-            let url = eventlens::source::webhook::listen_url(&url).map_err(anyhow::Error::msg)?;
+            let url = if url.starts_with("otlp") {
+                eventlens::source::BrokerUrl::parse(&url)?
+            } else {
+                eventlens::source::webhook::listen_url(&url).map_err(anyhow::Error::msg)?
+            };
             if duration.is_none() && count.is_none() {
                 return gui(GuiArgs {
                     files: vec![PathBuf::from(url.to_string())],
@@ -575,11 +596,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             }
             let (cfg, _) = thresholds.resolve(None)?;
-            let (name, lines) = read_live(std::slice::from_ref(&url), duration, count)?;
+            let (name, got) = read_live(std::slice::from_ref(&url), duration, count)?;
             let live = (
                 name,
                 vec![eventlens::live::LiveBatch {
-                    lines,
+                    lines: got.lines,
+                    spans: got.spans,
                     ..Default::default()
                 }],
             );
@@ -602,6 +624,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let rt = eventlens::source::runtime()?;
             let r = rt.block_on(eventlens::source::webhook_bench::run(seconds, concurrency))?;
+            print!("{}", r.report());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::BenchOtlp {
+            seconds,
+            concurrency,
+        }) => {
+            let rt = eventlens::source::runtime()?;
+            let r = rt.block_on(eventlens::source::otlp_bench::run(seconds, concurrency))?;
             print!("{}", r.report());
             Ok(ExitCode::SUCCESS)
         }
@@ -1144,6 +1175,12 @@ fn record(
         got.events,
         output.display()
     );
+    if got.spans_not_recorded > 0 {
+        eprintln!(
+            "eventlens: {} spans received and not recorded: {SPANS_NOT_RECORDED_LIVE}",
+            got.spans_not_recorded
+        );
+    }
     for s in &inbox.sources {
         eprintln!("  {}", s.summary());
     }
@@ -1164,6 +1201,8 @@ fn refuse_to_follow(path: &std::path::Path) -> Option<String> {
         Ok(_) => None,
     }
 }
+
+const SPANS_NOT_RECORDED_LIVE: &str = "a capture holds events, not spans: open the OTLP receiver with `eventlens otlp://...` or `eventlens listen otlp://... --duration D` instead";
 
 const SPANS_NOT_RECORDED: &str = "OTLP spans are not recorded into a capture (it holds events): follow it with `eventlens analyze --follow` or `eventlens --follow` instead";
 
@@ -1413,7 +1452,7 @@ fn redrive(
 fn announce_listeners(inbox: &eventlens::source::Inbox) {
     use eventlens::source::SourceStatus;
     for s in &inbox.sources {
-        if !s.url.starts_with("webhook://") {
+        if !eventlens::source::is_listener(&s.url) {
             continue;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -1430,12 +1469,12 @@ fn read_live(
     urls: &[eventlens::source::BrokerUrl],
     duration: Option<std::time::Duration>,
     count: Option<u64>,
-) -> anyhow::Result<(String, Vec<String>)> {
+) -> anyhow::Result<(String, eventlens::source::record::Collected)> {
     use eventlens::source::{self, record};
     let rt = source::runtime()?;
     let mut inbox = source::start(urls, rt.handle(), source::DEFAULT_BUDGET);
     announce_listeners(&inbox);
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines = record::Collected::default();
     let opts = record::RecordOptions {
         duration,
         count,

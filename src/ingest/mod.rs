@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lines;
 pub mod otlp;
 pub mod otlp_logs;
+pub mod otlp_proto;
 pub mod scan;
 pub mod span_flow;
 pub mod span_join;

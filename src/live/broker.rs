@@ -43,12 +43,16 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
                 }
             };
             let mut lines = Vec::new();
+            let mut spans = Vec::new();
             let mut envelope = Some(first);
             let mut n = 0;
             while let Some(mut e) = envelope.take() {
                 if let Some(stats) = inbox.sources.get(e.source) {
                     e.lines(stats, &mut lines);
                 }
+                // An OTLP receiver's spans, of whole traces: mapped as a followed OTLP
+                // file's are.
+                spans.append(&mut e.spans);
                 n += 1;
                 if n < MAX_BATCH {
                     envelope = inbox.try_recv();
@@ -59,6 +63,7 @@ pub fn spawn_brokers(urls: &[BrokerUrl]) -> std::io::Result<LiveFeed> {
             if !tx
                 .send_async(LiveBatch {
                     lines,
+                    spans,
                     ..Default::default()
                 })
                 .await

@@ -198,6 +198,9 @@ impl Destination {
                 "{redacted}: an SSE stream is read, not sent to; re-drive to an HTTP \
                  handler with http://host:port/path"
             )),
+            Endpoint::Otlp { .. } => Err(format!(
+                "{redacted}: an OTLP receiver is eventlens's own listener, not a target"
+            )),
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {

@@ -169,6 +169,9 @@ impl Asker {
             Endpoint::Sse { .. } => {
                 return Err("an SSE stream declares no consumers".into());
             }
+            Endpoint::Otlp { .. } => {
+                return Err("an OTLP receiver declares no consumers".into());
+            }
         })
     }
 

@@ -20,6 +20,8 @@ pub mod decode;
 pub mod message;
 pub mod mqtt;
 pub mod nats;
+pub mod otlp;
+pub mod otlp_bench;
 pub mod record;
 pub mod redis;
 pub mod sse;
@@ -146,6 +148,9 @@ pub struct SourceStats {
     /// A listener's answers by reason (`accepted`, `bad event`, `too large`...), in the
     /// order first given.
     answers: Mutex<Vec<(&'static str, u64)>>,
+    /// Asked to hand on what it holds now (the OTLP receiver's spans waiting for their
+    /// trace to be quiet), because reading is about to end.
+    flush: std::sync::atomic::AtomicBool,
 }
 
 /// A copy of the counters.
@@ -175,7 +180,18 @@ impl SourceStats {
             declared_polled: std::sync::atomic::AtomicBool::new(false),
             own: Mutex::new(Vec::new()),
             answers: Mutex::new(Vec::new()),
+            flush: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Asks the source to hand on what it holds now (reading is about to end).
+    pub fn request_flush(&self) {
+        self.flush.store(true, Ordering::Release);
+    }
+
+    /// Whether a flush was asked for since the last call.
+    pub fn take_flush(&self) -> bool {
+        self.flush.swap(false, Ordering::AcqRel)
     }
 
     /// Counts one answer a listener gave, by its reason.
@@ -428,12 +444,19 @@ pub struct Envelope {
     /// What the source already decoded the message to (the webhook decodes to answer the
     /// request), so that it is not decoded twice.
     pub decoded: Option<Result<decode::Decoded, String>>,
+    /// Spans of whole traces (the OTLP receiver's, released by its span joiner): the
+    /// envelope carries these and no message (`msg` is empty).
+    pub spans: Vec<crate::ingest::spans::Span>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Envelope {
-    /// The message's capture lines (see [`capture::message_lines`]), decoded once.
+    /// The message's capture lines (see [`capture::message_lines`]), decoded once. An
+    /// envelope of spans has none (the spans are mapped as a trace file's are).
     pub fn lines(&mut self, stats: &SourceStats, out: &mut Vec<String>) {
+        if !self.spans.is_empty() {
+            return;
+        }
         match self.decoded.take() {
             Some(d) => capture::decoded_lines(&self.msg, d, stats, out),
             None => capture::message_lines(&self.msg, stats, out),
@@ -478,6 +501,29 @@ impl Outlet {
                 source: self.source,
                 msg,
                 decoded,
+                spans: Vec::new(),
+                _permit: permit,
+            })
+            .is_ok()
+    }
+
+    /// Spans of whole traces (a receiver's span joiner released them): waits for room as a
+    /// durable source does. `false` once the consumer is gone.
+    pub async fn send_spans_wait(&self, spans: Vec<crate::ingest::spans::Span>) -> bool {
+        if spans.is_empty() {
+            return !self.is_closed();
+        }
+        let bytes: usize = spans.iter().map(|s| 256 + s.name.len()).sum();
+        let n = (bytes.min(u32::MAX as usize) as u32).clamp(1, self.budget_bytes);
+        let Ok(permit) = self.budget.clone().acquire_many_owned(n).await else {
+            return false;
+        };
+        self.tx
+            .send(Envelope {
+                source: self.source,
+                msg: Message::new(System::Http, "otlp", Vec::new()),
+                decoded: None,
+                spans,
                 _permit: permit,
             })
             .is_ok()
@@ -495,6 +541,7 @@ impl Outlet {
                     source: self.source,
                     msg,
                     decoded: None,
+                    spans: Vec::new(),
                     _permit: permit,
                 })
                 .is_ok(),
@@ -593,7 +640,7 @@ impl Inbox {
         self.rx.close();
         let deadline = tokio::time::Instant::now() + grace;
         for (s, t) in self.sources.iter().zip(self.tasks.iter_mut()) {
-            if s.url.starts_with("webhook://") {
+            if is_listener(&s.url) {
                 let _ = tokio::time::timeout_at(deadline, t).await;
             }
         }
@@ -605,6 +652,13 @@ impl Drop for Inbox {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether a source (by its redacted URL) is a listener: the webhook or an OTLP receiver.
+pub fn is_listener(url: &str) -> bool {
+    ["webhook://", "otlp://", "otlp+http://", "otlp+grpc://"]
+        .iter()
+        .any(|s| url.starts_with(s))
 }
 
 /// The default byte budget of an [`Inbox`]: 64 MB of messages in flight.
@@ -654,11 +708,12 @@ pub fn start(urls: &[BrokerUrl], rt: &tokio::runtime::Handle, budget: usize) -> 
 
 async fn run(url: BrokerUrl, outlet: Outlet) {
     let stats = outlet.stats.clone();
-    if let Endpoint::Webhook { .. } | Endpoint::Sse { .. } = url.endpoint {
+    if let Endpoint::Webhook { .. } | Endpoint::Sse { .. } | Endpoint::Otlp { .. } = url.endpoint {
         // A listener or an HTTP stream declares no topology: nothing to ask beside it.
         stats.mark_declared_polled();
         let end = match url.endpoint {
             Endpoint::Sse { .. } => sse::run(&url, &outlet).await,
+            Endpoint::Otlp { .. } => otlp::run(&url, &outlet).await,
             _ => webhook::run(&url, &outlet).await,
         };
         stats.set_status(SourceStatus::Ended(end));
@@ -676,6 +731,7 @@ async fn run(url: BrokerUrl, outlet: Outlet) {
             }
             Endpoint::Webhook { .. } => webhook::run(&url, &outlet).await,
             Endpoint::Sse { .. } => sse::run(&url, &outlet).await,
+            Endpoint::Otlp { .. } => otlp::run(&url, &outlet).await,
         }
     };
     // The declared topology is asked for beside the source, on a connection of its own; it

@@ -3,8 +3,9 @@
 //! at least every [`RecordOptions::flush_every`], so a killed recorder leaves a readable
 //! file.
 
-use super::Inbox;
 use super::capture::CaptureWriter;
+use super::{Envelope, Inbox};
+use crate::ingest::spans::Span;
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -37,6 +38,10 @@ pub struct Recorded {
     pub events: u64,
     /// Declared-topology records written (see [`super::declared`]).
     pub declared: u64,
+    /// Spans received (an OTLP receiver's).
+    pub spans: u64,
+    /// Spans the sink could not keep: a capture holds events, not spans.
+    pub spans_not_recorded: u64,
 }
 
 /// Writes the declared-topology lines the sources have queued.
@@ -58,6 +63,61 @@ fn write_declared(
 pub trait LineSink {
     fn write_line(&mut self, line: &str) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
+    /// Takes spans of whole traces; `false` when the sink cannot keep spans (a capture
+    /// file holds events).
+    fn write_spans(&mut self, _spans: Vec<Span>) -> bool {
+        false
+    }
+}
+
+/// Lines and spans kept in memory (`analyze` and `listen` of a live source).
+#[derive(Default)]
+pub struct Collected {
+    pub lines: Vec<String>,
+    pub spans: Vec<Span>,
+}
+
+impl LineSink for Collected {
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        self.lines.push(line.to_string());
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_spans(&mut self, spans: Vec<Span>) -> bool {
+        self.spans.extend(spans);
+        true
+    }
+}
+
+/// Writes one envelope's lines (or hands on its spans).
+fn take(
+    inbox: &Inbox,
+    mut envelope: Envelope,
+    writer: &mut impl LineSink,
+    got: &mut Recorded,
+    lines: &mut Vec<String>,
+) -> std::io::Result<()> {
+    if !envelope.spans.is_empty() {
+        let spans = std::mem::take(&mut envelope.spans);
+        let n = spans.len() as u64;
+        got.spans += n;
+        if !writer.write_spans(spans) {
+            got.spans_not_recorded += n;
+        }
+        return Ok(());
+    }
+    got.messages += 1;
+    lines.clear();
+    if let Some(stats) = inbox.sources.get(envelope.source) {
+        envelope.lines(stats, lines);
+    }
+    for l in lines.iter() {
+        writer.write_line(l)?;
+        got.events += 1;
+    }
+    Ok(())
 }
 
 impl LineSink for CaptureWriter {
@@ -94,7 +154,7 @@ pub async fn record(
             break;
         }
         let far = Instant::now() + Duration::from_secs(3600);
-        let mut envelope = tokio::select! {
+        let envelope = tokio::select! {
             e = inbox.recv() => match e {
                 Some(e) => e,
                 None => break,
@@ -107,14 +167,28 @@ pub async fn record(
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => break,
         };
-        got.messages += 1;
-        lines.clear();
-        if let Some(stats) = inbox.sources.get(envelope.source) {
-            envelope.lines(stats, &mut lines);
+        take(inbox, envelope, writer, &mut got, &mut lines)?;
+    }
+    // A listener holding spans (waiting for their trace to be quiet) hands them on now.
+    if inbox.sources.iter().any(|s| s.url.starts_with("otlp")) {
+        for s in &inbox.sources {
+            s.request_flush();
         }
-        for l in &lines {
-            writer.write_line(l)?;
-            got.events += 1;
+        let until = Instant::now() + FLUSH_WAIT;
+        loop {
+            tokio::select! {
+                e = inbox.recv() => match e {
+                    Some(e) => {
+                        let spans = !e.spans.is_empty();
+                        take(inbox, e, writer, &mut got, &mut lines)?;
+                        if spans {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
         }
     }
     // What the brokers declare is part of the recording: give a source that has not
@@ -127,6 +201,9 @@ pub async fn record(
     writer.flush()?;
     Ok(got)
 }
+
+/// The longest a recording waits at its end for a receiver's held spans.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 /// The longest a recording waits at its end for the brokers' first declared topology.
 const DECLARED_WAIT: Duration = Duration::from_secs(3);

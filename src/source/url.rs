@@ -39,6 +39,12 @@ pub enum Endpoint {
     /// with GET. `path` is as written (still percent-encoded); the query goes to the server
     /// as written too, less the TLS options (`ca=`, `insecure=`), but is never shown.
     Sse { path: String },
+    /// `otlp://127.0.0.1:4318` (OTLP/HTTP) or `otlp+grpc://127.0.0.1:4317` (OTLP/gRPC): an
+    /// OpenTelemetry trace receiver on that address (loopback unless another is given; port
+    /// 0 picks one). Either takes both protocols on its port (HTTP/1.1 and h2c); the scheme
+    /// picks the default port. `?max_body=BYTES` limits a request (default
+    /// [`DEFAULT_MAX_BODY`]).
+    Otlp { grpc: bool, max_body: usize },
 }
 
 /// The largest request body a webhook reads unless `?max_body=` says otherwise: 4 MiB.
@@ -152,6 +158,8 @@ fn scheme_info(scheme: &str) -> Option<(&'static str, bool, u16)> {
         "webhook" => ("webhook", false, 8080),
         "sse+http" => ("sse", false, 80),
         "sse+https" => ("sse", true, 443),
+        "otlp" | "otlp+http" => ("otlp", false, 4318),
+        "otlp+grpc" => ("otlp", false, 4317),
         _ => return None,
     })
 }
@@ -225,7 +233,7 @@ impl BrokerUrl {
                 "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp:// and \
                  redis://, over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://, \
                  Server-Sent Events with sse+http:// and sse+https://, and listens with \
-                 webhook://"
+                 webhook://, otlp:// and otlp+grpc://"
             )));
         };
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -264,7 +272,8 @@ impl BrokerUrl {
             }
         };
         // A listener binds to loopback unless told otherwise.
-        let host = if host.is_empty() && transport == "webhook" {
+        let listener = transport == "webhook" || transport == "otlp";
+        let host = if host.is_empty() && listener {
             "127.0.0.1".to_string()
         } else {
             host
@@ -272,12 +281,16 @@ impl BrokerUrl {
         if host.is_empty() {
             return Err(err("no host".into()));
         }
-        if transport == "webhook" && userinfo.is_some() {
-            return Err(err(
-                "a webhook takes no user or password in its URL: set EVENTLENS_WEBHOOK_TOKEN \
-                 to require a Bearer token"
-                    .into(),
-            ));
+        if listener && userinfo.is_some() {
+            return Err(err(format!(
+                "a listener takes no user or password in its URL: set {} to require a Bearer \
+                 token",
+                if transport == "otlp" {
+                    "EVENTLENS_OTLP_TOKEN"
+                } else {
+                    "EVENTLENS_WEBHOOK_TOKEN"
+                }
+            )));
         }
         let (path, query) = match tail.split_once('?') {
             Some((p, q)) => (p, q),
@@ -317,7 +330,7 @@ impl BrokerUrl {
                         "nats" => "tls://",
                         "mqtt" => "mqtts://",
                         "amqp" => "amqps://",
-                        "webhook" => "a reverse proxy in front of the webhook",
+                        "webhook" | "otlp" => "a reverse proxy in front of the listener",
                         "sse" => "sse+https://",
                         _ => "rediss://",
                     }
@@ -403,6 +416,22 @@ impl BrokerUrl {
             "sse" => Endpoint::Sse {
                 path: format!("/{path}"),
             },
+            "otlp" => {
+                if !path.is_empty() && !matches!(path.trim_end_matches('/'), "v1/traces" | "") {
+                    return Err(err(format!(
+                        "an OTLP receiver takes no path ({path:?}): traces are taken on \
+                         /v1/traces over HTTP and on the TraceService over gRPC"
+                    )));
+                }
+                Endpoint::Otlp {
+                    grpc: scheme == "otlp+grpc",
+                    max_body: match param("max_body") {
+                        None => DEFAULT_MAX_BODY,
+                        Some(b) => crate::ingest::Limits::parse_size(b)
+                            .map_err(|e| err(format!("max_body: {e}")))?,
+                    },
+                }
+            }
             _ => match path.split_once('/') {
                 Some(("stream", key)) if !key.is_empty() => Endpoint::RedisStream {
                     key: percent_decode(key),
@@ -682,6 +711,32 @@ mod tests {
         assert!(is_broker_url("sse+https://h/x") && !is_broker_url("https://h/x"));
         let e = BrokerUrl::parse("sse+http://h/x?insecure=1").expect_err("not TLS");
         assert!(e.message.contains("sse+https://"), "{e}");
+    }
+
+    #[test]
+    fn an_otlp_url_is_a_loopback_receiver_on_the_otlp_ports() {
+        let u = BrokerUrl::parse("otlp://").expect("parses");
+        assert_eq!(u.address(), "127.0.0.1:4318");
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Otlp {
+                grpc: false,
+                max_body: DEFAULT_MAX_BODY
+            }
+        );
+        let u = BrokerUrl::parse("otlp+grpc://127.0.0.1?max_body=1KiB").expect("parses");
+        assert_eq!(u.address(), "127.0.0.1:4317");
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Otlp {
+                grpc: true,
+                max_body: 1024
+            }
+        );
+        assert!(BrokerUrl::parse("otlp://127.0.0.1:0/v1/traces").is_ok());
+        assert!(BrokerUrl::parse("otlp://127.0.0.1:0/elsewhere").is_err());
+        assert!(BrokerUrl::parse("otlp://u:p@127.0.0.1:4318").is_err());
+        assert!(is_broker_url("otlp+grpc://127.0.0.1:4317"));
     }
 
     #[test]

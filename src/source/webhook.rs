@@ -138,7 +138,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 }
 
 /// Equal without telling, by its timing, how much of the token was right.
-fn same_secret(given: &[u8], want: &[u8]) -> bool {
+pub(super) fn same_secret(given: &[u8], want: &[u8]) -> bool {
     let mut diff = u8::from(given.len() != want.len());
     for (i, w) in want.iter().enumerate() {
         diff |= w ^ given.get(i).copied().unwrap_or(!w);
@@ -163,7 +163,7 @@ fn authorized(hook: &Hook, headers: &HeaderMap) -> bool {
 }
 
 /// The media type without parameters, lower case.
-fn essence(headers: &HeaderMap) -> Option<String> {
+pub(super) fn essence(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -191,12 +191,12 @@ fn secret_header(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION || name == header::PROXY_AUTHORIZATION || name == header::COOKIE
 }
 
-enum BodyError {
+pub(super) enum BodyError {
     TooLarge,
     Read(String),
 }
 
-async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+pub(super) async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {

@@ -9,7 +9,7 @@ use egui::RichText;
 use std::sync::Arc;
 
 /// Presets: (button, URL, user, password).
-const PRESETS: [(&str, &str, &str, &str); 8] = [
+const PRESETS: [(&str, &str, &str, &str); 10] = [
     ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
     (
         "NATS JetStream: stream ORDERS",
@@ -48,6 +48,18 @@ const PRESETS: [(&str, &str, &str, &str); 8] = [
         "",
         "",
     ),
+    (
+        "OTLP/HTTP: traces on :4318",
+        "otlp://127.0.0.1:4318",
+        "",
+        "",
+    ),
+    (
+        "OTLP/gRPC: traces on :4317",
+        "otlp+grpc://127.0.0.1:4317",
+        "",
+        "",
+    ),
 ];
 
 /// The dialog's state (never persisted: credentials live only here, in memory).
@@ -78,8 +90,9 @@ impl ConnectDialog {
         if out.is_empty() {
             return Err(
                 "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
-                 mqtts://, amqps:// or rediss://), a webhook to listen on (webhook://) or \
-                 an event stream to read (sse+http://, sse+https://)"
+                 mqtts://, amqps:// or rediss://), a webhook to listen on (webhook://), \
+                 an event stream to read (sse+http://, sse+https://) or an OTLP receiver \
+                 (otlp://, otlp+grpc://)"
                     .into(),
             );
         }
@@ -105,7 +118,10 @@ impl ConnectDialog {
                          over HTTP: webhook://127.0.0.1:8080/PATH (Bearer token from \
                          EVENTLENS_WEBHOOK_TOKEN). Read a Server-Sent Events stream: \
                          sse+http://host:port/PATH or sse+https://… (the user and password \
-                         as Basic auth, or a Bearer token from EVENTLENS_SSE_TOKEN)",
+                         as Basic auth, or a Bearer token from EVENTLENS_SSE_TOKEN). Receive \
+                         OpenTelemetry traces: otlp://127.0.0.1:4318 (OTLP/HTTP) or \
+                         otlp+grpc://127.0.0.1:4317 (OTLP/gRPC) (Bearer token from \
+                         EVENTLENS_OTLP_TOKEN)",
                     )
                     .color(cx.theme.text_weak),
                 );

@@ -1,0 +1,284 @@
+//! The OTLP receiver benchmark (`eventlens bench-otlp`): OTLP/HTTP protobuf requests on
+//! loopback, sent by `reqwest` with a fixed number in flight for a fixed time, each a batch
+//! of producer and consumer spans (a trace each pair, the consumer a child of the
+//! producer). The same run measures a bare `axum` handler that only reads the body and
+//! counts, then the eventlens pipeline as the window runs it (the receiver, protobuf
+//! decode, the span joiner, the inbox, batches and the live worker: span mapping, store,
+//! finalize, analysis, snapshots). The figure is the ratio of their span throughputs.
+
+use super::webhook_bench::Phase;
+use crate::live::LiveInput;
+use crate::live::worker::LiveWorker;
+use crate::model::Store;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1 as pb;
+use prost::Message as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Producer/consumer pairs in one request (twice as many spans).
+pub const PAIRS_PER_REQUEST: u64 = 50;
+
+#[derive(Clone, Debug, Default)]
+pub struct OtlpBench {
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub bare: Phase,
+    pub pipeline: Phase,
+}
+
+impl OtlpBench {
+    /// Pipeline throughput over the bare handler's.
+    pub fn ratio(&self) -> f64 {
+        self.pipeline.rate() / self.bare.rate().max(1e-9)
+    }
+
+    pub fn report(&self) -> String {
+        let line = |name: &str, p: &Phase| {
+            format!(
+                "  {name:<38} {:>9} spans in {:.2} s = {:>8.0} spans/s ({} requests accepted, {} failed)\n",
+                p.processed,
+                p.elapsed.as_secs_f64(),
+                p.rate(),
+                p.accepted,
+                p.failed
+            )
+        };
+        format!(
+            "bench-otlp: OTLP/HTTP protobuf on loopback, {} spans a request, {} requests in flight, {} s per phase\n{}{}  ratio pipeline / bare handler: {:.2}\n",
+            PAIRS_PER_REQUEST * 2,
+            self.concurrency,
+            self.seconds,
+            line("bare axum handler (counts)", &self.bare),
+            line("eventlens OTLP receiver + live worker", &self.pipeline),
+            self.ratio()
+        )
+    }
+}
+
+fn kv(k: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn resource(service: &str, spans: Vec<pb::Span>) -> pb::ResourceSpans {
+    pb::ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", service)],
+            ..Default::default()
+        }),
+        scope_spans: vec![pb::ScopeSpans {
+            spans,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Request `i`: producer spans of `bench-producer` and their consumers in
+/// `bench-consumer`, 2 ms apart, on queue `orders`.
+pub fn request(i: u64) -> Vec<u8> {
+    let now = super::now_nanos() as u64;
+    let mut producers = Vec::new();
+    let mut consumers = Vec::new();
+    for k in 0..PAIRS_PER_REQUEST {
+        let n = i * PAIRS_PER_REQUEST + k + 1;
+        let mut trace = [0u8; 16];
+        trace[..8].copy_from_slice(&n.to_be_bytes());
+        trace[8..].copy_from_slice(&0xbe9c_u64.to_be_bytes());
+        let producer = (n << 1).to_be_bytes().to_vec();
+        let consumer = ((n << 1) | 1).to_be_bytes().to_vec();
+        let attrs = |op: &str| {
+            vec![
+                kv("messaging.system", "rabbitmq"),
+                kv("messaging.destination.name", "orders"),
+                kv("messaging.operation", op),
+                kv("messaging.message.id", &format!("m-{n}")),
+            ]
+        };
+        producers.push(pb::Span {
+            trace_id: trace.to_vec(),
+            span_id: producer.clone(),
+            name: "orders publish".into(),
+            kind: 4,
+            start_time_unix_nano: now,
+            end_time_unix_nano: now + 300_000,
+            attributes: attrs("publish"),
+            ..Default::default()
+        });
+        consumers.push(pb::Span {
+            trace_id: trace.to_vec(),
+            span_id: consumer,
+            parent_span_id: producer,
+            name: "orders process".into(),
+            kind: 5,
+            start_time_unix_nano: now + 2_000_000,
+            end_time_unix_nano: now + 2_500_000,
+            attributes: attrs("process"),
+            ..Default::default()
+        });
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![
+            resource("bench-producer", producers),
+            resource("bench-consumer", consumers),
+        ],
+    }
+    .encode_to_vec()
+}
+
+/// Sends for `seconds` with `concurrency` requests in flight; (accepted, failed, when the
+/// sending started).
+async fn send(url: &str, seconds: u64, concurrency: usize) -> std::io::Result<(u64, u64, Instant)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, next, url) = (client.clone(), next.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/x-protobuf")
+                    .body(request(i))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => ok += 1,
+                    _ => failed += 1,
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (o, f) = t.await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        ok += o;
+        failed += f;
+    }
+    Ok((ok, failed, start))
+}
+
+async fn bare(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
+    let counted = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = {
+        let counted = counted.clone();
+        axum::Router::new().fallback(move |_body: axum::body::Bytes| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    let (accepted, failed, start) =
+        send(&format!("http://{addr}/v1/traces"), seconds, concurrency).await?;
+    let elapsed = start.elapsed();
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(Phase {
+        accepted,
+        failed,
+        processed: counted.load(Ordering::Relaxed) * PAIRS_PER_REQUEST * 2,
+        elapsed,
+    })
+}
+
+async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
+    let io = std::io::Error::other;
+    let url = super::BrokerUrl::parse("otlp://127.0.0.1:0").map_err(|e| io(e.to_string()))?;
+    let feed = crate::live::broker::spawn_brokers(std::slice::from_ref(&url))?;
+    let stats = feed
+        .sources
+        .first()
+        .cloned()
+        .ok_or_else(|| io("no source".to_string()))?;
+    let ready = Instant::now();
+    let addr = loop {
+        match stats.status() {
+            super::SourceStatus::Listening(a) => break a,
+            super::SourceStatus::Connecting if ready.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return Err(io(format!("{url}: {other}"))),
+        }
+    };
+    let mut store = Store::new();
+    let input = LiveInput::new(&mut store, "bench");
+    let worker = LiveWorker::spawn(
+        feed.receiver(),
+        store,
+        input,
+        crate::analysis::AnalysisConfig::default(),
+        None,
+        None,
+    )?;
+    // When the worker appended its last span: watched from before the first request.
+    let target = Arc::new(AtomicU64::new(u64::MAX));
+    let watch = {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || {
+            let (mut n, mut last) = (0u64, Instant::now());
+            loop {
+                let now = worker.records();
+                if now != n {
+                    n = now;
+                    last = Instant::now();
+                }
+                let want = target.load(Ordering::Relaxed);
+                if n >= want || (want != u64::MAX && last.elapsed() > Duration::from_secs(10)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            (n, last)
+        })
+    };
+    let (accepted, failed, start) =
+        send(&format!("http://{addr}/v1/traces"), seconds, concurrency).await?;
+    target.store(accepted * PAIRS_PER_REQUEST * 2, Ordering::Relaxed);
+    let (processed, last) = watch.await.map_err(|e| io(e.to_string()))?;
+    drop(feed);
+    Ok(Phase {
+        accepted,
+        failed,
+        processed,
+        elapsed: last.max(start + Duration::from_millis(1)) - start,
+    })
+}
+
+pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<OtlpBench> {
+    let concurrency = concurrency.max(1);
+    Ok(OtlpBench {
+        seconds,
+        concurrency,
+        bare: bare(seconds, concurrency).await?,
+        pipeline: pipeline(seconds, concurrency).await?,
+    })
+}
