@@ -13,34 +13,41 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `cmd` to completion; its wall time and peak RSS in bytes. The child is reaped by
-/// `wait4` (which gives its own rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Runs `cmd` to completion; its wall time and peak RSS in bytes (0 where GNU time is not
+/// installed). The peak comes from `/usr/bin/time`: a child forked from this process
+/// inherits its resident size as the start of its own peak (Linux keeps it across exec),
+/// and this process holds what it generated.
 fn run(cmd: &mut Command) -> (Duration, u64) {
+    let rss_file = std::env::temp_dir().join(format!("eventlens-bench-rss-{}", std::process::id()));
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut wrapped = if timed {
+        let mut w = Command::new("/usr/bin/time");
+        w.arg("-f").arg("%M").arg("-o").arg(&rss_file);
+        w.arg(cmd.get_program()).args(cmd.get_args());
+        w
+    } else {
+        let mut w = Command::new(cmd.get_program());
+        w.args(cmd.get_args());
+        w
+    };
     let t = Instant::now();
-    let child = cmd
+    let out = wrapped
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 only writes the status and the struct we pass; the child is ours and
-    // not waited for anywhere else.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let took = t.elapsed();
-    assert_eq!(waited, pid, "wait4 {cmd:?}");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    if !ok {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
-        panic!("{cmd:?} failed ({status}): {err}");
-    }
-    (took, usage.ru_maxrss as u64 * 1024)
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss_kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse::<u64>().ok()))
+        .unwrap_or(0);
+    let _ = std::fs::remove_file(&rss_file);
+    (took, rss_kib * 1024)
 }
 
 struct Format {
