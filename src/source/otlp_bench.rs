@@ -6,7 +6,7 @@
 //! decode, the span joiner, the inbox, batches and the live worker: span mapping, store,
 //! finalize, analysis, snapshots). The figure is the ratio of their span throughputs.
 
-use super::webhook_bench::Phase;
+use super::webhook_bench::{Phase, bare, send};
 use crate::live::LiveInput;
 use crate::live::worker::LiveWorker;
 use crate::model::Store;
@@ -135,79 +135,9 @@ pub fn request(i: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Sends for `seconds` with `concurrency` requests in flight; (accepted, failed, when the
-/// sending started).
-async fn send(url: &str, seconds: u64, concurrency: usize) -> std::io::Result<(u64, u64, Instant)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let next = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, next, url) = (client.clone(), next.clone(), url.to_string());
-        tasks.push(tokio::spawn(async move {
-            let (mut ok, mut failed) = (0u64, 0u64);
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/x-protobuf")
-                    .body(request(i))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => ok += 1,
-                    _ => failed += 1,
-                }
-            }
-            (ok, failed)
-        }));
-    }
-    let (mut ok, mut failed) = (0, 0);
-    for t in tasks {
-        let (o, f) = t.await.map_err(|e| std::io::Error::other(e.to_string()))?;
-        ok += o;
-        failed += f;
-    }
-    Ok((ok, failed, start))
-}
-
-async fn bare(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
-    let counted = Arc::new(AtomicU64::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = {
-        let counted = counted.clone();
-        axum::Router::new().fallback(move |_body: axum::body::Bytes| {
-            let counted = counted.clone();
-            async move {
-                counted.fetch_add(1, Ordering::Relaxed);
-                axum::http::StatusCode::OK
-            }
-        })
-    };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
-    let (accepted, failed, start) =
-        send(&format!("http://{addr}/v1/traces"), seconds, concurrency).await?;
-    let elapsed = start.elapsed();
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    Ok(Phase {
-        accepted,
-        failed,
-        processed: counted.load(Ordering::Relaxed) * PAIRS_PER_REQUEST * 2,
-        elapsed,
-    })
+fn otlp_request(r: reqwest::RequestBuilder, i: u64) -> reqwest::RequestBuilder {
+    r.header("content-type", "application/x-protobuf")
+        .body(request(i))
 }
 
 async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
@@ -260,8 +190,13 @@ async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
             (n, last)
         })
     };
-    let (accepted, failed, start) =
-        send(&format!("http://{addr}/v1/traces"), seconds, concurrency).await?;
+    let (accepted, failed, start) = send(
+        &format!("http://{addr}/v1/traces"),
+        seconds,
+        concurrency,
+        otlp_request,
+    )
+    .await?;
     target.store(accepted * PAIRS_PER_REQUEST * 2, Ordering::Relaxed);
     let (processed, last) = watch.await.map_err(|e| io(e.to_string()))?;
     drop(feed);
@@ -278,7 +213,19 @@ pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<OtlpBench>
     Ok(OtlpBench {
         seconds,
         concurrency,
-        bare: bare(seconds, concurrency).await?,
+        bare: {
+            // The bare handler counts requests; each carries this many spans.
+            let mut p = bare(
+                "/v1/traces",
+                axum::http::StatusCode::OK,
+                seconds,
+                concurrency,
+                otlp_request,
+            )
+            .await?;
+            p.processed *= PAIRS_PER_REQUEST * 2;
+            p
+        },
         pipeline: pipeline(seconds, concurrency).await?,
     })
 }

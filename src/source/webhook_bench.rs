@@ -77,9 +77,27 @@ fn payload(i: u64) -> String {
     )
 }
 
-/// Sends for `seconds` with `concurrency` requests in flight; (accepted, failed, when the
-/// sending started).
-async fn send(url: &str, seconds: u64, concurrency: usize) -> std::io::Result<(u64, u64, Instant)> {
+/// Builds the `i`th request of a run on a POST to the receiver.
+pub(super) type Build = fn(reqwest::RequestBuilder, u64) -> reqwest::RequestBuilder;
+
+fn webhook_request(r: reqwest::RequestBuilder, i: u64) -> reqwest::RequestBuilder {
+    r.header("ce-specversion", "1.0")
+        .header("ce-id", format!("bench-{i}"))
+        .header("ce-source", "/bench/producer")
+        .header("ce-type", "com.example.OrderPlaced")
+        .header("ce-time", "2024-05-01T10:00:00Z")
+        .header("content-type", "application/json")
+        .body(payload(i))
+}
+
+/// Sends `build`'s requests for `seconds` with `concurrency` in flight; (accepted, failed,
+/// when the sending started).
+pub(super) async fn send(
+    url: &str,
+    seconds: u64,
+    concurrency: usize,
+    build: Build,
+) -> std::io::Result<(u64, u64, Instant)> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -94,18 +112,7 @@ async fn send(url: &str, seconds: u64, concurrency: usize) -> std::io::Result<(u
             let (mut ok, mut failed) = (0u64, 0u64);
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let r = client
-                    .post(&url)
-                    .header("ce-specversion", "1.0")
-                    .header("ce-id", format!("bench-{i}"))
-                    .header("ce-source", "/bench/producer")
-                    .header("ce-type", "com.example.OrderPlaced")
-                    .header("ce-time", "2024-05-01T10:00:00Z")
-                    .header("content-type", "application/json")
-                    .body(payload(i))
-                    .send()
-                    .await;
-                match r {
+                match build(client.post(&url), i).send().await {
                     Ok(r) if r.status().is_success() => ok += 1,
                     _ => failed += 1,
                 }
@@ -122,7 +129,15 @@ async fn send(url: &str, seconds: u64, concurrency: usize) -> std::io::Result<(u
     Ok((ok, failed, start))
 }
 
-async fn bare(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
+/// The baseline: the same requests for `seconds` to a bare axum handler that reads the
+/// body, counts and answers `status`. `processed` is the requests it counted.
+pub(super) async fn bare(
+    path: &str,
+    status: axum::http::StatusCode,
+    seconds: u64,
+    concurrency: usize,
+    build: Build,
+) -> std::io::Result<Phase> {
     let counted = Arc::new(AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -132,7 +147,7 @@ async fn bare(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
             let counted = counted.clone();
             async move {
                 counted.fetch_add(1, Ordering::Relaxed);
-                axum::http::StatusCode::ACCEPTED
+                status
             }
         })
     };
@@ -145,7 +160,7 @@ async fn bare(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
             .await
     });
     let (accepted, failed, start) =
-        send(&format!("http://{addr}/bench"), seconds, concurrency).await?;
+        send(&format!("http://{addr}{path}"), seconds, concurrency, build).await?;
     let elapsed = start.elapsed();
     let _ = stop_tx.send(());
     let _ = server.await;
@@ -208,8 +223,13 @@ async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
             (n, last)
         })
     };
-    let (accepted, failed, start) =
-        send(&format!("http://{addr}/bench"), seconds, concurrency).await?;
+    let (accepted, failed, start) = send(
+        &format!("http://{addr}/bench"),
+        seconds,
+        concurrency,
+        webhook_request,
+    )
+    .await?;
     target.store(accepted, Ordering::Relaxed);
     let (processed, last) = watch.await.map_err(|e| io(e.to_string()))?;
     drop(feed);
@@ -226,7 +246,14 @@ pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<WebhookBen
     Ok(WebhookBench {
         seconds,
         concurrency,
-        bare: bare(seconds, concurrency).await?,
+        bare: bare(
+            "/bench",
+            axum::http::StatusCode::ACCEPTED,
+            seconds,
+            concurrency,
+            webhook_request,
+        )
+        .await?,
         pipeline: pipeline(seconds, concurrency).await?,
     })
 }
