@@ -178,7 +178,7 @@ enum Command {
     },
     /// Run the built-in simulator of the reference scenario and write what it produces.
     Demo(DemoArgs),
-    /// Record live broker sources into a capture file (CloudEvents JSON Lines).
+    /// Record live sources into a capture file (CloudEvents JSON Lines; spans as OTLP JSON Lines).
     ///
     /// URLs: nats://host:port/SUBJECT (wildcards), nats://host:port/stream/NAME
     /// (JetStream from the start; ?seq=N, ?since=RFC3339), mqtt://host:port/FILTER
@@ -187,14 +187,18 @@ enum Command {
     /// CloudEvents webhook listener webhook://127.0.0.1:8080/PATH (see `eventlens listen`);
     /// a Server-Sent Events stream sse+http://host:port/PATH or sse+https://... (each
     /// event's data a CloudEvent, a batch, or a plain message; it reconnects with
-    /// Last-Event-ID; a Bearer token from EVENTLENS_SSE_TOKEN).
+    /// Last-Event-ID; a Bearer token from EVENTLENS_SSE_TOKEN); an OpenTelemetry trace
+    /// receiver otlp://127.0.0.1:4318 or otlp+grpc://127.0.0.1:4317, whose spans are
+    /// written as OTLP JSON Lines (beside the capture, NAME.otlp.jsonl, when events are
+    /// recorded too). Ctrl-C ends the recording and completes the files.
     /// Over TLS: tls:// (or nats+tls://), mqtts://, amqps://, rediss://; the certificate is
     /// verified against the platform's roots and ?ca=FILE (a PEM CA), unless ?insecure=1.
     /// Credentials are used, never written or printed.
     ///
     /// With --follow: files another process appends to (`tail -F`: rotation and truncation
-    /// are survived), or `-` for standard input, in CloudEvents, capture or kcat -J JSON
-    /// Lines; kcat messages are written as a broker's would be.
+    /// are survived), or `-` for standard input, in CloudEvents, capture, kcat -J or OTLP
+    /// JSON Lines; kcat messages are written as a broker's would be, spans as OTLP JSON
+    /// Lines.
     Record {
         /// Broker URLs, several at once (with --follow: files, or `-`).
         #[arg(required = true)]
@@ -1140,13 +1144,23 @@ fn record(
     duration: Option<std::time::Duration>,
     count: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    use eventlens::source::{self, capture::CaptureWriter, record};
+    use eventlens::source::capture::{Holds, RecordWriter};
+    use eventlens::source::{self, record};
     let urls = urls
         .iter()
         .map(|u| source::BrokerUrl::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut writer =
-        CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()))?;
+    // OTLP receivers alone: the recording is their spans, as OTLP JSON Lines.
+    let holds = if urls
+        .iter()
+        .all(|u| matches!(u.endpoint, source::Endpoint::Otlp { .. }))
+    {
+        Holds::Spans
+    } else {
+        Holds::Events
+    };
+    let mut writer = RecordWriter::create(output, holds)
+        .with_context(|| format!("creating {}", output.display()))?;
     let rt = source::runtime()?;
     let mut inbox = source::start(&urls, rt.handle(), source::DEFAULT_BUDGET);
     for u in &urls {
@@ -1156,12 +1170,13 @@ fn record(
     let opts = record::RecordOptions {
         duration,
         count,
+        until_interrupted: true,
         ..Default::default()
     };
     let got = rt.block_on(record::record(&mut inbox, &mut writer, &opts));
     rt.block_on(inbox.close(std::time::Duration::from_secs(2)));
     let got = got.with_context(|| format!("writing {}", output.display()))?;
-    writer
+    let files = writer
         .finish()
         .with_context(|| format!("writing {}", output.display()))?;
     let declared = if got.declared > 0 {
@@ -1169,17 +1184,16 @@ fn record(
     } else {
         String::new()
     };
-    eprintln!(
-        "eventlens: recorded {} messages ({} events){declared} into {}",
-        got.messages,
-        got.events,
-        output.display()
-    );
-    if got.spans_not_recorded > 0 {
+    if let Some((path, _)) = &files.events {
         eprintln!(
-            "eventlens: {} spans received and not recorded: {SPANS_NOT_RECORDED_LIVE}",
-            got.spans_not_recorded
+            "eventlens: recorded {} messages ({} events){declared} into {}",
+            got.messages,
+            got.events,
+            path.display()
         );
+    }
+    if files.spans.is_some() {
+        eprintln!("eventlens: recorded {}", files.describe_spans());
     }
     for s in &inbox.sources {
         eprintln!("  {}", s.summary());
@@ -1187,30 +1201,30 @@ fn record(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Why a file cannot be recorded as it grows (a whole document, a compressed file, spans),
-/// judged from what it holds now; `None` when it can be, or holds too little to tell yet.
-fn refuse_to_follow(path: &std::path::Path) -> Option<String> {
+/// What a followed file holds, from its head: spans (`Some(true)`), events (`Some(false)`),
+/// or too little to tell yet (`None`); `Err` why it cannot be recorded as it grows (a whole
+/// document, a compressed file).
+fn follow_kind(path: &std::path::Path) -> Result<Option<bool>, String> {
     use eventlens::live::follow::{Follower, StreamFormat};
     use std::io::Read;
     let mut head = Vec::new();
-    let f = std::fs::File::open(path).ok()?;
-    f.take(256 * 1024).read_to_end(&mut head).ok()?;
-    match Follower::check_format(&head) {
-        Err(why) => Some(why),
-        Ok(Some(StreamFormat::OtlpLines)) => Some(SPANS_NOT_RECORDED.to_string()),
-        Ok(_) => None,
+    let Ok(f) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    if f.take(256 * 1024).read_to_end(&mut head).is_err() {
+        return Ok(None);
     }
+    Ok(Follower::check_format(&head)?.map(|f| f == StreamFormat::OtlpLines))
 }
 
-const SPANS_NOT_RECORDED_LIVE: &str = "a capture holds events, not spans: open the OTLP receiver with `eventlens otlp://...` or `eventlens listen otlp://... --duration D` instead";
-
-const SPANS_NOT_RECORDED: &str = "OTLP spans are not recorded into a capture (it holds events): follow it with `eventlens analyze --follow` or `eventlens --follow` instead";
-
 /// `record --follow`: files as they grow (and standard input, `-`, read as it arrives
-/// beside them) into a capture, until `duration`, `count` records, or the inputs end. Exit
-/// 2 for an input that cannot be recorded (a whole document, spans), named with the reason;
-/// the capture is only made once there is a record to write, so that a refused input
-/// leaves no empty file behind.
+/// beside them), until `duration`, `count` records, or the inputs end. Events go to a
+/// capture, spans (followed OTLP JSON Lines) to OTLP JSON Lines: the output holds spans
+/// when every input is known to hold them, events when one is known to hold events, else
+/// (standard input) whichever comes first, the other beside it ([`eventlens::source::capture::RecordWriter`]). Exit 2 for an
+/// input that cannot be recorded (a whole document), named with the reason; the output is
+/// only made once there is a record to write, so that a refused input leaves no empty file
+/// behind.
 fn record_follow(
     inputs: &[String],
     output: &std::path::Path,
@@ -1219,14 +1233,29 @@ fn record_follow(
 ) -> anyhow::Result<ExitCode> {
     use eventlens::live::Received;
     use eventlens::live::follow::STDIN_NAME;
-    use eventlens::source::capture::CaptureWriter;
+    use eventlens::source::capture::{Holds, RecordWriter};
     let paths: Vec<PathBuf> = inputs.iter().map(PathBuf::from).collect();
-    for p in paths.iter().filter(|p| !eventlens::ingest::is_stdin(p)) {
-        if let Some(why) = refuse_to_follow(p) {
-            eprintln!("eventlens: {}: {why}", p.display());
-            return Ok(ExitCode::from(2));
+    let mut kinds = Vec::new();
+    for p in &paths {
+        if eventlens::ingest::is_stdin(p) {
+            kinds.push(None);
+            continue;
+        }
+        match follow_kind(p) {
+            Ok(k) => kinds.push(k),
+            Err(why) => {
+                eprintln!("eventlens: {}: {why}", p.display());
+                return Ok(ExitCode::from(2));
+            }
         }
     }
+    let holds = if kinds.iter().all(|k| *k == Some(true)) {
+        Holds::Spans
+    } else if kinds.contains(&Some(false)) {
+        Holds::Events
+    } else {
+        Holds::FirstWritten
+    };
     let name = paths
         .iter()
         .map(|p| {
@@ -1238,13 +1267,18 @@ fn record_follow(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let feed = eventlens::live::follow::spawn_follow(paths);
-    eprintln!("eventlens: recording {name} into {}", output.display());
-    let create =
-        || CaptureWriter::create(output).with_context(|| format!("creating {}", output.display()));
-    let mut writer: Option<CaptureWriter> = None;
-    let rx = feed.receiver();
     let end = duration.map(|d| std::time::Instant::now() + d);
+    // The feed ends itself at the end, after handing on the spans it still holds.
+    let feed = eventlens::live::follow::spawn_follow(paths, end);
+    eprintln!("eventlens: recording {name} into {}", output.display());
+    let create = || {
+        RecordWriter::create(output, holds)
+            .with_context(|| format!("creating {}", output.display()))
+    };
+    let mut writer: Option<RecordWriter> = None;
+    let rx = feed.receiver();
+    // Past the end, a moment for the held spans to arrive.
+    let give_up = end.map(|e| e + std::time::Duration::from_secs(5));
     let mut written = 0u64;
     let mut refused = false;
     let mut flushed = std::time::Instant::now();
@@ -1252,7 +1286,7 @@ fn record_follow(
         if count.is_some_and(|c| written >= c) {
             break;
         }
-        let wait = match end {
+        let wait = match give_up {
             Some(e) => {
                 let now = std::time::Instant::now();
                 if now >= e {
@@ -1275,11 +1309,15 @@ fn record_follow(
                     eprintln!("eventlens: {why}");
                     refused = true;
                 }
-                // Refused as soon as OTLP lines are read, not once their traces are quiet.
-                if b.span_lines > 0 || !b.spans.is_empty() {
-                    eprintln!("eventlens: {origin}: {SPANS_NOT_RECORDED}");
-                    refused = true;
-                    break;
+                if !b.spans.is_empty() {
+                    if writer.is_none() {
+                        writer = Some(create()?);
+                    }
+                    if let Some(w) = writer.as_mut() {
+                        w.write_spans(&b.spans)
+                            .with_context(|| format!("writing {}", output.display()))?;
+                    }
+                    written += b.spans.len() as u64;
                 }
                 let broker = if origin == STDIN_NAME {
                     "stdin".to_string()
@@ -1322,12 +1360,18 @@ fn record_follow(
     }
     match writer {
         Some(w) => {
-            w.finish()
+            let files = w
+                .finish()
                 .with_context(|| format!("writing {}", output.display()))?;
-            eprintln!(
-                "eventlens: recorded {written} records from {name} into {}",
-                output.display()
-            );
+            if let Some((path, n)) = &files.events {
+                eprintln!(
+                    "eventlens: recorded {n} records from {name} into {}",
+                    path.display()
+                );
+            }
+            if files.spans.is_some() {
+                eprintln!("eventlens: recorded {} from {name}", files.describe_spans());
+            }
         }
         None => eprintln!(
             "eventlens: nothing recorded: {} was not created",
@@ -1478,6 +1522,7 @@ fn read_live(
     let opts = record::RecordOptions {
         duration,
         count,
+        until_interrupted: true,
         ..Default::default()
     };
     let got = rt.block_on(record::record(&mut inbox, &mut lines, &opts));

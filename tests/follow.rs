@@ -427,10 +427,6 @@ fn record_follow_refuses_whole_documents_naming_the_file_and_why() {
             "tests/fixtures/otlp/export-request-base64.json",
             "otlp is one JSON document",
         ),
-        (
-            "tests/fixtures/otlp/collector-file-exporter.jsonl",
-            "spans are not recorded",
-        ),
     ] {
         let path = root().join(fixture);
         let (code, err) = eventlens(&[
@@ -579,8 +575,7 @@ fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .build_eframe(move |cc| EventLensApp::new(cc, opts));
-    // Recording while following spans: the spans are counted as not recorded, never
-    // silently left out.
+    // Recording while following spans: the recording holds the spans, as OTLP JSON Lines.
     let rec = dir.path().join("rec.jsonl");
     h.state_mut()
         .command(eventlens::ui::Command::StartRecording(rec.clone()));
@@ -599,15 +594,24 @@ fn the_window_follows_a_collector_file_and_shows_each_trace_once_quiet() {
     );
     let spans = whole["inputs"][0]["records"].as_u64().expect("records");
     h.run_steps(2);
-    h.get_by_label_contains(&format!("{spans} spans not recorded"));
+    h.get_by_label_contains(&format!("{spans} spans"));
     h.state_mut().command(eventlens::ui::Command::StopRecording);
     h.run_steps(2);
     h.state_mut().command(eventlens::ui::Command::OpenRecord);
     h.run_steps(3);
     h.get_by_label_contains(&format!(
-        "Wrote 0 records to {}; {spans} spans not recorded",
+        "Wrote {spans} spans to {} (OTLP JSON Lines)",
         rec.display()
     ));
+    // The recording opens as the graph the window showed: the spans came first, so the
+    // output holds them, and nothing went beside it.
+    let (_, back, err) = analyze(&["analyze", "--json", rec.to_str().expect("path")]);
+    let back = back.unwrap_or_else(|| panic!("no report of the recording: {err}"));
+    assert_eq!(back["inputs"][0]["format"], "otlp", "{:#}", back["inputs"]);
+    assert_eq!(back["inputs"][0]["records"], spans);
+    assert_eq!(back["summary"]["events"], whole["summary"]["events"]);
+    assert_eq!(back["topology"], whole["topology"]);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
 }
 
 #[test]

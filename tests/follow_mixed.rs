@@ -1,7 +1,8 @@
 //! Standard input beside followed files, and what `record --follow` refuses: real writer
 //! processes feed a pipe and append to files while eventlens reads them.
 //!
-//! - `record --follow -` refuses OTLP spans at the first line, and leaves no output file.
+//! - `record --follow` writes followed spans as OTLP JSON Lines: the output itself, or
+//!   beside a capture of the events.
 //! - With several followed files, each error names its file.
 //! - `-` beside files is read as it arrives, merged with them, never holding them back.
 
@@ -59,17 +60,48 @@ fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(path, text).expect("write");
 }
 
+fn analyze(args: &[&std::ffi::OsStr]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("analyze")
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Spans in an OTLP JSON Lines file, counted with serde_json.
+fn spans_in(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .expect("read")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON");
+            let mut n = 0;
+            for rs in v["resourceSpans"].as_array().into_iter().flatten() {
+                for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                    n += ss["spans"].as_array().map_or(0, Vec::len) as u64;
+                }
+            }
+            n
+        })
+        .sum()
+}
+
 #[test]
-fn record_follow_refuses_piped_spans_at_once_and_leaves_no_output_file() {
+fn record_follow_of_piped_spans_writes_them_as_otlp_lines_with_the_traces_still_held() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("never.jsonl");
+    let out = dir.path().join("spans.jsonl");
     let src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
-    // The writer stays open long after its lines: the refusal must not wait for it.
+    // The writer stays open long after its lines: the duration ends with the traces still
+    // held (not yet quiet), and they are written, not lost.
     let mut w = piping(&src, "0", "8");
     let pipe = w.stdout.take().expect("stdout");
     let t = Instant::now();
     let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
-        .args(["record", "--follow", "-", "-o"])
+        .args(["record", "--follow", "-", "--duration", "1s", "-o"])
         .arg(&out)
         .stdin(Stdio::from(pipe))
         .output()
@@ -78,12 +110,72 @@ fn record_follow_refuses_piped_spans_at_once_and_leaves_no_output_file() {
     let _ = w.kill();
     let _ = w.wait();
     let err = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(2), "{err}");
-    assert!(err.contains("standard input"), "{err}");
-    assert!(err.contains("spans are not recorded"), "{err}");
-    assert!(err.contains("was not created"), "{err}");
-    assert!(took < Duration::from_secs(6), "refused only after {took:?}");
-    assert!(!out.exists(), "an empty output file was left behind");
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(
+        took < Duration::from_secs(6),
+        "waited for the writer: {took:?}"
+    );
+    let spans = spans_in(&src);
+    assert!(
+        err.contains(&format!("recorded {spans} spans into")),
+        "{err}"
+    );
+    // Standard input gave spans first: the output holds them, and nothing went beside it.
+    assert_eq!(spans_in(&out), spans);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    let back = analyze(&[out.as_os_str()]);
+    let whole = analyze(&[src.as_os_str()]);
+    assert_eq!(back["inputs"][0]["format"], "otlp", "{:#}", back["inputs"]);
+    assert_eq!(back["inputs"][0]["skipped"], 0, "{:#}", back["inputs"]);
+    assert_eq!(back["summary"], whole["summary"]);
+    assert_eq!(back["topology"], whole["topology"]);
+}
+
+#[test]
+fn record_follow_of_events_and_spans_writes_each_to_its_own_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("events.jsonl");
+    write_lines(&capture, &sample_lines(0, 40));
+    let spans_src = root().join("tests/fixtures/otlp/collector-file-exporter.jsonl");
+    let followed_spans = dir.path().join("otel.jsonl");
+    std::fs::copy(&spans_src, &followed_spans).expect("copy");
+    let out = dir.path().join("rec.jsonl.zst");
+    let run = Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["record", "--follow"])
+        .arg(&capture)
+        .arg(&followed_spans)
+        .args(["--duration", "2s", "-o"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    // The events are the output; the spans go beside it, compressed the same way.
+    let beside = dir.path().join("rec.otlp.jsonl.zst");
+    assert!(err.contains("recorded 40 records"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "open both together: eventlens {} {}",
+            out.display(),
+            beside.display()
+        )),
+        "{err}"
+    );
+    let rec_events = analyze(&[out.as_os_str()]);
+    assert_eq!(rec_events["inputs"][0]["records"], 40);
+    let rec_spans = analyze(&[beside.as_os_str()]);
+    assert_eq!(rec_spans["inputs"][0]["format"], "otlp");
+    assert_eq!(rec_spans["inputs"][0]["records"], spans_in(&spans_src));
+    // Both together are the graph of the two inputs read directly.
+    let back = analyze(&[out.as_os_str(), beside.as_os_str()]);
+    let direct = analyze(&[capture.as_os_str(), spans_src.as_os_str()]);
+    assert_eq!(back["summary"]["events"], direct["summary"]["events"]);
+    assert_eq!(
+        back["summary"]["observations"],
+        direct["summary"]["observations"]
+    );
+    let spans_only = analyze(&[spans_src.as_os_str()]);
+    assert_eq!(rec_spans["topology"], spans_only["topology"]);
 }
 
 #[test]

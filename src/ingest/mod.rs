@@ -14,6 +14,7 @@ pub mod lines;
 pub mod otlp;
 pub mod otlp_logs;
 pub mod otlp_proto;
+pub mod otlp_write;
 pub mod scan;
 pub mod span_flow;
 pub mod span_join;

@@ -487,11 +487,12 @@ fn followed_files(paths: &[PathBuf]) -> Vec<Option<Followed>> {
         .collect()
 }
 
-/// Follows `paths` on a thread until the feed is dropped. Notes (rotation, truncation, a
+/// Follows `paths` on a thread until the feed is dropped, or until `until`: then the spans
+/// still held are sent and the feed ends. Notes (rotation, truncation, a
 /// format that cannot be followed) travel with the lines, as the live input's notes. `-`
 /// among them is standard input, read as it arrives beside the files (merged, never
 /// holding them back); each batch names the input it came from.
-pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
+pub fn spawn_follow(paths: Vec<PathBuf>, until: Option<Instant>) -> LiveFeed {
     let name = paths
         .iter()
         .map(|p| {
@@ -507,11 +508,10 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
     let spawned = std::thread::Builder::new()
         .name("eventlens-follow".into())
         .spawn(move || {
-            let mut piped = Piped::start(&paths, None);
+            let mut piped = Piped::start(&paths, until);
             let mut followed = followed_files(&paths);
-            'reading: while !tx.is_stopped()
-                && (piped.is_some() || followed.iter().any(Option::is_some))
-            {
+            let due = || until.is_some_and(|u| Instant::now() >= u);
+            'reading: while !tx.is_stopped() {
                 if let Some(p) = piped.as_mut() {
                     let (batches, ended) = p.take();
                     for b in batches {
@@ -522,6 +522,17 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
                     if ended {
                         piped = None;
                     }
+                }
+                if followed.iter().all(Option::is_none) && piped.is_none() {
+                    break;
+                }
+                if due() {
+                    // Standard input ends by its own deadline: what it held is on its way.
+                    if piped.is_none() {
+                        break;
+                    }
+                    std::thread::sleep(POLL / 4);
+                    continue;
                 }
                 let now = Instant::now();
                 // One batch per file: each is in its own format.
@@ -536,6 +547,16 @@ pub fn spawn_follow(paths: Vec<PathBuf>) -> LiveFeed {
                     }
                 }
                 std::thread::sleep(POLL);
+            }
+            // Reading ended by its deadline: the spans still held (their trace not yet
+            // quiet) are sent, not lost.
+            if !tx.is_stopped() {
+                for f in followed.iter_mut().flatten() {
+                    let batch = f.finish();
+                    if !batch.is_empty() && !tx.send_wait(batch) {
+                        break;
+                    }
+                }
             }
         });
     if let Err(e) = spawned {

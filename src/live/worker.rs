@@ -122,10 +122,12 @@ struct Slot {
 }
 
 /// The window recording its live source: every batch the worker takes from now on is
-/// written, as received, to a capture file (`.zst`/`.gz` compressed by extension), flushed
-/// at least every [`RECORD_FLUSH`] so that the file is readable while it grows.
+/// written, as received, to a capture file (`.zst`/`.gz` compressed by extension), its
+/// spans to OTLP JSON Lines (the output itself if spans come first, else beside it: see
+/// [`crate::source::capture::RecordWriter`]), flushed at least every [`RECORD_FLUSH`] so
+/// that the files are readable while they grow.
 struct Recording {
-    writer: crate::source::capture::CaptureWriter,
+    writer: crate::source::capture::RecordWriter,
     status: RecordingStatus,
     flushed: Instant,
 }
@@ -134,28 +136,68 @@ struct Recording {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordingStatus {
     pub path: std::path::PathBuf,
-    /// Records written.
+    /// Records (capture lines) written.
     pub records: u64,
-    /// Spans taken while recording and not written: the capture holds events, not spans
-    /// (a followed OTLP file is its own record).
-    pub spans_not_recorded: u64,
+    /// Spans written, as OTLP JSON Lines.
+    pub spans: u64,
+    /// Where the records go (beside the output, if spans came first).
+    pub events_path: std::path::PathBuf,
+    /// Where the spans go (the output itself, if spans came first).
+    pub spans_path: std::path::PathBuf,
     /// Why writing stopped, if it failed (nothing more is written then).
     pub error: Option<String>,
 }
 
 const RECORD_FLUSH: Duration = Duration::from_millis(200);
 
+impl RecordingStatus {
+    /// What was written where: `N records to PATH`, `N spans to PATH (OTLP JSON Lines)`, or
+    /// both.
+    pub fn describe(&self) -> String {
+        let records = format!(
+            "{} records to {}",
+            crate::export::scene::fmt_count(self.records),
+            self.events_path.display()
+        );
+        let spans = format!(
+            "{} spans to {} (OTLP JSON Lines)",
+            crate::export::scene::fmt_count(self.spans),
+            self.spans_path.display()
+        );
+        match (self.records, self.spans) {
+            (_, 0) => records,
+            (0, _) => spans,
+            _ => format!("{records} and {spans}"),
+        }
+    }
+}
+
 impl Recording {
-    fn write(&mut self, lines: &[String]) {
+    fn write(&mut self, lines: &[String], spans: &[crate::ingest::spans::Span]) {
         if self.status.error.is_some() {
             return;
         }
         for l in lines {
             if let Err(e) = self.writer.write_line(l) {
-                self.status.error = Some(format!("writing {}: {e}", self.status.path.display()));
+                self.status.error = Some(format!(
+                    "writing {}: {e}",
+                    self.writer.events_path().display()
+                ));
                 return;
             }
             self.status.records += 1;
+        }
+        if let Err(e) = self.writer.write_spans(spans) {
+            self.status.error = Some(format!(
+                "writing {}: {e}",
+                self.writer.spans_path().display()
+            ));
+            return;
+        }
+        self.status.spans += spans.len() as u64;
+        if self.status.spans_path != self.writer.spans_path() {
+            self.status.spans_path = self.writer.spans_path().to_path_buf();
+            self.status.events_path = self.writer.events_path().to_path_buf();
         }
     }
 
@@ -373,15 +415,18 @@ impl LiveWorker {
     /// `eventlens record` would write of the same source). Replaces a recording under way,
     /// which is finished first.
     pub fn start_recording(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let writer = crate::source::capture::CaptureWriter::create(path)?;
+        use crate::source::capture::{Holds, RecordWriter};
+        let writer = RecordWriter::create(path, Holds::FirstWritten)?;
         let new = Recording {
-            writer,
             status: RecordingStatus {
                 path: path.to_path_buf(),
                 records: 0,
-                spans_not_recorded: 0,
+                spans: 0,
+                spans_path: writer.spans_path().to_path_buf(),
+                events_path: path.to_path_buf(),
                 error: None,
             },
+            writer,
             flushed: Instant::now(),
         };
         let old = self
@@ -581,11 +626,10 @@ impl Worker {
         if let Ok(mut r) = self.slot.recording.lock()
             && let Some(r) = r.as_mut()
         {
-            // kcat lines are written as the capture lines of their messages; spans are not
-            // recorded (the capture holds events), and counted as such.
+            // kcat lines are written as the capture lines of their messages; spans as OTLP
+            // JSON Lines.
             let (lines, _) = batch.capture_lines("kcat");
-            r.write(&lines);
-            r.status.spans_not_recorded += batch.spans.len() as u64;
+            r.write(&lines, &batch.spans);
             r.flush_if_due();
         }
         apply(&mut self.store, &mut self.input, &batch);

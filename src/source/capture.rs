@@ -333,6 +333,233 @@ impl CaptureWriter {
     }
 }
 
+/// Where a recording's spans go when its events go to `output`: beside it, `.otlp`
+/// before the extension (`run.jsonl` → `run.otlp.jsonl`, `run.jsonl.zst` →
+/// `run.otlp.jsonl.zst`), compressed the same way.
+pub fn spans_path(output: &Path) -> PathBuf {
+    sibling(output, "otlp")
+}
+
+/// `output` with `.tag` put before its `.jsonl`/`.json` (and `.gz`/`.zst`) extension.
+fn sibling(output: &Path, tag: &str) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let comp = [".gz", ".zst", ".zstd"]
+        .into_iter()
+        .find(|c| lower.ends_with(c))
+        .unwrap_or("");
+    let rest = &name[..name.len() - comp.len()];
+    let rest_lower = &lower[..lower.len() - comp.len()];
+    let (stem, ext) = match [".jsonl", ".ndjson", ".json"]
+        .into_iter()
+        .find(|e| rest_lower.ends_with(e) && rest_lower.len() > e.len())
+    {
+        Some(e) => (&rest[..rest.len() - e.len()], &rest[rest.len() - e.len()..]),
+        None => (rest, ".jsonl"),
+    };
+    output.with_file_name(format!(
+        "{stem}.{tag}{ext}{}",
+        &name[name.len() - comp.len()..]
+    ))
+}
+
+/// A file of a recording, created when it is first needed.
+struct Part {
+    path: PathBuf,
+    writer: Option<CaptureWriter>,
+    /// Lines (events) or spans written.
+    written: u64,
+}
+
+impl Part {
+    fn new(path: PathBuf) -> Part {
+        Part {
+            path,
+            writer: None,
+            written: 0,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<&mut CaptureWriter> {
+        if self.writer.is_none() {
+            self.writer = Some(CaptureWriter::create(&self.path)?);
+        }
+        self.writer
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the capture writer is closed"))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<Option<(PathBuf, u64)>> {
+        match self.writer.take() {
+            Some(w) => {
+                w.finish()?;
+                Ok(Some((self.path.clone(), self.written)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// What a recording wrote, and where.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedFiles {
+    /// The capture of events and its lines, if one was written.
+    pub events: Option<(PathBuf, u64)>,
+    /// The OTLP JSON Lines file of spans and how many spans it holds, if one was written.
+    pub spans: Option<(PathBuf, u64)>,
+}
+
+/// Which kind of record a recording's output file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// Events (and declared topology): spans go beside it.
+    Events,
+    /// Spans (every source gives only spans): events, if any, go beside it.
+    Spans,
+    /// Whichever kind is written first (a window recording whatever its live source
+    /// gives); the other goes beside it.
+    FirstWritten,
+}
+
+/// A recording's files. Events (and declared topology) go to a capture; spans go to OTLP
+/// JSON Lines, one `TracesData` per batch of whole traces (see
+/// [`crate::ingest::otlp_write`]), which eventlens and every OTLP tool read back. The output
+/// holds one kind ([`Holds`]); the other goes beside it, events to `NAME.events.jsonl`,
+/// spans to [`spans_path`]. The output is created at once (an empty recording is an empty
+/// file); the other file only if something goes there.
+pub struct RecordWriter {
+    events: Part,
+    spans: Part,
+    /// The output, created before anything decided what it holds ([`Holds::FirstWritten`]).
+    pending: Option<CaptureWriter>,
+}
+
+impl RecordWriter {
+    /// Creates `output`.
+    pub fn create(output: &Path, holds: Holds) -> io::Result<RecordWriter> {
+        let mut w = RecordWriter {
+            events: Part::new(output.to_path_buf()),
+            spans: Part::new(spans_path(output)),
+            pending: None,
+        };
+        match holds {
+            Holds::Events => {
+                w.events.open()?;
+            }
+            Holds::Spans => w.hold_spans(),
+            Holds::FirstWritten => w.pending = Some(CaptureWriter::create(output)?),
+        }
+        if holds == Holds::Spans {
+            w.spans.open()?;
+        }
+        Ok(w)
+    }
+
+    /// Makes the output the spans' file, and puts events beside it.
+    fn hold_spans(&mut self) {
+        let output = std::mem::take(&mut self.events.path);
+        self.events.path = sibling(&output, "events");
+        self.spans.path = output;
+    }
+
+    /// Settles what the output holds, at the first write of `spans` or not.
+    fn settle(&mut self, spans: bool) {
+        if let Some(w) = self.pending.take() {
+            if spans {
+                self.hold_spans();
+                self.spans.writer = Some(w);
+            } else {
+                self.events.writer = Some(w);
+            }
+        }
+    }
+
+    /// Where the events go.
+    pub fn events_path(&self) -> &Path {
+        &self.events.path
+    }
+
+    /// Where the spans go.
+    pub fn spans_path(&self) -> &Path {
+        &self.spans.path
+    }
+
+    /// Appends one capture line.
+    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
+        self.settle(false);
+        self.events.open()?.write_line(line)?;
+        self.events.written += 1;
+        Ok(())
+    }
+
+    /// Appends spans as one OTLP JSON line.
+    pub fn write_spans(&mut self, spans: &[crate::ingest::spans::Span]) -> io::Result<()> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        self.settle(true);
+        let line = crate::ingest::otlp_write::otlp_json_line(spans);
+        self.spans.open()?.write_line(&line)?;
+        self.spans.written += spans.len() as u64;
+        Ok(())
+    }
+
+    /// Capture lines written so far.
+    pub fn events_written(&self) -> u64 {
+        self.events.written
+    }
+
+    /// Spans written so far.
+    pub fn spans_written(&self) -> u64 {
+        self.spans.written
+    }
+
+    /// Makes everything written so far readable (see [`CaptureWriter::flush`]).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.events.flush()?;
+        self.spans.flush()
+    }
+
+    /// Flushes and closes both files: what each holds.
+    pub fn finish(mut self) -> io::Result<RecordedFiles> {
+        // Nothing was written: the output stays, an empty capture.
+        self.settle(false);
+        Ok(RecordedFiles {
+            events: self.events.finish()?,
+            spans: self.spans.finish()?,
+        })
+    }
+}
+
+impl RecordedFiles {
+    /// What went where, for the user: `N spans into PATH (OTLP JSON Lines)`, and how to
+    /// open both files together when there are two.
+    pub fn describe_spans(&self) -> String {
+        let Some((spans, n)) = &self.spans else {
+            return String::new();
+        };
+        let mut text = format!("{n} spans into {} (OTLP JSON Lines)", spans.display());
+        if let Some((events, _)) = &self.events {
+            text.push_str(&format!(
+                "; open both together: eventlens {} {}",
+                events.display(),
+                spans.display()
+            ));
+        }
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +656,47 @@ mod tests {
             assert_eq!(store.events.len(), 3, "{name}");
             std::mem::forget(w);
         }
+    }
+
+    #[test]
+    fn spans_go_beside_the_output_compressed_the_same_way() {
+        for (out, beside) in [
+            ("/r/run.jsonl", "/r/run.otlp.jsonl"),
+            ("/r/run.jsonl.zst", "/r/run.otlp.jsonl.zst"),
+            ("/r/run.JSON.gz", "/r/run.otlp.JSON.gz"),
+            ("/r/run", "/r/run.otlp.jsonl"),
+            ("/r/.jsonl", "/r/.jsonl.otlp.jsonl"),
+        ] {
+            assert_eq!(spans_path(Path::new(out)), Path::new(beside), "{out}");
+        }
+    }
+
+    #[test]
+    fn the_output_holds_whichever_kind_comes_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let span = crate::ingest::otlp::parse_line(
+            r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"a"}}]},"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x","kind":4,"startTimeUnixNano":"1700000000000000000"}]}]}]}"#,
+            1,
+        )
+        .spans;
+        // Spans first: the output holds spans, the events go beside it.
+        let out = dir.path().join("a.jsonl");
+        let mut w = RecordWriter::create(&out, Holds::FirstWritten).expect("create");
+        assert!(out.exists(), "the output is made at once");
+        w.write_spans(&span).expect("spans");
+        w.write_line(r#"{"specversion":"1.0"}"#).expect("line");
+        let files = w.finish().expect("finish");
+        assert_eq!(files.spans, Some((out.clone(), 1)));
+        assert_eq!(files.events, Some((dir.path().join("a.events.jsonl"), 1)));
+        let text = std::fs::read_to_string(&out).expect("read");
+        assert!(text.starts_with(r#"{"resourceSpans":"#), "{text}");
+        // Nothing written: an empty capture.
+        let out = dir.path().join("b.jsonl");
+        let files = RecordWriter::create(&out, Holds::FirstWritten)
+            .expect("create")
+            .finish()
+            .expect("finish");
+        assert_eq!((files.events, files.spans), (Some((out.clone(), 0)), None));
+        assert_eq!(std::fs::read(&out).expect("read").len(), 0);
     }
 }

@@ -14,7 +14,7 @@
 //! Answers, per the OTLP specification: 200 with an `ExportTraceServiceResponse`
 //! (`partial_success` names the spans rejected and why), in the request's encoding; 400
 //! for invalid JSON, a truncated or malformed protobuf or gzip body; 413 (gRPC OUT_OF_RANGE) past
-//! `?max_body=` (default 4 MiB, the decompressed size too); 415 for another content type or encoding;
+//! `?max_body=` (default 4 MiB, the decompressed size too, gzip over gRPC as well); 415 for another content type or encoding;
 //! 401 without the Bearer token when `EVENTLENS_OTLP_TOKEN` is set (an environment
 //! variable, never a flag); 501 for `/v1/logs` and `/v1/metrics` (and gRPC UNIMPLEMENTED
 //! for the logs and metrics services): eventlens reads traces only, and says so; 503 (gRPC
@@ -239,7 +239,10 @@ pub async fn run(url: &BrokerUrl, outlet: &Outlet) -> Option<String> {
 }
 
 fn router(rx: Arc<Receiver>) -> axum::Router {
+    // Exporters compress with gzip when asked (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`); the
+    // size limit holds for the message as decompressed.
     let grpc = TraceServiceServer::new(Grpc(rx.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         .max_decoding_message_size(rx.max_body)
         .max_encoding_message_size(usize::MAX);
     axum::Router::new()
@@ -512,15 +515,7 @@ async fn answer(rx: &Receiver, req: Request) -> (&'static str, Response) {
             ),
         )
     };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > rx.max_body as u64) {
-        return too_large();
-    }
-    let mut payload = match read_body(body, rx.max_body).await {
+    let mut payload = match read_body(&parts.headers, body, rx.max_body).await {
         Ok(p) => p,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Read(e)) => {

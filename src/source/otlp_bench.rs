@@ -6,18 +6,12 @@
 //! decode, the span joiner, the inbox, batches and the live worker: span mapping, store,
 //! finalize, analysis, snapshots). The figure is the ratio of their span throughputs.
 
-use super::webhook_bench::{Phase, bare, send};
-use crate::live::LiveInput;
-use crate::live::worker::LiveWorker;
-use crate::model::Store;
+use super::webhook_bench::{Phase, bare, pipeline};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1 as pb;
 use prost::Message as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// Producer/consumer pairs in one request (twice as many spans).
 pub const PAIRS_PER_REQUEST: u64 = 50;
@@ -140,74 +134,6 @@ fn otlp_request(r: reqwest::RequestBuilder, i: u64) -> reqwest::RequestBuilder {
         .body(request(i))
 }
 
-async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
-    let io = std::io::Error::other;
-    let url = super::BrokerUrl::parse("otlp://127.0.0.1:0").map_err(|e| io(e.to_string()))?;
-    let feed = crate::live::broker::spawn_brokers(std::slice::from_ref(&url))?;
-    let stats = feed
-        .sources
-        .first()
-        .cloned()
-        .ok_or_else(|| io("no source".to_string()))?;
-    let ready = Instant::now();
-    let addr = loop {
-        match stats.status() {
-            super::SourceStatus::Listening(a) => break a,
-            super::SourceStatus::Connecting if ready.elapsed() < Duration::from_secs(10) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            other => return Err(io(format!("{url}: {other}"))),
-        }
-    };
-    let mut store = Store::new();
-    let input = LiveInput::new(&mut store, "bench");
-    let worker = LiveWorker::spawn(
-        feed.receiver(),
-        store,
-        input,
-        crate::analysis::AnalysisConfig::default(),
-        None,
-        None,
-    )?;
-    // When the worker appended its last span: watched from before the first request.
-    let target = Arc::new(AtomicU64::new(u64::MAX));
-    let watch = {
-        let target = target.clone();
-        tokio::task::spawn_blocking(move || {
-            let (mut n, mut last) = (0u64, Instant::now());
-            loop {
-                let now = worker.records();
-                if now != n {
-                    n = now;
-                    last = Instant::now();
-                }
-                let want = target.load(Ordering::Relaxed);
-                if n >= want || (want != u64::MAX && last.elapsed() > Duration::from_secs(10)) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            (n, last)
-        })
-    };
-    let (accepted, failed, start) = send(
-        &format!("http://{addr}/v1/traces"),
-        seconds,
-        concurrency,
-        otlp_request,
-    )
-    .await?;
-    target.store(accepted * PAIRS_PER_REQUEST * 2, Ordering::Relaxed);
-    let (processed, last) = watch.await.map_err(|e| io(e.to_string()))?;
-    drop(feed);
-    Ok(Phase {
-        accepted,
-        failed,
-        processed,
-        elapsed: last.max(start + Duration::from_millis(1)) - start,
-    })
-}
-
 pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<OtlpBench> {
     let concurrency = concurrency.max(1);
     Ok(OtlpBench {
@@ -226,6 +152,15 @@ pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<OtlpBench>
             p.processed *= PAIRS_PER_REQUEST * 2;
             p
         },
-        pipeline: pipeline(seconds, concurrency).await?,
+        // Each request carries this many spans, each one record of the worker.
+        pipeline: pipeline(
+            "otlp://127.0.0.1:0",
+            "/v1/traces",
+            seconds,
+            concurrency,
+            otlp_request,
+            PAIRS_PER_REQUEST * 2,
+        )
+        .await?,
     })
 }

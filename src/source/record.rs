@@ -3,7 +3,7 @@
 //! at least every [`RecordOptions::flush_every`], so a killed recorder leaves a readable
 //! file.
 
-use super::capture::CaptureWriter;
+use super::capture::RecordWriter;
 use super::{Envelope, Inbox};
 use crate::ingest::spans::Span;
 
@@ -18,6 +18,9 @@ pub struct RecordOptions {
     pub count: Option<u64>,
     /// Longest time a written line waits before it is flushed to the file.
     pub flush_every: Duration,
+    /// Ctrl-C ends the recording as its duration would: what is held is written and the
+    /// files are completed (a second Ctrl-C exits at once). For the command line.
+    pub until_interrupted: bool,
 }
 
 impl Default for RecordOptions {
@@ -26,6 +29,7 @@ impl Default for RecordOptions {
             duration: None,
             count: None,
             flush_every: Duration::from_millis(200),
+            until_interrupted: false,
         }
     }
 }
@@ -40,7 +44,7 @@ pub struct Recorded {
     pub declared: u64,
     /// Spans received (an OTLP receiver's).
     pub spans: u64,
-    /// Spans the sink could not keep: a capture holds events, not spans.
+    /// Spans the sink could not keep (a sink of lines alone).
     pub spans_not_recorded: u64,
 }
 
@@ -63,10 +67,9 @@ fn write_declared(
 pub trait LineSink {
     fn write_line(&mut self, line: &str) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
-    /// Takes spans of whole traces; `false` when the sink cannot keep spans (a capture
-    /// file holds events).
-    fn write_spans(&mut self, _spans: Vec<Span>) -> bool {
-        false
+    /// Takes spans of whole traces; `false` when the sink cannot keep spans.
+    fn write_spans(&mut self, _spans: Vec<Span>) -> std::io::Result<bool> {
+        Ok(false)
     }
 }
 
@@ -85,9 +88,9 @@ impl LineSink for Collected {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-    fn write_spans(&mut self, spans: Vec<Span>) -> bool {
+    fn write_spans(&mut self, spans: Vec<Span>) -> std::io::Result<bool> {
         self.spans.extend(spans);
-        true
+        Ok(true)
     }
 }
 
@@ -103,7 +106,7 @@ fn take(
         let spans = std::mem::take(&mut envelope.spans);
         let n = spans.len() as u64;
         got.spans += n;
-        if !writer.write_spans(spans) {
+        if !writer.write_spans(spans)? {
             got.spans_not_recorded += n;
         }
         return Ok(());
@@ -120,12 +123,17 @@ fn take(
     Ok(())
 }
 
-impl LineSink for CaptureWriter {
+/// A recording's files: events to the capture, spans to OTLP JSON Lines.
+impl LineSink for RecordWriter {
     fn write_line(&mut self, line: &str) -> std::io::Result<()> {
-        CaptureWriter::write_line(self, line)
+        RecordWriter::write_line(self, line)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        CaptureWriter::flush(self)
+        RecordWriter::flush(self)
+    }
+    fn write_spans(&mut self, spans: Vec<Span>) -> std::io::Result<bool> {
+        RecordWriter::write_spans(self, &spans)?;
+        Ok(true)
     }
 }
 
@@ -149,6 +157,12 @@ pub async fn record(
     let mut got = Recorded::default();
     let mut lines = Vec::new();
     let mut next_flush = Instant::now() + opts.flush_every;
+    let interrupted = async {
+        if !opts.until_interrupted || tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(interrupted);
     loop {
         if opts.count.is_some_and(|n| got.messages >= n) {
             break;
@@ -166,6 +180,15 @@ pub async fn record(
                 continue;
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => break,
+            () = &mut interrupted => {
+                eprintln!("eventlens: interrupted: finishing (Ctrl-C again to stop at once)");
+                tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                });
+                break;
+            }
         };
         take(inbox, envelope, writer, &mut got, &mut lines)?;
     }

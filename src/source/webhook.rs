@@ -196,7 +196,20 @@ pub(super) enum BodyError {
     Read(String),
 }
 
-pub(super) async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+/// A request's body, refused as too large when its `Content-Length` says so (before a byte
+/// is read) or when more than `max` bytes come.
+pub(super) async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge);
+    }
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -304,15 +317,7 @@ async fn answer(hook: &Hook, req: Request) -> (&'static str, Response) {
             ),
         )
     };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > hook.max_body as u64) {
-        return too_large();
-    }
-    let payload = match read_body(body, hook.max_body).await {
+    let payload = match read_body(&parts.headers, body, hook.max_body).await {
         Ok(p) => p,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Read(e)) => {

@@ -172,10 +172,19 @@ pub(super) async fn bare(
     })
 }
 
-async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
+/// The receiver at `url` feeding a live worker, as the window runs it: requests built by
+/// `build` are sent to its `path` for `seconds`, and the phase ends when the worker has
+/// appended the last of the `records_per_request` records each accepted request carried.
+pub(super) async fn pipeline(
+    url: &str,
+    path: &str,
+    seconds: u64,
+    concurrency: usize,
+    build: Build,
+    records_per_request: u64,
+) -> std::io::Result<Phase> {
     let io = std::io::Error::other;
-    let url =
-        super::BrokerUrl::parse("webhook://127.0.0.1:0/bench").map_err(|e| io(e.to_string()))?;
+    let url = super::BrokerUrl::parse(url).map_err(|e| io(e.to_string()))?;
     let feed = crate::live::broker::spawn_brokers(std::slice::from_ref(&url))?;
     let stats = feed
         .sources
@@ -223,14 +232,9 @@ async fn pipeline(seconds: u64, concurrency: usize) -> std::io::Result<Phase> {
             (n, last)
         })
     };
-    let (accepted, failed, start) = send(
-        &format!("http://{addr}/bench"),
-        seconds,
-        concurrency,
-        webhook_request,
-    )
-    .await?;
-    target.store(accepted, Ordering::Relaxed);
+    let (accepted, failed, start) =
+        send(&format!("http://{addr}{path}"), seconds, concurrency, build).await?;
+    target.store(accepted * records_per_request, Ordering::Relaxed);
     let (processed, last) = watch.await.map_err(|e| io(e.to_string()))?;
     drop(feed);
     Ok(Phase {
@@ -254,6 +258,14 @@ pub async fn run(seconds: u64, concurrency: usize) -> std::io::Result<WebhookBen
             webhook_request,
         )
         .await?,
-        pipeline: pipeline(seconds, concurrency).await?,
+        pipeline: pipeline(
+            "webhook://127.0.0.1:0/bench",
+            "/bench",
+            seconds,
+            concurrency,
+            webhook_request,
+            1,
+        )
+        .await?,
     })
 }

@@ -437,7 +437,7 @@ impl EventLensApp {
     /// Follows growing files as a live source (rotation and truncation are survived).
     fn start_follow(&mut self, paths: Vec<PathBuf>) {
         let label = format!("following {}", label_of(&paths));
-        let feed = crate::live::follow::spawn_follow(paths);
+        let feed = crate::live::follow::spawn_follow(paths, None);
         let name = feed.name.clone();
         self.start_live(feed, &name, label);
     }
@@ -1040,21 +1040,9 @@ impl EventLensApp {
             }
             Command::StopRecording => {
                 if let Some(r) = self.live.as_ref().and_then(|l| l.worker.stop_recording()) {
-                    self.record.outcome = Some(match r.error {
-                        Some(e) => Err(e),
-                        None => Ok(format!(
-                            "Wrote {} records to {}{}",
-                            super::fmt_count(r.records),
-                            r.path.display(),
-                            if r.spans_not_recorded > 0 {
-                                format!(
-                                    "; {} spans not recorded (a capture holds events, not spans)",
-                                    super::fmt_count(r.spans_not_recorded)
-                                )
-                            } else {
-                                String::new()
-                            }
-                        )),
+                    self.record.outcome = Some(match &r.error {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(format!("Wrote {}", r.describe())),
                     });
                     // The next recording gets a name of its own.
                     self.record.path = super::record::default_path();

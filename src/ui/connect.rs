@@ -70,6 +70,10 @@ pub struct ConnectDialog {
     pub user: String,
     pub password: String,
     pub error: Option<String>,
+    /// The URLs as typed, by the redacted form the field shows once they are connected
+    /// (`?token=***`): connecting again with the field unchanged uses what was typed, not
+    /// the mask. In memory only.
+    typed: Vec<(String, String)>,
 }
 
 impl ConnectDialog {
@@ -78,6 +82,11 @@ impl ConnectDialog {
     pub fn parse(&self) -> Result<Vec<BrokerUrl>, String> {
         let mut out = Vec::new();
         for text in self.urls.split_whitespace() {
+            let text = self
+                .typed
+                .iter()
+                .find(|(shown, _)| shown == text)
+                .map_or(text, |(_, typed)| typed.as_str());
             let mut url = BrokerUrl::parse(text).map_err(|e| e.to_string())?;
             if url.user.is_none() && !self.user.trim().is_empty() {
                 url.user = Some(self.user.trim().to_string());
@@ -97,6 +106,39 @@ impl ConnectDialog {
             );
         }
         Ok(out)
+    }
+
+    /// The Connect button: the URLs to connect to. Secrets leave the field: a password typed
+    /// into the URL moves to the masked field, and the field shows each URL redacted from
+    /// now on, remembering what was typed behind it.
+    pub fn connect(&mut self) -> Result<Vec<BrokerUrl>, String> {
+        let urls = self.parse()?;
+        if let Some(p) = urls.iter().find_map(|u| u.password.clone()) {
+            self.password = p;
+        }
+        if let Some(u) = urls.iter().find_map(|u| u.user.clone()) {
+            self.user = u;
+        }
+        let typed: Vec<(String, String)> = self
+            .urls
+            .split_whitespace()
+            .map(|text| {
+                let behind = self
+                    .typed
+                    .iter()
+                    .find(|(shown, _)| shown == text)
+                    .map_or(text, |(_, typed)| typed.as_str());
+                (crate::source::redact_url(behind), behind.to_string())
+            })
+            .collect();
+        self.urls = typed
+            .iter()
+            .map(|(shown, _)| shown.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.typed = typed;
+        self.error = None;
+        Ok(urls)
     }
 
     pub fn show(&mut self, ctx: &egui::Context, cx: &ViewCtx<'_>, cmds: &mut Vec<Command>) {
@@ -130,6 +172,7 @@ impl ConnectDialog {
                     for (label, url, user, password) in PRESETS {
                         if ui.small_button(label).clicked() {
                             self.urls = url.to_string();
+                            self.typed.clear();
                             self.user = user.to_string();
                             self.password = password.to_string();
                             self.error = None;
@@ -162,24 +205,8 @@ impl ConnectDialog {
                     });
                 ui.horizontal(|ui| {
                     if ui.button("Connect").clicked() {
-                        match self.parse() {
-                            Ok(urls) => {
-                                // A password typed into the URL moves to the masked field:
-                                // the field shows the URL without it from now on.
-                                if let Some(p) = urls.iter().find_map(|u| u.password.clone()) {
-                                    self.password = p;
-                                }
-                                if let Some(u) = urls.iter().find_map(|u| u.user.clone()) {
-                                    self.user = u;
-                                }
-                                self.urls = urls
-                                    .iter()
-                                    .map(|u| u.redacted().to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(" ");
-                                self.error = None;
-                                cmds.push(Command::Connect(urls));
-                            }
+                        match self.connect() {
+                            Ok(urls) => cmds.push(Command::Connect(urls)),
                             Err(e) => self.error = Some(e),
                         }
                     }
@@ -333,5 +360,43 @@ mod tests {
             e.contains("unknown scheme") && e.contains("mqtts://"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn connecting_again_uses_the_secrets_typed_not_the_masks_shown() {
+        let mut d = ConnectDialog {
+            urls: "sse+https://feed.example/events?token=t0ps3cret&since=1 \
+                   amqp://app:pw2@mq/%2f?exchange=events"
+                .into(),
+            ..Default::default()
+        };
+        let first = d.connect().expect("parses");
+        // The field shows no secret from now on.
+        assert!(
+            !d.urls.contains("t0ps3cret") && !d.urls.contains("pw2"),
+            "{}",
+            d.urls
+        );
+        assert!(d.urls.contains("token=***"), "{}", d.urls);
+        assert_eq!(d.password, "pw2");
+        // Connect again, the field untouched: the same URLs as typed, not `***`.
+        let again = d.connect().expect("parses");
+        assert_eq!(again[0].param("token"), Some("t0ps3cret"));
+        assert_eq!(again[0].param("since"), Some("1"));
+        assert_eq!(again[1].password.as_deref(), Some("pw2"));
+        assert_eq!(
+            first
+                .iter()
+                .map(|u| u.redacted().to_string())
+                .collect::<Vec<_>>(),
+            again
+                .iter()
+                .map(|u| u.redacted().to_string())
+                .collect::<Vec<_>>()
+        );
+        // A URL edited in the field is read as it now stands.
+        d.urls = d.urls.replace("since=1", "since=2");
+        let edited = d.connect().expect("parses");
+        assert_eq!(edited[0].param("token"), Some("***"));
     }
 }

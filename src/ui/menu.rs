@@ -113,14 +113,14 @@ pub(super) fn menu_bar(
             if let Some(r) = recording {
                 let name = r.path.file_name().map_or_else(|| r.path.display().to_string(), |n| n.to_string_lossy().into_owned());
                 let mut text = format!("⏺ REC {} → {}", fmt_count(r.records), name);
-                if r.spans_not_recorded > 0 {
-                    text.push_str(&format!(" · {} spans not recorded", fmt_count(r.spans_not_recorded)));
+                if r.spans > 0 {
+                    text.push_str(&format!(" · {} spans", fmt_count(r.spans)));
                 }
-                let c = if r.error.is_some() || r.spans_not_recorded > 0 { cx.theme.warn } else { cx.theme.error };
+                let c = if r.error.is_some() { cx.theme.warn } else { cx.theme.error };
                 let l = ui.add(egui::Button::new(RichText::new(text).color(c)).frame(false));
                 let l = match &r.error {
                     Some(e) => l.on_hover_text(e),
-                    None => l.on_hover_text(format!("Recording into {}; click to stop", r.path.display())),
+                    None => l.on_hover_text(format!("Recording: {}; click to stop", r.describe())),
                 };
                 if l.clicked() {
                     cmds.push(Command::OpenRecord);

@@ -2,7 +2,7 @@
 //! delivers, from the moment it starts, into a capture file (`.zst`/`.gz` compress), as
 //! `eventlens record` does from the command line. The menu bar shows it while it records.
 
-use super::{Command, ViewCtx, fmt_count};
+use super::{Command, ViewCtx};
 use crate::live::worker::RecordingStatus;
 use egui::RichText;
 use std::path::PathBuf;
@@ -48,27 +48,15 @@ impl RecordDialog {
                 ui.label(
                     RichText::new(
                         "Writes what the live source delivers from now on as an eventlens \
-                         capture, flushed as it goes (.zst or .gz compress). Open it later \
-                         like any capture, or give it to `eventlens analyze`.",
+                         capture, and spans as OTLP JSON Lines (beside it, if both come), \
+                         flushed as it goes (.zst or .gz compress). Open it later like any \
+                         capture, or give it to `eventlens analyze`.",
                     )
                     .color(cx.theme.text_weak),
                 );
                 match recording {
                     Some(r) => {
-                        ui.label(format!(
-                            "Recording into {}: {} records so far",
-                            r.path.display(),
-                            fmt_count(r.records)
-                        ));
-                        if r.spans_not_recorded > 0 {
-                            ui.label(
-                                RichText::new(format!(
-                                    "{} spans not recorded: a capture holds events, not spans (keep the followed file itself)",
-                                    fmt_count(r.spans_not_recorded)
-                                ))
-                                .color(cx.theme.warn),
-                            );
-                        }
+                        ui.label(format!("Recording: {} so far", r.describe()));
                         if let Some(e) = &r.error {
                             ui.label(RichText::new(e).color(cx.theme.error));
                         }
