@@ -201,6 +201,10 @@ impl Destination {
             Endpoint::Otlp { .. } => Err(format!(
                 "{redacted}: an OTLP receiver is eventlens's own listener, not a target"
             )),
+            Endpoint::Kafka { .. } => Err(format!(
+                "{redacted}: re-drive into Kafka is not supported yet; re-drive to NATS, \
+                 MQTT, AMQP, Redis or an HTTP handler"
+            )),
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {
