@@ -22,6 +22,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// The prefix of the tap's own `group.id` (never joined, never committed under).
+pub const TAP_GROUP_PREFIX: &str = "eventlens-tap-";
+
 /// How long a metadata or offset request may take before the session is retried.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -95,19 +98,30 @@ pub(crate) fn client_config(url: &BrokerUrl) -> ClientConfig {
     c
 }
 
-/// A consumer that joins no group (no `group.id`): it only reads what it is assigned.
+/// A consumer that joins no group: librdkafka's consumer wants a `group.id` to take an
+/// assignment, so it gets a name of its own (`eventlens-tap-PID-NANOS`) that it never
+/// subscribes with and never commits under: the brokers never see it as a group member,
+/// and no real group loses a partition.
 fn consumer(url: &BrokerUrl, stats: &Arc<SourceStats>) -> Result<StreamConsumer<Context>, String> {
     let mut c = client_config(url);
-    c.set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        // An offset past a partition's end, or one already deleted: start at its end (as a
-        // tail would), never fail.
-        .set("auto.offset.reset", "latest")
-        .set("enable.partition.eof", "false")
-        // Fetch in bigger batches: the source's throughput is the pipeline's, not the
-        // fetch round trip's.
-        .set("fetch.wait.max.ms", "100")
-        .set("queued.min.messages", "20000");
+    c.set(
+        "group.id",
+        format!(
+            "{TAP_GROUP_PREFIX}{}-{}",
+            std::process::id(),
+            super::now_nanos()
+        ),
+    )
+    .set("enable.auto.commit", "false")
+    .set("enable.auto.offset.store", "false")
+    // An offset past a partition's end, or one already deleted: start at its end (as a
+    // tail would), never fail.
+    .set("auto.offset.reset", "latest")
+    .set("enable.partition.eof", "false")
+    // Fetch in bigger batches: the source's throughput is the pipeline's, not the
+    // fetch round trip's.
+    .set("fetch.wait.max.ms", "100")
+    .set("queued.min.messages", "20000");
     c.create_with_context(Context {
         stats: stats.clone(),
     })
@@ -345,7 +359,10 @@ pub fn group_lags(url: &BrokerUrl, topics: &[String]) -> Result<Vec<GroupLag>, S
     }
     let mut out = Vec::new();
     for g in groups.groups() {
-        if g.name().is_empty() || !matches!(g.protocol_type(), "consumer" | "") {
+        if g.name().is_empty()
+            || g.name().starts_with(TAP_GROUP_PREFIX)
+            || !matches!(g.protocol_type(), "consumer" | "")
+        {
             continue;
         }
         // A client of the group's name asks for its committed offsets; it never subscribes,
