@@ -547,6 +547,44 @@ fn record_and_analyze_read_a_kafka_url() {
     assert_eq!(lag["broker"]["pending"], 4, "{lag}");
     assert_eq!(lag["broker"]["delivered"], 3, "{lag}");
     assert_eq!(lag["filter"], "p0 lag 1, p1 lag 0, p2 lag 3", "{lag}");
+    // Re-drive the capture into a topic of its own: every event once, its partitionkey as
+    // the record key (one key, one partition), in the capture's order within a partition.
+    let replayed = unique("replayed");
+    rt.block_on(create_topics(&address, &[&replayed]));
+    run_ok(&[
+        "replay",
+        cap.to_str().expect("path"),
+        "--to",
+        &format!("kafka://{address}/{replayed}"),
+        "--asap",
+    ]);
+    let got = rt.block_on(async {
+        let mut inbox = start(&format!("kafka://{address}/{replayed}")).await;
+        receive(&mut inbox, sent.len()).await
+    });
+    let mut by_id = BTreeMap::new();
+    let mut partition_of_key: BTreeMap<String, i64> = BTreeMap::new();
+    for e in &got {
+        let d = decode(&e.msg).expect("decodes");
+        let ev = &d.events[0];
+        assert!(ev.cloudevent, "{ev:?}");
+        if let Some(k) = e.msg.key_text() {
+            let p = e.msg.meta.partition.expect("partition");
+            assert_eq!(*partition_of_key.entry(k.to_string()).or_insert(p), p);
+        }
+        assert!(by_id.insert(ev.id.clone(), e).is_none(), "replayed twice");
+    }
+    for s in &sent {
+        let e = by_id
+            .get(&s.id)
+            .unwrap_or_else(|| panic!("not replayed: {s:?}"));
+        let want_key = match (s.id.as_str(), &s.key) {
+            ("bin-own-pk", _) => Some("own-key"),
+            (_, k) => k.as_deref(),
+        };
+        assert_eq!(e.msg.key_text(), want_key, "{s:?}");
+    }
+
     // No group committed on `payments`: nothing declared there.
     assert!(
         !edges
