@@ -140,8 +140,18 @@ const IDLE: Duration = Duration::from_secs(5);
 /// A bare consumer: every partition from the beginning, counting.
 async fn bare(broker: &str, topic: &str, records: u64) -> Result<Phase, String> {
     use futures_util::StreamExt;
+    // A group name only because librdkafka's consumer wants one to take an assignment: it
+    // never subscribes nor commits, as the source's tap.
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker)
+        .set(
+            "group.id",
+            format!(
+                "{}bench-{}",
+                super::kafka::TAP_GROUP_PREFIX,
+                std::process::id()
+            ),
+        )
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
         .set("queued.min.messages", "20000")
@@ -194,6 +204,7 @@ pub async fn run(broker: &str, records: u64) -> std::io::Result<KafkaBenchResult
     for r in created {
         r.map_err(|(t, e)| io(format!("creating {t}: {e}")))?;
     }
+    tracing::debug!("bench-kafka: topic {topic} created");
     let mut result = KafkaBenchResult {
         records,
         ..Default::default()
@@ -204,6 +215,7 @@ pub async fn run(broker: &str, records: u64) -> std::io::Result<KafkaBenchResult
         .map_err(|e| io(e.to_string()))?
         .map_err(io)?;
 
+    tracing::debug!("bench-kafka: {records} records produced");
     // 1. The bare consumer: counts, nothing else.
     result.bare = bare(broker, &topic, records).await.map_err(io)?;
 
