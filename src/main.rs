@@ -320,7 +320,7 @@ enum Command {
     /// worker, in the same run.
     #[command(hide = true, name = "bench-kafka")]
     BenchKafka {
-        /// A Kafka broker (a topic of its own is created, and deleted at the end).
+        /// A Kafka broker (a topic of its own is created, and left there).
         #[arg(long, default_value = "127.0.0.1:9092")]
         broker: String,
         /// Records to produce and read.

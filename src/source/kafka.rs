@@ -335,6 +335,7 @@ impl GroupLag {
 pub fn group_lags(url: &BrokerUrl, topics: &[String]) -> Result<Vec<GroupLag>, String> {
     use rdkafka::consumer::BaseConsumer;
     let meta: BaseConsumer = client_config(url)
+        .set("client.id", "eventlens-lag")
         .create()
         .map_err(|e| format!("a Kafka client: {e}"))?;
     let groups = meta
@@ -368,7 +369,8 @@ pub fn group_lags(url: &BrokerUrl, topics: &[String]) -> Result<Vec<GroupLag>, S
         // A client of the group's name asks for its committed offsets; it never subscribes,
         // so it never joins the group.
         let mut c = client_config(url);
-        c.set("group.id", g.name())
+        c.set("client.id", "eventlens-lag")
+            .set("group.id", g.name())
             .set("enable.auto.commit", "false");
         let asker: BaseConsumer = c
             .create()

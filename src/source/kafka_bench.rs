@@ -268,8 +268,8 @@ pub async fn run(broker: &str, records: u64) -> std::io::Result<KafkaBenchResult
         elapsed,
         ..Default::default()
     };
-    let _ = admin
-        .delete_topics(&[topic.as_str()], &AdminOptions::new())
-        .await;
+    // The topic is left on the broker: deleting it while librdkafka's destroyed consumer
+    // may still refresh its metadata crashed librdkafka 2.12 against tansu (a metadata
+    // answer for the deleted topic without a name; see the notes of issue 14).
     Ok(result)
 }
