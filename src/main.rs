@@ -319,6 +319,18 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Kafka benchmark: a topic filled first, then read from the beginning by a bare
+    /// rdkafka consumer that only counts and by the Kafka source through decode and the live
+    /// worker, in the same run.
+    #[command(hide = true, name = "bench-kafka")]
+    BenchKafka {
+        /// A Kafka broker (a topic of its own is created, and left there).
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        broker: String,
+        /// Records to produce and read.
+        #[arg(long, default_value_t = 500_000)]
+        records: u64,
+    },
     /// Live-source benchmark: core NATS on loopback through decode and store, against a
     /// bare async-nats subscriber that only counts, in the same run.
     #[command(hide = true, name = "bench-live")]
@@ -637,6 +649,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let rt = eventlens::source::runtime()?;
             let r = rt.block_on(eventlens::source::otlp_bench::run(seconds, concurrency))?;
+            print!("{}", r.report());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::BenchKafka { broker, records }) => {
+            let rt = eventlens::source::runtime()?;
+            let r = rt.block_on(eventlens::source::kafka_bench::run(&broker, records))?;
             print!("{}", r.report());
             Ok(ExitCode::SUCCESS)
         }

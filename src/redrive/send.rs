@@ -49,6 +49,7 @@ pub(super) enum Sender {
     Mqtt(Option<MqttSession>),
     Amqp(Option<Box<(lapin::Connection, lapin::Channel)>>),
     Redis(Option<redis::aio::MultiplexedConnection>),
+    Kafka(Option<rdkafka::producer::FutureProducer>),
 }
 
 impl Sender {
@@ -65,6 +66,7 @@ impl Sender {
             Destination::Mqtt { .. } => Sender::Mqtt(None),
             Destination::Amqp { .. } => Sender::Amqp(None),
             Destination::Redis { .. } => Sender::Redis(None),
+            Destination::Kafka { .. } => Sender::Kafka(None),
         })
     }
 
@@ -110,6 +112,14 @@ impl Sender {
                     let r = redis_send(conn, broker, &key, *pubsub, e, mode).await;
                     if r.is_err() {
                         *conn = None;
+                    }
+                    r
+                }
+                (Sender::Kafka(producer), Destination::Kafka { broker, .. }) => {
+                    let topic = need(channel, "topic")?;
+                    let r = kafka(producer, broker, &topic, e, mode).await;
+                    if r.is_err() {
+                        *producer = None;
                     }
                     r
                 }
@@ -579,4 +589,66 @@ async fn redis_send(
         .await
         .map_err(|err| SendError::retry(format!("XADD {key}: {err}")))?;
     Ok(())
+}
+
+/// One record by the CloudEvents Kafka binding: binary mode in `ce_` headers and
+/// `content-type`, or structured mode; the event's `partitionkey` is the record key, so
+/// records of one key land on one partition, in order.
+async fn kafka(
+    producer: &mut Option<rdkafka::producer::FutureProducer>,
+    url: &BrokerUrl,
+    topic: &str,
+    e: &RedriveEvent,
+    mode: Mode,
+) -> Result<(), SendError> {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    if producer.is_none() {
+        let p: FutureProducer = crate::source::kafka::client_config(url)
+            .set("message.timeout.ms", "10000")
+            // One in flight: records of a key keep their order through retries.
+            .set("enable.idempotence", "false")
+            .set("max.in.flight.requests.per.connection", "1")
+            .create()
+            .map_err(|err| SendError::fatal(format!("a Kafka producer: {err}")))?;
+        *producer = Some(p);
+    }
+    let Some(p) = producer.as_ref() else {
+        return Err(SendError::retry("not connected"));
+    };
+    let key = e.extensions.iter().find_map(|(k, v)| match v {
+        Attr::Str(s) if k == "partitionkey" => Some(s.clone()),
+        _ => None,
+    });
+    let (headers, payload) = match mode {
+        Mode::Binary => {
+            let mut h: Vec<(String, String)> = binary_attributes(e)
+                .into_iter()
+                .map(|(k, v)| (format!("ce_{k}"), v))
+                .collect();
+            if let Some(ct) = data_content_type(e) {
+                h.push(("content-type".into(), ct));
+            }
+            (h, e.body())
+        }
+        Mode::Structured => (
+            vec![("content-type".to_string(), STRUCTURED.to_string())],
+            structured_json(e),
+        ),
+    };
+    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+    for (k, v) in &headers {
+        owned = owned.insert(Header {
+            key: k.as_str(),
+            value: Some(v.as_str()),
+        });
+    }
+    let mut record = FutureRecord::to(topic).payload(&payload).headers(owned);
+    if let Some(k) = &key {
+        record = record.key(k);
+    }
+    p.send(record, Duration::from_secs(5))
+        .await
+        .map(|_| ())
+        .map_err(|(err, _)| SendError::retry(format!("producing to {topic}: {err}")))
 }

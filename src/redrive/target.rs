@@ -40,6 +40,12 @@ pub enum Destination {
         key: Option<String>,
         pubsub: bool,
     },
+    /// `kafka://host:port[/TOPIC]` (or `kafka+ssl://`): a record per event, its
+    /// `partitionkey` as the record key (so partitioning holds).
+    Kafka {
+        broker: Box<BrokerUrl>,
+        topic: Option<String>,
+    },
 }
 
 impl fmt::Debug for Target {
@@ -88,7 +94,8 @@ impl Target {
             Destination::Nats { subject: c, .. }
             | Destination::Mqtt { topic: c, .. }
             | Destination::Amqp { key: c, .. }
-            | Destination::Redis { key: c, .. } => c.as_deref().or(channel),
+            | Destination::Redis { key: c, .. }
+            | Destination::Kafka { topic: c, .. } => c.as_deref().or(channel),
         }
     }
 
@@ -136,8 +143,8 @@ impl Destination {
         if !crate::source::url::is_broker_url(url) {
             return Err(format!(
                 "{redacted}: unknown scheme {scheme:?}: re-drive sends to http://, https://, \
-                 nats://, mqtt://, amqp:// and redis:// (over TLS tls://, mqtts://, amqps://, \
-                 rediss://)"
+                 nats://, mqtt://, amqp://, redis:// and kafka:// (over TLS tls://, mqtts://, \
+                 amqps://, rediss://, kafka+ssl://)"
             ));
         }
         let (head, path, query) = split(url);
@@ -201,6 +208,23 @@ impl Destination {
             Endpoint::Otlp { .. } => Err(format!(
                 "{redacted}: an OTLP receiver is eventlens's own listener, not a target"
             )),
+            Endpoint::Kafka { topics, .. } => {
+                if path.is_empty() {
+                    return Ok(Destination::Kafka {
+                        broker: Box::new(probe),
+                        topic: None,
+                    });
+                }
+                match <[String; 1]>::try_from(topics) {
+                    Ok([topic]) => Ok(Destination::Kafka {
+                        broker: Box::new(probe),
+                        topic: Some(topic),
+                    }),
+                    Err(_) => Err(format!(
+                        "{redacted}: re-drive produces to one topic (kafka://host:port/TOPIC)"
+                    )),
+                }
+            }
             Endpoint::RedisStream { .. } | Endpoint::RedisChannel { .. } => {
                 match path.split_once('/').unwrap_or((path, "")) {
                     ("stream" | "", key) => Ok(Destination::Redis {

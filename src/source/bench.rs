@@ -284,7 +284,7 @@ pub async fn run(
 }
 
 /// Resident and peak resident memory of this process in MB (`/proc/self/status`).
-fn memory_mb() -> (f64, f64) {
+pub(crate) fn memory_mb() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

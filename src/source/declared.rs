@@ -8,7 +8,10 @@
 //! - an AMQP source: the queues bound to its exchange (binding keys, consumers, messages
 //!   ready and unacknowledged, deliveries), through RabbitMQ's management HTTP API at the
 //!   same host, port 15672 (`?mgmt=PORT` or `?mgmt=http://host:port` overrides), with the
-//!   URL's credentials. Queues that eventlens's own taps consume are left out.
+//!   URL's credentials. Queues that eventlens's own taps consume are left out;
+//! - a Kafka source: the consumer groups that committed offsets on its topics (members,
+//!   committed offsets, lag per partition: log end offset minus committed offset), through
+//!   librdkafka's group list, committed-offset and watermark requests.
 //!
 //! Each answer becomes one declared record per consumer in the capture format
 //! ([`declared_line`]), queued on the source's [`SourceStats`] for whoever records or shows
@@ -138,6 +141,8 @@ enum Asker {
         Box<super::redis::Target>,
     ),
     Amqp(reqwest::Client),
+    /// Kafka: a client per question, on a blocking thread (librdkafka's requests block).
+    Kafka,
 }
 
 impl Asker {
@@ -172,6 +177,7 @@ impl Asker {
             Endpoint::Otlp { .. } => {
                 return Err("an OTLP receiver declares no consumers".into());
             }
+            Endpoint::Kafka { .. } => Asker::Kafka,
         })
     }
 
@@ -220,6 +226,7 @@ impl Asker {
                     vhost, exchange, ..
                 },
             ) => rabbitmq(http, url, stats, vhost, exchange).await,
+            (Asker::Kafka, Endpoint::Kafka { topics, .. }) => kafka_groups(url, topics).await,
             _ => Err("this source declares nothing".into()),
         }
     }
@@ -346,6 +353,35 @@ async fn redis_groups(
     }
     out.sort_by(|a, b| a.consumer.cmp(&b.consumer));
     Ok(out)
+}
+
+/// The consumer groups that committed offsets on the topics: one declared consumer per
+/// group and topic, its lag (log end offset minus committed offset, summed over the
+/// partitions) as `pending`, its committed offsets as `delivered`, its members as
+/// `consumers`, and the lag of each partition in `filter`.
+async fn kafka_groups(url: &BrokerUrl, topics: &[String]) -> Result<Vec<DeclaredConsumer>, String> {
+    let (url, topics) = (url.clone(), topics.to_vec());
+    let lags = tokio::task::spawn_blocking(move || super::kafka::group_lags(&url, &topics))
+        .await
+        .map_err(|e| format!("consumer groups: {e}"))??;
+    let time = now_nanos();
+    Ok(lags
+        .into_iter()
+        .map(|g| DeclaredConsumer {
+            filter: Some(g.per_partition()),
+            figures: DeclaredFigures {
+                time,
+                delivered: Some(g.committed()),
+                pending: Some(g.lag()),
+                ack_pending: None,
+                consumers: Some(g.members),
+            },
+            channel: g.topic,
+            consumer: g.group,
+            kind: "kafka-group",
+            system: "kafka",
+        })
+        .collect())
 }
 
 // One path segment of the management API.

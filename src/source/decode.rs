@@ -357,7 +357,7 @@ fn from_checked(
         Some(s) => s.to_string(),
         None => plain_source(msg),
     };
-    DecodedEvent {
+    let mut ev = DecodedEvent {
         cloudevent: true,
         specversion: c.specversion.to_string(),
         id,
@@ -385,6 +385,19 @@ fn from_checked(
         shape: None,
         violations,
         notes: c.notes.clone(),
+    };
+    key_extension(msg, &mut ev.extensions);
+    ev
+}
+
+/// The Kafka binding maps the record key to the `partitionkey` extension (an event's own
+/// `partitionkey` stands). A key that is not UTF-8 text is left out.
+fn key_extension(msg: &Message, extensions: &mut Vec<(String, Attr)>) {
+    if msg.system != System::Kafka || extensions.iter().any(|(k, _)| k == "partitionkey") {
+        return;
+    }
+    if let Some(key) = msg.key_text() {
+        extensions.push(("partitionkey".to_string(), Attr::Str(key.to_string())));
     }
 }
 
@@ -444,6 +457,7 @@ pub fn plain(msg: &Message) -> DecodedEvent {
         datacontenttype: ct.map(str::to_string),
         ..Default::default()
     };
+    key_extension(msg, &mut ev.extensions);
     if !msg.payload.is_empty() {
         let json = is_json_type(ct)
             && serde_json::from_slice::<serde::de::IgnoredAny>(&msg.payload).is_ok();
@@ -669,5 +683,45 @@ mod tests {
         a.key = Some(b"orders.created".to_vec());
         assert_eq!(plain(&a).ty, "orders.created");
         assert_eq!(plain(&a).data.map(|d| d.json), Some(false));
+    }
+
+    #[test]
+    fn a_kafka_record_key_is_the_partitionkey_unless_the_event_has_one() {
+        let mut plain_rec = Message::new(System::Kafka, "orders", b"x".to_vec());
+        plain_rec.key = Some(b"customer-7".to_vec());
+        let ext = |m: &Message| decode(m).expect("decodes").events[0].extensions.clone();
+        assert_eq!(
+            ext(&plain_rec),
+            vec![("partitionkey".to_string(), Attr::Str("customer-7".into()))]
+        );
+        let mut binary = with_headers(
+            System::Kafka,
+            "orders",
+            &[
+                ("ce_specversion", "1.0"),
+                ("ce_id", "1"),
+                ("ce_source", "/s"),
+                ("ce_type", "T"),
+            ],
+            "{}",
+        );
+        binary.key = Some(b"k-1".to_vec());
+        assert_eq!(
+            ext(&binary),
+            vec![("partitionkey".to_string(), Attr::Str("k-1".into()))]
+        );
+        binary
+            .headers
+            .push(("ce_partitionkey".into(), "own".into()));
+        assert_eq!(
+            ext(&binary),
+            vec![("partitionkey".to_string(), Attr::Str("own".into()))]
+        );
+        // Not UTF-8, or another transport's key (AMQP's routing key): no partitionkey.
+        plain_rec.key = Some(vec![0xff, 0xfe]);
+        assert!(ext(&plain_rec).is_empty());
+        let mut a = Message::new(System::Amqp, "events", b"x".to_vec());
+        a.key = Some(b"orders.created".to_vec());
+        assert!(ext(&a).is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! and [`capture`] writes them in the capture format.
 //!
 //! Back-pressure by kind: durable sources (JetStream, Redis Streams, AMQP with acks, MQTT
-//! QoS 1/2) wait for room and lose nothing; lossy ones (core NATS, MQTT QoS 0, Redis
+//! QoS 1/2, Kafka) wait for room and lose nothing; lossy ones (core NATS, MQTT QoS 0, Redis
 //! pub/sub) drop and count. A source reconnects with exponential backoff and jitter and
 //! reports its [`SourceStatus`] and counters in [`SourceStats`].
 //!
@@ -17,6 +17,8 @@ pub mod bench;
 pub mod capture;
 pub mod declared;
 pub mod decode;
+pub mod kafka;
+pub mod kafka_bench;
 pub mod message;
 pub mod mqtt;
 pub mod nats;
@@ -47,8 +49,8 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, or over TLS `tls://`,
-    /// `mqtts://`, `amqps://`, `rediss://`), a listener (`webhook://`), a Server-Sent
+    /// A broker URL (`nats://`, `mqtt://`, `amqp://`, `redis://`, `kafka://`, or over TLS
+    /// `tls://`, `mqtts://`, `amqps://`, `rediss://`, `kafka+ssl://`), a listener (`webhook://`), a Server-Sent
     /// Events stream (`sse+http://`, `sse+https://`), or else a file path.
     pub fn from_arg(arg: &str) -> Result<DataSource, url::UrlError> {
         if url::is_broker_url(arg) {
@@ -732,6 +734,7 @@ async fn run(url: BrokerUrl, outlet: Outlet) {
             Endpoint::Webhook { .. } => webhook::run(&url, &outlet).await,
             Endpoint::Sse { .. } => sse::run(&url, &outlet).await,
             Endpoint::Otlp { .. } => otlp::run(&url, &outlet).await,
+            Endpoint::Kafka { .. } => kafka::run(&url, &outlet).await,
         }
     };
     // The declared topology is asked for beside the source, on a connection of its own; it

@@ -45,6 +45,50 @@ pub enum Endpoint {
     /// picks the default port. `?max_body=BYTES` limits a request (default
     /// [`DEFAULT_MAX_BODY`]).
     Otlp { grpc: bool, max_body: usize },
+    /// `kafka://host:port/TOPIC[,TOPIC...]` (or `kafka+ssl://`): every partition of each
+    /// topic, assigned by hand (no consumer group, nothing committed), from
+    /// `?from=beginning` (the default), `end`, an offset or an RFC 3339 time.
+    Kafka {
+        topics: Vec<String>,
+        start: KafkaStart,
+    },
+}
+
+/// Where a Kafka source starts, in every partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KafkaStart {
+    /// The oldest record each partition still holds.
+    Beginning,
+    /// Only records produced from now on.
+    End,
+    /// This offset in every partition (a partition that does not reach it yet starts at
+    /// its end, by librdkafka's `auto.offset.reset`).
+    Offset(i64),
+    /// The first record at or after this time (nanoseconds since the epoch).
+    Time(i64),
+}
+
+impl KafkaStart {
+    /// `?from=`: `beginning` (or `earliest`), `end` (or `latest`), an offset, or an RFC
+    /// 3339 time.
+    pub fn parse(text: &str) -> Result<KafkaStart, String> {
+        match text.trim() {
+            "" | "beginning" | "earliest" | "start" => Ok(KafkaStart::Beginning),
+            "end" | "latest" => Ok(KafkaStart::End),
+            t if t.bytes().all(|b| b.is_ascii_digit()) => t
+                .parse()
+                .map(KafkaStart::Offset)
+                .map_err(|_| format!("from={t:?}: the offset is too large")),
+            t => crate::time::parse_rfc3339(t)
+                .map(KafkaStart::Time)
+                .map_err(|e| {
+                    format!(
+                        "from={t:?}: expected beginning, end, an offset or an RFC 3339 time \
+                         ({e})"
+                    )
+                }),
+        }
+    }
 }
 
 /// The largest request body a webhook reads unless `?max_body=` says otherwise: 4 MiB.
@@ -160,6 +204,8 @@ fn scheme_info(scheme: &str) -> Option<(&'static str, bool, u16)> {
         "sse+https" => ("sse", true, 443),
         "otlp" | "otlp+http" => ("otlp", false, 4318),
         "otlp+grpc" => ("otlp", false, 4317),
+        "kafka" => ("kafka", false, 9092),
+        "kafka+ssl" => ("kafka", true, 9093),
         _ => return None,
     })
 }
@@ -230,8 +276,9 @@ impl BrokerUrl {
         let scheme = scheme.to_ascii_lowercase();
         let Some((transport, is_tls, default_port)) = scheme_info(&scheme) else {
             return Err(err(format!(
-                "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp:// and \
-                 redis://, over TLS tls:// (or nats+tls://), mqtts://, amqps:// and rediss://, \
+                "unknown scheme {scheme:?}: eventlens reads nats://, mqtt://, amqp://, \
+                 redis:// and kafka://, over TLS tls:// (or nats+tls://), mqtts://, amqps://, \
+                 rediss:// and kafka+ssl://, \
                  Server-Sent Events with sse+http:// and sse+https://, and listens with \
                  webhook://, otlp:// and otlp+grpc://"
             )));
@@ -332,6 +379,7 @@ impl BrokerUrl {
                         "amqp" => "amqps://",
                         "webhook" | "otlp" => "a reverse proxy in front of the listener",
                         "sse" => "sse+https://",
+                        "kafka" => "kafka+ssl://",
                         _ => "rediss://",
                     }
                 )));
@@ -430,6 +478,32 @@ impl BrokerUrl {
                         Some(b) => crate::ingest::Limits::parse_size(b)
                             .map_err(|e| err(format!("max_body: {e}")))?,
                     },
+                }
+            }
+            "kafka" => {
+                let topics: Vec<String> = path
+                    .trim_end_matches('/')
+                    .split(',')
+                    .map(|t| percent_decode(t.trim()))
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                if topics.is_empty() {
+                    return Err(err("no topic: kafka://host:port/TOPIC[,TOPIC...]".into()));
+                }
+                // Kafka's own rule for a topic name (the broker refuses any other).
+                if let Some(bad) = topics.iter().find(|t| {
+                    t.len() > 249
+                        || !t
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                }) {
+                    return Err(err(format!(
+                        "topic {bad:?}: a Kafka topic is at most 249 of a-z A-Z 0-9 . _ -"
+                    )));
+                }
+                Endpoint::Kafka {
+                    topics,
+                    start: KafkaStart::parse(param("from").unwrap_or("beginning")).map_err(err)?,
                 }
             }
             _ => match path.split_once('/') {
@@ -629,13 +703,61 @@ mod tests {
             "nats://localhost",
             "amqp://localhost/",
             "redis://localhost/orders",
-            "kafka://localhost/orders",
+            "kafka://localhost/",
+            "kafka://localhost/orders?from=yesterday",
+            "kafka://localhost/a/b",
             "mqtt://localhost/a?qos=3",
         ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }
         assert!(is_broker_url("nats://x/y") && is_broker_url("AMQP://x"));
         assert!(!is_broker_url("capture.jsonl") && !is_broker_url("http://x"));
+    }
+
+    #[test]
+    fn a_kafka_url_names_its_topics_and_where_to_start() {
+        let u = BrokerUrl::parse("kafka://u:s3cret@127.0.0.1:19092/orders,payments?from=end")
+            .expect("parses");
+        assert_eq!(u.address(), "127.0.0.1:19092");
+        assert_eq!(u.tls, None);
+        assert_eq!(
+            u.endpoint,
+            Endpoint::Kafka {
+                topics: vec!["orders".into(), "payments".into()],
+                start: KafkaStart::End
+            }
+        );
+        assert!(!u.to_string().contains("s3cret"));
+        let start = |q: &str| match BrokerUrl::parse(&format!("kafka://h/t{q}")).map(|u| u.endpoint)
+        {
+            Ok(Endpoint::Kafka { start, .. }) => Ok(start),
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(start(""), Ok(KafkaStart::Beginning));
+        assert_eq!(start("?from=earliest"), Ok(KafkaStart::Beginning));
+        assert_eq!(start("?from=42"), Ok(KafkaStart::Offset(42)));
+        assert_eq!(
+            start("?from=2026-01-02T03:04:05Z"),
+            Ok(KafkaStart::Time(1_767_323_045_000_000_000))
+        );
+        assert!(start("?from=-1").is_err());
+        assert!(start("?from=99999999999999999999").is_err());
+        let u = BrokerUrl::parse("kafka+ssl://broker/t?ca=/ca.pem").expect("parses");
+        assert_eq!(u.address(), "broker:9093");
+        assert_eq!(
+            u.tls,
+            Some(TlsOptions {
+                ca_file: Some("/ca.pem".into()),
+                insecure: false
+            })
+        );
+        assert_eq!(
+            BrokerUrl::parse("kafka://h").expect_err("no topic").message,
+            "no topic: kafka://host:port/TOPIC[,TOPIC...]"
+        );
+        assert!(BrokerUrl::parse("kafka://h/t?insecure=1").is_err());
+        assert!(is_broker_url("kafka://h/t") && is_broker_url("KAFKA+SSL://h/t"));
     }
 
     #[test]
@@ -787,6 +909,7 @@ mod tests {
         assert!(BrokerUrl::parse("amqp://h/%2f?exchange=x&insecure=1").is_err());
         assert!(BrokerUrl::parse("rediss://h/channel/x?insecure=maybe").is_err());
         let e = BrokerUrl::parse("kafkas://h/x").expect_err("unknown");
+        assert!(e.message.contains("kafka+ssl://"), "{e}");
         assert!(e.message.contains("rediss://"), "{e}");
     }
 }

@@ -9,7 +9,7 @@ use egui::RichText;
 use std::sync::Arc;
 
 /// Presets: (button, URL, user, password).
-const PRESETS: [(&str, &str, &str, &str); 10] = [
+const PRESETS: [(&str, &str, &str, &str); 11] = [
     ("NATS: all subjects", "nats://127.0.0.1:4222/>", "", ""),
     (
         "NATS JetStream: stream ORDERS",
@@ -33,6 +33,12 @@ const PRESETS: [(&str, &str, &str, &str); 10] = [
     (
         "Redis: stream events",
         "redis://127.0.0.1:6379/stream/events",
+        "",
+        "",
+    ),
+    (
+        "Kafka: topic events, from the beginning",
+        "kafka://127.0.0.1:9092/events?from=beginning",
         "",
         "",
     ),
@@ -98,8 +104,8 @@ impl ConnectDialog {
         }
         if out.is_empty() {
             return Err(
-                "give a broker URL (nats://, mqtt://, amqp:// or redis://; over TLS tls://, \
-                 mqtts://, amqps:// or rediss://), a webhook to listen on (webhook://), \
+                "give a broker URL (nats://, mqtt://, amqp://, redis:// or kafka://; over TLS \
+                 tls://, mqtts://, amqps://, rediss:// or kafka+ssl://), a webhook to listen on (webhook://), \
                  an event stream to read (sse+http://, sse+https://) or an OTLP receiver \
                  (otlp://, otlp+grpc://)"
                     .into(),
@@ -154,8 +160,9 @@ impl ConnectDialog {
                         "One or more URLs, separated by spaces: nats://host:port/SUBJECT, \
                          nats://…/stream/NAME, mqtt://host:port/FILTER, \
                          amqp://host:port/vhost?exchange=X&key=PATTERN, \
-                         redis://host:port/stream/KEY or /channel/PATTERN. Over TLS: tls://, \
-                         mqtts://, amqps://, rediss:// (?ca=FILE trusts a private CA, \
+                         redis://host:port/stream/KEY or /channel/PATTERN, \
+                         kafka://host:port/TOPIC[,TOPIC…]?from=beginning|end|OFFSET|TIME. Over \
+                         TLS: tls://, mqtts://, amqps://, rediss://, kafka+ssl:// (?ca=FILE trusts a private CA, \
                          ?insecure=1 skips certificate verification). Listen for CloudEvents \
                          over HTTP: webhook://127.0.0.1:8080/PATH (Bearer token from \
                          EVENTLENS_WEBHOOK_TOKEN). Read a Server-Sent Events stream: \
