@@ -584,6 +584,29 @@ fn record_and_analyze_read_a_kafka_url() {
         };
         assert_eq!(e.msg.key_text(), want_key, "{s:?}");
     }
+    // Into a topic the broker does not have: said at once, naming the topic, and the run
+    // fails; not a delivery timeout per record.
+    let missing = unique("missing");
+    let t = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .args(["replay", cap.to_str().expect("path"), "--to"])
+        .arg(format!("kafka://{address}/{missing}"))
+        .arg("--asap")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs eventlens");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!("0 delivered, {} not delivered", sent.len())),
+        "{report}"
+    );
+    assert!(report.contains(&format!("topic {missing}")), "{report}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}: {report}",
+        t.elapsed()
+    );
 
     // No group committed on `payments`: nothing declared there.
     assert!(

@@ -1042,7 +1042,7 @@ fn the_connect_dialog_fills_presets_and_says_why_a_url_cannot_be_read() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
     h.run_steps(1);
     h.get_by_label("Broker URL")
-        .type_text("kafka://127.0.0.1:9092/orders");
+        .type_text("pulsar://127.0.0.1:6650/orders");
     h.run_steps(2);
     h.get_by_label("Connect").click();
     h.run_steps(3);

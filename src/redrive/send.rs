@@ -49,7 +49,11 @@ pub(super) enum Sender {
     Mqtt(Option<MqttSession>),
     Amqp(Option<Box<(lapin::Connection, lapin::Channel)>>),
     Redis(Option<redis::aio::MultiplexedConnection>),
-    Kafka(Option<rdkafka::producer::FutureProducer>),
+    /// The producer, and what the broker said of each topic: there (`None`), or why not.
+    Kafka(
+        Option<rdkafka::producer::FutureProducer>,
+        std::collections::HashMap<String, Option<String>>,
+    ),
 }
 
 impl Sender {
@@ -66,7 +70,7 @@ impl Sender {
             Destination::Mqtt { .. } => Sender::Mqtt(None),
             Destination::Amqp { .. } => Sender::Amqp(None),
             Destination::Redis { .. } => Sender::Redis(None),
-            Destination::Kafka { .. } => Sender::Kafka(None),
+            Destination::Kafka { .. } => Sender::Kafka(None, Default::default()),
         })
     }
 
@@ -115,9 +119,9 @@ impl Sender {
                     }
                     r
                 }
-                (Sender::Kafka(producer), Destination::Kafka { broker, .. }) => {
+                (Sender::Kafka(producer, topics), Destination::Kafka { broker, .. }) => {
                     let topic = need(channel, "topic")?;
-                    let r = kafka(producer, broker, &topic, e, mode).await;
+                    let r = kafka(producer, topics, broker, &topic, e, mode).await;
                     if r.is_err() {
                         *producer = None;
                     }
@@ -596,6 +600,7 @@ async fn redis_send(
 /// records of one key land on one partition, in order.
 async fn kafka(
     producer: &mut Option<rdkafka::producer::FutureProducer>,
+    topics: &mut std::collections::HashMap<String, Option<String>>,
     url: &BrokerUrl,
     topic: &str,
     e: &RedriveEvent,
@@ -603,6 +608,10 @@ async fn kafka(
 ) -> Result<(), SendError> {
     use rdkafka::message::{Header, OwnedHeaders};
     use rdkafka::producer::{FutureProducer, FutureRecord};
+    // A topic found missing stays missing for the run: each of its events fails at once.
+    if let Some(Some(why)) = topics.get(topic) {
+        return Err(SendError::fatal(why.clone()));
+    }
     if producer.is_none() {
         let p: FutureProducer = crate::source::kafka::client_config(url)
             .set("message.timeout.ms", "10000")
@@ -616,6 +625,53 @@ async fn kafka(
     let Some(p) = producer.as_ref() else {
         return Err(SendError::retry("not connected"));
     };
+    if !topics.contains_key(topic) {
+        // A topic the broker does not have (and does not create): said at once, not after
+        // each record's delivery timeout.
+        let (client, name) = (p.clone(), topic.to_string());
+        let found = tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer as _;
+            client
+                .client()
+                .fetch_metadata(Some(&name), Duration::from_secs(5))
+                .map(|m| {
+                    m.topics()
+                        .iter()
+                        .find(|t| t.name() == name)
+                        .map(|t| (t.error(), t.partitions().len()))
+                })
+        })
+        .await
+        .map_err(|err| SendError::retry(format!("asking for topic {topic}: {err}")))?;
+        match found {
+            Err(err) => {
+                return Err(SendError::retry(format!(
+                    "asking {} for topic {topic}: {err}",
+                    url.address()
+                )));
+            }
+            Ok(Some((None, n))) if n > 0 => {
+                topics.insert(topic.to_string(), None);
+            }
+            Ok(found) => {
+                let why = match found {
+                    Some((Some(err), _)) => format!(
+                        "topic {topic} on {}: {:?} (create the topic first, or let the \
+                         broker create topics)",
+                        url.address(),
+                        rdkafka::error::RDKafkaErrorCode::from(err)
+                    ),
+                    _ => format!(
+                        "topic {topic} does not exist on {} (create it first, or let the \
+                         broker create topics)",
+                        url.address()
+                    ),
+                };
+                topics.insert(topic.to_string(), Some(why.clone()));
+                return Err(SendError::fatal(why));
+            }
+        }
+    }
     let key = e.extensions.iter().find_map(|(k, v)| match v {
         Attr::Str(s) if k == "partitionkey" => Some(s.clone()),
         _ => None,

@@ -358,13 +358,13 @@ mod tests {
         assert_eq!(urls[0].password.as_deref(), Some("typed"));
         assert!(urls.iter().all(|u| !u.redacted().contains("pw1")));
         let e = ConnectDialog {
-            urls: "kafka://127.0.0.1:9092/orders".into(),
+            urls: "pulsar://127.0.0.1:6650/orders".into(),
             ..Default::default()
         }
         .parse()
         .expect_err("unknown scheme");
         assert!(
-            e.contains("unknown scheme") && e.contains("mqtts://"),
+            e.contains("unknown scheme") && e.contains("mqtts://") && e.contains("kafka://"),
             "{e}"
         );
     }
