@@ -635,6 +635,77 @@ async fn commit_offsets(address: &str, group: &str, topic: &str, offsets: &[(i32
     c.commit(&tpl, CommitMode::Sync).expect("commit");
 }
 
+/// A consumer group that takes fewer records than arrive, ask after ask, is a
+/// `growing-lag` finding: its lag rose at every ask while its committed offsets moved (it
+/// is not idle). Records are produced and offsets committed by rdkafka clients, as a real
+/// producer and a slow consumer of the group would.
+#[test]
+fn a_group_falling_behind_is_a_growing_lag_finding() {
+    let broker = Tansu::start();
+    let address = broker.address();
+    let topic = unique("behind");
+    let group = unique("slow-group");
+    let rt = runtime();
+    rt.block_on(async {
+        create_topics(&address, &[&topic]).await;
+        let p = producer(&address);
+        produce(&p, &topic, 0, None, &[], "first", "", Mode::Plain).await;
+        commit_offsets(&address, &group, &topic, &[(0, 1)]).await;
+    });
+    // Meanwhile, every 250 ms: six records in, two taken (committed).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeding = {
+        let (address, topic, group, stop) =
+            (address.clone(), topic.clone(), group.clone(), stop.clone());
+        rt.spawn(async move {
+            let p = producer(&address);
+            let mut committed = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for i in 0..6 {
+                    produce(&p, &topic, 0, None, &[], &format!("r{i}"), "", Mode::Plain).await;
+                }
+                committed += 2;
+                commit_offsets(&address, &group, &topic, &[(0, committed)]).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            committed
+        })
+    };
+    let url = format!("kafka://{address}/{topic}?poll=500ms");
+    let (json, _) = run_ok(&["analyze", &url, "--duration", "5s", "--json"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let committed = rt.block_on(feeding).expect("feeder");
+    let r: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let findings = r["findings"].as_array().expect("findings");
+    let of_group: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| {
+            f["nodes"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| *n == format!("service:{group}")))
+        })
+        .collect();
+    assert_eq!(of_group.len(), 1, "{of_group:#?}");
+    let f = of_group[0];
+    assert_eq!(f["kind"], "growing-lag", "{f:#}");
+    assert_eq!(f["evidence"]["declared_kind"], "kafka-group", "{f:#}");
+    let (first, last) = (
+        &f["evidence"]["broker_first"],
+        &f["evidence"]["broker_last"],
+    );
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("a number: {f:#}"));
+    // Four more waiting and two more committed per round: both moved.
+    assert!(n(&last["pending"]) > n(&first["pending"]), "{f:#}");
+    assert!(n(&last["delivered"]) > n(&first["delivered"]), "{f:#}");
+    assert!(n(&last["delivered"]) <= committed as u64, "{f:#}");
+    assert!(
+        f["title"]
+            .as_str()
+            .is_some_and(|t| t.contains(&group) && t.contains("grew at each of the last")),
+        "{f:#}"
+    );
+}
+
 #[test]
 fn a_bad_kafka_url_is_refused_with_a_clear_error() {
     for (url, says) in [

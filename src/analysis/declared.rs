@@ -7,6 +7,11 @@
 //! and the last time the broker was asked (asked once: nothing was ever delivered to it).
 //! Without figures, it is idle when events were seen published to its channel and none
 //! delivered to it.
+//!
+//! `growing-lag`: a declared consumer that is not idle, but has more waiting for it
+//! (JetStream pending, a Kafka group's lag, a Redis group's lag, a RabbitMQ queue's ready
+//! messages) at each of the last [`RISES`] asks: it consumes more slowly than its channel
+//! is produced to, and falls further behind for as long as that lasts.
 
 use super::config::AnalysisConfig;
 use super::findings::{Acc, Evidence, Finding, Kind, Severity, name, plural};
@@ -117,6 +122,85 @@ pub fn idle_consumers(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Findin
                 broker_last: Some(*last),
                 published: Some(published),
                 delivered: Some(observed),
+                ..Evidence::default()
+            },
+        ));
+    }
+}
+
+/// Asks in a row that must each find more waiting than the one before for a
+/// `growing-lag` finding: with the source's poll every 5 s, 15 s of growth.
+pub const RISES: u32 = 3;
+
+pub fn growing_lags(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+    let mut idle = Vec::new();
+    idle_consumers(store, _cfg, &mut idle);
+    for d in &store.declared {
+        let (from, last) = (&d.rise_from, &d.last);
+        let (Some(before), Some(now)) = (from.pending, last.pending) else {
+            continue;
+        };
+        if d.rises < RISES || now <= before {
+            continue;
+        }
+        // Receiving nothing at all says more: `idle-consumer` speaks for it.
+        if idle
+            .iter()
+            .any(|f| f.edge_ids.first() == Some(&(d.channel, d.consumer)))
+        {
+            continue;
+        }
+        let consumer = name(store, d.consumer);
+        let channel = name(store, d.channel);
+        let kind = store.str(d.kind).to_string();
+        let secs = (last.time - from.time) as f64 / 1e9;
+        let rate = if secs > 0.0 {
+            format!(
+                ", {} a second",
+                crate::analysis::series::fmt_rate((now - before) as f64 / secs)
+            )
+        } else {
+            String::new()
+        };
+        let delivered = match (from.delivered, last.delivered) {
+            (Some(a), Some(b)) if b != a => format!("; meanwhile it took {} more", b - a),
+            (Some(a), Some(_)) => format!("; meanwhile it took nothing (delivered {a})"),
+            _ => String::new(),
+        };
+        let filter = if d.filter.is_none() {
+            String::new()
+        } else {
+            format!(
+                " (now {})",
+                crate::analysis::report::clean(store.str(d.filter))
+            )
+        };
+        let mut acc = Acc::default();
+        acc.edge(d.channel, d.consumer);
+        acc.count = now - before;
+        acc.time(from.time);
+        acc.time(last.time);
+        out.push(acc.finish(
+            store,
+            Kind::GrowingLag,
+            Severity::Warning,
+            format!(
+                "{consumer}: its lag on {channel} grew at each of the last {} asks, from {before} to {now}",
+                d.rises
+            ),
+            format!(
+                "The broker declares {kind} {consumer} on {channel}. What waits for it grew \
+                 at each of the last {} times the broker was asked, from {before} to \
+                 {now}{filter} over {secs:.0} s{rate}{delivered}. It consumes more slowly \
+                 than {channel} is produced to, and falls further behind for as long as \
+                 this lasts. Give it more consumers (for a Kafka topic, more partitions \
+                 too), make its handler faster, or look for retries and errors in it.",
+                d.rises
+            ),
+            Evidence {
+                declared_kind: Some(kind),
+                broker_first: Some(*from),
+                broker_last: Some(*last),
                 ..Evidence::default()
             },
         ));
@@ -258,5 +342,85 @@ mod tests {
         // Nothing published: nothing to receive, nothing to report.
         let f = idle(&store_of(&[declared("unseen", "2024-05-01T10:00:05Z", "")]));
         assert!(f.is_empty());
+    }
+
+    fn growing(lines: &[String]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        growing_lags(&store_of(lines), &AnalysisConfig::default(), &mut out);
+        out
+    }
+
+    /// Asks 5 s apart with these (delivered, pending) figures.
+    fn asks(consumer: &str, figures: &[(u64, u64)]) -> Vec<String> {
+        figures
+            .iter()
+            .enumerate()
+            .map(|(i, (delivered, pending))| {
+                declared(
+                    consumer,
+                    &format!("2024-05-01T10:00:{:02}Z", i * 5),
+                    &format!(r#","lensdelivered":"{delivered}","lenspending":"{pending}""#),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_consumer_whose_lag_grows_at_every_ask_is_growing_lag() {
+        // Consuming (delivered moves), but less than arrives: 10, 40, 70, 100 waiting.
+        let lines = asks("slow", &[(0, 5), (10, 10), (20, 40), (30, 70), (40, 100)]);
+        let f = growing(&lines);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, Kind::GrowingLag);
+        assert_eq!(f[0].nodes, vec!["channel:orders", "service:slow"]);
+        // The run began at the second ask (5 to 10 was a rise too): four rises, 5 to 100.
+        assert!(
+            f[0].title
+                .contains("grew at each of the last 4 asks, from 5 to 100"),
+            "{}",
+            f[0].title
+        );
+        assert!(
+            f[0].detail.contains("over 20 s") && f[0].detail.contains("took 40 more"),
+            "{}",
+            f[0].detail
+        );
+        assert_eq!(f[0].count, 95);
+        // In the JSON report, with the broker's figures where the rise began and at the end.
+        let report = crate::analysis::report::Report::build(&store_of(&lines));
+        let json = serde_json::to_value(&report).expect("JSON");
+        let g = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["kind"] == "growing-lag")
+            .cloned()
+            .expect("a growing-lag finding");
+        assert_eq!(g["evidence"]["broker_first"]["pending"], 5, "{g}");
+        assert_eq!(g["evidence"]["broker_last"]["pending"], 100, "{g}");
+    }
+
+    #[test]
+    fn a_lag_that_stops_growing_or_grew_too_few_times_is_not_reported() {
+        // Grew three times, then fell: caught up, nothing to say.
+        assert!(growing(&asks("a", &[(0, 1), (1, 2), (2, 3), (3, 4), (9, 0)])).is_empty());
+        // Grew twice only.
+        assert!(growing(&asks("b", &[(0, 1), (1, 2), (2, 3)])).is_empty());
+        // Level between two asks breaks the run: only the last two rises count.
+        assert!(
+            growing(&asks(
+                "c",
+                &[(0, 1), (1, 2), (2, 3), (3, 3), (4, 5), (5, 9)]
+            ))
+            .is_empty()
+        );
+        // The same ask read twice (two copies of one recording) neither rises nor breaks.
+        let mut lines = asks("d", &[(0, 1), (1, 2), (2, 3), (3, 4)]);
+        lines.insert(2, lines[1].clone());
+        assert_eq!(growing(&lines).len(), 1);
+        // A consumer that took nothing while its lag grew is idle, and only that.
+        let lines = asks("e", &[(7, 1), (7, 2), (7, 3), (7, 4)]);
+        assert!(growing(&lines).is_empty());
+        assert_eq!(idle(&store_of(&lines)).len(), 1);
     }
 }

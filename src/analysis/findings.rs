@@ -54,6 +54,9 @@ pub enum Kind {
     EventStyle,
     /// A consumer the broker declares received nothing while there was something for it.
     IdleConsumer,
+    /// A consumer the broker declares has more waiting for it at every one of the last
+    /// asks: it consumes more slowly than its channel is produced to.
+    GrowingLag,
     /// Inputs were read but hold no event flow, no call and no store access: nothing to
     /// draw, and every other detector has nothing to look at.
     NoEventFlow,
@@ -61,7 +64,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in documentation order.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::DuplicatePublish,
         Kind::Redelivery,
         Kind::DuplicateProcessing,
@@ -84,6 +87,7 @@ impl Kind {
         Kind::DualWrite,
         Kind::EventStyle,
         Kind::IdleConsumer,
+        Kind::GrowingLag,
         Kind::NoEventFlow,
     ];
 
@@ -112,6 +116,7 @@ impl Kind {
             Kind::DualWrite => "dual-write",
             Kind::EventStyle => "event-style",
             Kind::IdleConsumer => "idle-consumer",
+            Kind::GrowingLag => "growing-lag",
             Kind::NoEventFlow => "no-event-flow",
         }
     }
@@ -531,7 +536,9 @@ pub fn detect(store: &Store, cfg: &AnalysisConfig) -> Vec<Finding> {
         ("schema", super::schema::detect),
         ("governance", super::governance::detect),
         ("declared", |s, c| {
-            collect(s, c, super::declared::idle_consumers)
+            let mut out = collect(s, c, super::declared::idle_consumers);
+            out.extend(collect(s, c, super::declared::growing_lags));
+            out
         }),
     ];
     // EVENTLENS_PROFILE=1 prints each detector's time to stderr.

@@ -51,6 +51,11 @@ pub struct Declared {
     pub last: DeclaredFigures,
     /// Times the broker was asked about it.
     pub snapshots: u32,
+    /// How many asks in a row, ending at the last, found more waiting (`pending`) than the
+    /// ask before (0: the last ask found no more); `rise_from` is the ask before the first
+    /// of them, where the rise began.
+    pub rises: u32,
+    pub rise_from: DeclaredFigures,
 }
 
 /// A declared consumer as a reader sees it, before interning.
@@ -89,6 +94,19 @@ impl Store {
         {
             Some(x) => {
                 x.snapshots = x.snapshots.saturating_add(1);
+                // A later ask: does more wait for it than at the ask before? (An ask read
+                // twice, or one older than the last, leaves the run as it is.)
+                if figures.time > x.last.time {
+                    match (x.last.pending, figures.pending) {
+                        (Some(before), Some(now)) if now > before => {
+                            if x.rises == 0 {
+                                x.rise_from = x.last;
+                            }
+                            x.rises = x.rises.saturating_add(1);
+                        }
+                        _ => x.rises = 0,
+                    }
+                }
                 if figures.time >= x.last.time {
                     x.last = figures;
                 }
@@ -107,6 +125,8 @@ impl Store {
                 first: figures,
                 last: figures,
                 snapshots: 1,
+                rises: 0,
+                rise_from: figures,
             }),
         }
     }

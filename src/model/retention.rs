@@ -426,7 +426,8 @@ pub fn per_event(kind: Kind) -> bool {
 /// time). Findings of the whole (nothing to draw; a declared consumer that received
 /// nothing) are judged on the kept store with the folded figures, not kept here.
 pub fn fold_findings(gone: Vec<Finding>, whole: Vec<Finding>, cut: Nanos) -> Vec<Finding> {
-    let whole_kind = |k: Kind| matches!(k, Kind::NoEventFlow | Kind::IdleConsumer);
+    let whole_kind =
+        |k: Kind| matches!(k, Kind::NoEventFlow | Kind::IdleConsumer | Kind::GrowingLag);
     gone.into_iter()
         .filter(|f| per_event(f.kind) && !whole_kind(f.kind))
         .chain(whole.into_iter().filter(|f| {

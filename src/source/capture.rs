@@ -456,11 +456,11 @@ impl RecordWriter {
             Holds::Events => {
                 w.events.open()?;
             }
-            Holds::Spans => w.hold_spans(),
+            Holds::Spans => {
+                w.hold_spans();
+                w.spans.open()?;
+            }
             Holds::FirstWritten => w.pending = Some(CaptureWriter::create(output)?),
-        }
-        if holds == Holds::Spans {
-            w.spans.open()?;
         }
         Ok(w)
     }

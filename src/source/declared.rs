@@ -26,8 +26,32 @@ use crate::time::format_rfc3339;
 use futures_util::StreamExt;
 use std::time::Duration;
 
-/// How often the broker is asked again.
+/// How often the broker is asked again, unless the URL says (`?poll=`).
 pub const POLL: Duration = Duration::from_secs(5);
+
+/// How often this source's broker is asked: the URL's `?poll=` (`500ms`, `2s`, or a number
+/// of seconds), else [`POLL`].
+pub fn poll_every(url: &BrokerUrl) -> Duration {
+    url.param("poll").and_then(parse_every).unwrap_or(POLL)
+}
+
+/// `500ms`, `2s`, `1.5` (seconds): at least 100 ms, at most a day.
+pub fn parse_every(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let d = match s.strip_suffix("ms") {
+        Some(ms) => Duration::from_millis(ms.parse::<u64>().ok()?),
+        None => {
+            let secs: f64 = s.strip_suffix('s').unwrap_or(s).parse().ok()?;
+            if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+                return None;
+            }
+            Duration::from_secs_f64(secs)
+        }
+    };
+    (Duration::from_millis(100)..=Duration::from_secs(86_400))
+        .contains(&d)
+        .then_some(d)
+}
 
 /// The consumer tag of eventlens's AMQP tap: queues it consumes are not declared topology.
 pub const TAP_CONSUMER_TAG: &str = "eventlens-tap";
@@ -98,7 +122,7 @@ pub fn declared_line(d: &DeclaredConsumer, broker: &str) -> String {
     out
 }
 
-/// Asks the broker every [`POLL`] until the consumer goes away. Never returns an error:
+/// Asks the broker every [`poll_every`] until the consumer goes away. Never returns an error:
 /// what cannot be told goes into the source's note.
 pub async fn poll(url: &BrokerUrl, outlet: &Outlet) {
     let stats = &outlet.stats;
@@ -111,6 +135,7 @@ pub async fn poll(url: &BrokerUrl, outlet: &Outlet) {
             return;
         }
     };
+    let every = poll_every(url);
     loop {
         match asker.ask(url, stats).await {
             Ok(found) => {
@@ -127,7 +152,7 @@ pub async fn poll(url: &BrokerUrl, outlet: &Outlet) {
         }
         stats.mark_declared_polled();
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = outlet.closed() => return,
         }
     }
@@ -528,6 +553,23 @@ async fn rabbitmq(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn how_often_the_broker_is_asked_comes_from_the_url() {
+        let url = |u: &str| BrokerUrl::parse(u).expect("parses");
+        assert_eq!(
+            poll_every(&url("kafka://h:9092/t?poll=500ms")),
+            Duration::from_millis(500)
+        );
+        assert_eq!(poll_every(&url("kafka://h:9092/t")), POLL);
+        assert_eq!(parse_every("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_every("1.5"), Some(Duration::from_millis(1500)));
+        for bad in ["0", "50ms", "soon", "-1s", "inf", "2d", ""] {
+            assert!(parse_every(bad).is_none(), "{bad}");
+        }
+        let e = BrokerUrl::parse("nats://h/stream/S?poll=soon").expect_err("refused");
+        assert!(e.to_string().contains("poll=soon"), "{e}");
+    }
 
     #[test]
     fn a_declared_line_reads_back_as_a_declared_consumer_not_an_event() {

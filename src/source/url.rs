@@ -522,6 +522,14 @@ impl BrokerUrl {
                 }
             },
         };
+        if let Some(p) = param("poll")
+            && super::declared::parse_every(p).is_none()
+        {
+            return Err(err(format!(
+                "poll={p}: how often the declared topology is asked for, as 500ms, 2s or \
+                 a number of seconds (at least 100 ms)"
+            )));
+        }
         // The TLS options are ours; everything else in the query is the server's.
         let forward_query = if transport == "sse" {
             query
