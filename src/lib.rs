@@ -10,6 +10,7 @@ pub mod source;
 
 pub mod export;
 pub mod live;
+pub mod memory;
 pub mod redrive;
 pub mod replay;
 pub mod time;

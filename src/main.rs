@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 // Parsing allocates many small short-lived values on several threads; mimalloc handles that
-// pattern far better than the system allocator (measured: see the engine issue note).
+// pattern far better than the system allocator (measured: see the engine issue note). The
+// store's very large columns are mapped and grown by remapping (see `memory`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: eventlens::memory::Allocator = eventlens::memory::Allocator;
 
 /// eventlens: see the flows of event-driven and serverless systems.
 ///
