@@ -37,6 +37,9 @@ mod big {
     }
 
     /// A fresh zeroed mapping of at least `size` bytes, or null.
+    ///
+    /// # Safety
+    /// The block must be given back with [`unmap`] or [`remap`] and the same `size`.
     pub unsafe fn map(size: usize) -> *mut u8 {
         let Some(len) = mapped_len(size) else {
             return null_mut();
@@ -60,6 +63,9 @@ mod big {
     }
 
     /// Unmaps a block [`map`] or [`remap`] gave for `size` bytes.
+    ///
+    /// # Safety
+    /// `ptr` is such a block, of that `size`, not used after.
     pub unsafe fn unmap(ptr: *mut u8, size: usize) {
         if let Some(len) = mapped_len(size) {
             // SAFETY: the caller's block is exactly this mapping.
@@ -69,6 +75,10 @@ mod big {
 
     /// Grows or shrinks a mapped block, moving it if it must; null if it cannot (the old
     /// block is then left as it was).
+    ///
+    /// # Safety
+    /// `ptr` is a block [`map`] or [`remap`] gave for `old` bytes; on success it is not
+    /// used after, and the new block is given back with `new` as its size.
     pub unsafe fn remap(ptr: *mut u8, old: usize, new: usize) -> *mut u8 {
         let (Some(old_len), Some(new_len)) = (mapped_len(old), mapped_len(new)) else {
             return null_mut();
