@@ -156,7 +156,7 @@ pub fn growing_lags(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>
         let secs = (last.time - from.time) as f64 / 1e9;
         let rate = if secs > 0.0 {
             format!(
-                ", {} a second",
+                ", {}",
                 crate::analysis::series::fmt_rate((now - before) as f64 / secs)
             )
         } else {
@@ -381,7 +381,7 @@ mod tests {
             f[0].title
         );
         assert!(
-            f[0].detail.contains("over 20 s") && f[0].detail.contains("took 40 more"),
+            f[0].detail.contains("over 20 s, 4.8/s;") && f[0].detail.contains("took 40 more"),
             "{}",
             f[0].detail
         );
