@@ -388,6 +388,9 @@ mod tests {
         assert_eq!(f[0].count, 95);
         // In the JSON report, with the broker's figures where the rise began and at the end.
         let report = crate::analysis::report::Report::build(&store_of(&lines));
+        // The text report counts what the broker says waits, not events.
+        let text = report.to_text();
+        assert!(text.contains("from 5 to 100  [95 more waiting"), "{text}");
         let json = serde_json::to_value(&report).expect("JSON");
         let g = json["findings"]
             .as_array()

@@ -121,6 +121,18 @@ impl Kind {
         }
     }
 
+    /// What a finding's `count` counts, one and many: events, except for the declared
+    /// consumers' findings, where it is the broker's figure of messages waiting.
+    pub fn count_unit(self, n: u64) -> &'static str {
+        match (self, n == 1) {
+            (Kind::IdleConsumer, true) => "message waiting",
+            (Kind::IdleConsumer, false) => "messages waiting",
+            (Kind::GrowingLag, _) => "more waiting",
+            (_, true) => "event",
+            (_, false) => "events",
+        }
+    }
+
     /// The kind of a kebab-case name.
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)

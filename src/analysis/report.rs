@@ -466,11 +466,12 @@ impl Report {
             let when = f.first.map(format_rfc3339).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "  {:<7} {:<21} {}  [{} events{}{}]",
+                "  {:<7} {:<21} {}  [{} {}{}{}]",
                 f.severity.as_str(),
                 f.kind.as_str(),
                 clean(&f.title),
                 f.count,
+                f.kind.count_unit(f.count),
                 if when.is_empty() { "" } else { ", from " },
                 when
             );

@@ -87,13 +87,12 @@ fn row(
 ) -> egui::Response {
     let selected = cx.selected_finding == Some(idx);
     let top = ui.label(
-        RichText::new(
-            format!(
-                "#{idx} · {} · {}",
-                f.kind.as_str(),
-                super::fmt_count(f.count)
-            ) + if f.count == 1 { " event" } else { " events" },
-        )
+        RichText::new(format!(
+            "#{idx} · {} · {} {}",
+            f.kind.as_str(),
+            super::fmt_count(f.count),
+            f.kind.count_unit(f.count)
+        ))
         .color(cx.theme.text_weak),
     );
     let title = ui
