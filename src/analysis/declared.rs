@@ -17,43 +17,66 @@ use super::config::AnalysisConfig;
 use super::findings::{Acc, Evidence, Finding, Kind, Severity, name, plural};
 use crate::model::*;
 
-pub fn idle_consumers(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+/// What decides whether a declared consumer is idle: deliveries to it observed, events
+/// observed published to its channel, and whether it is idle by those and the broker's
+/// figures.
+struct Idleness {
+    observed: u64,
+    published: u64,
+    idle: bool,
+}
+
+fn idleness(store: &Store, d: &Declared) -> Idleness {
     let topo = &store.topology;
-    for d in &store.declared {
-        let observed = topo
-            .edge_between(d.channel, d.consumer)
-            .map_or(0, |e| e.count);
-        let published: u64 = topo
-            .index
-            .get(d.channel.0 as usize)
-            .map(|&ix| {
-                topo.graph
-                    .edges_directed(ix, petgraph::Direction::Incoming)
-                    .filter(|e| e.weight().stage == Stage::Publish)
-                    .map(|e| e.weight().count)
-                    .sum()
-            })
-            .unwrap_or(0);
-        let (first, last) = (&d.first, &d.last);
-        let moved = match (first.delivered, last.delivered) {
-            (Some(a), Some(b)) => b > a || (d.snapshots <= 1 && b > 0),
-            _ => false,
-        };
-        let idle = if observed > 0 {
-            false
-        } else {
-            match (last.delivered, last.pending) {
-                (Some(_), Some(p)) => p > 0 && !moved,
-                (Some(_), None) => !moved && published > 0,
-                (None, Some(p)) => {
-                    p > 0 && (published > 0 || (d.snapshots > 1 && p > first.pending.unwrap_or(0)))
-                }
-                (None, None) => published > 0,
+    let observed = topo
+        .edge_between(d.channel, d.consumer)
+        .map_or(0, |e| e.count);
+    let published: u64 = topo
+        .index
+        .get(d.channel.0 as usize)
+        .map(|&ix| {
+            topo.graph
+                .edges_directed(ix, petgraph::Direction::Incoming)
+                .filter(|e| e.weight().stage == Stage::Publish)
+                .map(|e| e.weight().count)
+                .sum()
+        })
+        .unwrap_or(0);
+    let (first, last) = (&d.first, &d.last);
+    let moved = match (first.delivered, last.delivered) {
+        (Some(a), Some(b)) => b > a || (d.snapshots <= 1 && b > 0),
+        _ => false,
+    };
+    let idle = if observed > 0 {
+        false
+    } else {
+        match (last.delivered, last.pending) {
+            (Some(_), Some(p)) => p > 0 && !moved,
+            (Some(_), None) => !moved && published > 0,
+            (None, Some(p)) => {
+                p > 0 && (published > 0 || (d.snapshots > 1 && p > first.pending.unwrap_or(0)))
             }
-        };
+            (None, None) => published > 0,
+        }
+    };
+    Idleness {
+        observed,
+        published,
+        idle,
+    }
+}
+
+pub fn idle_consumers(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
+    for d in &store.declared {
+        let Idleness {
+            observed,
+            published,
+            idle,
+        } = idleness(store, d);
         if !idle {
             continue;
         }
+        let (first, last) = (&d.first, &d.last);
         let consumer = name(store, d.consumer);
         let channel = name(store, d.channel);
         let kind = store.str(d.kind).to_string();
@@ -133,8 +156,6 @@ pub fn idle_consumers(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Findin
 pub const RISES: u32 = 3;
 
 pub fn growing_lags(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>) {
-    let mut idle = Vec::new();
-    idle_consumers(store, _cfg, &mut idle);
     for d in &store.declared {
         let (from, last) = (&d.rise_from, &d.last);
         let (Some(before), Some(now)) = (from.pending, last.pending) else {
@@ -144,10 +165,7 @@ pub fn growing_lags(store: &Store, _cfg: &AnalysisConfig, out: &mut Vec<Finding>
             continue;
         }
         // Receiving nothing at all says more: `idle-consumer` speaks for it.
-        if idle
-            .iter()
-            .any(|f| f.edge_ids.first() == Some(&(d.channel, d.consumer)))
-        {
+        if idleness(store, d).idle {
             continue;
         }
         let consumer = name(store, d.consumer);
